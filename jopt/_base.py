@@ -1,0 +1,146 @@
+"""Shared pieces: hyperparameter types, dtype rules, tree checks, the learning-rate step.
+
+Dtype rule (every primitive follows it): state and math run in ``compute_dtype(leaf)``,
+float32 for bfloat16/float16/float32 leaves and float64 for float64 leaves; results are
+cast back to the leaf's dtype. Hyperparameters are cast to that dtype before use, so
+nothing mixes dtypes under ``jax_numpy_dtype_promotion="strict"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jopt._validation import check_learning_rate
+
+Schedule = Callable[[jax.Array], Any]
+ScalarOrSchedule = float | jax.Array | Schedule
+Scalar = float | jax.Array
+
+
+def compute_dtype(x: jax.Array) -> jnp.dtype:
+    """float32 for 16- and 32-bit floats, the dtype itself when wider (float64)."""
+    dtype = jnp.asarray(x).dtype
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"jopt: updates must be floating point, got a leaf of dtype {dtype}.")
+    return jnp.promote_types(dtype, jnp.float32)
+
+
+def cast(value: Any, dtype: Any) -> jax.Array:
+    """A hyperparameter (Python number, array or tracer) as an array of ``dtype``."""
+    return jnp.asarray(value).astype(dtype)
+
+
+def state_dtype(leaf: jax.Array, dtype: Any | None) -> jnp.dtype:
+    """The dtype a moment of ``leaf`` is stored in: ``dtype`` if given, else the leaf's own."""
+    return jnp.dtype(dtype) if dtype is not None else jnp.asarray(leaf).dtype
+
+
+def zeros_like(tree: Any, dtype: Any | None = None) -> Any:
+    return jax.tree.map(lambda x: jnp.zeros(jnp.shape(x), state_dtype(x, dtype)), tree)
+
+
+def check_tree(call: str, updates: Any, reference: Any, what: str = "the optimizer state") -> None:
+    """Raises ValueError showing both structures when ``updates`` does not match ``reference``."""
+    got, want = jax.tree.structure(updates), jax.tree.structure(reference)
+    if got != want:
+        raise ValueError(
+            f"{call}: the gradient tree does not match {what}.\n"
+            f"  gradients: {got}\n  state:     {want}\n"
+            "Pass gradients with the same structure as the params given to init()."
+        )
+
+
+def increment(count: jax.Array) -> jax.Array:
+    """count + 1 as int32, saturating instead of wrapping around."""
+    return optax.safe_int32_increment(count)
+
+
+def evaluate(learning_rate: ScalarOrSchedule, count: jax.Array) -> Any:
+    """A constant, or a schedule evaluated at ``count`` (the updates already applied)."""
+    return learning_rate(count) if callable(learning_rate) else learning_rate
+
+
+class ScaleByLearningRateState(NamedTuple):
+    """``count``: updates applied so far; ``learning_rate``: the rate the last one used.
+
+    Before the first update, ``learning_rate`` holds the rate the first update will use.
+    """
+
+    count: jax.Array
+    learning_rate: jax.Array
+
+
+def _lr_array(value: Any) -> jax.Array:
+    # One fixed dtype for the recorded rate, whatever the schedule returns, so the
+    # state's structure and dtypes never change between init and update.
+    return jnp.asarray(value).astype(jnp.result_type(float))
+
+
+def scale_by_learning_rate(
+    learning_rate: ScalarOrSchedule, *, flip_sign: bool = True
+) -> optax.GradientTransformationExtraArgs:
+    """Multiplies updates by ``-learning_rate`` (``+learning_rate`` with ``flip_sign=False``).
+
+    ``learning_rate`` is a number, a (possibly traced) JAX scalar, or a schedule
+    ``count -> value`` evaluated at the number of updates already applied. The state
+    records the rate applied at the last step; read it with :func:`jopt.get_learning_rate`.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_learning_rate(0.1)
+    >>> updates, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> updates
+    Array([-0.1,  0.2], dtype=float32)
+    """
+    check_learning_rate("jopt.scale_by_learning_rate", learning_rate)
+    sign = -1.0 if flip_sign else 1.0
+
+    def init_fn(params):
+        del params
+        count = jnp.zeros([], jnp.int32)
+        return ScaleByLearningRateState(count, _lr_array(evaluate(learning_rate, count)))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        lr = evaluate(learning_rate, state.count)
+        updates = jax.tree.map(
+            lambda g: (g.astype(compute_dtype(g)) * (sign * cast(lr, compute_dtype(g)))).astype(
+                g.dtype
+            ),
+            updates,
+        )
+        return updates, ScaleByLearningRateState(increment(state.count), _lr_array(lr))
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def get_learning_rate(state: Any) -> jax.Array:
+    """The learning rate applied at the last update, read from any jopt optimizer state.
+
+    Works on a bare jopt state, on one nested in ``optax.chain``/``inject_hyperparams``
+    and on a Flax ``nnx.Optimizer``'s ``opt_state`` (pass its value tree). With several
+    learning-rate steps in one chain, the first one found is returned.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.sgd(lambda count: 0.1 * 0.5**count)
+    >>> state = tx.init(jnp.zeros(3))
+    >>> for _ in range(3):
+    ...     _, state = tx.update(jnp.ones(3), state)
+    >>> float(jopt.get_learning_rate(state))  # the third step ran at 0.1 * 0.5**2
+    0.025
+    """
+    found = [
+        s
+        for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, ScaleByLearningRateState))
+        if isinstance(s, ScaleByLearningRateState)
+    ]
+    if not found:
+        raise ValueError(
+            "jopt.get_learning_rate: no jopt learning-rate step in this state; it reads states "
+            "of jopt optimizers (or chains containing jopt.scale_by_learning_rate)."
+        )
+    return found[0].learning_rate
