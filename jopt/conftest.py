@@ -1,5 +1,22 @@
-"""Doctests run with jax's default settings (float32), as a user would see them."""
+"""Doctests run in float32, as a user with jax's defaults sees them.
+
+tests/conftest.py turns x64 on for the whole process; this fixture turns it off for
+the doctests under jopt/ only, and keeps strict dtype promotion on.
+"""
 
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _float32_doctests():
+    x64 = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", False)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", x64)
