@@ -27,7 +27,7 @@ def compute_dtype(x: jax.Array) -> jnp.dtype:
     dtype = jnp.asarray(x).dtype
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"jopt: updates must be floating point, got a leaf of dtype {dtype}.")
-    return jnp.promote_types(dtype, jnp.float32)
+    return dtype if jnp.finfo(dtype).bits > 32 else jnp.dtype(jnp.float32)
 
 
 def cast(value: Any, dtype: Any) -> jax.Array:
@@ -122,7 +122,7 @@ def get_learning_rate(state: Any) -> jax.Array:
     """The learning rate applied at the last update, read from any jopt optimizer state.
 
     Works on a bare jopt state, on one nested in ``optax.chain``/``inject_hyperparams``
-    and on a Flax ``nnx.Optimizer``'s ``opt_state`` (pass its value tree). With several
+    and on a Flax ``nnx.Optimizer``'s ``optimizer.opt_state``. With several
     learning-rate steps in one chain, the first one found is returned.
 
     >>> import jax.numpy as jnp, jopt
@@ -143,4 +143,14 @@ def get_learning_rate(state: Any) -> jax.Array:
             "jopt.get_learning_rate: no jopt learning-rate step in this state; it reads states "
             "of jopt optimizers (or chains containing jopt.scale_by_learning_rate)."
         )
-    return found[0].learning_rate
+    # ``[...]`` reads both a jax.Array and a Flax nnx Variable wrapping one.
+    return jnp.asarray(found[0].learning_rate[...])
+
+
+def map_leaves(fn: Callable[..., tuple], num_outputs: int, updates: Any, *trees: Any) -> tuple:
+    """Applies ``fn(g, *leaves) -> tuple`` leaf-wise and returns ``num_outputs`` trees.
+
+    ``updates`` fixes the structure; every tree in ``trees`` must have the same one.
+    """
+    out = jax.tree.map(fn, updates, *trees)
+    return tuple(jax.tree.map(lambda _, o, i=i: o[i], updates, out) for i in range(num_outputs))

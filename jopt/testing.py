@@ -1,0 +1,174 @@
+"""Contract checks for gradient transformations, public so users can test their own.
+
+jopt runs these over every optimizer it ships; they work on any
+``optax.GradientTransformation``. Each raises ``AssertionError`` saying what broke.
+
+>>> import jax.numpy as jnp, jopt
+>>> params = {"w": jnp.ones((2, 3)), "b": jnp.zeros(3, jnp.bfloat16)}
+>>> grads = {"w": jnp.full((2, 3), 0.5), "b": jnp.ones(3, jnp.bfloat16)}
+>>> jopt.testing.check_transformation(jopt.adam(1e-2), params, grads)
+>>> jopt.testing.check_vmap(lambda lr: jopt.sgd(lr, 0.9), params, grads, [0.1, 0.2, 0.3])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+# Per-dtype tolerance for "the same numbers": jit fuses ops (and may contract to FMA),
+# eager does not, so only rounding-level differences are allowed.
+_RTOL = {
+    jnp.dtype(jnp.float64): 1e-12,
+    jnp.dtype(jnp.float32): 1e-5,
+    jnp.dtype(jnp.float16): 1e-2,
+    jnp.dtype(jnp.bfloat16): 2e-2,
+}
+
+
+def _rtol(dtype) -> float:
+    return _RTOL.get(jnp.dtype(dtype), 1e-5)
+
+
+def assert_trees_close(actual: Any, expected: Any, what: str = "trees") -> None:
+    """Same structure, dtypes and shapes, values equal to each leaf dtype's rounding."""
+    sa, se = jax.tree.structure(actual), jax.tree.structure(expected)
+    assert sa == se, f"{what}: structures differ:\n  {sa}\n  {se}"
+    for path, a, e in zip(
+        [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(actual)],
+        jax.tree.leaves(actual),
+        jax.tree.leaves(expected),
+    ):
+        a, e = jnp.asarray(a), jnp.asarray(e)
+        assert a.dtype == e.dtype, f"{what}{path}: dtype {a.dtype} != {e.dtype}"
+        assert a.shape == e.shape, f"{what}{path}: shape {a.shape} != {e.shape}"
+        if jnp.issubdtype(a.dtype, jnp.inexact):
+            rtol = _rtol(a.dtype)
+            np.testing.assert_allclose(
+                np.asarray(a, np.float64), np.asarray(e, np.float64), rtol=rtol, atol=rtol,
+                err_msg=f"{what}{path}",
+            )
+        else:
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(e), err_msg=f"{what}{path}")
+
+
+def _signature(tree: Any) -> tuple:
+    leaves = jax.tree.leaves(tree)
+    return jax.tree.structure(tree), [(jnp.shape(x), jnp.asarray(x).dtype) for x in leaves]
+
+
+def _counts(state: Any) -> list:
+    nodes = jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "_fields"))
+    return [n.count for n in nodes if hasattr(n, "_fields") and "count" in n._fields]
+
+
+def check_transformation(
+    tx: optax.GradientTransformation,
+    params: Any,
+    grads: Any,
+    *,
+    steps: int = 3,
+    require_count: bool = True,
+    **extra_args: Any,
+) -> None:
+    """Checks the contract every jopt optimizer meets, on ``steps`` updates.
+
+    - ``update`` keeps each leaf's dtype and shape, and the updates are finite;
+    - the state keeps its tree structure, shapes and dtypes from ``init`` on;
+    - every state array sits in a NamedTuple field and (``require_count``) one holds an int32 ``count``;
+    - ``jax.jit`` gives the eager numbers and compiles once for all steps;
+    - all of it under ``jax_numpy_dtype_promotion="strict"``.
+
+    ``extra_args`` (e.g. ``value=loss``) are passed to every ``update``.
+    """
+    with jax.numpy_dtype_promotion("strict"):
+        state = tx.init(params)
+        init_sig = _signature(state)
+        for path, _ in jax.tree_util.tree_leaves_with_path(state):
+            assert any(isinstance(k, jax.tree_util.GetAttrKey) for k in path), (
+                f"state leaf {jax.tree_util.keystr(path)} is not inside a NamedTuple field"
+            )
+        if require_count:
+            counts = _counts(state)
+            assert counts, "no NamedTuple with a `count` field in the state"
+            for c in counts:
+                assert jnp.asarray(c).dtype == jnp.int32 and jnp.shape(c) == (), (
+                    f"count must be an int32 scalar, got {jnp.asarray(c).dtype}{jnp.shape(c)}"
+                )
+
+        def step(p, s):
+            u, s = tx.update(grads, s, p, **extra_args)
+            return optax.apply_updates(p, u), s, u
+
+        eager, p, s = [], params, state
+        for i in range(steps):
+            p, s, u = step(p, s)
+            eager.append((p, s, u))
+            assert_trees_close(
+                jax.tree.map(lambda x: jnp.zeros(jnp.shape(x), jnp.asarray(x).dtype), u),
+                jax.tree.map(lambda x: jnp.zeros(jnp.shape(x), jnp.asarray(x).dtype), grads),
+                f"update {i + 1} (dtype/shape vs grads)",
+            )
+            for leaf in jax.tree.leaves(u):
+                assert bool(jnp.all(jnp.isfinite(leaf))), f"update {i + 1} is not finite: {leaf}"
+            assert _signature(s) == init_sig, (
+                f"state after update {i + 1} changed structure or dtypes:\n"
+                f"  init:  {init_sig}\n  now:   {_signature(s)}"
+            )
+
+        traces = 0
+
+        def traced_step(p, s):
+            nonlocal traces
+            traces += 1
+            return step(p, s)
+
+        jitted, p, s = jax.jit(traced_step), params, state
+        for i in range(steps):
+            p, s, u = jitted(p, s)
+            assert_trees_close((p, s, u), eager[i], f"jit vs eager, step {i + 1}")
+        assert traces == 1, f"jit traced the update {traces} times in {steps} steps (expected 1)"
+
+
+def check_vmap(
+    make: Callable[[Any], optax.GradientTransformation],
+    params: Any,
+    grads: Any,
+    values: Sequence[float],
+    *,
+    steps: int = 3,
+) -> None:
+    """``jax.vmap`` over a hyperparameter equals separate runs, and needs one compile.
+
+    ``make(value)`` builds the transformation (e.g. ``lambda lr: jopt.adam(lr)``);
+    ``values`` are the hyperparameter values, run batched and one by one.
+    """
+    traces = 0
+
+    def run(value):
+        nonlocal traces
+        traces += 1
+        tx = make(value)
+        p, s = params, tx.init(params)
+        for _ in range(steps):
+            u, s = tx.update(grads, s, p)
+            p = optax.apply_updates(p, u)
+        return p
+
+    with jax.numpy_dtype_promotion("strict"):
+        dtype = jnp.result_type(float)
+        batched = jax.vmap(run)(jnp.asarray(values, dtype))
+        for i, v in enumerate(values):
+            single = run(float(v))
+            assert_trees_close(
+                jax.tree.map(lambda x, i=i: x[i], batched), single, f"vmap[{i}] (value {v})"
+            )
+        traces = 0
+        jitted = jax.jit(run)
+        for v in values:
+            jitted(jnp.asarray(v, dtype))
+        assert traces == 1, f"jit retraced for each value: {traces} traces for {len(values)}"
