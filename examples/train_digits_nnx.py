@@ -52,7 +52,7 @@ def train_step(model, optimizer, x, y):
 
 @nnx.jit
 def accuracy(model, x, y):
-    return jnp.mean((jnp.argmax(model(x), -1) == y).astype(jnp.float32))
+    return jnp.mean((jnp.argmax(model(x), -1).astype(y.dtype) == y).astype(jnp.float32))
 
 
 def main(argv=None):

@@ -16,8 +16,8 @@ from jopt._adam import adam as adam
 from jopt._adam import adamw as adamw
 from jopt._adam import scale_by_adam as scale_by_adam
 from jopt._adam import scale_by_amsgrad as scale_by_amsgrad
-from jopt._base import Schedule as Schedule
 from jopt._base import ScaleByLearningRateState as ScaleByLearningRateState
+from jopt._base import Schedule as Schedule
 from jopt._base import get_learning_rate as get_learning_rate
 from jopt._base import scale_by_learning_rate as scale_by_learning_rate
 from jopt._minibatch import minibatch_indices as minibatch_indices

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import jax
 import optax
 
 from jopt._base import (
@@ -79,7 +78,9 @@ def scale_by_momentum(
 def scale_by_nesterov(
     beta: Scalar = 0.9, *, mu_dtype: Any | None = None
 ) -> optax.GradientTransformationExtraArgs:
-    """The deck's NAG direction on the look-ahead iterate: βm_t + (1−β)g_t (see :func:`jopt.nesterov`).
+    """The deck's NAG direction on the look-ahead iterate, βm_t + (1−β)g_t.
+
+    See :func:`jopt.nesterov` for the derivation.
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.scale_by_nesterov(0.5)

@@ -75,5 +75,7 @@ def check_learning_rate(call: str, value: Any) -> None:
 def check_int(call: str, name: str, value: Any, minimum: int) -> int:
     """A static integer argument (a shape, a step count): must be a Python int >= minimum."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{call}: {name}={value!r} is invalid; {name} must be an integer >= {minimum}.")
+        raise ValueError(
+            f"{call}: {name}={value!r} is invalid; {name} must be an integer >= {minimum}."
+        )
     return int(value)

@@ -35,13 +35,22 @@ def _rtol(dtype) -> float:
 
 
 def assert_trees_close(actual: Any, expected: Any, what: str = "trees") -> None:
-    """Same structure, dtypes and shapes, values equal to each leaf dtype's rounding."""
+    """Same structure, dtypes and shapes, values equal to each leaf dtype's rounding.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> jopt.testing.assert_trees_close({"a": jnp.ones(2)}, {"a": jnp.ones(2) + 1e-7})
+    >>> jopt.testing.assert_trees_close({"a": jnp.ones(2)}, {"a": jnp.ones(2, jnp.bfloat16)})
+    Traceback (most recent call last):
+    ...
+    AssertionError: trees['a']: dtype float32 != bfloat16
+    """
     sa, se = jax.tree.structure(actual), jax.tree.structure(expected)
     assert sa == se, f"{what}: structures differ:\n  {sa}\n  {se}"
     for path, a, e in zip(
         [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(actual)],
         jax.tree.leaves(actual),
         jax.tree.leaves(expected),
+        strict=True,
     ):
         a, e = jnp.asarray(a), jnp.asarray(e)
         assert a.dtype == e.dtype, f"{what}{path}: dtype {a.dtype} != {e.dtype}"
@@ -79,7 +88,8 @@ def check_transformation(
 
     - ``update`` keeps each leaf's dtype and shape, and the updates are finite;
     - the state keeps its tree structure, shapes and dtypes from ``init`` on;
-    - every state array sits in a NamedTuple field and (``require_count``) one holds an int32 ``count``;
+    - every state array sits in a NamedTuple field, and (``require_count``) one
+      NamedTuple holds an int32 scalar ``count``;
     - ``jax.jit`` gives the eager numbers and compiles once for all steps;
     - all of it under ``jax_numpy_dtype_promotion="strict"``.
 

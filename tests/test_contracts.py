@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from registry import CASES, NOT_TRANSFORMS
 
 import jopt
-from registry import CASES, NOT_TRANSFORMS
 
 IDS = [c.name for c in CASES]
 

@@ -1,0 +1,25 @@
+"""The examples keep working (a short run of each)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "nesterov"])
+def test_train_digits_nnx_learns(optimizer, capsys):
+    lr = "1e-2" if optimizer == "adam" else "0.3"
+    accuracy = load("train_digits_nnx").main(["--optimizer", optimizer, "--lr", lr, "--epochs", "2"])
+    assert accuracy > 0.8
+    assert "epoch  2" in capsys.readouterr().out
