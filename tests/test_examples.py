@@ -20,6 +20,7 @@ def load(name):
 @pytest.mark.parametrize("optimizer", ["adam", "nesterov"])
 def test_train_digits_nnx_learns(optimizer, capsys):
     lr = "1e-2" if optimizer == "adam" else "0.3"
-    accuracy = load("train_digits_nnx").main(["--optimizer", optimizer, "--lr", lr, "--epochs", "2"])
+    args = ["--optimizer", optimizer, "--lr", lr, "--epochs", "2"]
+    accuracy = load("train_digits_nnx").main(args)
     assert accuracy > 0.8
     assert "epoch  2" in capsys.readouterr().out
