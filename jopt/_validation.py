@@ -79,3 +79,19 @@ def check_int(call: str, name: str, value: Any, minimum: int) -> int:
             f"{call}: {name}={value!r} is invalid; {name} must be an integer >= {minimum}."
         )
     return int(value)
+
+
+def check_choice(call: str, name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """A string option (a mode): must be one of ``choices``.
+
+    >>> check_choice("jopt.schedules.cyclic_lr", "mode", "tri", ("triangular", "exp_range"))
+    Traceback (most recent call last):
+    ...
+    ValueError: jopt.schedules.cyclic_lr: mode='tri' is invalid; mode must be one of 'triangular', 'exp_range'.
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(
+            f"{call}: {name}={value!r} is invalid; {name} must be one of "
+            f"{', '.join(repr(c) for c in choices)}."
+        )
+    return value

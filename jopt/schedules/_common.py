@@ -1,0 +1,72 @@
+"""Helpers shared by the schedules: the count, the output dtype, the cosine half-wave."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jopt._validation import check_int
+
+Schedule = Callable[[Any], jax.Array]
+
+
+def float_dtype(*values: Any) -> jnp.dtype:
+    """The dtype a schedule computes and returns in.
+
+    The dtype of any strongly typed float hyperparameter (a float32 ``base_lr``, a traced
+    one under ``vmap``), else the default float (float32, or float64 with x64 on).
+    Python numbers are weakly typed and never force a dtype.
+    """
+    dtypes = []
+    for value in values:
+        aval = jax.typeof(value)
+        if not aval.weak_type and jnp.issubdtype(aval.dtype, jnp.floating):
+            dtypes.append(aval.dtype)
+    if not dtypes:
+        return jnp.dtype(jnp.result_type(float))
+    # Mixed float hyperparameters widen, as they would outside strict mode.
+    with jax.numpy_dtype_promotion("standard"):
+        return jnp.dtype(jnp.result_type(*dtypes))
+
+
+def as_count(call: str, count: Any) -> jax.Array:
+    """``count`` as an integer array (scalar, traced or batched); floats are refused."""
+    count = jnp.asarray(count)
+    if not jnp.issubdtype(count.dtype, jnp.integer):
+        raise TypeError(
+            f"{call}: count must be an integer array (the number of updates already "
+            f"applied), got dtype {count.dtype}."
+        )
+    return count
+
+
+def half_cosine(distance: jax.Array, length: Any) -> jax.Array:
+    """``(1 + cos(pi * (length - distance) / length)) / 2`` computed without cancellation.
+
+    Written as ``sin(pi * distance / (2 * length))**2`` with ``distance`` the integer (or
+    exact) distance to the end of the half-wave: PyTorch's ``1 + cos(...)`` loses all
+    relative precision in float32 as the cosine nears -1 (the end of every annealing),
+    where the learning rate is smallest.
+    """
+    return jnp.sin((math.pi / 2) * distance / length) ** 2
+
+
+def check_milestones(call: str, milestones: Any, *, strict: bool) -> tuple[int, ...]:
+    """Integer milestones >= 0; strictly increasing when ``strict``."""
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence | np.ndarray):
+        raise ValueError(
+            f"{call}: milestones={milestones!r} is invalid; milestones must be a sequence "
+            "of integers >= 0."
+        )
+    values = tuple(check_int(call, f"milestones[{i}]", m, 0) for i, m in enumerate(milestones))
+    if strict and any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError(
+            f"{call}: milestones={list(values)!r} is invalid; milestones must be strictly "
+            "increasing."
+        )
+    return values
