@@ -1,0 +1,138 @@
+"""ReduceLROnPlateau as a transform: scales updates down when a monitored metric stalls."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jopt._base import cast, compute_dtype, increment
+from jopt._validation import check_choice, check_int, check_nonnegative, check_range
+
+_CALL = "jopt.reduce_lr_on_plateau"
+
+
+class ReduceLROnPlateauState(NamedTuple):
+    """PyTorch's scheduler state, as arrays.
+
+    ``best``: best metric so far (``inf`` for ``mode="min"``, ``-inf`` for ``"max"``
+    before the first one); ``num_bad_epochs``, ``cooldown_counter``: PyTorch's counters;
+    ``scale``: the factor now applied to updates (PyTorch's lr with base lr 1);
+    ``count``: updates seen. ``best`` and ``scale`` are in the default float dtype.
+    """
+
+    best: jax.Array
+    num_bad_epochs: jax.Array
+    cooldown_counter: jax.Array
+    scale: jax.Array
+    count: jax.Array
+
+
+def reduce_lr_on_plateau(
+    factor: Any = 0.1,
+    patience: int = 10,
+    threshold: Any = 1e-4,
+    threshold_mode: str = "rel",
+    cooldown: int = 0,
+    min_scale: Any = 0.0,
+    mode: str = "min",
+    eps: Any = 1e-8,
+) -> optax.GradientTransformationExtraArgs:
+    """Multiplies updates by a scale cut by ``factor`` when the metric ``value=`` stalls.
+
+    PyTorch's ``ReduceLROnPlateau`` with base lr 1 (``min_scale`` is its ``min_lr``).
+    Each ``update(updates, state, value=v)`` first takes ``v`` into account, then
+    scales the updates by the factor in force afterwards, which equals PyTorch's lr after
+    ``scheduler.step(v)``::
+
+        better = v < best * (1 - threshold)   (min, rel)  |  v < best - threshold  (min, abs)
+                 v > best * (1 + threshold)   (max, rel)  |  v > best + threshold  (max, abs)
+        if better: best = v; bad = 0  else: bad += 1
+        if cooldown_counter > 0: cooldown_counter -= 1; bad = 0
+        if bad > patience:
+            new = max(scale * factor, min_scale)
+            if scale - new > eps: scale = new
+            cooldown_counter = cooldown; bad = 0
+
+    The relative threshold multiplies ``best`` as PyTorch does, so with negative metrics
+    ``best * (1 - threshold)`` lies *above* ``best`` (an improvement test that is looser,
+    not stricter); this reproduces PyTorch, including that. Chain it after any
+    optimizer, e.g. ``optax.chain(jopt.sgd(0.1), jopt.reduce_lr_on_plateau())``, and pass
+    the metric through ``update(..., value=loss)`` (``nnx.Optimizer.update(model, grads,
+    value=loss)`` forwards it). Everything is ``jnp.where``: it runs under ``jit`` with a
+    traced metric.
+
+    >>> import jax.numpy as jnp
+    >>> from jopt._plateau import reduce_lr_on_plateau
+    >>> tx = reduce_lr_on_plateau(factor=0.5, patience=1)
+    >>> state = tx.init(jnp.zeros(2))
+    >>> for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 2.0]:
+    ...     updates, state = tx.update(jnp.ones(2), state, value=loss)
+    ...     print(float(state.scale), updates)
+    1.0 [1. 1.]
+    1.0 [1. 1.]
+    1.0 [1. 1.]
+    0.5 [0.5 0.5]
+    0.5 [0.5 0.5]
+    0.25 [0.25 0.25]
+    """
+    check_range(_CALL, "factor", factor, 0.0, 1.0, hi_open=True)
+    patience = check_int(_CALL, "patience", patience, 0)
+    check_nonnegative(_CALL, "threshold", threshold)
+    threshold_mode = check_choice(_CALL, "threshold_mode", threshold_mode, ("rel", "abs"))
+    cooldown = check_int(_CALL, "cooldown", cooldown, 0)
+    check_nonnegative(_CALL, "min_scale", min_scale)
+    mode = check_choice(_CALL, "mode", mode, ("min", "max"))
+    check_nonnegative(_CALL, "eps", eps)
+
+    def init_fn(params):
+        del params
+        dtype = jnp.result_type(float)
+        worst = math.inf if mode == "min" else -math.inf
+        zero = jnp.zeros([], jnp.int32)
+        return ReduceLROnPlateauState(
+            best=jnp.full([], worst, dtype),
+            num_bad_epochs=zero,
+            cooldown_counter=zero,
+            scale=jnp.ones([], dtype),
+            count=zero,
+        )
+
+    def update_fn(updates, state, params=None, *, value=None, **extra_args):
+        del params, extra_args
+        if value is None:
+            raise ValueError(
+                f"{_CALL}: update() needs the monitored metric as value=, e.g. "
+                "tx.update(grads, state, params, value=loss)."
+            )
+        dtype = state.scale.dtype
+        v, best, thr = cast(value, dtype), state.best, cast(threshold, dtype)
+        if mode == "min":
+            bound = best * (1.0 - thr) if threshold_mode == "rel" else best - thr
+            better = v < bound
+        else:
+            bound = best * (1.0 + thr) if threshold_mode == "rel" else best + thr
+            better = v > bound
+        best = jnp.where(better, v, best)
+        bad = jnp.where(better, 0, increment(state.num_bad_epochs))
+        in_cooldown = state.cooldown_counter > 0
+        cooldown_counter = jnp.where(in_cooldown, state.cooldown_counter - 1, state.cooldown_counter)
+        bad = jnp.where(in_cooldown, 0, bad)
+
+        reduce = bad > patience
+        lowered = jnp.maximum(state.scale * cast(factor, dtype), cast(min_scale, dtype))
+        scale = jnp.where(reduce & (state.scale - lowered > cast(eps, dtype)), lowered, state.scale)
+        cooldown_counter = jnp.where(reduce, cooldown, cooldown_counter).astype(jnp.int32)
+        bad = jnp.where(reduce, 0, bad).astype(jnp.int32)
+
+        updates = jax.tree.map(
+            lambda g: (g.astype(compute_dtype(g)) * cast(scale, compute_dtype(g))).astype(g.dtype),
+            updates,
+        )
+        new_state = ReduceLROnPlateauState(best, bad, cooldown_counter, scale, increment(state.count))
+        return updates, new_state
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
