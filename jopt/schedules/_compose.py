@@ -86,7 +86,8 @@ def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> S
 def chained_lr(base_lr: Any, *factors: Schedule) -> Schedule:
     """``base_lr * factors[0](count) * factors[1](count) * ...``: PyTorch's ``ChainedScheduler``.
 
-    Each factor is a schedule built with base rate 1, e.g. ``step_lr(1.0, 30)``. PyTorch's
+    Each factor is a schedule built with base rate 1, e.g. ``step_lr(1.0, 30)``; the
+    result takes ``base_lr``'s dtype. PyTorch's
     ``ChainedScheduler`` steps every child on the same learning rate; for children that
     multiply the current rate (``StepLR``, ``MultiStepLR``, ``ConstantLR``, ``LinearLR``,
     ``ExponentialLR``, ``PolynomialLR``, ``MultiplicativeLR``, and ``CosineAnnealingLR``
@@ -109,10 +110,11 @@ def chained_lr(base_lr: Any, *factors: Schedule) -> Schedule:
 
     def schedule(count):
         count = as_count(call, count)
-        values = _common_dtype([cast(base_lr, float_dtype(base_lr))] + [f(count) for f in factors_list])
-        lr = values[0]
-        for value in values[1:]:
-            lr = lr * value
+        # The base rate's dtype decides, as in every other schedule; factors follow it.
+        dtype = float_dtype(base_lr)
+        lr = cast(base_lr, dtype)
+        for factor in factors_list:
+            lr = lr * cast(factor(count), dtype)
         return lr
 
     return schedule

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from jopt._base import cast
 from jopt._validation import check_choice, check_int, check_nonnegative, check_range
-from jopt.schedules._common import Schedule, as_count, float_dtype, half_cosine
+from jopt.schedules._common import Schedule, as_count, float_dtype, half_cosine, power
 
 
 def cyclic_lr(
@@ -57,7 +57,7 @@ def cyclic_lr(
         if mode == "triangular2":
             height = height * 0.5 ** (count // total).astype(dtype)
         elif mode == "exp_range":
-            height = height * cast(gamma, dtype) ** count.astype(dtype)
+            height = height * power(gamma, count, dtype)
         low = cast(base_lr, dtype)
         return low + (cast(max_lr, dtype) - low) * height
 

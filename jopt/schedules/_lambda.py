@@ -25,7 +25,9 @@ def lambda_lr(base_lr: Any, lr_lambda: Callable[[jax.Array], Any]) -> Schedule:
     """``base_lr * lr_lambda(count)``: PyTorch's ``LambdaLR``.
 
     ``lr_lambda`` receives the count as an integer JAX array (traced under ``jit``), so
-    write it with ``jnp`` operations (``jnp.where``, not ``if``).
+    write it with ``jnp`` operations (``jnp.where``, not ``if``). Under
+    ``jax_numpy_dtype_promotion="strict"``, convert it before mixing it with floats
+    (``0.95 ** k.astype(float)``).
 
     >>> import jax.numpy as jnp
     >>> import jopt.schedules as schedules
@@ -49,7 +51,7 @@ def multiplicative_lr(base_lr: Any, lr_lambda: Callable[[jax.Array], Any]) -> Sc
     """``base_lr * prod_{k=1..count} lr_lambda(k)``: PyTorch's ``MultiplicativeLR``.
 
     The product is a ``lax.fori_loop`` over ``1..count``: one evaluation costs ``count``
-    calls of ``lr_lambda``. When the factor does not depend on ``k``, prefer
+    calls of ``lr_lambda``, which receives ``k`` as an integer array. When the factor does not depend on ``k``, prefer
     :func:`exponential_lr`, which is closed form.
 
     >>> import jopt.schedules as schedules

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from jopt._base import cast
 from jopt._validation import check_int, check_nonnegative, check_range
-from jopt.schedules._common import Schedule, as_count, check_milestones, float_dtype
+from jopt.schedules._common import Schedule, as_count, check_milestones, float_dtype, power
 
 
 def step_lr(base_lr: Any, step_size: int, gamma: Any = 0.1) -> Schedule:
@@ -29,8 +29,7 @@ def step_lr(base_lr: Any, step_size: int, gamma: Any = 0.1) -> Schedule:
     def schedule(count):
         count = as_count(call, count)
         dtype = float_dtype(base_lr, gamma)
-        exponent = (count // step_size).astype(dtype)
-        return cast(base_lr, dtype) * cast(gamma, dtype) ** exponent
+        return cast(base_lr, dtype) * power(gamma, count // step_size, dtype)
 
     return schedule
 
@@ -57,7 +56,7 @@ def multi_step_lr(base_lr: Any, milestones: Sequence[int], gamma: Any = 0.1) -> 
         if not milestones:
             return jnp.broadcast_to(cast(base_lr, dtype), count.shape)
         passed = jnp.searchsorted(jnp.asarray(milestones, count.dtype), count, side="right")
-        return cast(base_lr, dtype) * cast(gamma, dtype) ** passed.astype(dtype)
+        return cast(base_lr, dtype) * power(gamma, passed, dtype)
 
     return schedule
 
@@ -130,7 +129,7 @@ def exponential_lr(base_lr: Any, gamma: Any) -> Schedule:
     def schedule(count):
         count = as_count(call, count)
         dtype = float_dtype(base_lr, gamma)
-        return cast(base_lr, dtype) * cast(gamma, dtype) ** count.astype(dtype)
+        return cast(base_lr, dtype) * power(gamma, count, dtype)
 
     return schedule
 

@@ -1,0 +1,568 @@
+"""jopt.schedules against torch.optim.lr_scheduler (torch 2.13, CPU) as the oracle.
+
+Every case runs a real PyTorch scheduler for >= 300 steps under
+``opt.step(); sched.step()`` and records the lr each optimizer step used; the jopt
+schedule, jitted and vmapped over counts (and over its base rate), must give the same
+numbers: to 1e-9 in float64 and 1e-5 (relative) in float32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
+from torch.optim import lr_scheduler as tl
+
+import jopt.schedules as schedules
+from jopt._base import scale_by_learning_rate
+
+STEPS = 320
+
+
+def torch_lrs(make, base: float, steps: int = STEPS) -> np.ndarray:
+    """The lr of each of ``steps`` optimizer steps under ``opt.step(); sched.step()``."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
+    sched = make(opt, base)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return np.asarray(lrs, np.float64)
+
+
+def _seq_torch(opt, b):
+    return tl.SequentialLR(
+        opt,
+        [tl.LinearLR(opt, start_factor=0.1, total_iters=10), tl.CosineAnnealingLR(opt, T_max=300)],
+        milestones=[10],
+    )
+
+
+# id -> (torch scheduler factory (opt, base), jopt schedule factory (base), base rate)
+CASES = {
+    "lambda_pow": (
+        lambda o, b: tl.LambdaLR(o, lambda e: 0.95**e),
+        lambda b: schedules.lambda_lr(b, lambda k: 0.95 ** k.astype(float)),
+        0.1,
+    ),
+    "lambda_warmup_decay": (
+        lambda o, b: tl.LambdaLR(o, lambda e: (e + 1) / 10 if e < 10 else 0.98 ** (e - 10)),
+        lambda b: schedules.lambda_lr(
+            b, lambda k: jnp.where(k < 10, (k + 1).astype(float) / 10, 0.98 ** jnp.maximum(k - 10, 0).astype(float))
+        ),
+        0.5,
+    ),
+    "multiplicative_const": (
+        lambda o, b: tl.MultiplicativeLR(o, lambda e: 0.99),
+        lambda b: schedules.multiplicative_lr(b, lambda k: 0.99),
+        0.1,
+    ),
+    "multiplicative_every10": (
+        lambda o, b: tl.MultiplicativeLR(o, lambda e: 0.9 if e % 10 == 0 else 1.0),
+        lambda b: schedules.multiplicative_lr(b, lambda k: jnp.where(k % 10 == 0, 0.9, 1.0)),
+        1.0,
+    ),
+    "multiplicative_varying": (
+        lambda o, b: tl.MultiplicativeLR(o, lambda e: 1.0 - 0.003 * (e % 5)),
+        lambda b: schedules.multiplicative_lr(b, lambda k: 1.0 - 0.003 * (k % 5).astype(float)),
+        0.3,
+    ),
+    "step_30": (
+        lambda o, b: tl.StepLR(o, step_size=30),
+        lambda b: schedules.step_lr(b, step_size=30),
+        0.1,
+    ),
+    "step_7_half": (
+        lambda o, b: tl.StepLR(o, step_size=7, gamma=0.5),
+        lambda b: schedules.step_lr(b, 7, gamma=0.5),
+        1.0,
+    ),
+    "step_1": (
+        lambda o, b: tl.StepLR(o, step_size=1, gamma=0.97),
+        lambda b: schedules.step_lr(b, 1, 0.97),
+        0.2,
+    ),
+    "multi_step": (
+        lambda o, b: tl.MultiStepLR(o, milestones=[30, 80]),
+        lambda b: schedules.multi_step_lr(b, [30, 80]),
+        0.1,
+    ),
+    "multi_step_repeat": (
+        lambda o, b: tl.MultiStepLR(o, milestones=[50, 50, 120, 290], gamma=0.5),
+        lambda b: schedules.multi_step_lr(b, [50, 50, 120, 290], gamma=0.5),
+        1.0,
+    ),
+    "multi_step_unsorted": (
+        lambda o, b: tl.MultiStepLR(o, milestones=[200, 10], gamma=0.3),
+        lambda b: schedules.multi_step_lr(b, [200, 10], gamma=0.3),
+        0.05,
+    ),
+    "constant_default": (
+        lambda o, b: tl.ConstantLR(o),
+        lambda b: schedules.constant_lr(b),
+        0.1,
+    ),
+    "constant_half_100": (
+        lambda o, b: tl.ConstantLR(o, factor=0.5, total_iters=100),
+        lambda b: schedules.constant_lr(b, factor=0.5, total_iters=100),
+        0.3,
+    ),
+    "linear_default": (
+        lambda o, b: tl.LinearLR(o),
+        lambda b: schedules.linear_lr(b),
+        0.1,
+    ),
+    "linear_warmup_50": (
+        lambda o, b: tl.LinearLR(o, start_factor=0.01, end_factor=1.0, total_iters=50),
+        lambda b: schedules.linear_lr(b, start_factor=0.01, end_factor=1.0, total_iters=50),
+        0.5,
+    ),
+    "linear_to_zero": (
+        lambda o, b: tl.LinearLR(o, start_factor=1.0, end_factor=0.0, total_iters=200),
+        lambda b: schedules.linear_lr(b, start_factor=1.0, end_factor=0.0, total_iters=200),
+        0.1,
+    ),
+    "linear_down_long": (
+        lambda o, b: tl.LinearLR(o, start_factor=0.5, end_factor=0.25, total_iters=400),
+        lambda b: schedules.linear_lr(b, 0.5, 0.25, 400),
+        1.0,
+    ),
+    "exponential_099": (
+        lambda o, b: tl.ExponentialLR(o, gamma=0.99),
+        lambda b: schedules.exponential_lr(b, 0.99),
+        0.1,
+    ),
+    "exponential_095": (
+        lambda o, b: tl.ExponentialLR(o, gamma=0.95),
+        lambda b: schedules.exponential_lr(b, gamma=0.95),
+        1.0,
+    ),
+    "polynomial_default": (
+        lambda o, b: tl.PolynomialLR(o),
+        lambda b: schedules.polynomial_lr(b),
+        0.1,
+    ),
+    "polynomial_sq_100": (
+        lambda o, b: tl.PolynomialLR(o, total_iters=100, power=2.0),
+        lambda b: schedules.polynomial_lr(b, total_iters=100, power=2.0),
+        0.5,
+    ),
+    "polynomial_sqrt_250": (
+        lambda o, b: tl.PolynomialLR(o, total_iters=250, power=0.5),
+        lambda b: schedules.polynomial_lr(b, 250, 0.5),
+        1.0,
+    ),
+    "polynomial_long": (
+        lambda o, b: tl.PolynomialLR(o, total_iters=400, power=1.5),
+        lambda b: schedules.polynomial_lr(b, 400, 1.5),
+        0.1,
+    ),
+    "cosine_100": (
+        lambda o, b: tl.CosineAnnealingLR(o, T_max=100),
+        lambda b: schedules.cosine_annealing_lr(b, t_max=100),
+        0.1,
+    ),
+    "cosine_50_eta": (
+        lambda o, b: tl.CosineAnnealingLR(o, T_max=50, eta_min=1e-3),
+        lambda b: schedules.cosine_annealing_lr(b, 50, eta_min=1e-3),
+        0.5,
+    ),
+    "cosine_7": (
+        lambda o, b: tl.CosineAnnealingLR(o, T_max=7),
+        lambda b: schedules.cosine_annealing_lr(b, 7),
+        1.0,
+    ),
+    "cosine_full": (
+        lambda o, b: tl.CosineAnnealingLR(o, T_max=STEPS, eta_min=0.01),
+        lambda b: schedules.cosine_annealing_lr(b, STEPS, 0.01),
+        0.1,
+    ),
+    "warm_restarts_10": (
+        lambda o, b: tl.CosineAnnealingWarmRestarts(o, T_0=10),
+        lambda b: schedules.cosine_annealing_warm_restarts(b, t_0=10),
+        0.1,
+    ),
+    "warm_restarts_10x2": (
+        lambda o, b: tl.CosineAnnealingWarmRestarts(o, T_0=10, T_mult=2),
+        lambda b: schedules.cosine_annealing_warm_restarts(b, 10, t_mult=2),
+        0.5,
+    ),
+    "warm_restarts_5x3_eta": (
+        lambda o, b: tl.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=3, eta_min=1e-4),
+        lambda b: schedules.cosine_annealing_warm_restarts(b, 5, 3, eta_min=1e-4),
+        1.0,
+    ),
+    "warm_restarts_1x2": (
+        lambda o, b: tl.CosineAnnealingWarmRestarts(o, T_0=1, T_mult=2),
+        lambda b: schedules.cosine_annealing_warm_restarts(b, 1, 2),
+        0.1,
+    ),
+    "cyclic_triangular": (
+        lambda o, b: tl.CyclicLR(o, base_lr=b, max_lr=0.1, step_size_up=20, cycle_momentum=False),
+        lambda b: schedules.cyclic_lr(b, 0.1, step_size_up=20),
+        0.001,
+    ),
+    "cyclic_triangular2": (
+        lambda o, b: tl.CyclicLR(
+            o, b, 0.5, step_size_up=15, step_size_down=35, mode="triangular2",
+            cycle_momentum=False,
+        ),
+        lambda b: schedules.cyclic_lr(b, 0.5, 15, 35, mode="triangular2"),
+        0.01,
+    ),
+    "cyclic_exp_range": (
+        lambda o, b: tl.CyclicLR(
+            o, b, 1.0, step_size_up=25, mode="exp_range", gamma=0.99, cycle_momentum=False
+        ),
+        lambda b: schedules.cyclic_lr(b, 1.0, 25, mode="exp_range", gamma=0.99),
+        0.1,
+    ),
+    "cyclic_down_first": (
+        lambda o, b: tl.CyclicLR(o, b, 0.01, step_size_up=1, step_size_down=9,
+                                 cycle_momentum=False),
+        lambda b: schedules.cyclic_lr(b, 0.01, 1, 9),
+        0.2,
+    ),
+    "one_cycle_cos": (
+        lambda o, b: tl.OneCycleLR(o, max_lr=b, total_steps=STEPS, cycle_momentum=False),
+        lambda b: schedules.one_cycle_lr(b, total_steps=STEPS),
+        0.1,
+    ),
+    "one_cycle_linear": (
+        lambda o, b: tl.OneCycleLR(
+            o, b, total_steps=STEPS, anneal_strategy="linear", pct_start=0.25,
+            cycle_momentum=False,
+        ),
+        lambda b: schedules.one_cycle_lr(b, STEPS, pct_start=0.25, anneal_strategy="linear"),
+        1.0,
+    ),
+    "one_cycle_three_phase": (
+        lambda o, b: tl.OneCycleLR(o, b, total_steps=STEPS, three_phase=True, cycle_momentum=False),
+        lambda b: schedules.one_cycle_lr(b, STEPS, three_phase=True),
+        0.5,
+    ),
+    "one_cycle_three_linear": (
+        lambda o, b: tl.OneCycleLR(
+            o, b, total_steps=STEPS, pct_start=0.123, anneal_strategy="linear", div_factor=10.0,
+            final_div_factor=100.0, three_phase=True, cycle_momentum=False,
+        ),
+        lambda b: schedules.one_cycle_lr(
+            b, STEPS, 0.123, "linear", div_factor=10.0, final_div_factor=100.0, three_phase=True
+        ),
+        0.1,
+    ),
+    "sequential_warmup_cosine": (
+        _seq_torch,
+        lambda b: schedules.sequential_lr(
+            [schedules.linear_lr(b, start_factor=0.1, total_iters=10),
+             schedules.cosine_annealing_lr(b, 300)],
+            milestones=[10],
+        ),
+        0.1,
+    ),
+    "sequential_constant_exp": (
+        lambda o, b: tl.SequentialLR(
+            o, [tl.ConstantLR(o, factor=0.1, total_iters=20), tl.ExponentialLR(o, gamma=0.99)],
+            milestones=[20],
+        ),
+        lambda b: schedules.sequential_lr(
+            [schedules.constant_lr(b, 0.1, 20), schedules.exponential_lr(b, 0.99)], [20]
+        ),
+        0.05,
+    ),
+    "sequential_three": (
+        lambda o, b: tl.SequentialLR(
+            o,
+            [tl.LinearLR(o, start_factor=0.2, total_iters=5), tl.StepLR(o, 30, gamma=0.5),
+             tl.CosineAnnealingWarmRestarts(o, T_0=20, T_mult=2)],
+            milestones=[5, 100],
+        ),
+        lambda b: schedules.sequential_lr(
+            [schedules.linear_lr(b, 0.2, total_iters=5), schedules.step_lr(b, 30, 0.5),
+             schedules.cosine_annealing_warm_restarts(b, 20, 2)],
+            [5, 100],
+        ),
+        0.3,
+    ),
+    "sequential_lambda_poly": (
+        lambda o, b: tl.SequentialLR(
+            o, [tl.ExponentialLR(o, gamma=0.9), tl.LambdaLR(o, lambda e: 1 / (1 + e)),
+                tl.PolynomialLR(o, total_iters=100, power=2.0)],
+            milestones=[15, 150],
+        ),
+        lambda b: schedules.sequential_lr(
+            [schedules.exponential_lr(b, 0.9),
+             schedules.lambda_lr(b, lambda k: 1.0 / (1.0 + k.astype(float))),
+             schedules.polynomial_lr(b, 100, 2.0)],
+            [15, 150],
+        ),
+        1.0,
+    ),
+    "chained_step_exp": (
+        lambda o, b: tl.ChainedScheduler([tl.StepLR(o, 30, gamma=0.5), tl.ExponentialLR(o, 0.99)]),
+        lambda b: schedules.chained_lr(
+            b, schedules.step_lr(1.0, 30, 0.5), schedules.exponential_lr(1.0, 0.99)
+        ),
+        0.1,
+    ),
+    "chained_constant_exp": (
+        lambda o, b: tl.ChainedScheduler(
+            [tl.ConstantLR(o, factor=0.1, total_iters=20), tl.ExponentialLR(o, gamma=0.95)]
+        ),
+        lambda b: schedules.chained_lr(
+            b, schedules.constant_lr(1.0, 0.1, 20), schedules.exponential_lr(1.0, 0.95)
+        ),
+        0.05,
+    ),
+    "chained_multistep_linear_poly": (
+        lambda o, b: tl.ChainedScheduler(
+            [tl.MultiStepLR(o, [40, 90], 0.3), tl.LinearLR(o, 0.1, 1.0, 25),
+             tl.PolynomialLR(o, total_iters=400, power=0.7)]
+        ),
+        lambda b: schedules.chained_lr(
+            b, schedules.multi_step_lr(1.0, [40, 90], 0.3), schedules.linear_lr(1.0, 0.1, 1.0, 25),
+            schedules.polynomial_lr(1.0, 400, 0.7),
+        ),
+        1.0,
+    ),
+    "chained_cosine_mult": (
+        lambda o, b: tl.ChainedScheduler(
+            [tl.CosineAnnealingLR(o, T_max=STEPS), tl.MultiplicativeLR(o, lambda e: 0.999)]
+        ),
+        lambda b: schedules.chained_lr(
+            b, schedules.cosine_annealing_lr(1.0, STEPS),
+            schedules.multiplicative_lr(1.0, lambda k: 0.999),
+        ),
+        0.2,
+    ),
+    "inverse_time": (
+        lambda o, b: tl.LambdaLR(o, lambda e: 1 / (1 + 0.01 * e)),
+        lambda b: schedules.inverse_time_decay(b, decay=0.01),
+        0.1,
+    ),
+    "inverse_time_fast": (
+        lambda o, b: tl.LambdaLR(o, lambda e: 1 / (1 + 0.5 * e)),
+        lambda b: schedules.inverse_time_decay(b, 0.5),
+        1.0,
+    ),
+}
+
+def _close(got, want, rtol):
+    # Relative error; the absolute floor only admits exact zeros (cosine troughs).
+    np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=rtol, atol=1e-30)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_matches_torch(name):
+    torch_make, jopt_make, base = CASES[name]
+    counts = jnp.arange(STEPS, dtype=jnp.int32)
+    bases = (base, base / 4)
+    want = [torch_lrs(torch_make, b) for b in bases]
+
+    # float64, jit + vmap over counts and over the base rate (traced inside the factory).
+    batched = jax.jit(jax.vmap(lambda b: jax.vmap(jopt_make(b))(counts)))
+    got = batched(jnp.asarray(bases, jnp.float64))
+    assert got.dtype == jnp.float64
+    for g, w in zip(got, want):
+        _close(g, w, 1e-9)
+
+    # float32: a float32 base rate makes the whole computation float32.
+    sched = jopt_make(jnp.float32(base))
+    got32 = jax.jit(jax.vmap(sched))(counts)
+    assert got32.dtype == jnp.float32
+    _close(got32, want[0], 1e-5)
+
+    # Scalar traced count under jit: no Python branching on the count.
+    scalar = jax.jit(jopt_make(base))
+    for k in (0, 1, 57, STEPS - 1):
+        _close(scalar(jnp.int32(k)), want[0][k], 1e-9)
+
+
+def test_inverse_time_decay_matches_keras():
+    import keras
+
+    decay, base = 0.02, 0.1
+    oracle = keras.optimizers.schedules.InverseTimeDecay(base, decay_steps=1, decay_rate=decay)
+    want = np.asarray([float(oracle(k)) for k in range(0, STEPS, 7)])
+    got = jax.vmap(schedules.inverse_time_decay(base, decay))(jnp.arange(0, STEPS, 7))
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)  # Keras computes in float32
+
+
+def test_one_cycle_past_total_steps_holds_final_rate():
+    total, max_lr = 100, 0.4
+    want = torch_lrs(
+        lambda o, b: tl.OneCycleLR(o, max_lr=b, total_steps=total, cycle_momentum=False),
+        max_lr,
+        steps=total,
+    )
+    sched = jax.jit(schedules.one_cycle_lr(max_lr, total_steps=total))
+    final = max_lr / 25.0 / 1e4
+    np.testing.assert_allclose(float(sched(jnp.int32(total - 1))), want[-1], rtol=1e-9)
+    np.testing.assert_allclose(want[-1], final, rtol=1e-9)
+    for k in (total, total + 1, 10 * total, 2**31 - 1):
+        assert float(sched(jnp.int32(k))) == pytest.approx(final, rel=1e-12)
+
+
+def test_one_cycle_torch_raises_past_total_steps():
+    # The behaviour we replace with a clamp: PyTorch raises on the step after total_steps.
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched = tl.OneCycleLR(opt, max_lr=0.1, total_steps=3, cycle_momentum=False)
+    for _ in range(3):
+        opt.step()
+        sched.step()
+    opt.step()
+    with pytest.raises(ValueError, match="Tried to step"):
+        sched.step()
+
+
+def test_sequential_restarts_multiplicative_from_its_base():
+    # Documented difference: torch would continue from the previous schedule's last rate.
+    mult = schedules.multiplicative_lr(0.1, lambda k: 0.9)
+    sched = schedules.sequential_lr([schedules.constant_lr(0.1, 0.5, 10), mult], [10])
+    got = jax.vmap(sched)(jnp.arange(10, 40))
+    np.testing.assert_allclose(got, 0.1 * 0.9 ** np.arange(30), rtol=1e-12)
+
+
+def test_dtypes():
+    counts = jnp.arange(5, dtype=jnp.int32)
+    assert schedules.step_lr(0.1, 2)(jnp.int32(3)).dtype == jnp.float64  # default float (x64)
+    assert schedules.step_lr(jnp.float32(0.1), 2)(jnp.int32(3)).dtype == jnp.float32
+    per_base = jax.vmap(lambda b: schedules.cosine_annealing_lr(b, 10)(counts))
+    assert per_base(jnp.ones(3, jnp.float32)).dtype == jnp.float32
+    assert jax.vmap(schedules.exponential_lr(0.1, 0.9))(counts.astype(jnp.int64)).shape == (5,)
+    with pytest.raises(TypeError, match="count must be an integer"):
+        schedules.step_lr(0.1, 2)(jnp.float32(3.0))
+
+
+def test_default_dtype_without_x64():
+    jax.config.update("jax_enable_x64", False)
+    try:
+        lr = schedules.one_cycle_lr(0.1, 50)(jnp.int32(7))
+        assert lr.dtype == jnp.float32
+    finally:
+        jax.config.update("jax_enable_x64", True)
+
+
+def test_as_optax_sgd_learning_rate_matches_torch_training():
+    # torch SGD + StepLR on a quadratic; optax.sgd with the jopt schedule must follow it.
+    target = np.array([1.0, -2.0, 3.0])
+    p = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=0.2)
+    sched = tl.StepLR(opt, step_size=3, gamma=0.5)
+    tx = optax.sgd(schedules.step_lr(0.2, 3, 0.5))
+    params = jnp.zeros(3, jnp.float32)
+    state = tx.init(params)
+    for _ in range(12):
+        opt.zero_grad()
+        ((p - torch.as_tensor(target)) ** 2).sum().backward()
+        opt.step()
+        sched.step()
+        grads = 2 * (params - jnp.asarray(target, jnp.float32))
+        updates, state = tx.update(grads, state)
+        params = optax.apply_updates(params, updates)
+    np.testing.assert_allclose(params, p.detach().numpy(), rtol=1e-5)
+    assert params.dtype == jnp.float32
+
+
+def test_as_jopt_learning_rate_matches_torch_lrs():
+    want = torch_lrs(lambda o, b: tl.CosineAnnealingWarmRestarts(o, T_0=4, T_mult=2), 0.3, 30)
+    tx = scale_by_learning_rate(schedules.cosine_annealing_warm_restarts(0.3, 4, 2))
+    state = tx.init(jnp.zeros(2, jnp.float32))
+    step = jax.jit(tx.update)
+    for k in range(30):
+        updates, state = step(jnp.ones(2, jnp.float32), state)
+        np.testing.assert_allclose(updates, -want[k] * np.ones(2), rtol=1e-6)
+        assert updates.dtype == jnp.float32
+
+
+def test_inside_optax_inject_hyperparams():
+    # inject_hyperparams evaluates the schedule at its own count, as optax schedules are.
+    # optax.sgd does not cast an injected rate to the params' dtype: match it (float32).
+    sched = schedules.linear_lr(jnp.float32(0.1), 0.5, 1.0, 4)
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=sched)
+    state = tx.init(jnp.zeros(2, jnp.float32))
+    got = []
+    for _ in range(6):
+        _, state = tx.update(jnp.ones(2, jnp.float32), state)
+        got.append(float(state.hyperparams["learning_rate"]))  # the rate this update used
+    want = torch_lrs(lambda o, b: tl.LinearLR(o, 0.5, 1.0, 4), 0.1, 6)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+INVALID = [
+    (lambda: schedules.step_lr(0.1, 0), r"jopt\.schedules\.step_lr: step_size=0 is invalid; step_size must be an integer >= 1\."),
+    (lambda: schedules.step_lr(0.1, 2.5), r"step_lr: step_size=2\.5 is invalid"),
+    (lambda: schedules.step_lr(-0.1, 2), r"step_lr: base_lr=-0\.1 is invalid; base_lr must be in \[0, inf\)"),
+    (lambda: schedules.step_lr(0.1, 2, gamma=-1.0), r"step_lr: gamma=-1\.0 is invalid"),
+    (lambda: schedules.multi_step_lr(0.1, [3, -1]), r"multi_step_lr: milestones\[1\]=-1 is invalid; milestones\[1\] must be an integer >= 0"),
+    (lambda: schedules.multi_step_lr(0.1, 5), r"multi_step_lr: milestones=5 is invalid; milestones must be a sequence"),
+    (lambda: schedules.constant_lr(0.1, factor=1.5), r"constant_lr: factor=1\.5 is invalid; factor must be in \[0, 1\]"),
+    (lambda: schedules.constant_lr(0.1, total_iters=0), r"constant_lr: total_iters=0 is invalid"),
+    (lambda: schedules.linear_lr(0.1, start_factor=0.0), r"linear_lr: start_factor=0\.0 is invalid; start_factor must be in \(0, 1\]"),
+    (lambda: schedules.linear_lr(0.1, end_factor=1.2), r"linear_lr: end_factor=1\.2 is invalid"),
+    (lambda: schedules.linear_lr(0.1, total_iters=0), r"linear_lr: total_iters=0 is invalid"),
+    (lambda: schedules.exponential_lr(0.1, gamma=-0.5), r"exponential_lr: gamma=-0\.5 is invalid"),
+    (lambda: schedules.polynomial_lr(0.1, total_iters=0), r"polynomial_lr: total_iters=0 is invalid"),
+    (lambda: schedules.polynomial_lr(0.1, power=-1.0), r"polynomial_lr: power=-1\.0 is invalid"),
+    (lambda: schedules.cosine_annealing_lr(0.1, t_max=0), r"cosine_annealing_lr: t_max=0 is invalid; t_max must be an integer >= 1"),
+    (lambda: schedules.cosine_annealing_lr(0.1, t_max=-3), r"cosine_annealing_lr: t_max=-3 is invalid"),
+    (lambda: schedules.cosine_annealing_lr(0.1, 10, eta_min=-1.0), r"cosine_annealing_lr: eta_min=-1\.0 is invalid"),
+    (lambda: schedules.cosine_annealing_warm_restarts(0.1, t_0=0), r"cosine_annealing_warm_restarts: t_0=0 is invalid"),
+    (lambda: schedules.cosine_annealing_warm_restarts(0.1, 10, t_mult=0), r"cosine_annealing_warm_restarts: t_mult=0 is invalid"),
+    (lambda: schedules.cosine_annealing_warm_restarts(0.1, 10, t_mult=1.5), r"t_mult=1\.5 is invalid; t_mult must be an integer >= 1"),
+    (lambda: schedules.cyclic_lr(0.1, 1.0, mode="triangle"), r"cyclic_lr: mode='triangle' is invalid; mode must be one of 'triangular', 'triangular2', 'exp_range'"),
+    (lambda: schedules.cyclic_lr(0.1, 1.0, step_size_up=0), r"cyclic_lr: step_size_up=0 is invalid"),
+    (lambda: schedules.cyclic_lr(0.1, 1.0, 10, step_size_down=0), r"cyclic_lr: step_size_down=0 is invalid"),
+    (lambda: schedules.cyclic_lr(0.1, -1.0), r"cyclic_lr: max_lr=-1\.0 is invalid"),
+    (lambda: schedules.cyclic_lr(0.1, 1.0, mode="exp_range", gamma=0.0), r"cyclic_lr: gamma=0\.0 is invalid; gamma must be in \(0, inf\)"),
+    (lambda: schedules.one_cycle_lr(0.1, 100, pct_start=0.0), r"one_cycle_lr: pct_start=0\.0 is invalid; pct_start must be in \(0, 1\)"),
+    (lambda: schedules.one_cycle_lr(0.1, 100, pct_start=1.0), r"one_cycle_lr: pct_start=1\.0 is invalid"),
+    (lambda: schedules.one_cycle_lr(0.1, 0), r"one_cycle_lr: total_steps=0 is invalid; total_steps must be an integer >= 1"),
+    (lambda: schedules.one_cycle_lr(0.1, 100, anneal_strategy="exp"), r"one_cycle_lr: anneal_strategy='exp' is invalid; anneal_strategy must be one of 'cos', 'linear'"),
+    (lambda: schedules.one_cycle_lr(0.1, 100, div_factor=0.0), r"one_cycle_lr: div_factor=0\.0 is invalid"),
+    (lambda: schedules.one_cycle_lr(0.1, 100, final_div_factor=-1.0), r"one_cycle_lr: final_div_factor=-1\.0 is invalid"),
+    (lambda: schedules.one_cycle_lr(0.1, 10, pct_start=0.05), r"one_cycle_lr: pct_start=0\.05 is invalid with total_steps=10; pct_start \* total_steps must be > 1"),
+    (lambda: schedules.one_cycle_lr(0.1, 10, pct_start=0.6, three_phase=True), r"one_cycle_lr: pct_start=0\.6 is invalid with total_steps=10 and three_phase=True"),
+    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 3, [10, 5]), r"sequential_lr: milestones=\[10, 5\] is invalid; milestones must be strictly increasing"),
+    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 3, [5, 5]), r"sequential_lr: milestones=\[5, 5\] is invalid; milestones must be strictly increasing"),
+    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 2, [5, 6]), r"sequential_lr: milestones=\[5, 6\] is invalid with 2 schedules; there must be exactly one milestone fewer"),
+    (lambda: schedules.sequential_lr([], []), r"sequential_lr: schedules has 0 entries, which is invalid"),
+    (lambda: schedules.sequential_lr([0.1, 0.2], [3]), r"sequential_lr: schedules\[0\]=0\.1 is invalid; schedules\[0\] must be a schedule"),
+    (lambda: schedules.chained_lr(0.1), r"chained_lr: factors has 0 entries, which is invalid; factors must have at least 1"),
+    (lambda: schedules.chained_lr(0.1, 0.5), r"chained_lr: factors\[0\]=0\.5 is invalid"),
+    (lambda: schedules.lambda_lr(0.1, 0.9), r"lambda_lr: lr_lambda=0\.9 is invalid; lr_lambda must be a function"),
+    (lambda: schedules.multiplicative_lr(0.1, None), r"multiplicative_lr: lr_lambda=None is invalid"),
+    (lambda: schedules.inverse_time_decay(0.1, decay=-0.1), r"inverse_time_decay: decay=-0\.1 is invalid"),
+]
+
+
+@pytest.mark.parametrize("make, message", INVALID, ids=[m.split(":")[0].split(".")[-1] + f"-{i}" for i, (_, m) in enumerate(INVALID)])
+def test_invalid_configuration_raises(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_traced_hyperparameters_are_not_checked():
+    # vmap over a negative base rate: a tracer is the caller's responsibility (as in optax).
+    out = jax.vmap(lambda b: schedules.step_lr(b, 2)(jnp.int32(0)))(jnp.asarray([0.1, -0.1]))
+    np.testing.assert_allclose(out, [0.1, -0.1])
+    assert math.isfinite(float(out[0]))
+
+
+def test_float32_long_exponential_decay_stays_accurate():
+    # 0.999 rounded to float32 and raised to 10k would be off by ~3e-4; the rate must not be.
+    steps = 10_000
+    want = torch_lrs(lambda o, b: tl.ExponentialLR(o, gamma=0.999), 1.0, steps)
+    sched = schedules.exponential_lr(jnp.float32(1.0), 0.999)
+    got = jax.jit(jax.vmap(sched))(jnp.arange(steps, dtype=jnp.int32))
+    assert got.dtype == jnp.float32
+    _close(got, want, 1e-5)
+    want = torch_lrs(lambda o, b: tl.StepLR(o, step_size=3, gamma=0.999), 1.0, steps)
+    got = jax.jit(jax.vmap(schedules.step_lr(jnp.float32(1.0), 3, 0.999)))(jnp.arange(steps))
+    _close(got, want, 1e-5)
