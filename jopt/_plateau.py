@@ -119,7 +119,7 @@ def reduce_lr_on_plateau(
         best = jnp.where(better, v, best)
         bad = jnp.where(better, 0, increment(state.num_bad_epochs))
         in_cooldown = state.cooldown_counter > 0
-        cooldown_counter = jnp.where(in_cooldown, state.cooldown_counter - 1, state.cooldown_counter)
+        cooldown_counter = state.cooldown_counter - in_cooldown.astype(jnp.int32)
         bad = jnp.where(in_cooldown, 0, bad)
 
         reduce = bad > patience
@@ -132,7 +132,7 @@ def reduce_lr_on_plateau(
             lambda g: (g.astype(compute_dtype(g)) * cast(scale, compute_dtype(g))).astype(g.dtype),
             updates,
         )
-        new_state = ReduceLROnPlateauState(best, bad, cooldown_counter, scale, increment(state.count))
-        return updates, new_state
+        count = increment(state.count)
+        return updates, ReduceLROnPlateauState(best, bad, cooldown_counter, scale, count)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -84,10 +84,10 @@ def check_int(call: str, name: str, value: Any, minimum: int) -> int:
 def check_choice(call: str, name: str, value: Any, choices: tuple[str, ...]) -> str:
     """A string option (a mode): must be one of ``choices``.
 
-    >>> check_choice("jopt.schedules.cyclic_lr", "mode", "tri", ("triangular", "exp_range"))
+    >>> check_choice("jopt.schedules.one_cycle_lr", "anneal_strategy", "exp", ("cos", "linear"))
     Traceback (most recent call last):
     ...
-    ValueError: jopt.schedules.cyclic_lr: mode='tri' is invalid; mode must be one of 'triangular', 'exp_range'.
+    ValueError: jopt.schedules.one_cycle_lr: anneal_strategy='exp' is invalid; ...
     """
     if not isinstance(value, str) or value not in choices:
         raise ValueError(

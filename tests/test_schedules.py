@@ -16,8 +16,10 @@ import numpy as np
 import optax
 import pytest
 import torch
+from registry import CASES as REGISTRY
 from torch.optim import lr_scheduler as tl
 
+import jopt
 import jopt.schedules as schedules
 from jopt._base import scale_by_learning_rate
 
@@ -54,7 +56,10 @@ CASES = {
     "lambda_warmup_decay": (
         lambda o, b: tl.LambdaLR(o, lambda e: (e + 1) / 10 if e < 10 else 0.98 ** (e - 10)),
         lambda b: schedules.lambda_lr(
-            b, lambda k: jnp.where(k < 10, (k + 1).astype(float) / 10, 0.98 ** jnp.maximum(k - 10, 0).astype(float))
+            b,
+            lambda k: jnp.where(
+                k < 10, (k + 1).astype(float) / 10, 0.98 ** jnp.maximum(k - 10, 0).astype(float)
+            ),
         ),
         0.5,
     ),
@@ -369,7 +374,7 @@ def test_matches_torch(name):
     batched = jax.jit(jax.vmap(lambda b: jax.vmap(jopt_make(b))(counts)))
     got = batched(jnp.asarray(bases, jnp.float64))
     assert got.dtype == jnp.float64
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         _close(g, w, 1e-9)
 
     # float32: a float32 base rate makes the whole computation float32.
@@ -496,53 +501,94 @@ def test_inside_optax_inject_hyperparams():
 
 
 INVALID = [
-    (lambda: schedules.step_lr(0.1, 0), r"jopt\.schedules\.step_lr: step_size=0 is invalid; step_size must be an integer >= 1\."),
+    (lambda: schedules.step_lr(0.1, 0),
+     r"jopt\.schedules\.step_lr: step_size=0 is invalid; step_size must be an integer >= 1\."),
     (lambda: schedules.step_lr(0.1, 2.5), r"step_lr: step_size=2\.5 is invalid"),
-    (lambda: schedules.step_lr(-0.1, 2), r"step_lr: base_lr=-0\.1 is invalid; base_lr must be in \[0, inf\)"),
+    (lambda: schedules.step_lr(-0.1, 2),
+     r"step_lr: base_lr=-0\.1 is invalid; base_lr must be in \[0, inf\)"),
     (lambda: schedules.step_lr(0.1, 2, gamma=-1.0), r"step_lr: gamma=-1\.0 is invalid"),
-    (lambda: schedules.multi_step_lr(0.1, [3, -1]), r"multi_step_lr: milestones\[1\]=-1 is invalid; milestones\[1\] must be an integer >= 0"),
-    (lambda: schedules.multi_step_lr(0.1, 5), r"multi_step_lr: milestones=5 is invalid; milestones must be a sequence"),
-    (lambda: schedules.constant_lr(0.1, factor=1.5), r"constant_lr: factor=1\.5 is invalid; factor must be in \[0, 1\]"),
+    (lambda: schedules.multi_step_lr(0.1, [3, -1]),
+     r"multi_step_lr: milestones\[1\]=-1 is invalid; milestones\[1\] must be an integer >= 0"),
+    (lambda: schedules.multi_step_lr(0.1, 5),
+     r"multi_step_lr: milestones=5 is invalid; milestones must be a sequence"),
+    (lambda: schedules.constant_lr(0.1, factor=1.5),
+     r"constant_lr: factor=1\.5 is invalid; factor must be in \[0, 1\]"),
     (lambda: schedules.constant_lr(0.1, total_iters=0), r"constant_lr: total_iters=0 is invalid"),
-    (lambda: schedules.linear_lr(0.1, start_factor=0.0), r"linear_lr: start_factor=0\.0 is invalid; start_factor must be in \(0, 1\]"),
+    (lambda: schedules.linear_lr(0.1, start_factor=0.0),
+     r"linear_lr: start_factor=0\.0 is invalid; start_factor must be in \(0, 1\]"),
     (lambda: schedules.linear_lr(0.1, end_factor=1.2), r"linear_lr: end_factor=1\.2 is invalid"),
     (lambda: schedules.linear_lr(0.1, total_iters=0), r"linear_lr: total_iters=0 is invalid"),
     (lambda: schedules.exponential_lr(0.1, gamma=-0.5), r"exponential_lr: gamma=-0\.5 is invalid"),
-    (lambda: schedules.polynomial_lr(0.1, total_iters=0), r"polynomial_lr: total_iters=0 is invalid"),
+    (lambda: schedules.polynomial_lr(0.1, total_iters=0),
+     r"polynomial_lr: total_iters=0 is invalid"),
     (lambda: schedules.polynomial_lr(0.1, power=-1.0), r"polynomial_lr: power=-1\.0 is invalid"),
-    (lambda: schedules.cosine_annealing_lr(0.1, t_max=0), r"cosine_annealing_lr: t_max=0 is invalid; t_max must be an integer >= 1"),
-    (lambda: schedules.cosine_annealing_lr(0.1, t_max=-3), r"cosine_annealing_lr: t_max=-3 is invalid"),
-    (lambda: schedules.cosine_annealing_lr(0.1, 10, eta_min=-1.0), r"cosine_annealing_lr: eta_min=-1\.0 is invalid"),
-    (lambda: schedules.cosine_annealing_warm_restarts(0.1, t_0=0), r"cosine_annealing_warm_restarts: t_0=0 is invalid"),
-    (lambda: schedules.cosine_annealing_warm_restarts(0.1, 10, t_mult=0), r"cosine_annealing_warm_restarts: t_mult=0 is invalid"),
-    (lambda: schedules.cosine_annealing_warm_restarts(0.1, 10, t_mult=1.5), r"t_mult=1\.5 is invalid; t_mult must be an integer >= 1"),
-    (lambda: schedules.cyclic_lr(0.1, 1.0, mode="triangle"), r"cyclic_lr: mode='triangle' is invalid; mode must be one of 'triangular', 'triangular2', 'exp_range'"),
-    (lambda: schedules.cyclic_lr(0.1, 1.0, step_size_up=0), r"cyclic_lr: step_size_up=0 is invalid"),
-    (lambda: schedules.cyclic_lr(0.1, 1.0, 10, step_size_down=0), r"cyclic_lr: step_size_down=0 is invalid"),
+    (lambda: schedules.cosine_annealing_lr(0.1, t_max=0),
+     r"cosine_annealing_lr: t_max=0 is invalid; t_max must be an integer >= 1"),
+    (lambda: schedules.cosine_annealing_lr(0.1, t_max=-3),
+     r"cosine_annealing_lr: t_max=-3 is invalid"),
+    (lambda: schedules.cosine_annealing_lr(0.1, 10, eta_min=-1.0),
+     r"cosine_annealing_lr: eta_min=-1\.0 is invalid"),
+    (lambda: schedules.cosine_annealing_warm_restarts(0.1, t_0=0),
+     r"cosine_annealing_warm_restarts: t_0=0 is invalid"),
+    (lambda: schedules.cosine_annealing_warm_restarts(0.1, 10, t_mult=0),
+     r"cosine_annealing_warm_restarts: t_mult=0 is invalid"),
+    (lambda: schedules.cosine_annealing_warm_restarts(0.1, 10, t_mult=1.5),
+     r"t_mult=1\.5 is invalid; t_mult must be an integer >= 1"),
+    (lambda: schedules.cyclic_lr(0.1, 1.0, mode="triangle"),
+     r"cyclic_lr: mode='triangle' is invalid; "
+     r"mode must be one of 'triangular', 'triangular2', 'exp_range'"),
+    (lambda: schedules.cyclic_lr(0.1, 1.0, step_size_up=0),
+     r"cyclic_lr: step_size_up=0 is invalid"),
+    (lambda: schedules.cyclic_lr(0.1, 1.0, 10, step_size_down=0),
+     r"cyclic_lr: step_size_down=0 is invalid"),
     (lambda: schedules.cyclic_lr(0.1, -1.0), r"cyclic_lr: max_lr=-1\.0 is invalid"),
-    (lambda: schedules.cyclic_lr(0.1, 1.0, mode="exp_range", gamma=0.0), r"cyclic_lr: gamma=0\.0 is invalid; gamma must be in \(0, inf\)"),
-    (lambda: schedules.one_cycle_lr(0.1, 100, pct_start=0.0), r"one_cycle_lr: pct_start=0\.0 is invalid; pct_start must be in \(0, 1\)"),
-    (lambda: schedules.one_cycle_lr(0.1, 100, pct_start=1.0), r"one_cycle_lr: pct_start=1\.0 is invalid"),
-    (lambda: schedules.one_cycle_lr(0.1, 0), r"one_cycle_lr: total_steps=0 is invalid; total_steps must be an integer >= 1"),
-    (lambda: schedules.one_cycle_lr(0.1, 100, anneal_strategy="exp"), r"one_cycle_lr: anneal_strategy='exp' is invalid; anneal_strategy must be one of 'cos', 'linear'"),
-    (lambda: schedules.one_cycle_lr(0.1, 100, div_factor=0.0), r"one_cycle_lr: div_factor=0\.0 is invalid"),
-    (lambda: schedules.one_cycle_lr(0.1, 100, final_div_factor=-1.0), r"one_cycle_lr: final_div_factor=-1\.0 is invalid"),
-    (lambda: schedules.one_cycle_lr(0.1, 10, pct_start=0.05), r"one_cycle_lr: pct_start=0\.05 is invalid with total_steps=10; pct_start \* total_steps must be > 1"),
-    (lambda: schedules.one_cycle_lr(0.1, 10, pct_start=0.6, three_phase=True), r"one_cycle_lr: pct_start=0\.6 is invalid with total_steps=10 and three_phase=True"),
-    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 3, [10, 5]), r"sequential_lr: milestones=\[10, 5\] is invalid; milestones must be strictly increasing"),
-    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 3, [5, 5]), r"sequential_lr: milestones=\[5, 5\] is invalid; milestones must be strictly increasing"),
-    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 2, [5, 6]), r"sequential_lr: milestones=\[5, 6\] is invalid with 2 schedules; there must be exactly one milestone fewer"),
-    (lambda: schedules.sequential_lr([], []), r"sequential_lr: schedules has 0 entries, which is invalid"),
-    (lambda: schedules.sequential_lr([0.1, 0.2], [3]), r"sequential_lr: schedules\[0\]=0\.1 is invalid; schedules\[0\] must be a schedule"),
-    (lambda: schedules.chained_lr(0.1), r"chained_lr: factors has 0 entries, which is invalid; factors must have at least 1"),
+    (lambda: schedules.cyclic_lr(0.1, 1.0, mode="exp_range", gamma=0.0),
+     r"cyclic_lr: gamma=0\.0 is invalid; gamma must be in \(0, inf\)"),
+    (lambda: schedules.one_cycle_lr(0.1, 100, pct_start=0.0),
+     r"one_cycle_lr: pct_start=0\.0 is invalid; pct_start must be in \(0, 1\)"),
+    (lambda: schedules.one_cycle_lr(0.1, 100, pct_start=1.0),
+     r"one_cycle_lr: pct_start=1\.0 is invalid"),
+    (lambda: schedules.one_cycle_lr(0.1, 0),
+     r"one_cycle_lr: total_steps=0 is invalid; total_steps must be an integer >= 1"),
+    (lambda: schedules.one_cycle_lr(0.1, 100, anneal_strategy="exp"),
+     r"one_cycle_lr: anneal_strategy='exp' is invalid; "
+     r"anneal_strategy must be one of 'cos', 'linear'"),
+    (lambda: schedules.one_cycle_lr(0.1, 100, div_factor=0.0),
+     r"one_cycle_lr: div_factor=0\.0 is invalid"),
+    (lambda: schedules.one_cycle_lr(0.1, 100, final_div_factor=-1.0),
+     r"one_cycle_lr: final_div_factor=-1\.0 is invalid"),
+    (lambda: schedules.one_cycle_lr(0.1, 10, pct_start=0.05),
+     r"one_cycle_lr: pct_start=0\.05 is invalid with total_steps=10; "
+     r"pct_start \* total_steps must be > 1"),
+    (lambda: schedules.one_cycle_lr(0.1, 10, pct_start=0.6, three_phase=True),
+     r"one_cycle_lr: pct_start=0\.6 is invalid with total_steps=10 and three_phase=True"),
+    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 3, [10, 5]),
+     r"sequential_lr: milestones=\[10, 5\] is invalid; milestones must be strictly increasing"),
+    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 3, [5, 5]),
+     r"sequential_lr: milestones=\[5, 5\] is invalid; milestones must be strictly increasing"),
+    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 2, [5, 6]),
+     r"sequential_lr: milestones=\[5, 6\] is invalid with 2 schedules; "
+     r"there must be exactly one milestone fewer"),
+    (lambda: schedules.sequential_lr([], []),
+     r"sequential_lr: schedules has 0 entries, which is invalid"),
+    (lambda: schedules.sequential_lr([0.1, 0.2], [3]),
+     r"sequential_lr: schedules\[0\]=0\.1 is invalid; schedules\[0\] must be a schedule"),
+    (lambda: schedules.chained_lr(0.1),
+     r"chained_lr: factors has 0 entries, which is invalid; factors must have at least 1"),
     (lambda: schedules.chained_lr(0.1, 0.5), r"chained_lr: factors\[0\]=0\.5 is invalid"),
-    (lambda: schedules.lambda_lr(0.1, 0.9), r"lambda_lr: lr_lambda=0\.9 is invalid; lr_lambda must be a function"),
-    (lambda: schedules.multiplicative_lr(0.1, None), r"multiplicative_lr: lr_lambda=None is invalid"),
-    (lambda: schedules.inverse_time_decay(0.1, decay=-0.1), r"inverse_time_decay: decay=-0\.1 is invalid"),
+    (lambda: schedules.lambda_lr(0.1, 0.9),
+     r"lambda_lr: lr_lambda=0\.9 is invalid; lr_lambda must be a function"),
+    (lambda: schedules.multiplicative_lr(0.1, None),
+     r"multiplicative_lr: lr_lambda=None is invalid"),
+    (lambda: schedules.inverse_time_decay(0.1, decay=-0.1),
+     r"inverse_time_decay: decay=-0\.1 is invalid"),
 ]
 
 
-@pytest.mark.parametrize("make, message", INVALID, ids=[m.split(":")[0].split(".")[-1] + f"-{i}" for i, (_, m) in enumerate(INVALID)])
+INVALID_IDS = [f"{m.split(':')[0].split('.')[-1]}-{i}" for i, (_, m) in enumerate(INVALID)]
+
+
+@pytest.mark.parametrize("make, message", INVALID, ids=INVALID_IDS)
 def test_invalid_configuration_raises(make, message):
     with pytest.raises(ValueError, match=message):
         make()
@@ -566,3 +612,19 @@ def test_float32_long_exponential_decay_stays_accurate():
     want = torch_lrs(lambda o, b: tl.StepLR(o, step_size=3, gamma=0.999), 1.0, steps)
     got = jax.jit(jax.vmap(schedules.step_lr(jnp.float32(1.0), 3, 0.999)))(jnp.arange(steps))
     _close(got, want, 1e-5)
+
+
+@pytest.mark.parametrize("case", REGISTRY, ids=[c.name for c in REGISTRY])
+def test_every_jopt_optimizer_takes_a_schedule(case):
+    want = torch_lrs(lambda o, b: tl.OneCycleLR(o, max_lr=b, total_steps=8, cycle_momentum=False),
+                     0.1, 8)
+    tx = case.make(schedules.one_cycle_lr(0.1, total_steps=8))
+    params = {"w": jnp.ones((2, 3), jnp.float32), "b": jnp.ones(3, jnp.bfloat16),
+              "f": jnp.ones(2, jnp.float16), "s": jnp.asarray(0.5, jnp.float64)}
+    grads = jax.tree.map(lambda p: (0.5 * p).astype(p.dtype), params)
+    state = tx.init(params)
+    step = jax.jit(tx.update)
+    for k in range(8):
+        updates, state = step(grads, state, params)
+        assert float(jopt.get_learning_rate(state)) == pytest.approx(want[k], rel=1e-6)
+    assert jax.tree.map(lambda u: u.dtype, updates) == jax.tree.map(lambda p: p.dtype, params)

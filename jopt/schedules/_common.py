@@ -65,7 +65,7 @@ def check_milestones(call: str, milestones: Any, *, strict: bool) -> tuple[int, 
             "of integers >= 0."
         )
     values = tuple(check_int(call, f"milestones[{i}]", m, 0) for i, m in enumerate(milestones))
-    if strict and any(b <= a for a, b in zip(values, values[1:])):
+    if strict and any(b <= a for a, b in zip(values, values[1:], strict=False)):
         raise ValueError(
             f"{call}: milestones={list(values)!r} is invalid; milestones must be strictly "
             "increasing."

@@ -73,10 +73,13 @@ def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> S
         count = as_count(call, count)
         # Every child runs on a count >= 0; the ones not in force are discarded.
         values = _common_dtype(
-            [s(jnp.maximum(count - m, 0).astype(count.dtype)) for s, m in zip(schedules, offsets)]
+            [
+                s(jnp.maximum(count - m, 0).astype(count.dtype))
+                for s, m in zip(schedules, offsets, strict=True)
+            ]
         )
         lr = values[0]
-        for m, value in zip(milestones, values[1:]):
+        for m, value in zip(milestones, values[1:], strict=True):
             lr = jnp.where(count >= m, value, lr)
         return lr
 

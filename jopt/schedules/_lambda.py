@@ -51,7 +51,8 @@ def multiplicative_lr(base_lr: Any, lr_lambda: Callable[[jax.Array], Any]) -> Sc
     """``base_lr * prod_{k=1..count} lr_lambda(k)``: PyTorch's ``MultiplicativeLR``.
 
     The product is a ``lax.fori_loop`` over ``1..count``: one evaluation costs ``count``
-    calls of ``lr_lambda``, which receives ``k`` as an integer array. When the factor does not depend on ``k``, prefer
+    calls of ``lr_lambda``, which receives ``k`` as an integer array. When the factor
+    does not depend on ``k``, prefer
     :func:`exponential_lr`, which is closed form.
 
     >>> import jopt.schedules as schedules
