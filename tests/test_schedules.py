@@ -8,7 +8,9 @@ numbers: to 1e-9 in float64 and 1e-5 (relative) in float32.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -628,3 +630,12 @@ def test_every_jopt_optimizer_takes_a_schedule(case):
         updates, state = step(grads, state, params)
         assert float(jopt.get_learning_rate(state)) == pytest.approx(want[k], rel=1e-6)
     assert jax.tree.map(lambda u: u.dtype, updates) == jax.tree.map(lambda p: p.dtype, params)
+
+
+def test_plot_example_writes_a_png(tmp_path):
+    path = Path(__file__).resolve().parent.parent / "examples" / "plot_schedules.py"
+    spec = importlib.util.spec_from_file_location("plot_schedules", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.main(["--out", str(tmp_path / "grid.png"), "--steps", "60"])
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
