@@ -6,6 +6,7 @@ Every optimizer is an ``optax.GradientTransformationExtraArgs``: compose it with
 
 from importlib.metadata import PackageNotFoundError, version
 
+from jopt import schedules as schedules
 from jopt import testing as testing
 from jopt._adagrad import ScaleByAdagradState as ScaleByAdagradState
 from jopt._adagrad import adagrad as adagrad
@@ -27,6 +28,8 @@ from jopt._momentum import momentum as momentum
 from jopt._momentum import nesterov as nesterov
 from jopt._momentum import scale_by_momentum as scale_by_momentum
 from jopt._momentum import scale_by_nesterov as scale_by_nesterov
+from jopt._plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
+from jopt._plateau import reduce_lr_on_plateau as reduce_lr_on_plateau
 from jopt._rmsprop import ScaleByRmsState as ScaleByRmsState
 from jopt._rmsprop import ScaleByStddevState as ScaleByStddevState
 from jopt._rmsprop import rmsprop as rmsprop
@@ -43,6 +46,7 @@ except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0"
 
 __all__ = [
+    "ReduceLROnPlateauState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
     "ScaleByAmsgradState",
@@ -61,6 +65,7 @@ __all__ = [
     "minibatch_indices",
     "momentum",
     "nesterov",
+    "reduce_lr_on_plateau",
     "rmsprop",
     "scale_by_adagrad",
     "scale_by_adam",
@@ -71,6 +76,7 @@ __all__ = [
     "scale_by_rms",
     "scale_by_stddev",
     "scale_by_trace",
+    "schedules",
     "sgd",
     "testing",
 ]

@@ -151,11 +151,13 @@ def check_vmap(
     values: Sequence[float],
     *,
     steps: int = 3,
+    **extra_args: Any,
 ) -> None:
     """``jax.vmap`` over a hyperparameter equals separate runs, and needs one compile.
 
     ``make(value)`` builds the transformation (e.g. ``lambda lr: jopt.adam(lr)``);
     ``values`` are the hyperparameter values, run batched and one by one.
+    ``extra_args`` (e.g. ``value=loss``) are passed to every ``update``.
     """
     traces = 0
 
@@ -165,7 +167,7 @@ def check_vmap(
         tx = make(value)
         p, s = params, tx.init(params)
         for _ in range(steps):
-            u, s = tx.update(grads, s, p)
+            u, s = tx.update(grads, s, p, **extra_args)
             p = optax.apply_updates(p, u)
         return p
 

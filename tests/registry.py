@@ -21,6 +21,7 @@ class Case:
     make: Callable[[float], optax.GradientTransformation]
     lr: float  # a learning rate at which the case converges on the test quadratic
     maximize: bool = False  # the case climbs its objective
+    needs_value: bool = False  # update() takes value=<the monitored loss>
 
 
 CASES = [
@@ -49,7 +50,8 @@ CASES = [
     Case("scale_by_adam", jopt.scale_by_adam, lambda lr: optax.chain(jopt.scale_by_adam(), jopt.scale_by_learning_rate(lr)), 0.05),
     Case("scale_by_amsgrad", jopt.scale_by_amsgrad, lambda lr: optax.chain(jopt.scale_by_amsgrad(), jopt.scale_by_learning_rate(lr)), 0.05),
     Case("add_decayed_weights", jopt.add_decayed_weights, lambda lr: optax.chain(jopt.add_decayed_weights(0.01, mask={"w": True, "b": False, "f": True, "s": False}), jopt.scale_by_learning_rate(lr)), 0.1),
+    Case("reduce_lr_on_plateau", jopt.reduce_lr_on_plateau, lambda lr: optax.chain(jopt.sgd(lr, 0.5), jopt.reduce_lr_on_plateau(patience=2, factor=0.5)), 0.1, needs_value=True),
 ]
 
 # Public callables that are not transformations, so not in the registry.
-NOT_TRANSFORMS = {"get_learning_rate", "minibatch_indices", "testing", "Schedule"}
+NOT_TRANSFORMS = {"get_learning_rate", "minibatch_indices", "testing", "schedules"}

@@ -30,7 +30,8 @@ def mixed_tree():
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_contract(case):
     params, grads = mixed_tree()
-    jopt.testing.check_transformation(case.make(case.lr), params, grads, steps=3)
+    extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
+    jopt.testing.check_transformation(case.make(case.lr), params, grads, steps=3, **extra)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -39,7 +40,9 @@ def test_vmap_over_learning_rates(case):
               "b": jnp.ones(3, jnp.float64), "f": jnp.ones(2, jnp.float64),
               "s": jnp.asarray(0.5, jnp.float64)}
     grads = jax.tree.map(lambda p: 2.0 * p + 0.1, params)
-    jopt.testing.check_vmap(case.make, params, grads, [case.lr, 0.5 * case.lr, 0.25 * case.lr])
+    extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
+    values = [case.lr, 0.5 * case.lr, 0.25 * case.lr]
+    jopt.testing.check_vmap(case.make, params, grads, values, **extra)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -55,7 +58,8 @@ def test_converges_on_a_quadratic(case):
 
     @jax.jit
     def step(p, s):
-        u, s = tx.update(jax.grad(loss)(p), s, p)
+        extra = {"value": loss(p)} if case.needs_value else {}
+        u, s = tx.update(jax.grad(loss)(p), s, p, **extra)
         return optax.apply_updates(p, u), s
 
     state = tx.init(params)
