@@ -1,0 +1,5 @@
+import sys
+
+from jopt.compare import main
+
+sys.exit(main())
