@@ -1,5 +1,8 @@
+"""``python -m jopt.compare``."""
+
 import sys
 
 from jopt.compare import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -93,6 +93,12 @@ class Study:
     digits_steps: int = 0
 
 
+def digits_best(runs, k: int) -> int:
+    """Best lr of one schedule: highest final validation accuracy, then lowest training loss."""
+    val = np.nan_to_num(runs.val_acc[:, k, -1], nan=-1.0)
+    return int(np.lexsort((_finite(runs.train_loss[:, k, -1]), -val))[0])
+
+
 def _has(study: Study, problem: str, *optimizers: str) -> bool:
     runs = study.digits if problem == "digits" else study.problems.get(problem)
     return runs is not None and all(o in runs for o in optimizers)
@@ -209,8 +215,16 @@ def schedule_claim(study: Study) -> Claim:
             for o, r in study.digits.items()
             if _finite(r.train_loss[:, k, -1]).min() < _finite(r.train_loss[:, 0, -1]).min()
         ]
+        acc = [
+            (r.test_acc[digits_best(r, k), k, -1], r.test_acc[digits_best(r, 0), 0, -1])
+            for r in study.digits.values()
+        ]
         wins[name] = len(better)
-        parts.append(f"{name} lowers the best final training loss for {len(better)} of {len(study.digits)} optimizers")
+        parts.append(
+            f"{name} lowers the best final training loss for {len(better)} of "
+            f"{len(study.digits)} optimizers (test accuracy at the validation-chosen lr: higher "
+            f"for {sum(a > b for a, b in acc)}, lower for {sum(a < b for a, b in acc)})"
+        )
     measured = "digits MLP, best lr of each: " + "; ".join(parts)
     return Claim(text, measured, bool(max(wins.values()) * 2 > len(study.digits)))
 

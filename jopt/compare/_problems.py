@@ -91,7 +91,7 @@ PROBLEMS: dict[str, Problem] = {
             start=(-9.0, 1.5), minimum=(0.0, 0.0),
             lrs_plain=(0.01, 0.03, 0.06, 0.12, 0.19, 0.3),
             lrs_adaptive=(0.01, 0.03, 0.1, 0.3, 1.0),
-            extent=(-10.0, 2.0, -2.0, 2.0), noise=2.0, log_contours=False,
+            extent=(-10.0, 2.0, -2.0, 2.0), noise=0.5, log_contours=False,
         ),
         Problem(
             "rosenbrock", "Rosenbrock", _rosenbrock,
@@ -102,10 +102,10 @@ PROBLEMS: dict[str, Problem] = {
         ),
         Problem(
             "beale", "Beale", _beale,
-            start=(0.5, 2.0), minimum=(3.0, 0.5),
+            start=(2.0, 2.0), minimum=(3.0, 0.5),
             lrs_plain=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
             lrs_adaptive=(3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
-            extent=(-1.0, 4.0, -1.5, 2.5), noise=0.5,
+            extent=(-1.0, 4.5, -1.5, 2.5), noise=0.5,
         ),
         Problem(
             "minima", "Local minima (tilted double well)", _minima,

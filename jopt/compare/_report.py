@@ -12,11 +12,7 @@ from jopt.compare._problems import PROBLEMS
 SCHEDULE_LABELS = {"constant": "constant", "step": "StepLR", "cosine": "cosine"}
 
 
-def digits_best(runs, k: int) -> int:
-    """Best lr of one schedule: highest final validation accuracy, then lowest training loss."""
-    val = runs.val_acc[:, k, -1]
-    loss = C._finite(runs.train_loss[:, k, -1])
-    return int(np.lexsort((loss, -np.nan_to_num(val, nan=-1.0)))[0])
+digits_best = C.digits_best
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
