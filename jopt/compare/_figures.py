@@ -51,7 +51,9 @@ def contour(out: Path, name: str, runs: dict) -> str:
         i = C.best_index(name, r)
         t = r.trajectory[i, 0]
         t = t[np.all(np.isfinite(t), axis=1)]
-        ax.plot(t[:, 0], t[:, 1], "-", lw=1.2, color=COLOURS[o], alpha=0.85,
+        noisy = OPTIMIZERS[o].stochastic
+        ax.plot(t[:, 0], t[:, 1], "-", lw=0.6 if noisy else 1.4, color=COLOURS[o],
+                alpha=0.45 if noisy else 0.9, zorder=1 if noisy else 2,
                 label=f"{o} (lr {C.fmt(r.lrs[i], 2)})")
         if name == "minima":
             ends = r.trajectory[i, :, -1]
