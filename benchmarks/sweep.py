@@ -63,7 +63,9 @@ def main(argv=None):
     parser.add_argument("--points", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "sweep.md"))
+    parser.add_argument(
+        "--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "sweep.md")
+    )
     args = parser.parse_args(argv)
 
     data = load(args.seed)
@@ -110,7 +112,10 @@ def main(argv=None):
     best = int(np.argmax(np.asarray(acc_v)))
     rows = [
         ("learning rates", f"{args.points}, log-spaced in [1e-4, 1e-1], jopt.adam"),
-        ("steps per run", f"{steps} ({args.epochs} epochs × {steps // args.epochs} mini-batches of {BATCH_SIZE})"),
+        (
+            "steps per run",
+            f"{steps} ({args.epochs} epochs × {steps // args.epochs} mini-batches of {BATCH_SIZE})",
+        ),
         ("vmapped, one program (compile included)", f"{vmapped_s:.2f} s"),
         ("sequential, same jitted step (compile included)", f"{sequential_s:.2f} s"),
         ("ratio", f"{ratio:.1f}×"),

@@ -128,10 +128,8 @@ def valley_claim(study: Study) -> Claim:
         lo = min(gd_diverged)
         j = int(np.flatnonzero(np.isclose(runs["gd"].lrs, lo))[0])
         mom_ok = np.isfinite(final_losses(runs["momentum"])[j])
-        measured += (
-            f"; at lr {fmt(lo)} GD diverges, Momentum "
-            f"{'converges to ' + fmt(final_losses(runs['momentum'])[j]) if mom_ok else 'diverges too'}"
-        )
+        mom = "converges to " + fmt(final_losses(runs["momentum"])[j]) if mom_ok else "diverges too"
+        measured += f"; at lr {fmt(lo)} GD diverges, Momentum {mom}"
     verdict = (
         osc["gd"][0] >= 0.5
         and osc["momentum"][1] < osc["gd"][1]
@@ -173,7 +171,7 @@ def plateau_claim(study: Study) -> Claim:
     runs = study.problems["plateau"]
     i = best_index("plateau", runs["adagrad"])
     lr = runs["adagrad"].lrs[i]
-    (ra, sa), (rr, sr) = step_recovery(runs["adagrad"], i), step_recovery(runs["rmsprop"], i)
+    (ra, sa), (rr, _) = step_recovery(runs["adagrad"], i), step_recovery(runs["rmsprop"], i)
     la, lr_ = final_losses(runs["adagrad"])[i], final_losses(runs["rmsprop"])[i]
     measured = (
         f"cliff then plateau, both at AdaGrad's best lr {fmt(lr)}: AdaGrad's effective step "

@@ -33,15 +33,32 @@ def _parser() -> argparse.ArgumentParser:
             "Writes DIR/report.md and PNG figures."
         ),
     )
-    parser.add_argument("--out", default="./jopt-report", metavar="DIR",
-                        help="output folder (default: ./jopt-report)")
-    parser.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, metavar="N",
-                        help=f"optimizer steps per run (default: {DEFAULT_STEPS}); the digits "
-                        "MLP rounds them up to whole epochs")
-    parser.add_argument("--problems", default=",".join(PROBLEM_NAMES), metavar="a,b,…",
-                        help=f"problems to run (default: all: {', '.join(PROBLEM_NAMES)})")
-    parser.add_argument("--optimizers", default=",".join(OPTIMIZER_NAMES), metavar="a,b,…",
-                        help=f"optimizers to run (default: all: {', '.join(OPTIMIZER_NAMES)})")
+    parser.add_argument(
+        "--out",
+        default="./jopt-report",
+        metavar="DIR",
+        help="output folder (default: ./jopt-report)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=DEFAULT_STEPS,
+        metavar="N",
+        help=f"optimizer steps per run (default: {DEFAULT_STEPS}); the digits "
+        "MLP rounds them up to whole epochs",
+    )
+    parser.add_argument(
+        "--problems",
+        default=",".join(PROBLEM_NAMES),
+        metavar="a,b,…",
+        help=f"problems to run (default: all: {', '.join(PROBLEM_NAMES)})",
+    )
+    parser.add_argument(
+        "--optimizers",
+        default=",".join(OPTIMIZER_NAMES),
+        metavar="a,b,…",
+        help=f"optimizers to run (default: all: {', '.join(OPTIMIZER_NAMES)})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     return parser
 
@@ -51,8 +68,10 @@ def _names(text: str, valid: tuple[str, ...], what: str) -> tuple[str, ...]:
     given = [n.strip() for n in text.split(",") if n.strip()]
     for n in given:
         if n not in valid:
-            print(f"jopt-compare: unknown {what} {n!r}; valid {what}s: {', '.join(valid)}",
-                  file=sys.stderr)
+            print(
+                f"jopt-compare: unknown {what} {n!r}; valid {what}s: {', '.join(valid)}",
+                file=sys.stderr,
+            )
             raise SystemExit(2)
     if not given:
         print(f"jopt-compare: no {what} given; valid {what}s: {', '.join(valid)}", file=sys.stderr)
@@ -63,8 +82,10 @@ def _names(text: str, valid: tuple[str, ...], what: str) -> tuple[str, ...]:
 def _check_extras() -> None:
     missing = [pip for mod, pip in EXTRAS.items() if importlib.util.find_spec(mod) is None]
     if missing:
-        print(f"jopt-compare needs {', '.join(missing)}: pip install \"jopt[examples]\"",
-              file=sys.stderr)
+        print(
+            f'jopt-compare needs {", ".join(missing)}: pip install "jopt[examples]"',
+            file=sys.stderr,
+        )
         raise SystemExit(1)
 
 
@@ -89,8 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     phases = [p for p in problems if p != "digits"] + (["digits"] if "digits" in problems else [])
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
     ) as progress:
         task = progress.add_task("jopt-compare", total=len(phases) + 1)
         for name in phases:
@@ -100,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                 data = _digits.load(args.seed)
                 study.digits = _digits.run_digits(optimizers, args.steps, args.seed, data)
                 study.digits_epochs = _digits.epochs_for(args.steps, data)
-                study.digits_steps = study.digits_epochs * (data.x_train.shape[0] // _digits.BATCH_SIZE)
+                study.digits_steps = study.digits_epochs * (
+                    data.x_train.shape[0] // _digits.BATCH_SIZE
+                )
             else:
                 study.problems[name] = run_problem(name, optimizers, args.steps, args.seed)
             timings[name] = time.perf_counter() - t0
@@ -128,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     _report.print_terminal(study, claims, console)
     total = time.perf_counter() - start
     console.print(
-        "time: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        "time: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
         + f"; total {total:.1f} s (compiles included)"
     )
     console.print(f"wrote {out / 'report.md'} and {len(figures)} figures")

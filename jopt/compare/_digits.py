@@ -25,7 +25,7 @@ from jopt.compare._optimizers import OPTIMIZERS
 
 F32 = jnp.float32
 BATCH_SIZE = 64
-HIDDEN = 64
+HIDDEN = 32
 SCHEDULES = ("constant", "step", "cosine")
 LRS_PLAIN = (0.03, 0.1, 0.3, 1.0, 3.0)
 LRS_ADAPTIVE = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
@@ -37,24 +37,6 @@ def lrs_for(name: str) -> tuple[float, ...]:
     if name == "adagrad":
         return LRS_ADAGRAD
     return LRS_ADAPTIVE if OPTIMIZERS[name].adaptive else LRS_PLAIN
-
-
-def _step_lr(base_lr, step_size: int, gamma: float = 0.1):
-    # TODO(merge): jopt.schedules.step_lr
-    def schedule(count):
-        k = jnp.floor(count.astype(F32) / F32(step_size))
-        return base_lr * F32(gamma) ** k
-
-    return schedule
-
-
-def _cosine_annealing_lr(base_lr, t_max: int, eta_min: float = 0.0):
-    # TODO(merge): jopt.schedules.cosine_annealing_lr
-    def schedule(count):
-        t = count.astype(F32)
-        return eta_min + (base_lr - eta_min) * (1.0 + jnp.cos(F32(math.pi) * t / F32(t_max))) / 2.0
-
-    return schedule
 
 
 class MLP(nnx.Module):
@@ -115,8 +97,8 @@ def _accuracy(graphdef, params, x, y):
 
 def _schedule(lr, kind, total_steps):
     const = lambda count: lr  # noqa: E731
-    step = _step_lr(lr, max(1, math.ceil(total_steps / 3)), STEP_GAMMA)
-    cosine = _cosine_annealing_lr(lr, total_steps)
+    step = jopt.schedules.step_lr(lr, max(1, math.ceil(total_steps / 3)), STEP_GAMMA)
+    cosine = jopt.schedules.cosine_annealing_lr(lr, total_steps)
     return lambda count: jax.lax.switch(kind, (const, step, cosine), count)
 
 
@@ -146,9 +128,7 @@ def _one_run(graphdef, opt, epochs, data, params0, lr, kind, key):
         )
         return carry, metrics
 
-    _, metrics = jax.lax.scan(
-        epoch, (params0, tx.init(params0)), jax.random.split(key, epochs)
-    )
+    _, metrics = jax.lax.scan(epoch, (params0, tx.init(params0)), jax.random.split(key, epochs))
     return metrics
 
 

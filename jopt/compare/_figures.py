@@ -12,8 +12,13 @@ from jopt.compare._optimizers import OPTIMIZERS
 from jopt.compare._problems import PROBLEMS
 
 COLOURS = {
-    "gd": "tab:blue", "sgd": "tab:cyan", "momentum": "tab:orange", "nesterov": "tab:red",
-    "adagrad": "tab:green", "rmsprop": "tab:purple", "adam": "black",
+    "gd": "tab:blue",
+    "sgd": "tab:cyan",
+    "momentum": "tab:orange",
+    "nesterov": "tab:red",
+    "adagrad": "tab:green",
+    "rmsprop": "tab:purple",
+    "adam": "black",
 }
 DPI = 110
 
@@ -52,9 +57,16 @@ def contour(out: Path, name: str, runs: dict) -> str:
         t = r.trajectory[i, 0]
         t = t[np.all(np.isfinite(t), axis=1)]
         noisy = OPTIMIZERS[o].stochastic
-        ax.plot(t[:, 0], t[:, 1], "-", lw=0.6 if noisy else 1.4, color=COLOURS[o],
-                alpha=0.45 if noisy else 0.9, zorder=1 if noisy else 2,
-                label=f"{o} (lr {C.fmt(r.lrs[i], 2)})")
+        ax.plot(
+            t[:, 0],
+            t[:, 1],
+            "-",
+            lw=0.6 if noisy else 1.4,
+            color=COLOURS[o],
+            alpha=0.45 if noisy else 0.9,
+            zorder=1 if noisy else 2,
+            label=f"{o} (lr {C.fmt(r.lrs[i], 2)})",
+        )
         if name == "minima":
             ends = r.trajectory[i, :, -1]
             ax.plot(ends[:, 0], ends[:, 1], ".", ms=3, color=COLOURS[o], alpha=0.5)
@@ -85,8 +97,9 @@ def valley_oscillation(out: Path, runs: dict) -> str | None:
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xlabel("step")
     ax.set_ylabel("θ₂ (across the valley)")
-    ax.set_title(f"valley: across-valley coordinate at GD's best lr {C.fmt(runs['gd'].lrs[i])}",
-                 fontsize=10)
+    ax.set_title(
+        f"valley: across-valley coordinate at GD's best lr {C.fmt(runs['gd'].lrs[i])}", fontsize=10
+    )
     ax.legend(fontsize=8)
     return _save(fig, out, "valley_oscillation")
 
@@ -139,8 +152,13 @@ def digits(out: Path, runs: dict, best) -> str:
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for o, r in runs.items():
         i = best(r, 0)
-        ax1.plot(np.arange(1, r.train_loss.shape[2] + 1), r.train_loss[i, 0], lw=1,
-                 color=COLOURS[o], label=f"{o} (lr {C.fmt(r.lrs[i], 2)})")
+        ax1.plot(
+            np.arange(1, r.train_loss.shape[2] + 1),
+            r.train_loss[i, 0],
+            lw=1,
+            color=COLOURS[o],
+            label=f"{o} (lr {C.fmt(r.lrs[i], 2)})",
+        )
     ax1.set_yscale("log")
     ax1.set_xlabel("epoch")
     ax1.set_title("digits: training loss, constant lr (best on validation)", fontsize=9)

@@ -30,7 +30,9 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer("momentum", "Momentum β=0.9", lambda lr: jopt.momentum(lr, 0.9), False, False),
         Optimizer("nesterov", "NAG β=0.9", lambda lr: jopt.nesterov(lr, 0.9), False, False),
         Optimizer("adagrad", "AdaGrad", lambda lr: jopt.adagrad(lr), True, False),
-        Optimizer("rmsprop", "RMSprop ρ=0.99", lambda lr: jopt.rmsprop(lr, 0.99, 1e-8), True, False),
+        Optimizer(
+            "rmsprop", "RMSprop ρ=0.99", lambda lr: jopt.rmsprop(lr, 0.99, 1e-8), True, False
+        ),
         Optimizer("adam", "Adam", lambda lr: jopt.adam(lr, eps_in_sqrt=True), True, False),
     ]
 }

@@ -40,7 +40,7 @@ class Problem:
     log_contours: bool = True
 
     def starts(self, key: jax.Array) -> jax.Array:
-        """The ``seeds`` starting points, float32 ``[seeds, 2]``; seed 0 always starts at ``start``."""
+        """The ``seeds`` starting points, float32 ``[seeds, 2]``; seed 0 starts at ``start``."""
         u = jax.random.uniform(key, (self.seeds, 2), F32, -1.0, 1.0)
         u = u.at[0].set(0.0)
         return jnp.asarray(self.start, F32) + u * jnp.asarray(self.start_jitter, F32)
@@ -63,9 +63,7 @@ def _rosenbrock(p):
 
 def _beale(p):
     x, y = p[0], p[1]
-    return (
-        (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
-    )
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
 
 
 def _minima(p):
@@ -87,40 +85,64 @@ PROBLEMS: dict[str, Problem] = {
     p.name: p
     for p in [
         Problem(
-            "valley", "Deep narrow valley (ill-conditioned quadratic)", _valley,
-            start=(-9.0, 1.5), minimum=(0.0, 0.0),
+            "valley",
+            "Deep narrow valley (ill-conditioned quadratic)",
+            _valley,
+            start=(-9.0, 1.5),
+            minimum=(0.0, 0.0),
             lrs_plain=(0.01, 0.03, 0.06, 0.12, 0.19, 0.3),
             lrs_adaptive=(0.01, 0.03, 0.1, 0.3, 1.0),
-            extent=(-10.0, 2.0, -2.0, 2.0), noise=0.5, log_contours=False,
+            extent=(-10.0, 2.0, -2.0, 2.0),
+            noise=0.5,
+            log_contours=False,
         ),
         Problem(
-            "rosenbrock", "Rosenbrock", _rosenbrock,
-            start=(-1.5, 2.0), minimum=(1.0, 1.0),
+            "rosenbrock",
+            "Rosenbrock",
+            _rosenbrock,
+            start=(-1.5, 2.0),
+            minimum=(1.0, 1.0),
             lrs_plain=(1e-4, 3e-4, 1e-3, 2e-3),
             lrs_adaptive=(3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
-            extent=(-2.0, 2.0, -1.0, 3.0), noise=2.0,
+            extent=(-2.0, 2.0, -1.0, 3.0),
+            noise=2.0,
         ),
         Problem(
-            "beale", "Beale", _beale,
-            start=(2.0, 2.0), minimum=(3.0, 0.5),
+            "beale",
+            "Beale",
+            _beale,
+            start=(2.0, 2.0),
+            minimum=(3.0, 0.5),
             lrs_plain=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
             lrs_adaptive=(3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
-            extent=(-1.0, 4.5, -1.5, 2.5), noise=0.5,
+            extent=(-1.0, 4.5, -1.5, 2.5),
+            noise=0.5,
         ),
         Problem(
-            "minima", "Local minima (tilted double well)", _minima,
-            start=(1.1, 0.0), minimum=(-1.04, 0.0),
+            "minima",
+            "Local minima (tilted double well)",
+            _minima,
+            start=(1.1, 0.0),
+            minimum=(-1.04, 0.0),
             lrs_plain=(0.02, 0.05, 0.1, 0.2),
             lrs_adaptive=(0.003, 0.01, 0.03, 0.1),
-            extent=(-2.0, 2.0, -2.0, 2.0), noise=2.5, seeds=64,
-            start_jitter=(0.4, 0.8), log_contours=False,
+            extent=(-2.0, 2.0, -2.0, 2.0),
+            noise=2.5,
+            seeds=64,
+            start_jitter=(0.4, 0.8),
+            log_contours=False,
         ),
         Problem(
-            "plateau", "Cliff then plateau (AdaGrad vs RMSprop)", _plateau,
-            start=(-3.0, 0.0), minimum=(8.17, 0.0),
+            "plateau",
+            "Cliff then plateau (AdaGrad vs RMSprop)",
+            _plateau,
+            start=(-3.0, 0.0),
+            minimum=(8.17, 0.0),
             lrs_plain=(0.01, 0.03, 0.1, 0.15),
             lrs_adaptive=(0.01, 0.03, 0.1, 0.3),
-            extent=(-4.0, 10.0, -2.0, 2.0), noise=0.5, log_contours=False,
+            extent=(-4.0, 10.0, -2.0, 2.0),
+            noise=0.5,
+            log_contours=False,
         ),
     ]
 }

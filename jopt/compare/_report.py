@@ -67,19 +67,28 @@ def _valley_per_lr(runs: dict) -> list[str]:
 
 
 def _digits_rows(digits: dict) -> tuple[list[str], list[list[str]]]:
-    header = ["optimizer", "schedule", "best lr (validation)", "validation acc.", "test acc.", "final train loss"]
+    header = [
+        "optimizer",
+        "schedule",
+        "best lr (validation)",
+        "validation acc.",
+        "test acc.",
+        "final train loss",
+    ]
     rows = []
     for o, r in digits.items():
         for k, s in enumerate(SCHEDULES):
             i = digits_best(r, k)
-            rows.append([
-                OPTIMIZERS[o].label,
-                SCHEDULE_LABELS[s],
-                C.fmt(r.lrs[i]),
-                f"{r.val_acc[i, k, -1]:.3f}",
-                f"{r.test_acc[i, k, -1]:.3f}",
-                C.fmt(r.train_loss[i, k, -1]),
-            ])
+            rows.append(
+                [
+                    OPTIMIZERS[o].label,
+                    SCHEDULE_LABELS[s],
+                    C.fmt(r.lrs[i]),
+                    f"{r.val_acc[i, k, -1]:.3f}",
+                    f"{r.test_acc[i, k, -1]:.3f}",
+                    C.fmt(r.train_loss[i, k, -1]),
+                ]
+            )
     return header, rows
 
 
@@ -176,7 +185,9 @@ def print_terminal(study: C.Study, claims: list[C.Claim], console) -> None:
     from rich.table import Table
 
     header, rows = summary_rows(study)
-    table = Table(title="jopt-compare: best final loss @ lr (minima: runs in global basin; digits: test acc.)")
+    table = Table(
+        title="jopt-compare: best final loss @ lr (minima: runs in global basin; digits: test acc.)"
+    )
     for h in header:
         table.add_column(h)
     for r in rows:

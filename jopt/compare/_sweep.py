@@ -56,9 +56,7 @@ def _one_run(problem, opt, steps, data, lr, theta0, key):
         return (theta + updates, state), (theta, eff)
 
     xs = _batches(key, steps, problem.data_size, problem.batch_size) if opt.stochastic else None
-    (theta_t, _), (thetas, eff) = jax.lax.scan(
-        step, (theta0, tx.init(theta0)), xs, length=steps
-    )
+    (theta_t, _), (thetas, eff) = jax.lax.scan(step, (theta0, tx.init(theta0)), xs, length=steps)
     traj = jnp.concatenate([thetas, theta_t[None]], axis=0)
     return traj, jax.vmap(problem.f)(traj), eff
 
@@ -83,9 +81,7 @@ def run_problem(problem_name: str, optimizers: tuple[str, ...], steps: int, seed
     data = problem.data(k_data)
     keys = jax.random.split(k_batch, problem.seeds)
     lrs = tuple(
-        jnp.asarray(
-            problem.lrs_adaptive if OPTIMIZERS[n].adaptive else problem.lrs_plain, F32
-        )
+        jnp.asarray(problem.lrs_adaptive if OPTIMIZERS[n].adaptive else problem.lrs_plain, F32)
         for n in optimizers
     )
     out = _program(problem_name, optimizers, steps, lrs, starts, data, keys)
