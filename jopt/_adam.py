@@ -43,7 +43,7 @@ def _check(call: str, b1: Scalar, b2: Scalar, eps: Scalar) -> None:
     check_nonnegative(call, "eps", eps)
 
 
-def _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad):
+def _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad, eps_hat=False):
     def step(g, m, v, vmax=None):
         dt = compute_dtype(g)
         g32, c1, c2 = g.astype(dt), cast(b1, dt), cast(b2, dt)
@@ -53,7 +53,10 @@ def _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad):
         v_used = jnp.maximum(vmax.astype(dt), v_new) if amsgrad else v_new
         m_hat = m_new / (1.0 - c1**t)
         v_hat = v_used / (1.0 - c2**t)
-        out = normalize(m_hat, v_hat, cast(eps, dt), eps_in_sqrt).astype(g.dtype)
+        e = cast(eps, dt)
+        if eps_hat:  # ε added to the uncorrected v (Keras): rescale it like v̂
+            e = e / ((1.0 - c2**t) if eps_in_sqrt else jnp.sqrt(1.0 - c2**t))
+        out = normalize(m_hat, v_hat, e, eps_in_sqrt).astype(g.dtype)
         new = (out, m_new.astype(m.dtype), v_new.astype(v.dtype))
         return new + (v_used.astype(vmax.dtype),) if amsgrad else new
 
@@ -66,11 +69,15 @@ def scale_by_adam(
     eps: Scalar = 1e-8,
     *,
     eps_in_sqrt: bool = False,
+    eps_hat: bool = False,
     mu_dtype: Any | None = None,
     nu_dtype: Any | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Adam's direction m̂_t / (sqrt(v̂_t) + ε) (see :func:`jopt.adam`).
 
+    ``eps_hat=True`` adds ε to the uncorrected moment, as Keras does ("epsilon hat"):
+    m̂_t / (sqrt(v̂_t) + ε/sqrt(1−β2^t)), i.e. θ ← θ − α_t m_t / (sqrt(v_t) + ε) with
+    α_t = α sqrt(1−β2^t)/(1−β1^t); with ``eps_in_sqrt`` it is m̂_t / sqrt(v̂_t + ε/(1−β2^t)).
     ``mu_dtype``/``nu_dtype`` store m and v in another dtype (e.g. ``jnp.bfloat16``);
     the update is computed in float32 (or float64 for float64 leaves).
 
@@ -78,6 +85,9 @@ def scale_by_adam(
     >>> tx = jopt.scale_by_adam(eps=0.0)
     >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # m̂/sqrt(v̂) = sign(g)
     Array([ 1., -1.], dtype=float32)
+    >>> tx = jopt.scale_by_adam(b2=0.75, eps=1.0, eps_hat=True)
+    >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # 2 / (2 + 1/sqrt(0.25))
+    Array([0.5], dtype=float32)
     """
     call = "jopt.scale_by_adam"
     _check(call, b1, b2, eps)
@@ -91,7 +101,7 @@ def scale_by_adam(
         del params, extra_args
         check_tree(call, updates, state.mu)
         count = increment(state.count)
-        leaf = _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad=False)
+        leaf = _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad=False, eps_hat=eps_hat)
         out, mu, nu = map_leaves(leaf, 3, updates, state.mu, state.nu)
         return out, ScaleByAdamState(count, mu, nu)
 
@@ -104,12 +114,14 @@ def scale_by_amsgrad(
     eps: Scalar = 1e-8,
     *,
     eps_in_sqrt: bool = False,
+    eps_hat: bool = False,
     mu_dtype: Any | None = None,
     nu_dtype: Any | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """AMSGrad: Adam with v̂ built from v_max,t = max(v_max,t−1, v_t) over the raw v.
 
     This is PyTorch's and Keras' rule (the bias correction divides the running max).
+    ``eps_hat`` as in :func:`jopt.scale_by_adam`.
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.scale_by_amsgrad(eps=0.0)
@@ -127,7 +139,7 @@ def scale_by_amsgrad(
         del params, extra_args
         check_tree(call, updates, state.mu)
         count = increment(state.count)
-        leaf = _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad=True)
+        leaf = _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad=True, eps_hat=eps_hat)
         out, mu, nu, nu_max = map_leaves(leaf, 4, updates, state.mu, state.nu, state.nu_max)
         return out, ScaleByAmsgradState(count, mu, nu, nu_max)
 
