@@ -5,10 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import optax
 
-from jopt._base import Scalar, cast, check_tree, compute_dtype
-from jopt._validation import check_nonnegative
+from jopt._base import (
+    Scalar,
+    ScalarOrSchedule,
+    ScaleByLearningRateState,
+    _lr_array,
+    cast,
+    check_tree,
+    compute_dtype,
+    evaluate,
+    increment,
+)
+from jopt._validation import check_learning_rate, check_nonnegative
 
 
 def add_decayed_weights(
@@ -48,6 +59,57 @@ def add_decayed_weights(
             return (g.astype(dt) + cast(weight_decay, dt) * p.astype(dt)).astype(g.dtype)
 
         return jax.tree.map(decay, updates, params), state
+
+    tx = optax.GradientTransformationExtraArgs(init_fn, update_fn)
+    return tx if mask is None else optax.masked(tx, mask)
+
+
+def decoupled_weight_decay(
+    learning_rate: ScalarOrSchedule, weight_decay: Scalar, mask: Any | None = None
+) -> optax.GradientTransformationExtraArgs:
+    """Adds the decay step −α_t λ θ to updates that already carry their learning rate.
+
+    Δθ ← Δθ − α_t λ θ: Keras 3's ``weight_decay``, θ ← θ − θλα_t applied before the
+    optimizer's own step. Use it where the learning rate sits inside a buffer, so the
+    decay must not pass through it (Keras SGD and RMSprop momentum: place it after
+    :func:`jopt.scale_by_trace`); elsewhere :func:`jopt.add_decayed_weights` before
+    the learning-rate step is the same math. ``learning_rate`` is a number or a schedule
+    ``count -> α`` evaluated at the updates already applied; the state is a
+    :class:`jopt.ScaleByLearningRateState` recording the α used. ``mask`` as in
+    :func:`jopt.add_decayed_weights`.
+
+    >>> import jax.numpy as jnp
+    >>> from jopt._weight_decay import decoupled_weight_decay
+    >>> tx = decoupled_weight_decay(0.1, 0.5)
+    >>> params = jnp.array([2.0, -4.0])
+    >>> tx.update(jnp.zeros(2), tx.init(params), params)[0]  # −0.1·0.5·θ
+    Array([-0.1,  0.2], dtype=float32)
+    """
+    call = "jopt.decoupled_weight_decay"
+    check_learning_rate(call, learning_rate)
+    check_nonnegative(call, "weight_decay", weight_decay)
+
+    def init_fn(params):
+        del params
+        count = jnp.zeros([], jnp.int32)
+        return ScaleByLearningRateState(count, _lr_array(evaluate(learning_rate, count)))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del extra_args
+        if params is None:
+            raise ValueError(
+                f"{call}: update() needs params to decay; call tx.update(grads, state, params)."
+            )
+        check_tree(call, updates, params, "the params")
+        lr = evaluate(learning_rate, state.count)
+
+        def decay(u, p):
+            dt = compute_dtype(u)
+            step = p.astype(dt) * cast(weight_decay, dt) * cast(lr, dt)  # Keras: θ·λ·α
+            return (u.astype(dt) - step).astype(u.dtype)
+
+        updates = jax.tree.map(decay, updates, params)
+        return updates, ScaleByLearningRateState(increment(state.count), _lr_array(lr))
 
     tx = optax.GradientTransformationExtraArgs(init_fn, update_fn)
     return tx if mask is None else optax.masked(tx, mask)

@@ -1,0 +1,11 @@
+"""Numerical-parity presets: PyTorch's and Keras' optimizers, argument for argument.
+
+``jopt.compat.torch.Adam(lr=1e-3)`` follows ``torch.optim.Adam`` and
+``jopt.compat.keras.Adam(learning_rate=1e-3)`` follows ``keras.optimizers.Adam`` to the
+last digits (see docs/parity.md). Each is a composition of jopt's own primitives.
+"""
+
+from jopt.compat import keras as keras
+from jopt.compat import torch as torch
+
+__all__ = ["keras", "torch"]
