@@ -13,6 +13,7 @@ Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, …
 from __future__ import annotations
 
 
+import numpy as np
 import optax
 
 from jopt._adagrad import scale_by_adagrad
@@ -20,7 +21,12 @@ from jopt._adam import scale_by_adam, scale_by_amsgrad
 from jopt._base import Scalar, ScalarOrSchedule, scale_by_learning_rate
 from jopt._rmsprop import scale_by_rms, scale_by_stddev
 from jopt._sgd import _is_python_zero, scale_by_trace
-from jopt._validation import check_learning_rate, check_nonnegative, check_range
+from jopt._validation import (
+    check_learning_rate,
+    check_nonnegative,
+    check_range,
+    concrete_values,
+)
 from jopt._weight_decay import decoupled_weight_decay
 from jopt.compat._common import inverse_time, is_zero
 
@@ -77,7 +83,11 @@ def SGD(  # noqa: N802 (Keras' class name)
     """
     call = "jopt.compat.keras.SGD"
     check_learning_rate(call, learning_rate)
-    check_range(call, "momentum", momentum, 0.0, 1.0)
+    m = concrete_values(momentum)
+    if m is not None and not np.all((m >= 0) & (m <= 1)):
+        raise ValueError(
+            f"{call}: `momentum` must be a float between [0, 1]. Received: momentum={momentum!r}"
+        )
     check_range(call, "decay", decay, 0.0)
     _check_weight_decay(call, weight_decay)
     return optax.chain(*_tail(inverse_time(learning_rate, decay), weight_decay, momentum, nesterov))

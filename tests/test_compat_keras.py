@@ -1,0 +1,132 @@
+"""jopt.compat.keras against keras.optimizers (JAX backend): trajectories, defaults, checks."""
+
+from __future__ import annotations
+
+import inspect
+
+import jax.numpy as jnp
+import keras
+import numpy as np
+import optax
+import pytest
+
+import jopt
+import jopt.compat.keras as jk
+from jopt._weight_decay import decoupled_weight_decay
+from parity import KERAS_CASES, STEPS, keras_errors
+from registry import CASES
+
+TOL = {np.float64: 1e-10, np.float32: 2e-5}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", KERAS_CASES, ids=[c.name for c in KERAS_CASES])
+def test_trajectory_matches_keras(case, dtype):
+    max_abs, max_rel = keras_errors(case, dtype)
+    assert max_rel <= TOL[dtype], (
+        f"{case.name} ({np.dtype(dtype).name}, {STEPS} steps): max rel err {max_rel:.3g}, "
+        f"max abs err {max_abs:.3g}"
+    )
+
+
+def test_every_option_is_exercised():
+    used = {(c.preset, k) for c in KERAS_CASES for k in c.kwargs}
+    for c in KERAS_CASES:
+        if c.schedule is not None:
+            used.add((c.preset, "decay" if c.schedule[0] == "legacy_decay" else "schedule"))
+    for preset in jk.__all__:
+        params = set(inspect.signature(getattr(jk, preset)).parameters) - {"learning_rate"}
+        missing = {p for p in params | {"schedule"} if (preset, p) not in used}
+        assert not missing, f"{preset}: options not compared with keras: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", jk.__all__)
+def test_defaults_are_keras(name):
+    ours = inspect.signature(getattr(jk, name)).parameters
+    theirs = inspect.signature(getattr(keras.optimizers, name)).parameters
+    for p in ours.values():
+        if p.name == "decay":  # tf.keras 2's legacy argument, gone from Keras 3
+            assert p.default == 0.0
+            continue
+        default = theirs[p.name].default
+        assert p.default == default, f"{name}({p.name}): {p.default!r} != keras' {default!r}"
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [("SGD", dict(momentum=1.5)), ("SGD", dict(momentum=-0.1)), ("AdamW", dict(weight_decay=None))],
+)
+def test_bad_arguments_raise_like_keras(name, kwargs):
+    with pytest.raises(ValueError) as theirs:
+        getattr(keras.optimizers, name)(**kwargs)
+    with pytest.raises(ValueError) as ours:
+        getattr(jk, name)(**kwargs)
+    assert str(ours.value).startswith(f"jopt.compat.keras.{name}: ")
+    assert str(theirs.value).rstrip(".") in str(ours.value)
+
+
+# Keras checks none of these; jopt refuses values that cannot give a sensible step.
+JOPT_ONLY = [
+    ("SGD", dict(learning_rate=-0.1), r"learning_rate=-0.1 is invalid"),
+    ("SGD", dict(decay=-0.1), r"decay=-0.1 is invalid; decay must be in \[0, inf\)"),
+    ("SGD", dict(weight_decay=-0.1), r"weight_decay=-0.1"),
+    ("Adagrad", dict(initial_accumulator_value=-1.0), r"initial_accumulator_value=-1.0"),
+    ("Adagrad", dict(epsilon=-1.0), r"epsilon=-1.0"),
+    ("RMSprop", dict(rho=1.0), r"rho=1.0 is invalid; rho must be in \[0, 1\)"),
+    ("RMSprop", dict(momentum=-0.5), r"momentum=-0.5"),
+    ("Adam", dict(beta_1=1.0), r"beta_1=1.0 is invalid; beta_1 must be in \[0, 1\)"),
+    ("Adam", dict(beta_2=-0.1), r"beta_2=-0.1"),
+    ("AdamW", dict(weight_decay=-0.1), r"weight_decay=-0.1"),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, match", JOPT_ONLY,
+                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(JOPT_ONLY)])
+def test_bad_arguments_jopt_only(name, kwargs, match):
+    with pytest.raises(ValueError, match=rf"^jopt.compat.keras.{name}: .*{match}"):
+        getattr(jk, name)(**kwargs)
+
+
+def test_public_names_are_in_the_registry():
+    covered = {c.factory for c in CASES}
+    missing = [n for n in jk.__all__ if getattr(jk, n) not in covered]
+    assert not missing, f"not in tests/registry.py: {missing}"
+    assert decoupled_weight_decay in covered
+
+
+def test_legacy_decay_is_recorded_as_the_learning_rate():
+    tx = jk.SGD(learning_rate=0.1, momentum=0.9, decay=0.5, weight_decay=0.01)
+    params = jnp.ones(2)
+    state = tx.init(params)
+    for _ in range(3):
+        _, state = tx.update(jnp.ones(2), state, params)
+    assert float(jopt.get_learning_rate(state)) == pytest.approx(0.1 / (1 + 0.5 * 2))
+
+
+def test_decay_stays_out_of_the_momentum_buffer():
+    # Two steps at θ = 1, g = 0, μ = 0.5, α = 0.1, λ = 1: Keras decays θ by αλθ each step
+    # and the buffer stays 0; through the buffer the second step would be −0.15.
+    tx = jk.SGD(learning_rate=0.1, momentum=0.5, weight_decay=1.0)
+    params = jnp.ones(1)
+    state = tx.init(params)
+    u1, state = tx.update(jnp.zeros(1), state, params)
+    u2, state = tx.update(jnp.zeros(1), state, params)
+    np.testing.assert_allclose([float(u1[0]), float(u2[0])], [-0.1, -0.1], rtol=1e-12)
+
+
+def test_decoupled_weight_decay_mask_and_params():
+    tx = decoupled_weight_decay(0.1, 0.5, mask={"a": True, "b": False})
+    params = {"a": jnp.full(2, 2.0), "b": jnp.full(2, 2.0)}
+    updates, _ = tx.update({"a": jnp.ones(2), "b": jnp.ones(2)}, tx.init(params), params)
+    np.testing.assert_allclose(updates["a"], 1.0 - 0.1 * 0.5 * 2.0, rtol=1e-12)
+    np.testing.assert_allclose(updates["b"], 1.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="jopt.decoupled_weight_decay: update.. needs params"):
+        bare = decoupled_weight_decay(0.1, 0.5)
+        bare.update(jnp.ones(2), bare.init(jnp.ones(2)))
+
+
+def test_composes_with_optax_chain():
+    tx = optax.chain(optax.clip_by_global_norm(1.0), jk.AdamW(1e-3))
+    params = {"w": jnp.ones(3)}
+    updates, _ = tx.update({"w": jnp.full(3, 10.0)}, tx.init(params), params)
+    assert updates["w"].shape == (3,)

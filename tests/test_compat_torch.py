@@ -1,0 +1,104 @@
+"""jopt.compat.torch against torch.optim itself: trajectories, defaults, argument checks."""
+
+from __future__ import annotations
+
+import inspect
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+import jopt
+import jopt.compat.torch as jt
+from parity import STEPS, TORCH_CASES, torch_errors
+from registry import CASES
+
+TOL = {np.float64: 1e-10, np.float32: 2e-5}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", TORCH_CASES, ids=[c.name for c in TORCH_CASES])
+def test_trajectory_matches_torch(case, dtype):
+    max_abs, max_rel = torch_errors(case, dtype)
+    assert max_rel <= TOL[dtype], (
+        f"{case.name} ({np.dtype(dtype).name}, {STEPS} steps): max rel err {max_rel:.3g}, "
+        f"max abs err {max_abs:.3g}"
+    )
+
+
+def test_every_option_is_exercised():
+    used = {(c.preset, k) for c in TORCH_CASES for k in c.kwargs}
+    used |= {(c.preset, "schedule") for c in TORCH_CASES if c.schedule is not None}
+    for preset in jt.__all__:
+        params = set(inspect.signature(getattr(jt, preset)).parameters) - {"lr"}
+        missing = {p for p in params | {"schedule"} if (preset, p) not in used}
+        assert not missing, f"{preset}: options not compared with torch: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", jt.__all__)
+def test_defaults_are_torchs(name):
+    ours = inspect.signature(getattr(jt, name)).parameters
+    theirs = inspect.signature(getattr(torch.optim, name)).parameters
+    for p in ours.values():
+        default = theirs[p.name].default
+        assert p.default == default, f"{name}({p.name}): {p.default!r} != torch's {default!r}"
+    # positional arguments in torch's order (after ``params``); the rest keyword-only
+    positional = [p.name for p in ours.values() if p.kind == p.POSITIONAL_OR_KEYWORD]
+    assert positional == list(theirs)[1 : len(positional) + 1]
+
+
+BAD = [
+    ("SGD", dict(lr=-0.1)),
+    ("SGD", dict(momentum=-0.5)),
+    ("SGD", dict(weight_decay=-1.0)),
+    ("SGD", dict(nesterov=True)),
+    ("SGD", dict(momentum=0.9, dampening=0.1, nesterov=True)),
+    ("Adagrad", dict(lr=-1.0)),
+    ("Adagrad", dict(lr_decay=-0.1)),
+    ("Adagrad", dict(weight_decay=-0.1)),
+    ("Adagrad", dict(initial_accumulator_value=-0.1)),
+    ("Adagrad", dict(eps=-1e-10)),
+    ("RMSprop", dict(lr=-1.0)),
+    ("RMSprop", dict(eps=-1.0)),
+    ("RMSprop", dict(momentum=-0.1)),
+    ("RMSprop", dict(weight_decay=-0.1)),
+    ("RMSprop", dict(alpha=-0.1)),
+    ("Adam", dict(lr=-1.0)),
+    ("Adam", dict(eps=-1.0)),
+    ("Adam", dict(betas=(1.0, 0.999))),
+    ("Adam", dict(betas=(0.9, -0.5))),
+    ("Adam", dict(weight_decay=-0.1)),
+    ("AdamW", dict(betas=(0.9, 1.0))),
+    ("AdamW", dict(weight_decay=-0.1)),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", BAD, ids=[f"{n}-{i}" for i, (n, _) in enumerate(BAD)])
+def test_bad_arguments_raise_like_torch(name, kwargs):
+    with pytest.raises(ValueError) as theirs:
+        getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kwargs)
+    with pytest.raises(ValueError) as ours:
+        getattr(jt, name)(**kwargs)
+    assert str(ours.value).startswith(f"jopt.compat.torch.{name}: ")
+    assert str(theirs.value) in str(ours.value)
+
+
+def test_stricter_than_torch_where_torch_would_diverge():
+    # torch accepts alpha >= 1 (the square average then never forgets, or goes negative)
+    with pytest.raises(ValueError, match=r"Invalid alpha value: 1.0; alpha must be in \[0, 1\)"):
+        jt.RMSprop(alpha=1.0)
+
+
+def test_public_names_are_in_the_registry():
+    covered = {c.factory for c in CASES}
+    missing = [n for n in jt.__all__ if getattr(jt, n) not in covered]
+    assert not missing, f"not in tests/registry.py: {missing}"
+
+
+def test_lr_decay_is_recorded_as_the_learning_rate():
+    tx = jt.Adagrad(lr=0.1, lr_decay=1.0)
+    state = tx.init(jnp.zeros(2))
+    for _ in range(3):
+        _, state = tx.update(jnp.ones(2), state)
+    assert float(jopt.get_learning_rate(state)) == pytest.approx(0.1 / (1 + 2 * 1.0))
