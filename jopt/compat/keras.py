@@ -74,7 +74,7 @@ def SGD(  # noqa: N802 (Keras' class name)
 
     >>> import jax.numpy as jnp
     >>> import jopt.compat.keras as jk
-    >>> tx = jk.SGD(learning_rate=lambda t: 0.1 / (t + 1.0), momentum=0.5)
+    >>> tx = jk.SGD(learning_rate=lambda count: 0.1 * 0.5**count, momentum=0.5)
     >>> state = tx.init(jnp.zeros(1))
     >>> u1, state = tx.update(jnp.array([1.0]), state)  # v = −0.1
     >>> u2, state = tx.update(jnp.array([1.0]), state)  # v = 0.5·(−0.1) − 0.05
