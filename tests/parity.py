@@ -52,7 +52,9 @@ def loss_torch(params, sign=1.0):
     total = 0.0
     for k, x in params.items():
         total = total + torch.sum(
-            0.5 * CURVATURE[k] * (x - 1.0) ** 2 + 0.3 * torch.sin(2.0 * x) + 0.1 * torch.log1p(x * x)
+            0.5 * CURVATURE[k] * (x - 1.0) ** 2
+            + 0.3 * torch.sin(2.0 * x)
+            + 0.1 * torch.log1p(x * x)
         )
     return sign * total
 
@@ -97,29 +99,54 @@ class TorchCase:
 
 TORCH_CASES = [
     TorchCase("sgd", "SGD", dict(lr=0.05)),
-    TorchCase("sgd-momentum-dampening-wd", "SGD",
-              dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)),
-    TorchCase("sgd-nesterov-maximize-steplr", "SGD",
-              dict(momentum=0.9, nesterov=True, maximize=True), ("step", 0.05, 10, 0.5)),
+    TorchCase(
+        "sgd-momentum-dampening-wd",
+        "SGD",
+        dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01),
+    ),
+    TorchCase(
+        "sgd-nesterov-maximize-steplr",
+        "SGD",
+        dict(momentum=0.9, nesterov=True, maximize=True),
+        ("step", 0.05, 10, 0.5),
+    ),
     TorchCase("adagrad", "Adagrad", dict(lr=0.1)),
-    TorchCase("adagrad-lr_decay-wd-init-maximize", "Adagrad",
-              dict(lr=0.2, lr_decay=0.05, weight_decay=0.01, initial_accumulator_value=0.1,
-                   maximize=True)),
-    TorchCase("adagrad-lr_decay-explr", "Adagrad", dict(lr_decay=0.02, eps=1e-6),
-              ("exp", 0.2, 0.97)),
+    TorchCase(
+        "adagrad-lr_decay-wd-init-maximize",
+        "Adagrad",
+        dict(
+            lr=0.2, lr_decay=0.05, weight_decay=0.01, initial_accumulator_value=0.1, maximize=True
+        ),
+    ),
+    TorchCase(
+        "adagrad-lr_decay-explr", "Adagrad", dict(lr_decay=0.02, eps=1e-6), ("exp", 0.2, 0.97)
+    ),
     TorchCase("rmsprop", "RMSprop", dict(lr=0.01)),
-    TorchCase("rmsprop-centered-momentum-wd", "RMSprop",
-              dict(lr=0.005, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.01)),
-    TorchCase("rmsprop-momentum-maximize-steplr", "RMSprop",
-              dict(momentum=0.9, maximize=True, eps=1e-6), ("step", 0.01, 10, 0.5)),
+    TorchCase(
+        "rmsprop-centered-momentum-wd",
+        "RMSprop",
+        dict(lr=0.005, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.01),
+    ),
+    TorchCase(
+        "rmsprop-momentum-maximize-steplr",
+        "RMSprop",
+        dict(momentum=0.9, maximize=True, eps=1e-6),
+        ("step", 0.01, 10, 0.5),
+    ),
     TorchCase("adam", "Adam", dict(lr=0.05)),
-    TorchCase("adam-amsgrad-wd", "Adam",
-              dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.01, amsgrad=True)),
-    TorchCase("adam-maximize-eps-explr", "Adam", dict(maximize=True, eps=1e-6), ("exp", 0.05, 0.95)),
+    TorchCase(
+        "adam-amsgrad-wd", "Adam", dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.01, amsgrad=True)
+    ),
+    TorchCase(
+        "adam-maximize-eps-explr", "Adam", dict(maximize=True, eps=1e-6), ("exp", 0.05, 0.95)
+    ),
     TorchCase("adamw", "AdamW", dict(lr=0.05)),
-    TorchCase("adamw-betas-amsgrad-steplr", "AdamW",
-              dict(betas=(0.85, 0.995), weight_decay=0.1, amsgrad=True),
-              ("step", 0.05, 15, 0.5)),
+    TorchCase(
+        "adamw-betas-amsgrad-steplr",
+        "AdamW",
+        dict(betas=(0.85, 0.995), weight_decay=0.1, amsgrad=True),
+        ("step", 0.05, 15, 0.5),
+    ),
     TorchCase("adamw-maximize-eps", "AdamW", dict(lr=0.05, eps=1e-6, maximize=True)),
 ]
 
@@ -130,34 +157,50 @@ class KerasCase:
     preset: str  # the class name, in keras.optimizers and in jopt.compat.keras
     kwargs: dict = field(default_factory=dict)  # Keras names: passed to both sides
     # ("keras_exp", lr, decay_steps, rate): keras ExponentialDecay;
-    # ("legacy_decay", lr, decay): jopt's tf.keras-2 ``decay`` vs keras InverseTimeDecay(lr, 1, decay)
+    # ("legacy_decay", lr, decay): jopt's tf.keras 2 ``decay``; keras InverseTimeDecay(lr, 1, decay)
     schedule: tuple | None = None
 
 
 KERAS_CASES = [
     KerasCase("sgd", "SGD", dict(learning_rate=0.05)),
     KerasCase("sgd-momentum-wd", "SGD", dict(learning_rate=0.05, momentum=0.9, weight_decay=0.01)),
-    KerasCase("sgd-nesterov-wd-expdecay", "SGD", dict(momentum=0.9, nesterov=True, weight_decay=0.01),
-              ("keras_exp", 0.05, 10, 0.5)),
+    KerasCase(
+        "sgd-nesterov-wd-expdecay",
+        "SGD",
+        dict(momentum=0.9, nesterov=True, weight_decay=0.01),
+        ("keras_exp", 0.05, 10, 0.5),
+    ),
     KerasCase("sgd-momentum-legacy-decay", "SGD", dict(momentum=0.9), ("legacy_decay", 0.05, 0.05)),
     KerasCase("adagrad", "Adagrad", dict(learning_rate=0.1)),
-    KerasCase("adagrad-init-eps-wd-expdecay", "Adagrad",
-              dict(initial_accumulator_value=0.2, epsilon=1e-6, weight_decay=0.01),
-              ("keras_exp", 0.2, 20, 0.5)),
+    KerasCase(
+        "adagrad-init-eps-wd-expdecay",
+        "Adagrad",
+        dict(initial_accumulator_value=0.2, epsilon=1e-6, weight_decay=0.01),
+        ("keras_exp", 0.2, 20, 0.5),
+    ),
     KerasCase("rmsprop", "RMSprop", dict(learning_rate=0.01)),
     KerasCase("rmsprop-momentum", "RMSprop", dict(learning_rate=0.005, momentum=0.9)),
-    KerasCase("rmsprop-centered-momentum-wd-expdecay", "RMSprop",
-              dict(rho=0.8, momentum=0.5, centered=True, weight_decay=0.01, epsilon=1e-6),
-              ("keras_exp", 0.01, 20, 0.5)),
+    KerasCase(
+        "rmsprop-centered-momentum-wd-expdecay",
+        "RMSprop",
+        dict(rho=0.8, momentum=0.5, centered=True, weight_decay=0.01, epsilon=1e-6),
+        ("keras_exp", 0.01, 20, 0.5),
+    ),
     KerasCase("adam", "Adam", dict(learning_rate=0.02)),
     KerasCase("adam-eps", "Adam", dict(learning_rate=0.02, epsilon=1e-4)),
-    KerasCase("adam-amsgrad-wd-expdecay", "Adam",
-              dict(beta_1=0.8, beta_2=0.99, amsgrad=True, weight_decay=0.01),
-              ("keras_exp", 0.05, 20, 0.5)),
+    KerasCase(
+        "adam-amsgrad-wd-expdecay",
+        "Adam",
+        dict(beta_1=0.8, beta_2=0.99, amsgrad=True, weight_decay=0.01),
+        ("keras_exp", 0.05, 20, 0.5),
+    ),
     KerasCase("adamw", "AdamW", dict(learning_rate=0.02)),
-    KerasCase("adamw-betas-amsgrad-eps-expdecay", "AdamW",
-              dict(weight_decay=0.05, beta_1=0.85, beta_2=0.995, amsgrad=True, epsilon=1e-5),
-              ("keras_exp", 0.05, 20, 0.5)),
+    KerasCase(
+        "adamw-betas-amsgrad-eps-expdecay",
+        "AdamW",
+        dict(weight_decay=0.05, beta_1=0.85, beta_2=0.995, amsgrad=True, epsilon=1e-5),
+        ("keras_exp", 0.05, 20, 0.5),
+    ),
 ]
 
 
@@ -237,14 +280,17 @@ def run_keras(case: KerasCase, dtype, steps: int):
     floatx = keras.config.floatx()
     keras.config.set_floatx(np.dtype(dtype).name)  # the learning-rate variable's dtype too
     try:
-        variables = [keras.Variable(np.asarray(v, dtype), name=k, dtype=np.dtype(dtype).name)
-                     for k, v in init_params().items()]
+        variables = [
+            keras.Variable(np.asarray(v, dtype), name=k, dtype=np.dtype(dtype).name)
+            for k, v in init_params().items()
+        ]
         kwargs = dict(case.kwargs)
         if case.schedule is not None:
             kind, base, *args = case.schedule
             if kind == "legacy_decay":
                 kwargs["learning_rate"] = keras.optimizers.schedules.InverseTimeDecay(
-                    base, 1, args[0])
+                    base, 1, args[0]
+                )
             else:
                 kwargs["learning_rate"] = keras.optimizers.schedules.ExponentialDecay(base, *args)
         opt = getattr(keras.optimizers, case.preset)(**kwargs)
@@ -275,7 +321,9 @@ def errors(actual, expected) -> tuple[float, float]:
 
 
 def torch_errors(case: TorchCase, dtype, steps: int = STEPS) -> tuple[float, float]:
-    return errors(run_jopt(jopt_torch(case), dtype, steps, case.sign), run_torch(case, dtype, steps))
+    return errors(
+        run_jopt(jopt_torch(case), dtype, steps, case.sign), run_torch(case, dtype, steps)
+    )
 
 
 def keras_errors(case: KerasCase, dtype, steps: int = STEPS) -> tuple[float, float]:

@@ -80,8 +80,9 @@ JOPT_ONLY = [
 ]
 
 
-@pytest.mark.parametrize("name, kwargs, match", JOPT_ONLY,
-                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(JOPT_ONLY)])
+@pytest.mark.parametrize(
+    "name, kwargs, match", JOPT_ONLY, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(JOPT_ONLY)]
+)
 def test_bad_arguments_jopt_only(name, kwargs, match):
     with pytest.raises(ValueError, match=rf"^jopt.compat.keras.{name}: .*{match}"):
         getattr(jk, name)(**kwargs)

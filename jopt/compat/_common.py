@@ -57,7 +57,9 @@ def check(
     if np.any(bad):
         shown = value if np.ndim(values) == 0 else values[bad].tolist()
         hi_open = hi_open or hi == math.inf
-        raise ValueError(f"{call}: {message}: {shown}; {name} must be in {_fmt(lo, hi, False, hi_open)}.")
+        raise ValueError(
+            f"{call}: {message}: {shown}; {name} must be in {_fmt(lo, hi, False, hi_open)}."
+        )
 
 
 def is_zero(value: Any) -> bool:

@@ -12,7 +12,6 @@ Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, …
 
 from __future__ import annotations
 
-
 import numpy as np
 import optax
 
@@ -39,7 +38,9 @@ def _check_weight_decay(call: str, weight_decay: Scalar | None) -> None:
 
 
 def _tail(
-    learning_rate: ScalarOrSchedule, weight_decay: Scalar | None, momentum: Scalar = 0.0,
+    learning_rate: ScalarOrSchedule,
+    weight_decay: Scalar | None,
+    momentum: Scalar = 0.0,
     nesterov: bool = False,
 ) -> list:
     """−α_t·(direction), an lr-inside momentum buffer, then the decoupled decay −α_t λθ.
@@ -186,8 +187,9 @@ def Adam(  # noqa: N802
     >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # −0.1·sqrt(0.25)/0.1·0.2/(1 + 1)
     Array([-0.05], dtype=float32)
     """
-    return _adam("jopt.compat.keras.Adam", learning_rate, beta_1, beta_2, epsilon, amsgrad,
-                 weight_decay)
+    return _adam(
+        "jopt.compat.keras.Adam", learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay
+    )
 
 
 def AdamW(  # noqa: N802
@@ -214,5 +216,3 @@ def AdamW(  # noqa: N802
             "use jopt.compat.keras.Adam for no decay."
         )
     return _adam(call, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay)
-
-

@@ -44,7 +44,9 @@ def _check_betas(call: str, betas: Sequence[Scalar]) -> tuple[Scalar, Scalar]:
     if len(betas) != 2:
         raise ValueError(f"{call}: betas must be a pair (beta1, beta2), got {betas!r}.")
     for i, b in enumerate(betas):
-        check(call, f"Invalid beta parameter at index {i}", f"betas[{i}]", b, 0.0, 1.0, hi_open=True)
+        check(
+            call, f"Invalid beta parameter at index {i}", f"betas[{i}]", b, 0.0, 1.0, hi_open=True
+        )
     return betas[0], betas[1]
 
 
@@ -187,9 +189,7 @@ def _adam(call, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled):
     check(call, "Invalid weight_decay value", "weight_decay", weight_decay)
     direction = (scale_by_amsgrad if amsgrad else scale_by_adam)(b1, b2, eps)
     if not decoupled:
-        return optax.chain(
-            *_head(maximize, weight_decay), direction, scale_by_learning_rate(lr)
-        )
+        return optax.chain(*_head(maximize, weight_decay), direction, scale_by_learning_rate(lr))
     decay = [] if _is_python_zero(weight_decay) else [add_decayed_weights(weight_decay)]
     return optax.chain(*_head(maximize, 0.0), direction, *decay, scale_by_learning_rate(lr))
 
@@ -216,9 +216,7 @@ def Adam(  # noqa: N802
     >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # first step: −α·sign(g)
     Array([-0.1,  0.1], dtype=float32)
     """
-    return _adam(
-        "jopt.compat.torch.Adam", lr, betas, eps, weight_decay, amsgrad, maximize, False
-    )
+    return _adam("jopt.compat.torch.Adam", lr, betas, eps, weight_decay, amsgrad, maximize, False)
 
 
 def AdamW(  # noqa: N802
@@ -241,6 +239,4 @@ def AdamW(  # noqa: N802
     >>> tx.update(jnp.array([1.0]), tx.init(params), params)[0]  # −0.1·(1 + 0.5·2)
     Array([-0.2], dtype=float32)
     """
-    return _adam(
-        "jopt.compat.torch.AdamW", lr, betas, eps, weight_decay, amsgrad, maximize, True
-    )
+    return _adam("jopt.compat.torch.AdamW", lr, betas, eps, weight_decay, amsgrad, maximize, True)
