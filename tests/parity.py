@@ -297,10 +297,12 @@ def run_keras(case: KerasCase, dtype, steps: int):
         grad_fn = jax.jit(jax.grad(loss_jnp))
         out = []
         for _ in range(steps):
-            values = {k: jnp.asarray(v.value) for k, v in zip(names, variables)}
+            values = {k: jnp.asarray(v.value) for k, v in zip(names, variables, strict=True)}
             grads = grad_fn(values)
-            opt.apply_gradients(zip([grads[k] for k in names], variables))
-            out.append({k: np.asarray(v.value, np.float64) for k, v in zip(names, variables)})
+            opt.apply_gradients(list(zip([grads[k] for k in names], variables, strict=True)))
+            out.append(
+                {k: np.asarray(v.value, np.float64) for k, v in zip(names, variables, strict=True)}
+            )
     finally:
         keras.config.set_floatx(floatx)
     return out

@@ -56,11 +56,11 @@ CASES = [
     Case("reduce_lr_on_plateau", jopt.reduce_lr_on_plateau, lambda lr: optax.chain(jopt.sgd(lr, 0.5), jopt.reduce_lr_on_plateau(patience=2, factor=0.5)), 0.1, needs_value=True),
     # jopt.compat presets (tests/test_compat_*.py check every public name is here)
     Case("torch.SGD", jt.SGD, lambda lr: jt.SGD(lr, momentum=0.9, nesterov=True, weight_decay=1e-2), 0.05),
-    Case("torch.Adagrad", jt.Adagrad, lambda lr: jt.Adagrad(lr, lr_decay=1e-3, initial_accumulator_value=0.1), 0.5),
+    Case("torch.Adagrad", jt.Adagrad, lambda lr: jt.Adagrad(lr, initial_accumulator_value=0.1), 0.5),
     Case("torch.RMSprop", jt.RMSprop, lambda lr: jt.RMSprop(lr, momentum=0.5, centered=True, weight_decay=1e-3), 0.01),
     Case("torch.Adam", jt.Adam, lambda lr: jt.Adam(lr, amsgrad=True, weight_decay=1e-3), 0.05),
     Case("torch.AdamW-maximize", jt.AdamW, lambda lr: jt.AdamW(lr, maximize=True), 0.05, maximize=True),
-    Case("keras.SGD", jk.SGD, lambda lr: jk.SGD(lr, momentum=0.9, nesterov=True, decay=1e-3, weight_decay=1e-3), 0.05),
+    Case("keras.SGD", jk.SGD, lambda lr: jk.SGD(lr, momentum=0.9, nesterov=True, weight_decay=1e-3), 0.05),
     Case("keras.Adagrad", jk.Adagrad, lambda lr: jk.Adagrad(lr, weight_decay=1e-3), 0.5),
     Case("keras.RMSprop", jk.RMSprop, lambda lr: jk.RMSprop(lr, momentum=0.5, centered=True, weight_decay=1e-3), 0.01),
     Case("keras.Adam", jk.Adam, lambda lr: jk.Adam(lr, amsgrad=True), 0.05),

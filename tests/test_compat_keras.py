@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import inspect
 
+import jax
 import jax.numpy as jnp
 import keras
 import numpy as np
 import optax
 import pytest
+from parity import KERAS_CASES, STEPS, keras_errors
+from registry import CASES
 
 import jopt
 import jopt.compat.keras as jk
 from jopt._weight_decay import decoupled_weight_decay
-from parity import KERAS_CASES, STEPS, keras_errors
-from registry import CASES
 
 TOL = {np.float64: 1e-10, np.float32: 2e-5}
 
@@ -131,3 +132,16 @@ def test_composes_with_optax_chain():
     params = {"w": jnp.ones(3)}
     updates, _ = tx.update({"w": jnp.full(3, 10.0)}, tx.init(params), params)
     assert updates["w"].shape == (3,)
+
+
+def test_legacy_decay_meets_the_contracts():
+    # Not in the registry: its recorded learning rate is the decayed one, not the schedule's.
+    params = {
+        "w": jnp.ones((2, 3), jnp.float32),
+        "b": jnp.ones(3, jnp.bfloat16),
+        "s": jnp.asarray(0.5, jnp.float64),
+    }
+    grads = jax.tree.map(lambda p: (0.5 * p).astype(p.dtype), params)
+    make = lambda lr: jk.SGD(lr, momentum=0.9, decay=0.5, weight_decay=0.01)  # noqa: E731
+    jopt.testing.check_transformation(make(0.1), params, grads)
+    jopt.testing.check_vmap(make, params, grads, [0.1, 0.2])

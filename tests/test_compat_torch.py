@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import inspect
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from parity import STEPS, TORCH_CASES, torch_errors
+from registry import CASES
 
 import jopt
 import jopt.compat.torch as jt
-from parity import STEPS, TORCH_CASES, torch_errors
-from registry import CASES
 
 TOL = {np.float64: 1e-10, np.float32: 2e-5}
 
@@ -102,3 +103,15 @@ def test_lr_decay_is_recorded_as_the_learning_rate():
     for _ in range(3):
         _, state = tx.update(jnp.ones(2), state)
     assert float(jopt.get_learning_rate(state)) == pytest.approx(0.1 / (1 + 2 * 1.0))
+
+
+def test_lr_decay_meets_the_contracts():
+    # Not in the registry: its recorded learning rate is the decayed one, not the schedule's.
+    params = {
+        "w": jnp.ones((2, 3), jnp.float32),
+        "b": jnp.ones(3, jnp.bfloat16),
+        "s": jnp.asarray(0.5, jnp.float64),
+    }
+    grads = jax.tree.map(lambda p: (0.5 * p).astype(p.dtype), params)
+    jopt.testing.check_transformation(jt.Adagrad(0.1, lr_decay=0.5), params, grads)
+    jopt.testing.check_vmap(lambda lr: jt.Adagrad(lr, lr_decay=0.5), params, grads, [0.1, 0.2])
