@@ -6,6 +6,7 @@ Every optimizer is an ``optax.GradientTransformationExtraArgs``: compose it with
 
 from importlib.metadata import PackageNotFoundError, version
 
+from jopt import compat as compat
 from jopt import schedules as schedules
 from jopt import testing as testing
 from jopt._adagrad import ScaleByAdagradState as ScaleByAdagradState
@@ -39,6 +40,7 @@ from jopt._sgd import ScaleByTraceState as ScaleByTraceState
 from jopt._sgd import scale_by_trace as scale_by_trace
 from jopt._sgd import sgd as sgd
 from jopt._weight_decay import add_decayed_weights as add_decayed_weights
+from jopt._weight_decay import decoupled_weight_decay as decoupled_weight_decay
 
 try:
     __version__ = version("jopt")
@@ -60,6 +62,8 @@ __all__ = [
     "adam",
     "adamw",
     "add_decayed_weights",
+    "compat",
+    "decoupled_weight_decay",
     "gd",
     "get_learning_rate",
     "minibatch_indices",

@@ -78,9 +78,8 @@ def decoupled_weight_decay(
     :class:`jopt.ScaleByLearningRateState` recording the α used. ``mask`` as in
     :func:`jopt.add_decayed_weights`.
 
-    >>> import jax.numpy as jnp
-    >>> from jopt._weight_decay import decoupled_weight_decay
-    >>> tx = decoupled_weight_decay(0.1, 0.5)
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.decoupled_weight_decay(0.1, 0.5)
     >>> params = jnp.array([2.0, -4.0])
     >>> tx.update(jnp.zeros(2), tx.init(params), params)[0]  # −0.1·0.5·θ
     Array([-0.1,  0.2], dtype=float32)

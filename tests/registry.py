@@ -14,7 +14,6 @@ import optax
 import jopt
 import jopt.compat.keras as jk
 import jopt.compat.torch as jt
-from jopt._weight_decay import decoupled_weight_decay  # exported from jopt once merged
 
 
 @dataclass(frozen=True)
@@ -65,8 +64,8 @@ CASES = [
     Case("keras.RMSprop", jk.RMSprop, lambda lr: jk.RMSprop(lr, momentum=0.5, centered=True, weight_decay=1e-3), 0.01),
     Case("keras.Adam", jk.Adam, lambda lr: jk.Adam(lr, amsgrad=True), 0.05),
     Case("keras.AdamW", jk.AdamW, lambda lr: jk.AdamW(lr), 0.05),
-    Case("decoupled_weight_decay", decoupled_weight_decay, lambda lr: optax.chain(jopt.scale_by_momentum(0.5), jopt.scale_by_learning_rate(lr), decoupled_weight_decay(lr, 0.01, mask={"w": True, "b": False, "f": True, "s": False})), 0.1),
+    Case("decoupled_weight_decay", jopt.decoupled_weight_decay, lambda lr: optax.chain(jopt.scale_by_momentum(0.5), jopt.scale_by_learning_rate(lr), jopt.decoupled_weight_decay(lr, 0.01, mask={"w": True, "b": False, "f": True, "s": False})), 0.1),
 ]
 
 # Public callables that are not transformations, so not in the registry.
-NOT_TRANSFORMS = {"get_learning_rate", "minibatch_indices", "testing", "schedules"}
+NOT_TRANSFORMS = {"get_learning_rate", "minibatch_indices", "testing", "schedules", "compat"}

@@ -15,7 +15,6 @@ from registry import CASES
 
 import jopt
 import jopt.compat.keras as jk
-from jopt._weight_decay import decoupled_weight_decay
 
 TOL = {np.float64: 1e-10, np.float32: 2e-5}
 
@@ -93,7 +92,7 @@ def test_public_names_are_in_the_registry():
     covered = {c.factory for c in CASES}
     missing = [n for n in jk.__all__ if getattr(jk, n) not in covered]
     assert not missing, f"not in tests/registry.py: {missing}"
-    assert decoupled_weight_decay in covered
+    assert jopt.decoupled_weight_decay in covered
 
 
 def test_legacy_decay_is_recorded_as_the_learning_rate():
@@ -117,13 +116,13 @@ def test_decay_stays_out_of_the_momentum_buffer():
 
 
 def test_decoupled_weight_decay_mask_and_params():
-    tx = decoupled_weight_decay(0.1, 0.5, mask={"a": True, "b": False})
+    tx = jopt.decoupled_weight_decay(0.1, 0.5, mask={"a": True, "b": False})
     params = {"a": jnp.full(2, 2.0), "b": jnp.full(2, 2.0)}
     updates, _ = tx.update({"a": jnp.ones(2), "b": jnp.ones(2)}, tx.init(params), params)
     np.testing.assert_allclose(updates["a"], 1.0 - 0.1 * 0.5 * 2.0, rtol=1e-12)
     np.testing.assert_allclose(updates["b"], 1.0, rtol=1e-12)
     with pytest.raises(ValueError, match="jopt.decoupled_weight_decay: update.. needs params"):
-        bare = decoupled_weight_decay(0.1, 0.5)
+        bare = jopt.decoupled_weight_decay(0.1, 0.5)
         bare.update(jnp.ones(2), bare.init(jnp.ones(2)))
 
 
