@@ -16,6 +16,7 @@ from jopt._base import (
     compute_dtype,
     increment,
     map_leaves,
+    per_dtype,
     scale_by_learning_rate,
     zeros_like,
 )
@@ -72,10 +73,20 @@ def scale_by_trace(
         check_tree(call, updates, state.trace)
         first = state.count == 0
 
+        @per_dtype  # scalars once per dtype, not per leaf
+        def scalars(dt):
+            mu, d = cast(momentum, dt), cast(dampening, dt)
+            # The first step fills the (zero) buffer with g undampened: select the two
+            # scalars rather than every element.
+            keep = jnp.where(first, jnp.zeros((), dt), mu)
+            damp = jnp.where(first, jnp.ones((), dt), 1.0 - d)
+            return mu, keep, damp
+
         def step(g, b):
             dt = compute_dtype(g)
-            mu, g32 = cast(momentum, dt), g.astype(dt)
-            b_new = jnp.where(first, g32, mu * b.astype(dt) + (1.0 - cast(dampening, dt)) * g32)
+            mu, keep, damp = scalars(dt)
+            g32 = g.astype(dt)
+            b_new = keep * b.astype(dt) + damp * g32
             out = g32 + mu * b_new if nesterov else b_new
             return out.astype(g.dtype), b_new.astype(b.dtype)
 
