@@ -68,6 +68,8 @@ def scale_by_trace(
     def init_fn(params):
         return ScaleByTraceState(jnp.zeros([], jnp.int32), zeros_like(params, mu_dtype))
 
+    undamped = _is_python_zero(dampening)  # the common case: one multiply-add per element
+
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         check_tree(call, updates, state.trace)
@@ -76,17 +78,18 @@ def scale_by_trace(
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
             mu, d = cast(momentum, dt), cast(dampening, dt)
+            if undamped:  # b_1 = μ·0 + g_1 = g_1 from the zero buffer: no special case
+                return mu, mu, None
             # The first step fills the (zero) buffer with g undampened: select the two
             # scalars rather than every element.
             keep = jnp.where(first, jnp.zeros((), dt), mu)
-            damp = jnp.where(first, jnp.ones((), dt), 1.0 - d)
-            return mu, keep, damp
+            return mu, keep, jnp.where(first, jnp.ones((), dt), 1.0 - d)
 
         def step(g, b):
             dt = compute_dtype(g)
             mu, keep, damp = scalars(dt)
             g32 = g.astype(dt)
-            b_new = keep * b.astype(dt) + damp * g32
+            b_new = keep * b.astype(dt) + (g32 if damp is None else damp * g32)
             out = g32 + mu * b_new if nesterov else b_new
             return out.astype(g.dtype), b_new.astype(b.dtype)
 
