@@ -240,8 +240,10 @@ def run_case(case, opt_name, scale, repeats, device, torch_ok, bandwidth, compil
             c.compile_s = statistics.median(c.compile_times)
     for c in contenders:  # warm-up: first touch of every output buffer
         c.run()
-    for _ in range(repeats):
-        for c in contenders:
+    for r in range(repeats):
+        # Rotate the order so no contender always follows the same one (PyTorch's
+        # OpenMP threads keep spinning for a while after a step).
+        for c in contenders[r % len(contenders):] + contenders[: r % len(contenders)]:
             t0 = time.perf_counter()
             c.run()
             c.times.append(time.perf_counter() - t0)

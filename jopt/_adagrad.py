@@ -18,6 +18,7 @@ from jopt._base import (
     per_dtype,
     scale_by_learning_rate,
     state_dtype,
+    stored,
 )
 from jopt._validation import check_learning_rate, check_nonnegative
 
@@ -69,7 +70,7 @@ def scale_by_adagrad(
         def step(g, s):
             dt = compute_dtype(g)
             g32 = g.astype(dt)
-            s_new = s.astype(dt) + g32 * g32
+            s_new = stored(s.astype(dt) + g32 * g32, s.dtype)
             out = normalize(g32, s_new, eps_of(dt), eps_in_sqrt)
             return out.astype(g.dtype), s_new.astype(s.dtype)
 

@@ -19,6 +19,7 @@ from jopt._base import (
     map_leaves,
     per_dtype,
     scale_by_learning_rate,
+    stored,
     zeros_like,
 )
 from jopt._validation import check_learning_rate, check_nonnegative, check_range
@@ -54,8 +55,8 @@ def _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad):
         dt = compute_dtype(g)
         c1, one_minus_c1, c2, one_minus_c2, bias1, bias2, eps_ = scalars(dt)
         g32 = g.astype(dt)
-        m_new = c1 * m.astype(dt) + one_minus_c1 * g32
-        v_new = c2 * v.astype(dt) + one_minus_c2 * (g32 * g32)
+        m_new = stored(c1 * m.astype(dt) + one_minus_c1 * g32, m.dtype)
+        v_new = stored(c2 * v.astype(dt) + one_minus_c2 * (g32 * g32), v.dtype)
         v_used = jnp.maximum(vmax.astype(dt), v_new) if amsgrad else v_new
         m_hat = m_new / bias1
         v_hat = v_used / bias2

@@ -35,6 +35,16 @@ def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
     return dtype if jnp.finfo(dtype).bits > 32 else jnp.dtype(jnp.float32)
 
 
+def stored(x: jax.Array, dtype: Any) -> jax.Array:
+    """``x`` rounded to its state ``dtype`` and back: the step uses a moment as stored.
+
+    A no-op for float32/float64 state. For bfloat16 state XLA then reads the new, narrow
+    moment instead of recomputing it from the old one (which forced copies of the
+    donated state): Adam with bfloat16 m and v moves 28 bytes per parameter, not 40.
+    """
+    return x if x.dtype == dtype else x.astype(dtype).astype(x.dtype)
+
+
 def per_dtype(make: Callable[[jnp.dtype], Any]) -> Callable[[jnp.dtype], Any]:
     """``make(dtype)`` memoized for one update: scalar hyperparameter math built once per
     compute dtype instead of once per leaf (fewer ops to trace and compile on big trees)."""

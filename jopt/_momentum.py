@@ -22,6 +22,7 @@ from jopt._base import (
     map_leaves,
     per_dtype,
     scale_by_learning_rate,
+    stored,
     zeros_like,
 )
 from jopt._validation import check_learning_rate, check_range
@@ -44,7 +45,7 @@ def _ema_leaf(beta, nesterov):
     def step(g, m):
         dt = compute_dtype(g)
         b, one_minus_b = scalars(dt)
-        m_new = b * m.astype(dt) + one_minus_b * g.astype(dt)
+        m_new = stored(b * m.astype(dt) + one_minus_b * g.astype(dt), m.dtype)
         out = b * m_new + one_minus_b * g.astype(dt) if nesterov else m_new
         return out.astype(g.dtype), m_new.astype(m.dtype)
 

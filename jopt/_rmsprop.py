@@ -16,6 +16,7 @@ from jopt._base import (
     map_leaves,
     per_dtype,
     scale_by_learning_rate,
+    stored,
     zeros_like,
 )
 from jopt._sgd import _is_python_zero, scale_by_trace
@@ -73,7 +74,7 @@ def scale_by_rms(
             dt = compute_dtype(g)
             r, one_minus_r, eps_ = scalars(dt)
             g32 = g.astype(dt)
-            v_new = r * v.astype(dt) + one_minus_r * (g32 * g32)
+            v_new = stored(r * v.astype(dt) + one_minus_r * (g32 * g32), v.dtype)
             out = normalize(g32, v_new, eps_, eps_in_sqrt)
             return out.astype(g.dtype), v_new.astype(v.dtype)
 
@@ -113,8 +114,8 @@ def scale_by_stddev(
             dt = compute_dtype(g)
             r, one_minus_r, eps_ = scalars(dt)
             g32 = g.astype(dt)
-            m_new = r * m.astype(dt) + one_minus_r * g32
-            v_new = r * v.astype(dt) + one_minus_r * (g32 * g32)
+            m_new = stored(r * m.astype(dt) + one_minus_r * g32, m.dtype)
+            v_new = stored(r * v.astype(dt) + one_minus_r * (g32 * g32), v.dtype)
             out = normalize(g32, v_new - m_new * m_new, eps_, eps_in_sqrt)
             return out.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
 

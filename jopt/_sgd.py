@@ -18,6 +18,7 @@ from jopt._base import (
     map_leaves,
     per_dtype,
     scale_by_learning_rate,
+    stored,
     zeros_like,
 )
 from jopt._validation import check_learning_rate, check_nonnegative, concrete_values
@@ -89,7 +90,7 @@ def scale_by_trace(
             dt = compute_dtype(g)
             mu, keep, damp = scalars(dt)
             g32 = g.astype(dt)
-            b_new = keep * b.astype(dt) + (g32 if damp is None else damp * g32)
+            b_new = stored(keep * b.astype(dt) + (g32 if damp is None else damp * g32), b.dtype)
             out = g32 + mu * b_new if nesterov else b_new
             return out.astype(g.dtype), b_new.astype(b.dtype)
 
