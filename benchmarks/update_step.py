@@ -240,10 +240,14 @@ def run_case(case, opt_name, scale, repeats, device, torch_ok, bandwidth, compil
             c.compile_s = statistics.median(c.compile_times)
     for c in contenders:  # warm-up: first touch of every output buffer
         c.run()
-    for r in range(repeats):
-        # Rotate the order so no contender always follows the same one (PyTorch's
-        # OpenMP threads keep spinning for a while after a step).
-        for c in contenders[r % len(contenders):] + contenders[: r % len(contenders)]:
+    order = np.random.default_rng(0)
+    for _ in range(repeats):
+        # A fresh random order each round, and a short pause before each step: PyTorch's
+        # OpenMP workers keep spinning for a while after a step and would slow whoever
+        # always came next.
+        for i in order.permutation(len(contenders)):
+            c = contenders[i]
+            time.sleep(0.02)
             t0 = time.perf_counter()
             c.run()
             c.times.append(time.perf_counter() - t0)
