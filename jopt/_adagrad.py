@@ -15,8 +15,10 @@ from jopt._base import (
     check_tree,
     compute_dtype,
     map_leaves,
+    per_dtype,
     scale_by_learning_rate,
     state_dtype,
+    stored,
 )
 from jopt._validation import check_learning_rate, check_nonnegative
 
@@ -63,12 +65,13 @@ def scale_by_adagrad(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         check_tree(call, updates, state.sum_of_squares)
+        eps_of = per_dtype(lambda dt: cast(eps, dt))
 
         def step(g, s):
             dt = compute_dtype(g)
             g32 = g.astype(dt)
-            s_new = s.astype(dt) + g32 * g32
-            out = normalize(g32, s_new, cast(eps, dt), eps_in_sqrt)
+            s_new = stored(s.astype(dt) + g32 * g32, s.dtype)
+            out = normalize(g32, s_new, eps_of(dt), eps_in_sqrt)
             return out.astype(g.dtype), s_new.astype(s.dtype)
 
         out, s = map_leaves(step, 2, updates, state.sum_of_squares)

@@ -17,7 +17,9 @@ from jopt._base import (
     compute_dtype,
     increment,
     map_leaves,
+    per_dtype,
     scale_by_learning_rate,
+    stored,
     zeros_like,
 )
 from jopt._validation import check_learning_rate, check_nonnegative, check_range
@@ -44,19 +46,24 @@ def _check(call: str, b1: Scalar, b2: Scalar, eps: Scalar) -> None:
 
 
 def _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad, eps_hat=False):
+    @per_dtype  # scalars once per dtype, not per leaf
+    def scalars(dt):
+        c1, c2, t = cast(b1, dt), cast(b2, dt), count.astype(dt)
+        bias1, bias2, e = 1.0 - c1**t, 1.0 - c2**t, cast(eps, dt)
+        if eps_hat:  # ε added to the uncorrected v (Keras): rescale it like v̂
+            e = e / (bias2 if eps_in_sqrt else jnp.sqrt(bias2))
+        return c1, 1.0 - c1, c2, 1.0 - c2, bias1, bias2, e
+
     def step(g, m, v, vmax=None):
         dt = compute_dtype(g)
-        g32, c1, c2 = g.astype(dt), cast(b1, dt), cast(b2, dt)
-        t = count.astype(dt)
-        m_new = c1 * m.astype(dt) + (1.0 - c1) * g32
-        v_new = c2 * v.astype(dt) + (1.0 - c2) * (g32 * g32)
+        c1, one_minus_c1, c2, one_minus_c2, bias1, bias2, eps_ = scalars(dt)
+        g32 = g.astype(dt)
+        m_new = stored(c1 * m.astype(dt) + one_minus_c1 * g32, m.dtype)
+        v_new = stored(c2 * v.astype(dt) + one_minus_c2 * (g32 * g32), v.dtype)
         v_used = jnp.maximum(vmax.astype(dt), v_new) if amsgrad else v_new
-        m_hat = m_new / (1.0 - c1**t)
-        v_hat = v_used / (1.0 - c2**t)
-        e = cast(eps, dt)
-        if eps_hat:  # ε added to the uncorrected v (Keras): rescale it like v̂
-            e = e / ((1.0 - c2**t) if eps_in_sqrt else jnp.sqrt(1.0 - c2**t))
-        out = normalize(m_hat, v_hat, e, eps_in_sqrt).astype(g.dtype)
+        m_hat = m_new / bias1
+        v_hat = v_used / bias2
+        out = normalize(m_hat, v_hat, eps_, eps_in_sqrt).astype(g.dtype)
         new = (out, m_new.astype(m.dtype), v_new.astype(v.dtype))
         return new + (v_used.astype(vmax.dtype),) if amsgrad else new
 

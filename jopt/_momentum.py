@@ -19,7 +19,9 @@ from jopt._base import (
     check_tree,
     compute_dtype,
     map_leaves,
+    per_dtype,
     scale_by_learning_rate,
+    stored,
     zeros_like,
 )
 from jopt._validation import check_learning_rate, check_range
@@ -34,11 +36,16 @@ def _check_beta(call: str, beta: Scalar) -> None:
 
 
 def _ema_leaf(beta, nesterov):
+    @per_dtype  # scalars once per dtype, not per leaf
+    def scalars(dt):
+        b = cast(beta, dt)
+        return b, 1.0 - b
+
     def step(g, m):
         dt = compute_dtype(g)
-        b = cast(beta, dt)
-        m_new = b * m.astype(dt) + (1.0 - b) * g.astype(dt)
-        out = b * m_new + (1.0 - b) * g.astype(dt) if nesterov else m_new
+        b, one_minus_b = scalars(dt)
+        m_new = stored(b * m.astype(dt) + one_minus_b * g.astype(dt), m.dtype)
+        out = b * m_new + one_minus_b * g.astype(dt) if nesterov else m_new
         return out.astype(g.dtype), m_new.astype(m.dtype)
 
     return step

@@ -14,7 +14,9 @@ from jopt._base import (
     check_tree,
     compute_dtype,
     map_leaves,
+    per_dtype,
     scale_by_learning_rate,
+    stored,
     zeros_like,
 )
 from jopt._sgd import _is_python_zero, scale_by_trace
@@ -33,6 +35,14 @@ class ScaleByStddevState(NamedTuple):
 def _check(call: str, rho: Scalar, eps: Scalar) -> None:
     check_range(call, "rho", rho, 0.0, 1.0, hi_open=True)
     check_nonnegative(call, "eps", eps)
+
+
+def _rho_scalars(rho, eps):
+    def make(dt):
+        r = cast(rho, dt)
+        return r, 1.0 - r, cast(eps, dt)
+
+    return make
 
 
 def scale_by_rms(
@@ -58,12 +68,14 @@ def scale_by_rms(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         check_tree(call, updates, state.nu)
+        scalars = per_dtype(_rho_scalars(rho, eps))
 
         def step(g, v):
             dt = compute_dtype(g)
-            r, g32 = cast(rho, dt), g.astype(dt)
-            v_new = r * v.astype(dt) + (1.0 - r) * (g32 * g32)
-            out = normalize(g32, v_new, cast(eps, dt), eps_in_sqrt)
+            r, one_minus_r, eps_ = scalars(dt)
+            g32 = g.astype(dt)
+            v_new = stored(r * v.astype(dt) + one_minus_r * (g32 * g32), v.dtype)
+            out = normalize(g32, v_new, eps_, eps_in_sqrt)
             return out.astype(g.dtype), v_new.astype(v.dtype)
 
         out, nu = map_leaves(step, 2, updates, state.nu)
@@ -96,13 +108,15 @@ def scale_by_stddev(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         check_tree(call, updates, state.nu)
+        scalars = per_dtype(_rho_scalars(rho, eps))
 
         def step(g, m, v):
             dt = compute_dtype(g)
-            r, g32 = cast(rho, dt), g.astype(dt)
-            m_new = r * m.astype(dt) + (1.0 - r) * g32
-            v_new = r * v.astype(dt) + (1.0 - r) * (g32 * g32)
-            out = normalize(g32, v_new - m_new * m_new, cast(eps, dt), eps_in_sqrt)
+            r, one_minus_r, eps_ = scalars(dt)
+            g32 = g.astype(dt)
+            m_new = stored(r * m.astype(dt) + one_minus_r * g32, m.dtype)
+            v_new = stored(r * v.astype(dt) + one_minus_r * (g32 * g32), v.dtype)
+            out = normalize(g32, v_new - m_new * m_new, eps_, eps_in_sqrt)
             return out.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
 
         out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu)

@@ -16,7 +16,9 @@ from jopt._base import (
     compute_dtype,
     increment,
     map_leaves,
+    per_dtype,
     scale_by_learning_rate,
+    stored,
     zeros_like,
 )
 from jopt._validation import check_learning_rate, check_nonnegative, concrete_values
@@ -67,15 +69,28 @@ def scale_by_trace(
     def init_fn(params):
         return ScaleByTraceState(jnp.zeros([], jnp.int32), zeros_like(params, mu_dtype))
 
+    undamped = _is_python_zero(dampening)  # the common case: one multiply-add per element
+
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         check_tree(call, updates, state.trace)
         first = state.count == 0
 
+        @per_dtype  # scalars once per dtype, not per leaf
+        def scalars(dt):
+            mu, d = cast(momentum, dt), cast(dampening, dt)
+            if undamped:  # b_1 = μ·0 + g_1 = g_1 from the zero buffer: no special case
+                return mu, mu, None
+            # The first step fills the (zero) buffer with g undampened: select the two
+            # scalars rather than every element.
+            keep = jnp.where(first, jnp.zeros((), dt), mu)
+            return mu, keep, jnp.where(first, jnp.ones((), dt), 1.0 - d)
+
         def step(g, b):
             dt = compute_dtype(g)
-            mu, g32 = cast(momentum, dt), g.astype(dt)
-            b_new = jnp.where(first, g32, mu * b.astype(dt) + (1.0 - cast(dampening, dt)) * g32)
+            mu, keep, damp = scalars(dt)
+            g32 = g.astype(dt)
+            b_new = stored(keep * b.astype(dt) + (g32 if damp is None else damp * g32), b.dtype)
             out = g32 + mu * b_new if nesterov else b_new
             return out.astype(g.dtype), b_new.astype(b.dtype)
 

@@ -18,6 +18,7 @@ from jopt._base import (
     compute_dtype,
     evaluate,
     increment,
+    per_dtype,
 )
 from jopt._validation import check_learning_rate, check_nonnegative
 
@@ -53,10 +54,11 @@ def add_decayed_weights(
                 "tx.update(grads, state, params)."
             )
         check_tree("jopt.add_decayed_weights", updates, params, "the params")
+        decay_of = per_dtype(lambda dt: cast(weight_decay, dt))
 
         def decay(g, p):
             dt = compute_dtype(g)
-            return (g.astype(dt) + cast(weight_decay, dt) * p.astype(dt)).astype(g.dtype)
+            return (g.astype(dt) + decay_of(dt) * p.astype(dt)).astype(g.dtype)
 
         return jax.tree.map(decay, updates, params), state
 
