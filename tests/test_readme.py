@@ -1,0 +1,38 @@
+"""The README's code runs as printed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+import jopt
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def python_blocks():
+    return re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_ten_line_example_trains():
+    code = python_blocks()[0]
+    assert "jopt" in code and "optax.chain" in code and "nnx.Optimizer" in code
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    x = jax.random.normal(jax.random.key(0), (32, 64), jnp.float32)
+    y = jnp.arange(32, dtype=jnp.int32) % 10
+    losses = [float(scope["step"](scope["model"], scope["optimizer"], x, y)) for _ in range(20)]
+    assert losses[-1] < losses[0]
+    assert float(jopt.get_learning_rate(scope["optimizer"].opt_state)) == 1e-2
+
+
+def test_two_commands_are_the_ones_ci_runs():
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
+    block = re.search(r"## Two commands\n\n```bash\n(.*?)```", README, flags=re.S).group(1)
+    install_and_main, test = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    install = install_and_main.split("&&")[0].strip()
+    assert install_and_main.endswith("jopt-compare")
+    assert install in ci and f"\n{test}\n" in ci
