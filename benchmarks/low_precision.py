@@ -92,7 +92,9 @@ def main(argv=None) -> str:
     args = parser.parse_args(argv)
     lines = [
         "Command: `"
-        + " ".join(["python benchmarks/low_precision.py", *(argv if argv is not None else sys.argv[1:])])
+        + " ".join(
+            ["python benchmarks/low_precision.py", *(argv if argv is not None else sys.argv[1:])]
+        )
         + "`",
         "",
         f"Digits (sklearn), MLP 64-256-10, jopt.adam(lr={args.lr}), batch 64, {args.epochs} "
@@ -115,7 +117,9 @@ def main(argv=None) -> str:
         print(lines[-1], flush=True)
     body = "\n".join(lines) + "\n"
     if args.out:
-        write_section(Path(args.out), "low_precision", "## Low-precision optimizer state: accuracy", body)
+        write_section(
+            Path(args.out), "low_precision", "## Low-precision optimizer state: accuracy", body
+        )
         print(f"wrote {args.out}")
     return body
 

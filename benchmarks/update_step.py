@@ -52,12 +52,18 @@ def _transformer_shapes(layers=12, d=384, vocab=8192, ff=4):
     shapes = [("embed", (vocab, d))]
     for i in range(layers):
         shapes += [
-            (f"l{i}.ln1.scale", (d,)), (f"l{i}.ln1.bias", (d,)),
-            (f"l{i}.qkv.w", (d, 3 * d)), (f"l{i}.qkv.b", (3 * d,)),
-            (f"l{i}.out.w", (d, d)), (f"l{i}.out.b", (d,)),
-            (f"l{i}.ln2.scale", (d,)), (f"l{i}.ln2.bias", (d,)),
-            (f"l{i}.up.w", (d, ff * d)), (f"l{i}.up.b", (ff * d,)),
-            (f"l{i}.down.w", (ff * d, d)), (f"l{i}.down.b", (d,)),
+            (f"l{i}.ln1.scale", (d,)),
+            (f"l{i}.ln1.bias", (d,)),
+            (f"l{i}.qkv.w", (d, 3 * d)),
+            (f"l{i}.qkv.b", (3 * d,)),
+            (f"l{i}.out.w", (d, d)),
+            (f"l{i}.out.b", (d,)),
+            (f"l{i}.ln2.scale", (d,)),
+            (f"l{i}.ln2.bias", (d,)),
+            (f"l{i}.up.w", (d, ff * d)),
+            (f"l{i}.up.b", (ff * d,)),
+            (f"l{i}.down.w", (ff * d, d)),
+            (f"l{i}.down.b", (d,)),
         ]
     return shapes + [("ln_f.scale", (d,)), ("ln_f.bias", (d,))]
 
@@ -68,7 +74,8 @@ CASES: dict[str, tuple[str, list]] = {
     "transformer": ("transformer-shaped tree, 12 layers, d=384", _transformer_shapes()),
     "600-leaves": (
         "600 small leaves (compile-time case)",
-        [(f"w{i:03d}", (128, 128)) for i in range(300)] + [(f"b{i:03d}", (128,)) for i in range(300)],
+        [(f"w{i:03d}", (128, 128)) for i in range(300)]
+        + [(f"b{i:03d}", (128,)) for i in range(300)],
     ),
 }
 
@@ -93,23 +100,45 @@ class Opt:
 
 
 OPTIMIZERS = {
-    "adam": Opt(28, lambda: jopt.adam(1e-3), lambda: optax.adam(1e-3),
-                ("Adam", dict(lr=1e-3), ("foreach", "fused"))),
-    "adamw": Opt(28, lambda: jopt.adamw(1e-3, weight_decay=1e-2),
-                 lambda: optax.adamw(1e-3, weight_decay=1e-2),
-                 ("AdamW", dict(lr=1e-3, weight_decay=1e-2), ("foreach", "fused"))),
-    "sgd-momentum": Opt(20, lambda: jopt.sgd(1e-2, momentum=0.9),
-                        lambda: optax.sgd(1e-2, momentum=0.9),
-                        ("SGD", dict(lr=1e-2, momentum=0.9), ("foreach", "fused"))),
-    "rmsprop": Opt(20, lambda: jopt.rmsprop(1e-2), lambda: optax.rmsprop(1e-2),
-                   ("RMSprop", dict(lr=1e-2), ("foreach",))),
-    "adagrad": Opt(20, lambda: jopt.adagrad(1e-2), lambda: optax.adagrad(1e-2),
-                   ("Adagrad", dict(lr=1e-2), ("foreach", "fused"))),
+    "adam": Opt(
+        28,
+        lambda: jopt.adam(1e-3),
+        lambda: optax.adam(1e-3),
+        ("Adam", dict(lr=1e-3), ("foreach", "fused")),
+    ),
+    "adamw": Opt(
+        28,
+        lambda: jopt.adamw(1e-3, weight_decay=1e-2),
+        lambda: optax.adamw(1e-3, weight_decay=1e-2),
+        ("AdamW", dict(lr=1e-3, weight_decay=1e-2), ("foreach", "fused")),
+    ),
+    "sgd-momentum": Opt(
+        20,
+        lambda: jopt.sgd(1e-2, momentum=0.9),
+        lambda: optax.sgd(1e-2, momentum=0.9),
+        ("SGD", dict(lr=1e-2, momentum=0.9), ("foreach", "fused")),
+    ),
+    "rmsprop": Opt(
+        20,
+        lambda: jopt.rmsprop(1e-2),
+        lambda: optax.rmsprop(1e-2),
+        ("RMSprop", dict(lr=1e-2), ("foreach",)),
+    ),
+    "adagrad": Opt(
+        20,
+        lambda: jopt.adagrad(1e-2),
+        lambda: optax.adagrad(1e-2),
+        ("Adagrad", dict(lr=1e-2), ("foreach", "fused")),
+    ),
     # Low-precision state: jopt stores m and v in bfloat16 (20 B/param ideal); optax has
     # only mu_dtype (24 B/param); PyTorch keeps the parameter dtype, so it sits this out.
-    "adam-bf16": Opt(20, lambda: jopt.adam(1e-3, mu_dtype=BF16, nu_dtype=BF16),
-                     lambda: optax.adam(1e-3, mu_dtype=BF16), None,
-                     "jopt: mu and nu bfloat16; optax: mu bfloat16 (it has no nu_dtype)"),
+    "adam-bf16": Opt(
+        20,
+        lambda: jopt.adam(1e-3, mu_dtype=BF16, nu_dtype=BF16),
+        lambda: optax.adam(1e-3, mu_dtype=BF16),
+        None,
+        "jopt: mu and nu bfloat16; optax: mu bfloat16 (it has no nu_dtype)",
+    ),
 }
 DEFAULT_OPTIMIZERS = list(OPTIMIZERS)
 
@@ -121,7 +150,9 @@ def _cost(compiled) -> tuple[float, int]:
     if isinstance(ca, (list, tuple)):
         ca = ca[0] if ca else {}
     mem = compiled.memory_analysis()
-    return float(ca.get("bytes accessed", float("nan"))), int(getattr(mem, "temp_size_in_bytes", -1))
+    return float(ca.get("bytes accessed", float("nan"))), int(
+        getattr(mem, "temp_size_in_bytes", -1)
+    )
 
 
 @dataclass
@@ -151,8 +182,11 @@ def jax_contender(name, tx, shapes, grads, device, donate=True) -> Contender:
             return step(params, state, grads)
 
         t0 = time.perf_counter()
-        out = jax.jit(fresh, donate_argnums=(0, 1) if donate else ()).lower(
-            params, state, grads).compile()
+        out = (
+            jax.jit(fresh, donate_argnums=(0, 1) if donate else ())
+            .lower(params, state, grads)
+            .compile()
+        )
         return out, time.perf_counter() - t0
 
     compiled, seconds = fresh_compile()
@@ -175,8 +209,9 @@ def torch_contender(name, cls_name, kwargs, mode, shapes, device) -> Contender:
     import torch
 
     dev = "cuda" if device.platform == "gpu" else "cpu"
-    params = [torch.full(s, 0.5, dtype=torch.float32, device=dev, requires_grad=True)
-              for _, s in shapes]
+    params = [
+        torch.full(s, 0.5, dtype=torch.float32, device=dev, requires_grad=True) for _, s in shapes
+    ]
     for p in params:
         p.grad = torch.full_like(p, 0.01)
     opt = getattr(torch.optim, cls_name)(params, **kwargs, **{mode: True})
@@ -222,16 +257,20 @@ def run_case(case, opt_name, scale, repeats, device, torch_ok, bandwidth, compil
     n = sum(int(np.prod(s)) for _, s in shapes)
     spec = OPTIMIZERS[opt_name]
     grads = {k: jax.device_put(jnp.full(s, 0.01, jnp.float32), device) for k, s in shapes}
-    contenders = [jax_contender("jopt", spec.jopt(), shapes, grads, device),
-                  jax_contender("optax", spec.optax(), shapes, grads, device)]
+    contenders = [
+        jax_contender("jopt", spec.jopt(), shapes, grads, device),
+        jax_contender("optax", spec.optax(), shapes, grads, device),
+    ]
     if opt_name == "adam":  # the cost of not donating, same run
-        contenders.append(jax_contender("jopt, not donated", spec.jopt(), shapes, grads,
-                                        device, donate=False))
+        contenders.append(
+            jax_contender("jopt, not donated", spec.jopt(), shapes, grads, device, donate=False)
+        )
     if torch_ok and spec.torch is not None:
         cls_name, kwargs, modes = spec.torch
         for mode in modes:
-            contenders.append(torch_contender(f"torch {mode}", cls_name, kwargs, mode, shapes,
-                                              device))
+            contenders.append(
+                torch_contender(f"torch {mode}", cls_name, kwargs, mode, shapes, device)
+            )
     for _ in range(compile_repeats - 1):  # compile times, interleaved too
         for c in contenders:
             if c.recompile is not None:
@@ -256,10 +295,20 @@ def run_case(case, opt_name, scale, repeats, device, torch_ok, bandwidth, compil
     rows = []
     for c in contenders:
         med = statistics.median(c.times)
-        rows.append(dict(case=case, optimizer=opt_name, contender=c.name, params=n,
-                         leaves=len(shapes), step_ms=med * 1e3, compile_s=c.compile_s,
-                         bytes_per_param=c.bytes_accessed / n, temp_bytes=c.temp_bytes,
-                         roofline_pct=100 * ideal_s / med))
+        rows.append(
+            dict(
+                case=case,
+                optimizer=opt_name,
+                contender=c.name,
+                params=n,
+                leaves=len(shapes),
+                step_ms=med * 1e3,
+                compile_s=c.compile_s,
+                bytes_per_param=c.bytes_accessed / n,
+                temp_bytes=c.temp_bytes,
+                roofline_pct=100 * ideal_s / med,
+            )
+        )
         c.cleanup()
     del contenders, grads
     gc.collect()
@@ -267,12 +316,16 @@ def run_case(case, opt_name, scale, repeats, device, torch_ok, bandwidth, compil
 
 
 def _fmt(x, spec, missing="—"):
-    return missing if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, spec)
+    return (
+        missing if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, spec)
+    )
 
 
 def table(rows) -> str:
-    head = ("| case | optimizer | contender | step ms | compile s | XLA bytes/param "
-            "| temp bytes | % roofline |\n|---|---|---|---:|---:|---:|---:|---:|")
+    head = (
+        "| case | optimizer | contender | step ms | compile s | XLA bytes/param "
+        "| temp bytes | % roofline |\n|---|---|---|---:|---:|---:|---:|---:|"
+    )
     lines = [head]
     for r in rows:
         lines.append(
@@ -287,8 +340,10 @@ def table(rows) -> str:
 def ratios(rows) -> tuple[str, bool]:
     """jopt/optax ratios per (case, optimizer), and whether every target holds."""
     by = {(r["case"], r["optimizer"], r["contender"]): r for r in rows}
-    lines = ["| case | optimizer | step jopt/optax | compile jopt/optax | bytes jopt − optax | met |",
-             "|---|---|---:|---:|---:|:---:|"]
+    lines = [
+        "| case | optimizer | step jopt/optax | compile jopt/optax | bytes jopt − optax | met |",
+        "|---|---|---:|---:|---:|:---:|",
+    ]
     all_ok = True
     for (case, opt, who), j in by.items():
         if who != "jopt" or (case, opt, "optax") not in by:
@@ -301,8 +356,10 @@ def ratios(rows) -> tuple[str, bool]:
         # more (the recorded learning rate), invisible per parameter
         ok = step_r <= 1.05 and comp_r <= 1.1 and dbytes < 0.05
         all_ok &= ok
-        lines.append(f"| {case} | {opt} | {step_r:.2f} | {comp_r:.2f} | {dbytes:+.1f} "
-                     f"| {'yes' if ok else 'NO'} |")
+        lines.append(
+            f"| {case} | {opt} | {step_r:.2f} | {comp_r:.2f} | {dbytes:+.1f} "
+            f"| {'yes' if ok else 'NO'} |"
+        )
     return "\n".join(lines), all_ok
 
 
@@ -314,15 +371,22 @@ def versions() -> str:
             return "not installed"
 
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except Exception:  # noqa: BLE001 - not a checkout
         rev = "?"
     import jaxlib
 
-    return (f"python {platform.python_version()}, jax {jax.__version__}, jaxlib "
-            f"{jaxlib.__version__}, optax {optax.__version__}, torch {ver('torch')}, "
-            f"jopt {jopt.__version__} (git {rev})")
+    return (
+        f"python {platform.python_version()}, jax {jax.__version__}, jaxlib "
+        f"{jaxlib.__version__}, optax {optax.__version__}, torch {ver('torch')}, "
+        f"jopt {jopt.__version__} (git {rev})"
+    )
 
 
 def machine(device) -> str:
@@ -345,19 +409,31 @@ def machine(device) -> str:
 def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma list of {list(CASES)}")
-    parser.add_argument("--optimizers", default=",".join(DEFAULT_OPTIMIZERS),
-                        help=f"comma list of {list(OPTIMIZERS)}")
+    parser.add_argument(
+        "--optimizers",
+        default=",".join(DEFAULT_OPTIMIZERS),
+        help=f"comma list of {list(OPTIMIZERS)}",
+    )
     parser.add_argument("--repeats", type=int, default=7, help="timed steps per contender")
-    parser.add_argument("--compile-repeats", type=int, default=3,
-                        help="fresh compiles per JAX contender (median)")
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="multiplies every leaf's first dimension (0.01 for a smoke test)")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"),
-                        help="markdown file to write ('' to skip)")
+    parser.add_argument(
+        "--compile-repeats", type=int, default=3, help="fresh compiles per JAX contender (median)"
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiplies every leaf's first dimension (0.01 for a smoke test)",
+    )
+    parser.add_argument(
+        "--out",
+        default=str(ROOT / "docs" / "benchmarks.md"),
+        help="markdown file to write ('' to skip)",
+    )
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads (default: the CPU count)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: the CPU count)"
+    )
     args = parser.parse_args(argv)
     cases = [c for c in args.cases.split(",") if c]
     opts = [o for o in args.optimizers.split(",") if o]
@@ -383,52 +459,73 @@ def main(argv=None) -> str:
 
     roof_n = max(1 << 16, int(32_000_000 * args.scale))
     bandwidth = measure_roofline(device, roof_n, args.repeats)
-    print(f"roofline: {bandwidth / 1e9:.1f} GB/s "
-          f"({'device-to-device copy' if args.device == 'gpu' else 'in-place axpy'})", flush=True)
+    print(
+        f"roofline: {bandwidth / 1e9:.1f} GB/s "
+        f"({'device-to-device copy' if args.device == 'gpu' else 'in-place axpy'})",
+        flush=True,
+    )
     rows = []
     t_start = time.perf_counter()
     for case in cases:
         for opt in opts:
-            new = run_case(case, opt, args.scale, args.repeats, device, torch_ok, bandwidth,
-                           args.compile_repeats)
+            new = run_case(
+                case,
+                opt,
+                args.scale,
+                args.repeats,
+                device,
+                torch_ok,
+                bandwidth,
+                args.compile_repeats,
+            )
             for r in new:
-                print(f"{case:12s} {opt:13s} {r['contender']:18s} {r['step_ms']:9.2f} ms  "
-                      f"compile {_fmt(r['compile_s'], '6.2f')} s  "
-                      f"{_fmt(r['bytes_per_param'], '5.1f')} B/param  "
-                      f"{r['roofline_pct']:4.0f}% roofline", flush=True)
+                print(
+                    f"{case:12s} {opt:13s} {r['contender']:18s} {r['step_ms']:9.2f} ms  "
+                    f"compile {_fmt(r['compile_s'], '6.2f')} s  "
+                    f"{_fmt(r['bytes_per_param'], '5.1f')} B/param  "
+                    f"{r['roofline_pct']:4.0f}% roofline",
+                    flush=True,
+                )
             rows += new
     ratio_text, ok = ratios(rows)
     notes = "\n".join(f"- {k}: {v.note}" for k, v in OPTIMIZERS.items() if v.note and k in opts)
-    body = "\n".join([
-        "Command: `" + " ".join(["python benchmarks/update_step.py", *(argv if argv is not None else sys.argv[1:])]) + "`",
-        "",
-        f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- machine: {machine(device)}",
-        f"- versions: {versions()}",
-        f"- roofline: {bandwidth / 1e9:.1f} GB/s "
-        f"({'device-to-device copy' if args.device == 'gpu' else 'in-place donated axpy'}); "
-        "ideal bytes/param: Adam/AdamW 28, SGD-momentum/RMSprop/AdaGrad 20, Adam with "
-        "bfloat16 m and v 20",
-        f"- median of {args.repeats} interleaved steps after one warm-up step, compile time the "
-        f"median of {args.compile_repeats} fresh compiles; scale {args.scale}; "
-        f"wall time {time.perf_counter() - t_start:.0f} s",
-        "- cases: " + "; ".join(f"{c}: {CASES[c][0]}" for c in cases),
-        *([notes] if notes else []),
-        "",
-        table(rows),
-        "",
-        "jopt against optax (targets: step ≤ 1.05, compile ≤ 1.1, no more XLA bytes):",
-        "",
-        ratio_text,
-        "",
-    ])
+    body = "\n".join(
+        [
+            "Command: `"
+            + " ".join(
+                ["python benchmarks/update_step.py", *(argv if argv is not None else sys.argv[1:])]
+            )
+            + "`",
+            "",
+            f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
+            f"- machine: {machine(device)}",
+            f"- versions: {versions()}",
+            f"- roofline: {bandwidth / 1e9:.1f} GB/s "
+            f"({'device-to-device copy' if args.device == 'gpu' else 'in-place donated axpy'}); "
+            "ideal bytes/param: Adam/AdamW 28, SGD-momentum/RMSprop/AdaGrad 20, Adam with "
+            "bfloat16 m and v 20",
+            f"- median of {args.repeats} interleaved steps after one warm-up step, compile time the "
+            f"median of {args.compile_repeats} fresh compiles; scale {args.scale}; "
+            f"wall time {time.perf_counter() - t_start:.0f} s",
+            "- cases: " + "; ".join(f"{c}: {CASES[c][0]}" for c in cases),
+            *([notes] if notes else []),
+            "",
+            table(rows),
+            "",
+            "jopt against optax (targets: step ≤ 1.05, compile ≤ 1.1, no more XLA bytes):",
+            "",
+            ratio_text,
+            "",
+        ]
+    )
     print()
     print(table(rows))
     print()
     print(ratio_text)
     if args.out:
-        write_section(Path(args.out), f"update_step-{args.device}",
-                      f"## Update step ({args.device})", body)
+        write_section(
+            Path(args.out), f"update_step-{args.device}", f"## Update step ({args.device})", body
+        )
         print(f"wrote {args.out}")
     return body
 

@@ -30,77 +30,128 @@ def panels(steps: int) -> list[tuple[str, dict]]:
     """(title, {label: schedule}) for every schedule, sized to ``steps``."""
     b, q = 0.1, steps // 4
     return [
-        ("lambda_lr (LambdaLR)", {
-            "warm-up then 0.99^k": schedules.lambda_lr(
-                b,
-                lambda k: jnp.where(
-                    k < q // 2, (k + 1).astype(float) / (q // 2), 0.99 ** (k - q // 2).astype(float)
+        (
+            "lambda_lr (LambdaLR)",
+            {
+                "warm-up then 0.99^k": schedules.lambda_lr(
+                    b,
+                    lambda k: jnp.where(
+                        k < q // 2,
+                        (k + 1).astype(float) / (q // 2),
+                        0.99 ** (k - q // 2).astype(float),
+                    ),
                 ),
-            ),
-        }),
-        ("multiplicative_lr (MultiplicativeLR)", {
-            "x0.95 every 10 steps": schedules.multiplicative_lr(
-                b, lambda k: jnp.where(k % 10 == 0, 0.95, 1.0)
-            ),
-        }),
-        ("step_lr (StepLR)", {
-            f"step_size={q}, gamma=0.5": schedules.step_lr(b, q, 0.5),
-            f"step_size={q // 3}, gamma=0.8": schedules.step_lr(b, q // 3, 0.8),
-        }),
-        ("multi_step_lr (MultiStepLR)", {
-            f"milestones=[{q}, {3 * q}]": schedules.multi_step_lr(b, [q, 3 * q]),
-        }),
-        ("constant_lr (ConstantLR)", {
-            f"factor=1/3, total_iters={q}": schedules.constant_lr(b, 1 / 3, q),
-        }),
-        ("linear_lr (LinearLR)", {
-            f"1/3 -> 1 over {q}": schedules.linear_lr(b, 1 / 3, 1.0, q),
-            f"1 -> 0 over {3 * q}": schedules.linear_lr(b, 1.0, 0.0, 3 * q),
-        }),
-        ("exponential_lr (ExponentialLR)", {
-            "gamma=0.99": schedules.exponential_lr(b, 0.99),
-            "gamma=0.995": schedules.exponential_lr(b, 0.995),
-        }),
-        ("polynomial_lr (PolynomialLR)", {
-            "power=1": schedules.polynomial_lr(b, 3 * q, 1.0),
-            "power=2": schedules.polynomial_lr(b, 3 * q, 2.0),
-            "power=0.5": schedules.polynomial_lr(b, 3 * q, 0.5),
-        }),
-        ("cosine_annealing_lr (CosineAnnealingLR)", {
-            f"t_max={2 * q}": schedules.cosine_annealing_lr(b, 2 * q),
-            f"t_max={q}, eta_min=0.02": schedules.cosine_annealing_lr(b, q, 0.02),
-        }),
-        ("cosine_annealing_warm_restarts", {
-            f"t_0={q // 2}, t_mult=2": schedules.cosine_annealing_warm_restarts(b, q // 2, 2),
-            f"t_0={q}": schedules.cosine_annealing_warm_restarts(b, q),
-        }),
-        ("cyclic_lr (CyclicLR)", {
-            "triangular": schedules.cyclic_lr(0.01, b, q // 3),
-            "triangular2": schedules.cyclic_lr(0.01, b, q // 3, mode="triangular2"),
-            "exp_range 0.995": schedules.cyclic_lr(0.01, b, q // 3, mode="exp_range", gamma=0.995),
-        }),
-        ("one_cycle_lr (OneCycleLR)", {
-            "cos": schedules.one_cycle_lr(b, steps),
-            "linear, three_phase": schedules.one_cycle_lr(
-                b, steps, anneal_strategy="linear", three_phase=True
-            ),
-        }),
-        ("sequential_lr (SequentialLR)", {
-            "linear warm-up, then cosine": schedules.sequential_lr(
-                [schedules.linear_lr(b, 0.01, 1.0, q // 2),
-                 schedules.cosine_annealing_lr(b, steps - q // 2)],
-                [q // 2],
-            ),
-        }),
-        ("chained_lr (ChainedScheduler)", {
-            "step x exponential": schedules.chained_lr(
-                b, schedules.step_lr(1.0, q, 0.5), schedules.exponential_lr(1.0, 0.997)
-            ),
-        }),
-        ("inverse_time_decay (Keras decay)", {
-            "decay=0.01": schedules.inverse_time_decay(b, 0.01),
-            "decay=0.05": schedules.inverse_time_decay(b, 0.05),
-        }),
+            },
+        ),
+        (
+            "multiplicative_lr (MultiplicativeLR)",
+            {
+                "x0.95 every 10 steps": schedules.multiplicative_lr(
+                    b, lambda k: jnp.where(k % 10 == 0, 0.95, 1.0)
+                ),
+            },
+        ),
+        (
+            "step_lr (StepLR)",
+            {
+                f"step_size={q}, gamma=0.5": schedules.step_lr(b, q, 0.5),
+                f"step_size={q // 3}, gamma=0.8": schedules.step_lr(b, q // 3, 0.8),
+            },
+        ),
+        (
+            "multi_step_lr (MultiStepLR)",
+            {
+                f"milestones=[{q}, {3 * q}]": schedules.multi_step_lr(b, [q, 3 * q]),
+            },
+        ),
+        (
+            "constant_lr (ConstantLR)",
+            {
+                f"factor=1/3, total_iters={q}": schedules.constant_lr(b, 1 / 3, q),
+            },
+        ),
+        (
+            "linear_lr (LinearLR)",
+            {
+                f"1/3 -> 1 over {q}": schedules.linear_lr(b, 1 / 3, 1.0, q),
+                f"1 -> 0 over {3 * q}": schedules.linear_lr(b, 1.0, 0.0, 3 * q),
+            },
+        ),
+        (
+            "exponential_lr (ExponentialLR)",
+            {
+                "gamma=0.99": schedules.exponential_lr(b, 0.99),
+                "gamma=0.995": schedules.exponential_lr(b, 0.995),
+            },
+        ),
+        (
+            "polynomial_lr (PolynomialLR)",
+            {
+                "power=1": schedules.polynomial_lr(b, 3 * q, 1.0),
+                "power=2": schedules.polynomial_lr(b, 3 * q, 2.0),
+                "power=0.5": schedules.polynomial_lr(b, 3 * q, 0.5),
+            },
+        ),
+        (
+            "cosine_annealing_lr (CosineAnnealingLR)",
+            {
+                f"t_max={2 * q}": schedules.cosine_annealing_lr(b, 2 * q),
+                f"t_max={q}, eta_min=0.02": schedules.cosine_annealing_lr(b, q, 0.02),
+            },
+        ),
+        (
+            "cosine_annealing_warm_restarts",
+            {
+                f"t_0={q // 2}, t_mult=2": schedules.cosine_annealing_warm_restarts(b, q // 2, 2),
+                f"t_0={q}": schedules.cosine_annealing_warm_restarts(b, q),
+            },
+        ),
+        (
+            "cyclic_lr (CyclicLR)",
+            {
+                "triangular": schedules.cyclic_lr(0.01, b, q // 3),
+                "triangular2": schedules.cyclic_lr(0.01, b, q // 3, mode="triangular2"),
+                "exp_range 0.995": schedules.cyclic_lr(
+                    0.01, b, q // 3, mode="exp_range", gamma=0.995
+                ),
+            },
+        ),
+        (
+            "one_cycle_lr (OneCycleLR)",
+            {
+                "cos": schedules.one_cycle_lr(b, steps),
+                "linear, three_phase": schedules.one_cycle_lr(
+                    b, steps, anneal_strategy="linear", three_phase=True
+                ),
+            },
+        ),
+        (
+            "sequential_lr (SequentialLR)",
+            {
+                "linear warm-up, then cosine": schedules.sequential_lr(
+                    [
+                        schedules.linear_lr(b, 0.01, 1.0, q // 2),
+                        schedules.cosine_annealing_lr(b, steps - q // 2),
+                    ],
+                    [q // 2],
+                ),
+            },
+        ),
+        (
+            "chained_lr (ChainedScheduler)",
+            {
+                "step x exponential": schedules.chained_lr(
+                    b, schedules.step_lr(1.0, q, 0.5), schedules.exponential_lr(1.0, 0.997)
+                ),
+            },
+        ),
+        (
+            "inverse_time_decay (Keras decay)",
+            {
+                "decay=0.01": schedules.inverse_time_decay(b, 0.01),
+                "decay=0.05": schedules.inverse_time_decay(b, 0.05),
+            },
+        ),
     ]
 
 
@@ -145,7 +196,7 @@ def main(argv: list[str] | None = None) -> Path:
     twin.tick_params(labelsize=7)
     ax.set_title("reduce_lr_on_plateau (ReduceLROnPlateau)", fontsize=10)
     ax.legend(fontsize=7, loc="center right")
-    for ax in axes[len(grid) + 1:]:
+    for ax in axes[len(grid) + 1 :]:
         ax.set_visible(False)
     for ax in axes[-cols:]:
         ax.set_xlabel("step (count)", fontsize=8)

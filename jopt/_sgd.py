@@ -147,8 +147,6 @@ def sgd(
     if not _is_python_zero(weight_decay):
         steps.append(add_decayed_weights(weight_decay))
     if not _is_python_zero(momentum):
-        steps.append(
-            scale_by_trace(momentum, dampening, nesterov=nesterov, mu_dtype=mu_dtype)
-        )
+        steps.append(scale_by_trace(momentum, dampening, nesterov=nesterov, mu_dtype=mu_dtype))
     steps.append(scale_by_learning_rate(learning_rate))
     return optax.chain(*steps)

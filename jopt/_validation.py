@@ -29,14 +29,14 @@ def _fmt(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
 
 
 def check_range(
-        call: str,
-        name: str,
-        value: Any,
-        lo: float = -math.inf,
-        hi: float = math.inf,
-        *,
-        lo_open: bool = False,
-        hi_open: bool = False,
+    call: str,
+    name: str,
+    value: Any,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
 ) -> None:
     """Raises ValueError naming ``call``, ``name``, the value and the valid range.
 
@@ -49,15 +49,15 @@ def check_range(
     if values is None:
         return
     bad = (
-            np.isnan(values)
-            | (values <= lo if lo_open else values < lo)
-            | (values >= hi if hi_open else values > hi)
+        np.isnan(values)
+        | (values <= lo if lo_open else values < lo)
+        | (values >= hi if hi_open else values > hi)
     )
     if np.any(bad):
         shown = value if np.ndim(values) == 0 else values[bad].tolist()
         raise ValueError(
-                f"{call}: {name}={shown!r} is invalid; {name} must be in "
-                f"{_fmt(lo, hi, lo_open or lo == -math.inf, hi_open or hi == math.inf)}."
+            f"{call}: {name}={shown!r} is invalid; {name} must be in "
+            f"{_fmt(lo, hi, lo_open or lo == -math.inf, hi_open or hi == math.inf)}."
         )
 
 

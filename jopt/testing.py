@@ -58,7 +58,10 @@ def assert_trees_close(actual: Any, expected: Any, what: str = "trees") -> None:
         if jnp.issubdtype(a.dtype, jnp.inexact):
             rtol = _rtol(a.dtype)
             np.testing.assert_allclose(
-                np.asarray(a, np.float64), np.asarray(e, np.float64), rtol=rtol, atol=rtol,
+                np.asarray(a, np.float64),
+                np.asarray(e, np.float64),
+                rtol=rtol,
+                atol=rtol,
                 err_msg=f"{what}{path}",
             )
         else:

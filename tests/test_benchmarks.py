@@ -30,12 +30,26 @@ def load(name):
 
 def test_update_step_benchmark_runs_and_writes_its_table(tmp_path):
     out = tmp_path / "benchmarks.md"
-    out.write_text("# Benchmarks\n\n<!-- begin low_precision -->\nkept\n<!-- end low_precision -->\n")
+    out.write_text(
+        "# Benchmarks\n\n<!-- begin low_precision -->\nkept\n<!-- end low_precision -->\n"
+    )
     bench = load("update_step")
     # optax.adam itself is not clean under the suite's strict promotion (REFERENCE §5).
     with jax.numpy_dtype_promotion("standard"):
-        body = bench.main(["--scale", "0.0002", "--repeats", "1", "--cases", "2x25M,transformer",
-                           "--optimizers", "adam,sgd-momentum,adam-bf16", "--out", str(out)])
+        body = bench.main(
+            [
+                "--scale",
+                "0.0002",
+                "--repeats",
+                "1",
+                "--cases",
+                "2x25M,transformer",
+                "--optimizers",
+                "adam,sgd-momentum,adam-bf16",
+                "--out",
+                str(out),
+            ]
+        )
     text = out.read_text()
     assert "kept" in text  # other sections survive
     assert "| case | optimizer | contender | step ms | compile s |" in text
@@ -55,14 +69,22 @@ LOW = {
     "adam": lambda **kw: jopt.adam(1e-2, **kw),
     "adam-amsgrad": lambda **kw: jopt.adam(1e-2, amsgrad=True, **kw),
     "adamw": lambda **kw: jopt.adamw(1e-2, **kw),
-    "scale_by_adam": lambda **kw: optax.chain(jopt.scale_by_adam(**kw), jopt.scale_by_learning_rate(1e-2)),
-    "scale_by_amsgrad": lambda **kw: optax.chain(jopt.scale_by_amsgrad(**kw), jopt.scale_by_learning_rate(1e-2)),
+    "scale_by_adam": lambda **kw: optax.chain(
+        jopt.scale_by_adam(**kw), jopt.scale_by_learning_rate(1e-2)
+    ),
+    "scale_by_amsgrad": lambda **kw: optax.chain(
+        jopt.scale_by_amsgrad(**kw), jopt.scale_by_learning_rate(1e-2)
+    ),
     "rmsprop": lambda **kw: jopt.rmsprop(1e-2, **kw),
     "rmsprop-centered-momentum": lambda **kw: jopt.rmsprop(1e-2, centered=True, momentum=0.9, **kw),
     "adagrad": lambda nu_dtype=None, **_: jopt.adagrad(1e-1, nu_dtype=nu_dtype),
     "sgd-momentum": lambda mu_dtype=None, **_: jopt.sgd(1e-2, momentum=0.9, mu_dtype=mu_dtype),
-    "sgd-nesterov": lambda mu_dtype=None, **_: jopt.sgd(1e-2, momentum=0.9, nesterov=True, mu_dtype=mu_dtype),
-    "sgd-dampened": lambda mu_dtype=None, **_: jopt.sgd(1e-2, momentum=0.9, dampening=0.1, mu_dtype=mu_dtype),
+    "sgd-nesterov": lambda mu_dtype=None, **_: jopt.sgd(
+        1e-2, momentum=0.9, nesterov=True, mu_dtype=mu_dtype
+    ),
+    "sgd-dampened": lambda mu_dtype=None, **_: jopt.sgd(
+        1e-2, momentum=0.9, dampening=0.1, mu_dtype=mu_dtype
+    ),
     "momentum": lambda mu_dtype=None, **_: jopt.momentum(1e-2, 0.9, mu_dtype=mu_dtype),
     "nesterov": lambda mu_dtype=None, **_: jopt.nesterov(1e-2, 0.9, mu_dtype=mu_dtype),
 }
@@ -71,7 +93,9 @@ LOW = {
 def _run(tx, params, steps=8):
     state = tx.init(params)
     for t in range(steps):
-        grads = jax.tree.map(lambda p, t=t: (jnp.cos(p * (t + 1)) + 0.1 * p).astype(p.dtype), params)
+        grads = jax.tree.map(
+            lambda p, t=t: (jnp.cos(p * (t + 1)) + 0.1 * p).astype(p.dtype), params
+        )
         updates, state = tx.update(grads, state, params)
         assert all(u.dtype == jnp.float32 for u in jax.tree.leaves(updates))
         params = optax.apply_updates(params, updates)
@@ -80,8 +104,10 @@ def _run(tx, params, steps=8):
 
 @pytest.mark.parametrize("name", list(LOW))
 def test_low_precision_state_is_stored_bf16_and_stays_close(name):
-    params = {"w": jnp.linspace(-1.0, 1.0, 12, dtype=jnp.float32).reshape(3, 4),
-              "b": jnp.linspace(0.5, 1.5, 4, dtype=jnp.float32)}
+    params = {
+        "w": jnp.linspace(-1.0, 1.0, 12, dtype=jnp.float32).reshape(3, 4),
+        "b": jnp.linspace(0.5, 1.5, 4, dtype=jnp.float32),
+    }
     make = LOW[name]
     low_p, low_s = _run(make(mu_dtype=jnp.bfloat16, nu_dtype=jnp.bfloat16), params)
     ref_p, ref_s = _run(make(), params)
@@ -91,10 +117,13 @@ def test_low_precision_state_is_stored_bf16_and_stays_close(name):
     assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(ref_s) if jnp.ndim(x) > 0)
     assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(low_p))
     # same trajectory within bfloat16's resolution (8 bits of mantissa: ~0.4 % per value)
-    for lo, ref, p0 in zip(jax.tree.leaves(low_p), jax.tree.leaves(ref_p), jax.tree.leaves(params), strict=True):
+    for lo, ref, p0 in zip(
+        jax.tree.leaves(low_p), jax.tree.leaves(ref_p), jax.tree.leaves(params), strict=True
+    ):
         moved = np.asarray(ref - p0)
-        np.testing.assert_allclose(np.asarray(lo - p0), moved, rtol=5e-2,
-                                   atol=5e-2 * np.abs(moved).max())
+        np.testing.assert_allclose(
+            np.asarray(lo - p0), moved, rtol=5e-2, atol=5e-2 * np.abs(moved).max()
+        )
 
 
 def test_low_precision_state_survives_jit_with_donation():
@@ -114,4 +143,3 @@ def test_low_precision_state_survives_jit_with_donation():
 def test_low_precision_accuracy_script_runs(tmp_path):
     body = load("low_precision").main(["--seeds", "1", "--epochs", "1", "--out", ""])
     assert "| bfloat16 m, v |" in body and "| float32 m, v |" in body
-

@@ -36,7 +36,21 @@ def test_same_seed_same_report(fast_run, tmp_path):
 
 
 def test_subset_and_not_measured_claims(tmp_path, capsys):
-    assert main(["--steps", "5", "--problems", "valley", "--optimizers", "gd,adam", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "--steps",
+                "5",
+                "--problems",
+                "valley",
+                "--optimizers",
+                "gd,adam",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     report = (tmp_path / "report.md").read_text()
     assert "## valley" in report and "## rosenbrock" not in report and "## digits" not in report
     assert "not measured" in report
@@ -47,8 +61,16 @@ def test_subset_and_not_measured_claims(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("flag", "bad", "message"),
     [
-        ("--problems", "valley,nope", "unknown problem 'nope'; valid problems: valley, rosenbrock, beale, minima, plateau, digits"),
-        ("--optimizers", "adam,lbfgs", "unknown optimizer 'lbfgs'; valid optimizers: gd, sgd, momentum, nesterov, adagrad, rmsprop, adam"),
+        (
+            "--problems",
+            "valley,nope",
+            "unknown problem 'nope'; valid problems: valley, rosenbrock, beale, minima, plateau, digits",
+        ),
+        (
+            "--optimizers",
+            "adam,lbfgs",
+            "unknown optimizer 'lbfgs'; valid optimizers: gd, sgd, momentum, nesterov, adagrad, rmsprop, adam",
+        ),
     ],
 )
 def test_unknown_names(flag, bad, message, tmp_path, capsys):
@@ -111,5 +133,7 @@ def test_core_package_does_not_import_compare():
     import subprocess
     import sys
 
-    code = "import sys, jopt; assert 'jopt.compare' not in sys.modules and 'flax' not in sys.modules"
+    code = (
+        "import sys, jopt; assert 'jopt.compare' not in sys.modules and 'flax' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

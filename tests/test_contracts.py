@@ -36,9 +36,12 @@ def test_contract(case):
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_vmap_over_learning_rates(case):
-    params = {"w": jnp.linspace(-1.0, 1.0, 6, dtype=jnp.float64).reshape(2, 3),
-              "b": jnp.ones(3, jnp.float64), "f": jnp.ones(2, jnp.float64),
-              "s": jnp.asarray(0.5, jnp.float64)}
+    params = {
+        "w": jnp.linspace(-1.0, 1.0, 6, dtype=jnp.float64).reshape(2, 3),
+        "b": jnp.ones(3, jnp.float64),
+        "f": jnp.ones(2, jnp.float64),
+        "s": jnp.asarray(0.5, jnp.float64),
+    }
     grads = jax.tree.map(lambda p: 2.0 * p + 0.1, params)
     extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
     values = [case.lr, 0.5 * case.lr, 0.25 * case.lr]
@@ -92,8 +95,9 @@ def test_mismatched_tree_shows_both_structures():
 
 def test_count_saturates_instead_of_wrapping():
     tx = jopt.scale_by_adam()
-    state = jopt.ScaleByAdamState(jnp.asarray(jnp.iinfo(jnp.int32).max, jnp.int32),
-                                  jnp.zeros(1), jnp.zeros(1))
+    state = jopt.ScaleByAdamState(
+        jnp.asarray(jnp.iinfo(jnp.int32).max, jnp.int32), jnp.zeros(1), jnp.zeros(1)
+    )
     _, state = tx.update(jnp.ones(1), state)
     assert int(state.count) == jnp.iinfo(jnp.int32).max
 

@@ -186,8 +186,14 @@ def test_adam_amsgrad_and_weight_decay_pytorch_form(decoupled):
 
 @pytest.mark.parametrize(
     "momentum, dampening, nesterov, wd, maximize",
-    [(0.0, 0.0, False, 0.0, False), (0.9, 0.0, False, 0.0, False), (0.9, 0.3, False, 0.05, False),
-     (0.8, 0.0, True, 0.05, False), (0.5, 0.0, True, 0.0, True), (0.0, 0.0, False, 0.1, True)],
+    [
+        (0.0, 0.0, False, 0.0, False),
+        (0.9, 0.0, False, 0.0, False),
+        (0.9, 0.3, False, 0.05, False),
+        (0.8, 0.0, True, 0.05, False),
+        (0.5, 0.0, True, 0.0, True),
+        (0.0, 0.0, False, 0.1, True),
+    ],
 )
 def test_sgd_pytorch_semantics(momentum, dampening, nesterov, wd, maximize):
     lr, th, buf, ref = 0.02, THETA0.copy(), None, []
@@ -202,8 +208,9 @@ def test_sgd_pytorch_semantics(momentum, dampening, nesterov, wd, maximize):
             g = g + momentum * buf if nesterov else buf
         th = th - lr * g
         ref.append(th)
-    tx = jopt.sgd(lr, momentum, dampening=dampening, nesterov=nesterov, weight_decay=wd,
-                  maximize=maximize)
+    tx = jopt.sgd(
+        lr, momentum, dampening=dampening, nesterov=nesterov, weight_decay=wd, maximize=maximize
+    )
 
     params = jnp.asarray(THETA0)
     state = tx.init(params)

@@ -56,8 +56,9 @@ CONFIGS = {
     "abs_patience5": dict(threshold_mode="abs", threshold=0.01, patience=5),
     "rel_cooldown": dict(threshold=0.05, patience=2, cooldown=3, factor=0.5),
     "max_rel": dict(mode="max", patience=4, factor=0.3),
-    "max_abs_cooldown": dict(mode="max", threshold_mode="abs", threshold=0.02, cooldown=5,
-                             patience=3),
+    "max_abs_cooldown": dict(
+        mode="max", threshold_mode="abs", threshold=0.02, cooldown=5, patience=3
+    ),
     "min_scale": dict(factor=0.1, patience=1, min_scale=1e-3),
     "eps_stops": dict(factor=0.5, patience=0, threshold=0.5),
     "big_eps": dict(factor=0.5, patience=1, eps=0.1, cooldown=1),
@@ -171,8 +172,10 @@ def test_update_without_value_raises():
         (dict(patience=-1), r"patience=-1 is invalid; patience must be an integer >= 0"),
         (dict(patience=2.5), r"patience=2\.5 is invalid"),
         (dict(threshold=-1e-4), r"threshold=-0\.0001 is invalid; threshold must be in \[0, inf\)"),
-        (dict(threshold_mode="relative"),
-         r"threshold_mode='relative' is invalid; threshold_mode must be one of 'rel', 'abs'"),
+        (
+            dict(threshold_mode="relative"),
+            r"threshold_mode='relative' is invalid; threshold_mode must be one of 'rel', 'abs'",
+        ),
         (dict(cooldown=-2), r"cooldown=-2 is invalid"),
         (dict(min_scale=-1.0), r"min_scale=-1\.0 is invalid"),
         (dict(mode="maximize"), r"mode='maximize' is invalid; mode must be one of 'min', 'max'"),

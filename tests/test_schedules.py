@@ -217,7 +217,12 @@ CASES = {
     ),
     "cyclic_triangular2": (
         lambda o, b: tl.CyclicLR(
-            o, b, 0.5, step_size_up=15, step_size_down=35, mode="triangular2",
+            o,
+            b,
+            0.5,
+            step_size_up=15,
+            step_size_down=35,
+            mode="triangular2",
             cycle_momentum=False,
         ),
         lambda b: schedules.cyclic_lr(b, 0.5, 15, 35, mode="triangular2"),
@@ -231,8 +236,9 @@ CASES = {
         0.1,
     ),
     "cyclic_down_first": (
-        lambda o, b: tl.CyclicLR(o, b, 0.01, step_size_up=1, step_size_down=9,
-                                 cycle_momentum=False),
+        lambda o, b: tl.CyclicLR(
+            o, b, 0.01, step_size_up=1, step_size_down=9, cycle_momentum=False
+        ),
         lambda b: schedules.cyclic_lr(b, 0.01, 1, 9),
         0.2,
     ),
@@ -243,7 +249,11 @@ CASES = {
     ),
     "one_cycle_linear": (
         lambda o, b: tl.OneCycleLR(
-            o, b, total_steps=STEPS, anneal_strategy="linear", pct_start=0.25,
+            o,
+            b,
+            total_steps=STEPS,
+            anneal_strategy="linear",
+            pct_start=0.25,
             cycle_momentum=False,
         ),
         lambda b: schedules.one_cycle_lr(b, STEPS, pct_start=0.25, anneal_strategy="linear"),
@@ -256,8 +266,15 @@ CASES = {
     ),
     "one_cycle_three_linear": (
         lambda o, b: tl.OneCycleLR(
-            o, b, total_steps=STEPS, pct_start=0.123, anneal_strategy="linear", div_factor=10.0,
-            final_div_factor=100.0, three_phase=True, cycle_momentum=False,
+            o,
+            b,
+            total_steps=STEPS,
+            pct_start=0.123,
+            anneal_strategy="linear",
+            div_factor=10.0,
+            final_div_factor=100.0,
+            three_phase=True,
+            cycle_momentum=False,
         ),
         lambda b: schedules.one_cycle_lr(
             b, STEPS, 0.123, "linear", div_factor=10.0, final_div_factor=100.0, three_phase=True
@@ -267,15 +284,18 @@ CASES = {
     "sequential_warmup_cosine": (
         _seq_torch,
         lambda b: schedules.sequential_lr(
-            [schedules.linear_lr(b, start_factor=0.1, total_iters=10),
-             schedules.cosine_annealing_lr(b, 300)],
+            [
+                schedules.linear_lr(b, start_factor=0.1, total_iters=10),
+                schedules.cosine_annealing_lr(b, 300),
+            ],
             milestones=[10],
         ),
         0.1,
     ),
     "sequential_constant_exp": (
         lambda o, b: tl.SequentialLR(
-            o, [tl.ConstantLR(o, factor=0.1, total_iters=20), tl.ExponentialLR(o, gamma=0.99)],
+            o,
+            [tl.ConstantLR(o, factor=0.1, total_iters=20), tl.ExponentialLR(o, gamma=0.99)],
             milestones=[20],
         ),
         lambda b: schedules.sequential_lr(
@@ -286,27 +306,39 @@ CASES = {
     "sequential_three": (
         lambda o, b: tl.SequentialLR(
             o,
-            [tl.LinearLR(o, start_factor=0.2, total_iters=5), tl.StepLR(o, 30, gamma=0.5),
-             tl.CosineAnnealingWarmRestarts(o, T_0=20, T_mult=2)],
+            [
+                tl.LinearLR(o, start_factor=0.2, total_iters=5),
+                tl.StepLR(o, 30, gamma=0.5),
+                tl.CosineAnnealingWarmRestarts(o, T_0=20, T_mult=2),
+            ],
             milestones=[5, 100],
         ),
         lambda b: schedules.sequential_lr(
-            [schedules.linear_lr(b, 0.2, total_iters=5), schedules.step_lr(b, 30, 0.5),
-             schedules.cosine_annealing_warm_restarts(b, 20, 2)],
+            [
+                schedules.linear_lr(b, 0.2, total_iters=5),
+                schedules.step_lr(b, 30, 0.5),
+                schedules.cosine_annealing_warm_restarts(b, 20, 2),
+            ],
             [5, 100],
         ),
         0.3,
     ),
     "sequential_lambda_poly": (
         lambda o, b: tl.SequentialLR(
-            o, [tl.ExponentialLR(o, gamma=0.9), tl.LambdaLR(o, lambda e: 1 / (1 + e)),
-                tl.PolynomialLR(o, total_iters=100, power=2.0)],
+            o,
+            [
+                tl.ExponentialLR(o, gamma=0.9),
+                tl.LambdaLR(o, lambda e: 1 / (1 + e)),
+                tl.PolynomialLR(o, total_iters=100, power=2.0),
+            ],
             milestones=[15, 150],
         ),
         lambda b: schedules.sequential_lr(
-            [schedules.exponential_lr(b, 0.9),
-             schedules.lambda_lr(b, lambda k: 1.0 / (1.0 + k.astype(float))),
-             schedules.polynomial_lr(b, 100, 2.0)],
+            [
+                schedules.exponential_lr(b, 0.9),
+                schedules.lambda_lr(b, lambda k: 1.0 / (1.0 + k.astype(float))),
+                schedules.polynomial_lr(b, 100, 2.0),
+            ],
             [15, 150],
         ),
         1.0,
@@ -329,11 +361,16 @@ CASES = {
     ),
     "chained_multistep_linear_poly": (
         lambda o, b: tl.ChainedScheduler(
-            [tl.MultiStepLR(o, [40, 90], 0.3), tl.LinearLR(o, 0.1, 1.0, 25),
-             tl.PolynomialLR(o, total_iters=400, power=0.7)]
+            [
+                tl.MultiStepLR(o, [40, 90], 0.3),
+                tl.LinearLR(o, 0.1, 1.0, 25),
+                tl.PolynomialLR(o, total_iters=400, power=0.7),
+            ]
         ),
         lambda b: schedules.chained_lr(
-            b, schedules.multi_step_lr(1.0, [40, 90], 0.3), schedules.linear_lr(1.0, 0.1, 1.0, 25),
+            b,
+            schedules.multi_step_lr(1.0, [40, 90], 0.3),
+            schedules.linear_lr(1.0, 0.1, 1.0, 25),
             schedules.polynomial_lr(1.0, 400, 0.7),
         ),
         1.0,
@@ -343,7 +380,8 @@ CASES = {
             [tl.CosineAnnealingLR(o, T_max=STEPS), tl.MultiplicativeLR(o, lambda e: 0.999)]
         ),
         lambda b: schedules.chained_lr(
-            b, schedules.cosine_annealing_lr(1.0, STEPS),
+            b,
+            schedules.cosine_annealing_lr(1.0, STEPS),
             schedules.multiplicative_lr(1.0, lambda k: 0.999),
         ),
         0.2,
@@ -359,6 +397,7 @@ CASES = {
         1.0,
     ),
 }
+
 
 def _close(got, want, rtol):
     # Relative error; the absolute floor only admits exact zeros (cosine troughs).
@@ -503,87 +542,155 @@ def test_inside_optax_inject_hyperparams():
 
 
 INVALID = [
-    (lambda: schedules.step_lr(0.1, 0),
-     r"jopt\.schedules\.step_lr: step_size=0 is invalid; step_size must be an integer >= 1\."),
+    (
+        lambda: schedules.step_lr(0.1, 0),
+        r"jopt\.schedules\.step_lr: step_size=0 is invalid; step_size must be an integer >= 1\.",
+    ),
     (lambda: schedules.step_lr(0.1, 2.5), r"step_lr: step_size=2\.5 is invalid"),
-    (lambda: schedules.step_lr(-0.1, 2),
-     r"step_lr: base_lr=-0\.1 is invalid; base_lr must be in \[0, inf\)"),
+    (
+        lambda: schedules.step_lr(-0.1, 2),
+        r"step_lr: base_lr=-0\.1 is invalid; base_lr must be in \[0, inf\)",
+    ),
     (lambda: schedules.step_lr(0.1, 2, gamma=-1.0), r"step_lr: gamma=-1\.0 is invalid"),
-    (lambda: schedules.multi_step_lr(0.1, [3, -1]),
-     r"multi_step_lr: milestones\[1\]=-1 is invalid; milestones\[1\] must be an integer >= 0"),
-    (lambda: schedules.multi_step_lr(0.1, 5),
-     r"multi_step_lr: milestones=5 is invalid; milestones must be a sequence"),
-    (lambda: schedules.constant_lr(0.1, factor=1.5),
-     r"constant_lr: factor=1\.5 is invalid; factor must be in \[0, 1\]"),
+    (
+        lambda: schedules.multi_step_lr(0.1, [3, -1]),
+        r"multi_step_lr: milestones\[1\]=-1 is invalid; milestones\[1\] must be an integer >= 0",
+    ),
+    (
+        lambda: schedules.multi_step_lr(0.1, 5),
+        r"multi_step_lr: milestones=5 is invalid; milestones must be a sequence",
+    ),
+    (
+        lambda: schedules.constant_lr(0.1, factor=1.5),
+        r"constant_lr: factor=1\.5 is invalid; factor must be in \[0, 1\]",
+    ),
     (lambda: schedules.constant_lr(0.1, total_iters=0), r"constant_lr: total_iters=0 is invalid"),
-    (lambda: schedules.linear_lr(0.1, start_factor=0.0),
-     r"linear_lr: start_factor=0\.0 is invalid; start_factor must be in \(0, 1\]"),
+    (
+        lambda: schedules.linear_lr(0.1, start_factor=0.0),
+        r"linear_lr: start_factor=0\.0 is invalid; start_factor must be in \(0, 1\]",
+    ),
     (lambda: schedules.linear_lr(0.1, end_factor=1.2), r"linear_lr: end_factor=1\.2 is invalid"),
     (lambda: schedules.linear_lr(0.1, total_iters=0), r"linear_lr: total_iters=0 is invalid"),
     (lambda: schedules.exponential_lr(0.1, gamma=-0.5), r"exponential_lr: gamma=-0\.5 is invalid"),
-    (lambda: schedules.polynomial_lr(0.1, total_iters=0),
-     r"polynomial_lr: total_iters=0 is invalid"),
+    (
+        lambda: schedules.polynomial_lr(0.1, total_iters=0),
+        r"polynomial_lr: total_iters=0 is invalid",
+    ),
     (lambda: schedules.polynomial_lr(0.1, power=-1.0), r"polynomial_lr: power=-1\.0 is invalid"),
-    (lambda: schedules.cosine_annealing_lr(0.1, t_max=0),
-     r"cosine_annealing_lr: t_max=0 is invalid; t_max must be an integer >= 1"),
-    (lambda: schedules.cosine_annealing_lr(0.1, t_max=-3),
-     r"cosine_annealing_lr: t_max=-3 is invalid"),
-    (lambda: schedules.cosine_annealing_lr(0.1, 10, eta_min=-1.0),
-     r"cosine_annealing_lr: eta_min=-1\.0 is invalid"),
-    (lambda: schedules.cosine_annealing_warm_restarts(0.1, t_0=0),
-     r"cosine_annealing_warm_restarts: t_0=0 is invalid"),
-    (lambda: schedules.cosine_annealing_warm_restarts(0.1, 10, t_mult=0),
-     r"cosine_annealing_warm_restarts: t_mult=0 is invalid"),
-    (lambda: schedules.cosine_annealing_warm_restarts(0.1, 10, t_mult=1.5),
-     r"t_mult=1\.5 is invalid; t_mult must be an integer >= 1"),
-    (lambda: schedules.cyclic_lr(0.1, 1.0, mode="triangle"),
-     r"cyclic_lr: mode='triangle' is invalid; "
-     r"mode must be one of 'triangular', 'triangular2', 'exp_range'"),
-    (lambda: schedules.cyclic_lr(0.1, 1.0, step_size_up=0),
-     r"cyclic_lr: step_size_up=0 is invalid"),
-    (lambda: schedules.cyclic_lr(0.1, 1.0, 10, step_size_down=0),
-     r"cyclic_lr: step_size_down=0 is invalid"),
+    (
+        lambda: schedules.cosine_annealing_lr(0.1, t_max=0),
+        r"cosine_annealing_lr: t_max=0 is invalid; t_max must be an integer >= 1",
+    ),
+    (
+        lambda: schedules.cosine_annealing_lr(0.1, t_max=-3),
+        r"cosine_annealing_lr: t_max=-3 is invalid",
+    ),
+    (
+        lambda: schedules.cosine_annealing_lr(0.1, 10, eta_min=-1.0),
+        r"cosine_annealing_lr: eta_min=-1\.0 is invalid",
+    ),
+    (
+        lambda: schedules.cosine_annealing_warm_restarts(0.1, t_0=0),
+        r"cosine_annealing_warm_restarts: t_0=0 is invalid",
+    ),
+    (
+        lambda: schedules.cosine_annealing_warm_restarts(0.1, 10, t_mult=0),
+        r"cosine_annealing_warm_restarts: t_mult=0 is invalid",
+    ),
+    (
+        lambda: schedules.cosine_annealing_warm_restarts(0.1, 10, t_mult=1.5),
+        r"t_mult=1\.5 is invalid; t_mult must be an integer >= 1",
+    ),
+    (
+        lambda: schedules.cyclic_lr(0.1, 1.0, mode="triangle"),
+        r"cyclic_lr: mode='triangle' is invalid; "
+        r"mode must be one of 'triangular', 'triangular2', 'exp_range'",
+    ),
+    (
+        lambda: schedules.cyclic_lr(0.1, 1.0, step_size_up=0),
+        r"cyclic_lr: step_size_up=0 is invalid",
+    ),
+    (
+        lambda: schedules.cyclic_lr(0.1, 1.0, 10, step_size_down=0),
+        r"cyclic_lr: step_size_down=0 is invalid",
+    ),
     (lambda: schedules.cyclic_lr(0.1, -1.0), r"cyclic_lr: max_lr=-1\.0 is invalid"),
-    (lambda: schedules.cyclic_lr(0.1, 1.0, mode="exp_range", gamma=0.0),
-     r"cyclic_lr: gamma=0\.0 is invalid; gamma must be in \(0, inf\)"),
-    (lambda: schedules.one_cycle_lr(0.1, 100, pct_start=0.0),
-     r"one_cycle_lr: pct_start=0\.0 is invalid; pct_start must be in \(0, 1\)"),
-    (lambda: schedules.one_cycle_lr(0.1, 100, pct_start=1.0),
-     r"one_cycle_lr: pct_start=1\.0 is invalid"),
-    (lambda: schedules.one_cycle_lr(0.1, 0),
-     r"one_cycle_lr: total_steps=0 is invalid; total_steps must be an integer >= 1"),
-    (lambda: schedules.one_cycle_lr(0.1, 100, anneal_strategy="exp"),
-     r"one_cycle_lr: anneal_strategy='exp' is invalid; "
-     r"anneal_strategy must be one of 'cos', 'linear'"),
-    (lambda: schedules.one_cycle_lr(0.1, 100, div_factor=0.0),
-     r"one_cycle_lr: div_factor=0\.0 is invalid"),
-    (lambda: schedules.one_cycle_lr(0.1, 100, final_div_factor=-1.0),
-     r"one_cycle_lr: final_div_factor=-1\.0 is invalid"),
-    (lambda: schedules.one_cycle_lr(0.1, 10, pct_start=0.05),
-     r"one_cycle_lr: pct_start=0\.05 is invalid with total_steps=10; "
-     r"pct_start \* total_steps must be > 1"),
-    (lambda: schedules.one_cycle_lr(0.1, 10, pct_start=0.6, three_phase=True),
-     r"one_cycle_lr: pct_start=0\.6 is invalid with total_steps=10 and three_phase=True"),
-    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 3, [10, 5]),
-     r"sequential_lr: milestones=\[10, 5\] is invalid; milestones must be strictly increasing"),
-    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 3, [5, 5]),
-     r"sequential_lr: milestones=\[5, 5\] is invalid; milestones must be strictly increasing"),
-    (lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 2, [5, 6]),
-     r"sequential_lr: milestones=\[5, 6\] is invalid with 2 schedules; "
-     r"there must be exactly one milestone fewer"),
-    (lambda: schedules.sequential_lr([], []),
-     r"sequential_lr: schedules has 0 entries, which is invalid"),
-    (lambda: schedules.sequential_lr([0.1, 0.2], [3]),
-     r"sequential_lr: schedules\[0\]=0\.1 is invalid; schedules\[0\] must be a schedule"),
-    (lambda: schedules.chained_lr(0.1),
-     r"chained_lr: factors has 0 entries, which is invalid; factors must have at least 1"),
+    (
+        lambda: schedules.cyclic_lr(0.1, 1.0, mode="exp_range", gamma=0.0),
+        r"cyclic_lr: gamma=0\.0 is invalid; gamma must be in \(0, inf\)",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, 100, pct_start=0.0),
+        r"one_cycle_lr: pct_start=0\.0 is invalid; pct_start must be in \(0, 1\)",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, 100, pct_start=1.0),
+        r"one_cycle_lr: pct_start=1\.0 is invalid",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, 0),
+        r"one_cycle_lr: total_steps=0 is invalid; total_steps must be an integer >= 1",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, 100, anneal_strategy="exp"),
+        r"one_cycle_lr: anneal_strategy='exp' is invalid; "
+        r"anneal_strategy must be one of 'cos', 'linear'",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, 100, div_factor=0.0),
+        r"one_cycle_lr: div_factor=0\.0 is invalid",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, 100, final_div_factor=-1.0),
+        r"one_cycle_lr: final_div_factor=-1\.0 is invalid",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, 10, pct_start=0.05),
+        r"one_cycle_lr: pct_start=0\.05 is invalid with total_steps=10; "
+        r"pct_start \* total_steps must be > 1",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, 10, pct_start=0.6, three_phase=True),
+        r"one_cycle_lr: pct_start=0\.6 is invalid with total_steps=10 and three_phase=True",
+    ),
+    (
+        lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 3, [10, 5]),
+        r"sequential_lr: milestones=\[10, 5\] is invalid; milestones must be strictly increasing",
+    ),
+    (
+        lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 3, [5, 5]),
+        r"sequential_lr: milestones=\[5, 5\] is invalid; milestones must be strictly increasing",
+    ),
+    (
+        lambda: schedules.sequential_lr([schedules.step_lr(0.1, 2)] * 2, [5, 6]),
+        r"sequential_lr: milestones=\[5, 6\] is invalid with 2 schedules; "
+        r"there must be exactly one milestone fewer",
+    ),
+    (
+        lambda: schedules.sequential_lr([], []),
+        r"sequential_lr: schedules has 0 entries, which is invalid",
+    ),
+    (
+        lambda: schedules.sequential_lr([0.1, 0.2], [3]),
+        r"sequential_lr: schedules\[0\]=0\.1 is invalid; schedules\[0\] must be a schedule",
+    ),
+    (
+        lambda: schedules.chained_lr(0.1),
+        r"chained_lr: factors has 0 entries, which is invalid; factors must have at least 1",
+    ),
     (lambda: schedules.chained_lr(0.1, 0.5), r"chained_lr: factors\[0\]=0\.5 is invalid"),
-    (lambda: schedules.lambda_lr(0.1, 0.9),
-     r"lambda_lr: lr_lambda=0\.9 is invalid; lr_lambda must be a function"),
-    (lambda: schedules.multiplicative_lr(0.1, None),
-     r"multiplicative_lr: lr_lambda=None is invalid"),
-    (lambda: schedules.inverse_time_decay(0.1, decay=-0.1),
-     r"inverse_time_decay: decay=-0\.1 is invalid"),
+    (
+        lambda: schedules.lambda_lr(0.1, 0.9),
+        r"lambda_lr: lr_lambda=0\.9 is invalid; lr_lambda must be a function",
+    ),
+    (
+        lambda: schedules.multiplicative_lr(0.1, None),
+        r"multiplicative_lr: lr_lambda=None is invalid",
+    ),
+    (
+        lambda: schedules.inverse_time_decay(0.1, decay=-0.1),
+        r"inverse_time_decay: decay=-0\.1 is invalid",
+    ),
 ]
 
 
@@ -618,11 +725,16 @@ def test_float32_long_exponential_decay_stays_accurate():
 
 @pytest.mark.parametrize("case", REGISTRY, ids=[c.name for c in REGISTRY])
 def test_every_jopt_optimizer_takes_a_schedule(case):
-    want = torch_lrs(lambda o, b: tl.OneCycleLR(o, max_lr=b, total_steps=8, cycle_momentum=False),
-                     0.1, 8)
+    want = torch_lrs(
+        lambda o, b: tl.OneCycleLR(o, max_lr=b, total_steps=8, cycle_momentum=False), 0.1, 8
+    )
     tx = case.make(schedules.one_cycle_lr(0.1, total_steps=8))
-    params = {"w": jnp.ones((2, 3), jnp.float32), "b": jnp.ones(3, jnp.bfloat16),
-              "f": jnp.ones(2, jnp.float16), "s": jnp.asarray(0.5, jnp.float64)}
+    params = {
+        "w": jnp.ones((2, 3), jnp.float32),
+        "b": jnp.ones(3, jnp.bfloat16),
+        "f": jnp.ones(2, jnp.float16),
+        "s": jnp.asarray(0.5, jnp.float64),
+    }
     grads = jax.tree.map(lambda p: (0.5 * p).astype(p.dtype), params)
     state = tx.init(params)
     extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}

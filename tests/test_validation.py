@@ -9,17 +9,37 @@ import pytest
 import jopt
 
 BAD = [
-    (jopt.gd, dict(learning_rate=-0.1), r"jopt.gd: learning_rate=-0.1 is invalid; learning_rate must be in \[0, inf\)"),
+    (
+        jopt.gd,
+        dict(learning_rate=-0.1),
+        r"jopt.gd: learning_rate=-0.1 is invalid; learning_rate must be in \[0, inf\)",
+    ),
     (jopt.momentum, dict(learning_rate=0.1, beta=1.0), r"jopt.momentum: beta=1.0 .* \[0, 1\)"),
     (jopt.momentum, dict(learning_rate=0.1, beta=-0.1), r"beta=-0.1"),
     (jopt.nesterov, dict(learning_rate=0.1, beta=1.5), r"jopt.nesterov: beta=1.5"),
     (jopt.sgd, dict(learning_rate=0.1, momentum=-0.5), r"jopt.sgd: momentum=-0.5 .* \[0, inf\)"),
-    (jopt.sgd, dict(learning_rate=0.1, nesterov=True), r"jopt.sgd: Nesterov momentum requires a momentum and zero dampening"),
-    (jopt.sgd, dict(learning_rate=0.1, momentum=0.9, dampening=0.1, nesterov=True), r"zero dampening.*dampening=0.1"),
+    (
+        jopt.sgd,
+        dict(learning_rate=0.1, nesterov=True),
+        r"jopt.sgd: Nesterov momentum requires a momentum and zero dampening",
+    ),
+    (
+        jopt.sgd,
+        dict(learning_rate=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+        r"zero dampening.*dampening=0.1",
+    ),
     (jopt.sgd, dict(learning_rate=0.1, weight_decay=-1.0), r"weight_decay=-1.0"),
     (jopt.adagrad, dict(learning_rate=0.1, eps=-1e-8), r"jopt.adagrad: eps=-1e-08"),
-    (jopt.adagrad, dict(learning_rate=0.1, initial_accumulator_value=-1.0), r"initial_accumulator_value=-1.0"),
-    (jopt.rmsprop, dict(learning_rate=0.1, rho=1.5), r"jopt.rmsprop: rho=1.5 is invalid; rho must be in \[0, 1\)"),
+    (
+        jopt.adagrad,
+        dict(learning_rate=0.1, initial_accumulator_value=-1.0),
+        r"initial_accumulator_value=-1.0",
+    ),
+    (
+        jopt.rmsprop,
+        dict(learning_rate=0.1, rho=1.5),
+        r"jopt.rmsprop: rho=1.5 is invalid; rho must be in \[0, 1\)",
+    ),
     (jopt.rmsprop, dict(learning_rate=0.1, momentum=-0.1), r"momentum=-0.1"),
     (jopt.adam, dict(b1=1.0), r"jopt.adam: b1=1.0 .* \[0, 1\)"),
     (jopt.adam, dict(b2=-0.5), r"jopt.adam: b2=-0.5"),
@@ -32,13 +52,27 @@ BAD = [
     (jopt.scale_by_trace, dict(momentum=0.0, nesterov=True), r"jopt.scale_by_trace: Nesterov"),
     (jopt.add_decayed_weights, dict(weight_decay=-1.0), r"jopt.add_decayed_weights"),
     (jopt.scale_by_learning_rate, dict(learning_rate=-1.0), r"jopt.scale_by_learning_rate"),
-    (jopt.minibatch_indices, dict(key=jax.random.key(0), num_examples=10, batch_size=0), r"jopt.minibatch_indices: batch_size=0"),
-    (jopt.minibatch_indices, dict(key=jax.random.key(0), num_examples=10, batch_size=11), r"batch_size=11 is larger than num_examples=10"),
-    (jopt.minibatch_indices, dict(key=jax.random.key(0), num_examples=10.5, batch_size=2), r"num_examples=10.5"),
+    (
+        jopt.minibatch_indices,
+        dict(key=jax.random.key(0), num_examples=10, batch_size=0),
+        r"jopt.minibatch_indices: batch_size=0",
+    ),
+    (
+        jopt.minibatch_indices,
+        dict(key=jax.random.key(0), num_examples=10, batch_size=11),
+        r"batch_size=11 is larger than num_examples=10",
+    ),
+    (
+        jopt.minibatch_indices,
+        dict(key=jax.random.key(0), num_examples=10.5, batch_size=2),
+        r"num_examples=10.5",
+    ),
 ]
 
 
-@pytest.mark.parametrize("factory, kwargs, match", BAD, ids=[f"{f.__name__}-{i}" for i, (f, _, _) in enumerate(BAD)])
+@pytest.mark.parametrize(
+    "factory, kwargs, match", BAD, ids=[f"{f.__name__}-{i}" for i, (f, _, _) in enumerate(BAD)]
+)
 def test_bad_configuration_raises_at_construction(factory, kwargs, match):
     with pytest.raises(ValueError, match=match):
         factory(**kwargs)

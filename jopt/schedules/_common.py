@@ -86,8 +86,8 @@ def power(base: Any, exponent: jax.Array, dtype: Any) -> jax.Array:
     rounded = cast(base, dtype)
     values = concrete_values(base)
     if values is None or np.ndim(values) != 0 or not values > 0:
-        return rounded ** exponent
+        return rounded**exponent
     correction = math.log(float(values)) - math.log(float(values.astype(dtype)))
     if correction == 0.0:
-        return rounded ** exponent
-    return rounded ** exponent * jnp.exp(exponent * correction)
+        return rounded**exponent
+    return rounded**exponent * jnp.exp(exponent * correction)

@@ -108,7 +108,7 @@ def linear_lr(
         dtype = float_dtype(base_lr, start_factor, end_factor)
         done = jnp.clip(count, 0, total_iters)
         left = (total_iters - done).astype(dtype)
-        factor = (cast(start_factor, dtype) * left + cast(end_factor, dtype) * done.astype(dtype))
+        factor = cast(start_factor, dtype) * left + cast(end_factor, dtype) * done.astype(dtype)
         return cast(base_lr, dtype) * (factor / total_iters)
 
     return schedule
