@@ -110,3 +110,23 @@ def test_low_precision_state_dtypes():
     updates, state = tx.update({"w": jnp.ones(3, jnp.float32)}, state)
     assert updates["w"].dtype == jnp.float32
     assert state[0].mu["w"].dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize(
+    "make, values",
+    [
+        (lambda b: jopt.adam(0.05, b1=b), [0.0, 0.5, 0.9]),
+        (lambda b: jopt.adamw(0.05, b2=b), [0.9, 0.99, 0.999]),
+        (lambda b: jopt.momentum(0.1, beta=b), [0.0, 0.5, 0.9]),
+        (lambda b: jopt.nesterov(0.1, beta=b), [0.0, 0.5, 0.9]),
+        (lambda m: jopt.sgd(0.1, momentum=m, nesterov=True), [0.1, 0.5, 0.9]),
+        (lambda r: jopt.rmsprop(0.01, rho=r, centered=True), [0.5, 0.9, 0.99]),
+        (lambda e: jopt.adagrad(0.1, eps=e), [0.0, 1e-3, 1e-1]),
+        (lambda w: jopt.adamw(0.05, weight_decay=w), [0.0, 1e-2, 1e-1]),
+    ],
+    ids=["adam-b1", "adamw-b2", "momentum-beta", "nesterov-beta", "sgd-momentum", "rmsprop-rho", "adagrad-eps", "adamw-wd"],
+)
+def test_vmap_over_other_hyperparameters(make, values):
+    params = {"w": jnp.linspace(-1.0, 1.0, 6, dtype=jnp.float64).reshape(2, 3)}
+    grads = jax.tree.map(lambda p: 2.0 * p + 0.1, params)
+    jopt.testing.check_vmap(make, params, grads, values)
