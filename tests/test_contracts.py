@@ -124,7 +124,16 @@ def test_low_precision_state_dtypes():
         (lambda e: jopt.adagrad(0.1, eps=e), [0.0, 1e-3, 1e-1]),
         (lambda w: jopt.adamw(0.05, weight_decay=w), [0.0, 1e-2, 1e-1]),
     ],
-    ids=["adam-b1", "adamw-b2", "momentum-beta", "nesterov-beta", "sgd-momentum", "rmsprop-rho", "adagrad-eps", "adamw-wd"],
+    ids=[
+        "adam-b1",
+        "adamw-b2",
+        "momentum-beta",
+        "nesterov-beta",
+        "sgd-momentum",
+        "rmsprop-rho",
+        "adagrad-eps",
+        "adamw-wd",
+    ],
 )
 def test_vmap_over_other_hyperparameters(make, values):
     params = {"w": jnp.linspace(-1.0, 1.0, 6, dtype=jnp.float64).reshape(2, 3)}

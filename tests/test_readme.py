@@ -42,8 +42,12 @@ def test_readme_lists_every_public_optimizer_schedule_and_preset():
     import jopt.compat.keras as jk
     import jopt.compat.torch as jt
 
-    names = [n for n in jopt.__all__ if n[0].islower() and n not in {"testing", "schedules", "compat"}]
+    names = [
+        n for n in jopt.__all__ if n[0].islower() and n not in {"testing", "schedules", "compat"}
+    ]
     names += [f"{s}(" for s in jopt.schedules.__all__]
-    names += [f"jopt.compat.torch.{n}`" for n in jt.__all__] + [f"jopt.compat.keras.{n}`" for n in jk.__all__]
+    names += [f"jopt.compat.torch.{n}`" for n in jt.__all__] + [
+        f"jopt.compat.keras.{n}`" for n in jk.__all__
+    ]
     missing = [n for n in names if n not in README]
     assert not missing, f"README does not mention: {missing}"
