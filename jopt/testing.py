@@ -119,13 +119,16 @@ def check_transformation(
 
         eager, p, s = [], params, state
         for i in range(steps):
-            p, s, u = step(p, s)
-            eager.append((p, s, u))
+            # Check the update before applying it: a wrong dtype should be named as such,
+            # not surface as a promotion error inside apply_updates.
+            u, _ = tx.update(grads, s, p, **extra_args)
             assert_trees_close(
                 jax.tree.map(lambda x: jnp.zeros(jnp.shape(x), jnp.asarray(x).dtype), u),
                 jax.tree.map(lambda x: jnp.zeros(jnp.shape(x), jnp.asarray(x).dtype), grads),
                 f"update {i + 1} (dtype/shape vs grads)",
             )
+            p, s, u = step(p, s)
+            eager.append((p, s, u))
             for leaf in jax.tree.leaves(u):
                 assert bool(jnp.all(jnp.isfinite(leaf))), f"update {i + 1} is not finite: {leaf}"
             assert _signature(s) == init_sig, (

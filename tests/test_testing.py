@@ -1,0 +1,75 @@
+"""jopt.testing catches broken transforms (a checker that cannot fail checks nothing)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+import pytest
+
+import jopt
+
+PARAMS = {"w": jnp.ones((2, 3), jnp.float32), "b": jnp.ones(3, jnp.bfloat16)}
+GRADS = jax.tree.map(lambda p: (0.5 * p).astype(p.dtype), PARAMS)
+
+
+class CountState(NamedTuple):
+    count: jax.Array
+
+
+def transform(update, init=lambda p: CountState(jnp.zeros([], jnp.int32))):
+    return optax.GradientTransformation(init, update)
+
+
+def test_a_correct_transform_passes():
+    jopt.testing.check_transformation(
+        transform(lambda u, s, p=None: (u, CountState(s.count + 1))), PARAMS, GRADS
+    )
+
+
+@pytest.mark.parametrize(
+    "broken, match",
+    [
+        (  # upcasts bfloat16 updates to float32
+            transform(lambda u, s, p=None: (jax.tree.map(lambda g: g.astype(jnp.float32), u), s)),
+            "dtype",
+        ),
+        (  # the count changes dtype after the first update: state signature changes
+            transform(lambda u, s, p=None: (u, CountState(s.count.astype(jnp.float32)))),
+            "changed structure or dtypes",
+        ),
+        (  # a plain tuple holds the state array
+            transform(lambda u, s, p=None: (u, s), init=lambda p: (jnp.zeros([], jnp.int32),)),
+            "not inside a NamedTuple",
+        ),
+        (  # no count anywhere
+            transform(lambda u, s, p=None: (u, s), init=lambda p: optax.EmptyState()),
+            "no NamedTuple with a `count`",
+        ),
+        (  # NaN updates
+            transform(lambda u, s, p=None: (jax.tree.map(lambda g: g * jnp.nan, u), s)),
+            "not finite",
+        ),
+        (  # mixes dtypes: fails under strict promotion
+            transform(
+                lambda u, s, p=None: (jax.tree.map(lambda g: g * jnp.ones((), jnp.float32), u), s)
+            ),
+            "promotion",
+        ),
+    ],
+    ids=["dtype", "state-dtype", "plain-tuple", "no-count", "nan", "strict"],
+)
+def test_broken_transforms_are_caught(broken, match):
+    with pytest.raises((AssertionError, jax.dtypes.TypePromotionError), match=match):
+        jopt.testing.check_transformation(broken, PARAMS, GRADS)
+
+
+def test_check_vmap_catches_a_hyperparameter_read_as_a_constant():
+    # Reads the learning rate only when it is a Python float: batched runs all use 0.1.
+    def make(lr):
+        return jopt.sgd(lr if isinstance(lr, float) else 0.1)
+
+    with pytest.raises(AssertionError, match="vmap"):
+        jopt.testing.check_vmap(make, PARAMS, GRADS, [0.2, 0.3])
