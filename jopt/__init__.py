@@ -19,6 +19,7 @@ from jopt._adam import adamw as adamw
 from jopt._adam import scale_by_adam as scale_by_adam
 from jopt._adam import scale_by_amsgrad as scale_by_amsgrad
 from jopt._base import ScaleByLearningRateState as ScaleByLearningRateState
+from jopt._base import ScaleByScheduleState as ScaleByScheduleState
 from jopt._base import Schedule as Schedule
 from jopt._base import get_learning_rate as get_learning_rate
 from jopt._base import scale_by_learning_rate as scale_by_learning_rate
@@ -36,6 +37,7 @@ from jopt._rmsprop import ScaleByStddevState as ScaleByStddevState
 from jopt._rmsprop import rmsprop as rmsprop
 from jopt._rmsprop import scale_by_rms as scale_by_rms
 from jopt._rmsprop import scale_by_stddev as scale_by_stddev
+from jopt._sgd import ScaleByDampenedTraceState as ScaleByDampenedTraceState
 from jopt._sgd import ScaleByTraceState as ScaleByTraceState
 from jopt._sgd import scale_by_trace as scale_by_trace
 from jopt._sgd import sgd as sgd
@@ -52,9 +54,11 @@ __all__ = [
     "ScaleByAdagradState",
     "ScaleByAdamState",
     "ScaleByAmsgradState",
+    "ScaleByDampenedTraceState",
     "ScaleByLearningRateState",
     "ScaleByMomentumState",
     "ScaleByRmsState",
+    "ScaleByScheduleState",
     "ScaleByStddevState",
     "ScaleByTraceState",
     "Schedule",

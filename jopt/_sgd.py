@@ -26,7 +26,13 @@ from jopt._weight_decay import add_decayed_weights
 
 
 class ScaleByTraceState(NamedTuple):
-    count: jax.Array  # int32; the first step fills the buffer with g, undampened
+    trace: Any  # the buffer b
+
+
+class ScaleByDampenedTraceState(NamedTuple):
+    """With dampening the first step differs (b_1 = g_1, undampened): a count tells it."""
+
+    count: jax.Array  # int32, updates applied
     trace: Any
 
 
@@ -66,20 +72,25 @@ def scale_by_trace(
     check_nonnegative(call, "momentum", momentum)
     _check_nesterov(call, momentum, dampening, nesterov)
 
-    def init_fn(params):
-        return ScaleByTraceState(jnp.zeros([], jnp.int32), zeros_like(params, mu_dtype))
+    # Without dampening b_1 = μ·0 + g_1 = g_1 from the zero buffer: no first-step case
+    # and no count (optax's layout); decided on the Python value, as init must agree.
+    undamped = _is_python_zero(dampening)
 
-    undamped = _is_python_zero(dampening)  # the common case: one multiply-add per element
+    def init_fn(params):
+        trace = zeros_like(params, mu_dtype)
+        if undamped:
+            return ScaleByTraceState(trace)
+        return ScaleByDampenedTraceState(jnp.zeros([], jnp.int32), trace)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         check_tree(call, updates, state.trace)
-        first = state.count == 0
+        first = None if undamped else state.count == 0
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
             mu, d = cast(momentum, dt), cast(dampening, dt)
-            if undamped:  # b_1 = μ·0 + g_1 = g_1 from the zero buffer: no special case
+            if undamped:
                 return mu, mu, None
             # The first step fills the (zero) buffer with g undampened: select the two
             # scalars rather than every element.
@@ -95,7 +106,9 @@ def scale_by_trace(
             return out.astype(g.dtype), b_new.astype(b.dtype)
 
         out, trace = map_leaves(step, 2, updates, state.trace)
-        return out, ScaleByTraceState(increment(state.count), trace)
+        if undamped:
+            return out, ScaleByTraceState(trace)
+        return out, ScaleByDampenedTraceState(increment(state.count), trace)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 

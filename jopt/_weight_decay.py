@@ -5,19 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import optax
 
 from jopt._base import (
     Scalar,
     ScalarOrSchedule,
-    ScaleByLearningRateState,
-    _lr_array,
     cast,
     check_tree,
     compute_dtype,
-    evaluate,
-    increment,
+    init_learning_rate,
+    next_learning_rate,
     per_dtype,
 )
 from jopt._validation import check_learning_rate, check_nonnegative
@@ -76,8 +73,8 @@ def decoupled_weight_decay(
     decay must not pass through it (Keras SGD and RMSprop momentum: place it after
     :func:`jopt.scale_by_trace`); elsewhere :func:`jopt.add_decayed_weights` before
     the learning-rate step is the same math. ``learning_rate`` is a number or a schedule
-    ``count -> α`` evaluated at the updates already applied; the state is a
-    :class:`jopt.ScaleByLearningRateState` recording the α used. ``mask`` as in
+    ``count -> α`` evaluated at the updates already applied; the state records the α
+    used, as :func:`jopt.scale_by_learning_rate`'s does. ``mask`` as in
     :func:`jopt.add_decayed_weights`.
 
     >>> import jax.numpy as jnp, jopt
@@ -92,8 +89,7 @@ def decoupled_weight_decay(
 
     def init_fn(params):
         del params
-        count = jnp.zeros([], jnp.int32)
-        return ScaleByLearningRateState(count, _lr_array(evaluate(learning_rate, count)))
+        return init_learning_rate(learning_rate)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
@@ -102,7 +98,7 @@ def decoupled_weight_decay(
                 f"{call}: update() needs params to decay; call tx.update(grads, state, params)."
             )
         check_tree(call, updates, params, "the params")
-        lr = evaluate(learning_rate, state.count)
+        lr, state = next_learning_rate(learning_rate, state)
 
         def decay(u, p):
             dt = compute_dtype(u)
@@ -110,7 +106,7 @@ def decoupled_weight_decay(
             return (u.astype(dt) - step).astype(u.dtype)
 
         updates = jax.tree.map(decay, updates, params)
-        return updates, ScaleByLearningRateState(increment(state.count), _lr_array(lr))
+        return updates, state
 
     tx = optax.GradientTransformationExtraArgs(init_fn, update_fn)
     return tx if mask is None else optax.masked(tx, mask)

@@ -84,15 +84,15 @@ def check_transformation(
     grads: Any,
     *,
     steps: int = 3,
-    require_count: bool = True,
+    require_count: bool = False,
     **extra_args: Any,
 ) -> None:
     """Checks the contract every jopt optimizer meets, on ``steps`` updates.
 
     - ``update`` keeps each leaf's dtype and shape, and the updates are finite;
     - the state keeps its tree structure, shapes and dtypes from ``init`` on;
-    - every state array sits in a NamedTuple field, and (``require_count``) one
-      NamedTuple holds an int32 scalar ``count``;
+    - every state array sits in a NamedTuple field, every ``count`` field is an int32
+      scalar, and (``require_count=True``, e.g. for a schedule) there is one;
     - ``jax.jit`` gives the eager numbers and compiles once for all steps;
     - all of it under ``jax_numpy_dtype_promotion="strict"``.
 
@@ -105,13 +105,12 @@ def check_transformation(
             assert any(isinstance(k, jax.tree_util.GetAttrKey) for k in path), (
                 f"state leaf {jax.tree_util.keystr(path)} is not inside a NamedTuple field"
             )
-        if require_count:
-            counts = _counts(state)
-            assert counts, "no NamedTuple with a `count` field in the state"
-            for c in counts:
-                assert jnp.asarray(c).dtype == jnp.int32 and jnp.shape(c) == (), (
-                    f"count must be an int32 scalar, got {jnp.asarray(c).dtype}{jnp.shape(c)}"
-                )
+        counts = _counts(state)
+        assert counts or not require_count, "no NamedTuple with a `count` field in the state"
+        for c in counts:
+            assert jnp.asarray(c).dtype == jnp.int32 and jnp.shape(c) == (), (
+                f"count must be an int32 scalar, got {jnp.asarray(c).dtype}{jnp.shape(c)}"
+            )
 
         def step(p, s):
             u, s = tx.update(grads, s, p, **extra_args)

@@ -35,6 +35,15 @@ def test_contract(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_contract_with_a_schedule_keeps_an_int32_count(case):
+    params, grads = mixed_tree()
+    extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
+    schedule = jopt.schedules.step_lr(case.lr, step_size=2, gamma=0.5)
+    tx = case.make(schedule)
+    jopt.testing.check_transformation(tx, params, grads, steps=3, require_count=True, **extra)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_vmap_over_learning_rates(case):
     params = {
         "w": jnp.linspace(-1.0, 1.0, 6, dtype=jnp.float64).reshape(2, 3),
@@ -84,6 +93,49 @@ def test_state_is_fixed_namedtuples_with_int32_count():
     assert isinstance(state[0], jopt.ScaleByAdamState)
     assert state[0].count.dtype == jnp.int32
     assert isinstance(state[1], jopt.ScaleByLearningRateState)
+    state = jopt.adam(jopt.schedules.step_lr(1e-3, step_size=10)).init({"w": jnp.zeros(3)})
+    assert isinstance(state[1], jopt.ScaleByScheduleState)
+    assert state[1].count.dtype == jnp.int32
+
+
+def _count_increments(tx, params):
+    # The int32 scalar kernels an update runs: each costs XLA a compile of its own.
+    state = tx.init(params)
+    with jax.numpy_dtype_promotion("standard"):  # optax.adam mixes dtypes
+        jaxpr = jax.make_jaxpr(lambda g, s: tx.update(g, s, params))(params, state)
+    return [e for e in jaxpr.eqns if e.outvars[0].aval.dtype == jnp.int32]
+
+
+@pytest.mark.parametrize(
+    "name, make_jopt, make_optax",
+    [
+        ("sgd", lambda: jopt.sgd(0.1), lambda: optax.sgd(0.1)),
+        ("momentum", lambda: jopt.sgd(0.1, momentum=0.9), lambda: optax.sgd(0.1, momentum=0.9)),
+        (
+            "nesterov",
+            lambda: jopt.sgd(0.1, momentum=0.9, nesterov=True),
+            lambda: optax.sgd(0.1, momentum=0.9, nesterov=True),
+        ),
+        ("rmsprop", lambda: jopt.rmsprop(0.1), lambda: optax.rmsprop(0.1)),
+        ("adagrad", lambda: jopt.adagrad(0.1), lambda: optax.adagrad(0.1)),
+        ("adam", lambda: jopt.adam(0.1), lambda: optax.adam(0.1)),
+        ("adamw", lambda: jopt.adamw(0.1), lambda: optax.adamw(0.1)),
+    ],
+)
+def test_constant_rate_state_has_optaxs_arrays(name, make_jopt, make_optax):
+    # A constant rate keeps no count (optax keeps none either): the count's increment
+    # would be the step's only scalar kernel, ~8 ms more compile on a small tree.
+    params = {"w": jnp.zeros((4, 3), jnp.float32), "b": jnp.zeros(3, jnp.float32)}
+    jopt_state, optax_state = make_jopt().init(params), make_optax().init(params)
+    shapes = lambda s: sorted(  # noqa: E731
+        (jnp.shape(x), str(jnp.asarray(x).dtype)) for x in jax.tree.leaves(s)
+    )
+    # jopt also records the rate (a float scalar, copied, no kernel): get_learning_rate.
+    assert shapes(jopt_state) == sorted(shapes(optax_state) + [((), "float64")])
+    assert len(_count_increments(make_jopt(), params)) <= len(
+        _count_increments(make_optax(), params)
+    )
+    assert float(jopt.get_learning_rate(jopt_state)) == pytest.approx(0.1)
 
 
 def test_mismatched_tree_shows_both_structures():

@@ -44,9 +44,11 @@ def test_a_correct_transform_passes():
             transform(lambda u, s, p=None: (u, s), init=lambda p: (jnp.zeros([], jnp.int32),)),
             "not inside a NamedTuple",
         ),
-        (  # no count anywhere
-            transform(lambda u, s, p=None: (u, s), init=lambda p: optax.EmptyState()),
-            "no NamedTuple with a `count`",
+        (  # a count of the wrong dtype from init on
+            transform(
+                lambda u, s, p=None: (u, s), init=lambda p: CountState(jnp.zeros([], jnp.float32))
+            ),
+            "count must be an int32 scalar",
         ),
         (  # NaN updates
             transform(lambda u, s, p=None: (jax.tree.map(lambda g: g * jnp.nan, u), s)),
@@ -59,11 +61,18 @@ def test_a_correct_transform_passes():
             "promotion",
         ),
     ],
-    ids=["dtype", "state-dtype", "plain-tuple", "no-count", "nan", "strict"],
+    ids=["dtype", "state-dtype", "plain-tuple", "float-count", "nan", "strict"],
 )
 def test_broken_transforms_are_caught(broken, match):
     with pytest.raises((AssertionError, jax.dtypes.TypePromotionError), match=match):
         jopt.testing.check_transformation(broken, PARAMS, GRADS)
+
+
+def test_a_required_count_must_be_there():
+    stateless = transform(lambda u, s, p=None: (u, s), init=lambda p: optax.EmptyState())
+    jopt.testing.check_transformation(stateless, PARAMS, GRADS)  # a count is optional
+    with pytest.raises(AssertionError, match="no NamedTuple with a `count`"):
+        jopt.testing.check_transformation(stateless, PARAMS, GRADS, require_count=True)
 
 
 def test_check_vmap_catches_a_hyperparameter_read_as_a_constant():
