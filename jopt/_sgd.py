@@ -21,7 +21,7 @@ from jopt._base import (
     stored,
     zeros_like,
 )
-from jopt._validation import check_learning_rate, check_nonnegative, concrete_values
+from jopt._validation import check_learning_rate, check_nesterov, check_nonnegative
 from jopt._weight_decay import add_decayed_weights
 
 
@@ -34,18 +34,6 @@ class ScaleByDampenedTraceState(NamedTuple):
 
     count: jax.Array  # int32, updates applied
     trace: Any
-
-
-def _check_nesterov(call: str, momentum: Scalar, dampening: Scalar, nesterov: bool) -> None:
-    if not nesterov:
-        return
-    m, d = concrete_values(momentum), concrete_values(dampening)
-    if (m is not None and m <= 0) or (d is not None and d != 0):
-        raise ValueError(
-            f"{call}: Nesterov momentum requires a momentum and zero dampening "
-            f"(got momentum={momentum!r}, dampening={dampening!r}); set momentum > 0 and "
-            "dampening=0, or nesterov=False."
-        )
 
 
 def scale_by_trace(
@@ -70,7 +58,7 @@ def scale_by_trace(
     """
     call = "jopt.scale_by_trace"
     check_nonnegative(call, "momentum", momentum)
-    _check_nesterov(call, momentum, dampening, nesterov)
+    check_nesterov(call, momentum, dampening, nesterov)
 
     # Without dampening b_1 = μ·0 + g_1 = g_1 from the zero buffer: no first-step case
     # and no count (optax's layout); decided on the Python value, as init must agree.
@@ -153,7 +141,7 @@ def sgd(
     check_learning_rate(call, learning_rate)
     check_nonnegative(call, "momentum", momentum)
     check_nonnegative(call, "weight_decay", weight_decay)
-    _check_nesterov(call, momentum, dampening, nesterov)
+    check_nesterov(call, momentum, dampening, nesterov)
     steps = []
     if maximize:
         steps.append(optax.scale(-1.0))

@@ -37,8 +37,12 @@ def check_range(
     *,
     lo_open: bool = False,
     hi_open: bool = False,
+    message: str | None = None,
 ) -> None:
     """Raises ValueError naming ``call``, ``name``, the value and the valid range.
+
+    ``message`` replaces "``name``=value is invalid" with a ported library's own wording,
+    e.g. torch's "Invalid learning rate: value".
 
     >>> check_range("jopt.rmsprop", "rho", 1.5, 0.0, 1.0, hi_open=True)
     Traceback (most recent call last):
@@ -55,8 +59,9 @@ def check_range(
     )
     if np.any(bad):
         shown = value if np.ndim(values) == 0 else values[bad].tolist()
+        what = f"{message}: {shown}" if message else f"{name}={shown!r} is invalid"
         raise ValueError(
-            f"{call}: {name}={shown!r} is invalid; {name} must be in "
+            f"{call}: {what}; {name} must be in "
             f"{_fmt(lo, hi, lo_open or lo == -math.inf, hi_open or hi == math.inf)}."
         )
 
@@ -70,6 +75,19 @@ def check_learning_rate(call: str, value: Any) -> None:
     if callable(value):
         return
     check_range(call, "learning_rate", value, 0.0, math.inf)
+
+
+def check_nesterov(call: str, momentum: Any, dampening: Any, nesterov: bool) -> None:
+    """PyTorch's rule: Nesterov momentum needs a momentum > 0 and no dampening."""
+    if not nesterov:
+        return
+    m, d = concrete_values(momentum), concrete_values(dampening)
+    if (m is not None and np.any(m <= 0)) or (d is not None and np.any(d != 0)):
+        raise ValueError(
+            f"{call}: Nesterov momentum requires a momentum and zero dampening "
+            f"(got momentum={momentum!r}, dampening={dampening!r}); set momentum > 0 and "
+            "dampening=0, or nesterov=False."
+        )
 
 
 def check_int(call: str, name: str, value: Any, minimum: int) -> int:

@@ -11,7 +11,7 @@ import numpy as np
 
 from jopt._base import ScalarOrSchedule, evaluate
 from jopt._sgd import _is_python_zero
-from jopt._validation import concrete_values
+from jopt._validation import check_range, concrete_values
 
 
 def inverse_time(learning_rate: ScalarOrSchedule, decay: Any) -> ScalarOrSchedule:
@@ -31,10 +31,6 @@ def inverse_time(learning_rate: ScalarOrSchedule, decay: Any) -> ScalarOrSchedul
     return schedule
 
 
-def _fmt(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
-    return f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-
-
 def check(
     call: str,
     message: str,
@@ -50,16 +46,7 @@ def check(
     ``message`` is the original library's wording (e.g. torch's "Invalid learning
     rate"); traced values and schedules are not checked.
     """
-    values = concrete_values(value)
-    if values is None:
-        return
-    bad = np.isnan(values) | (values < lo) | ((values >= hi) if hi_open else (values > hi))
-    if np.any(bad):
-        shown = value if np.ndim(values) == 0 else values[bad].tolist()
-        hi_open = hi_open or hi == math.inf
-        raise ValueError(
-            f"{call}: {message}: {shown}; {name} must be in {_fmt(lo, hi, False, hi_open)}."
-        )
+    check_range(call, name, value, lo, hi, hi_open=hi_open, message=message)
 
 
 def is_zero(value: Any) -> bool:

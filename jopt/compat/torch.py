@@ -20,7 +20,7 @@ from jopt._adam import scale_by_adam, scale_by_amsgrad
 from jopt._base import Scalar, ScalarOrSchedule, scale_by_learning_rate
 from jopt._rmsprop import scale_by_rms, scale_by_stddev
 from jopt._sgd import _is_python_zero, scale_by_trace, sgd
-from jopt._validation import concrete_values
+from jopt._validation import check_nesterov
 from jopt._weight_decay import add_decayed_weights
 from jopt.compat._common import check, inverse_time
 
@@ -80,14 +80,7 @@ def SGD(  # noqa: N802 (PyTorch's class name)
     _check_lr(call, lr)
     check(call, "Invalid momentum value", "momentum", momentum)
     check(call, "Invalid weight_decay value", "weight_decay", weight_decay)
-    if nesterov:
-        m, d = concrete_values(momentum), concrete_values(dampening)
-        if (m is not None and m <= 0) or (d is not None and d != 0):
-            raise ValueError(
-                f"{call}: Nesterov momentum requires a momentum and zero dampening "
-                f"(got momentum={momentum!r}, dampening={dampening!r}); set momentum > 0 "
-                "and dampening=0, or nesterov=False."
-            )
+    check_nesterov(call, momentum, dampening, nesterov)
     return sgd(
         lr,
         momentum,
