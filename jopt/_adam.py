@@ -96,23 +96,17 @@ def scale_by_adam(
     >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # 2 / (2 + 1/sqrt(0.25))
     Array([0.5], dtype=float32)
     """
-    call = "jopt.scale_by_adam"
-    _check(call, b1, b2, eps)
-
-    def init_fn(params):
-        return ScaleByAdamState(
-            jnp.zeros([], jnp.int32), zeros_like(params, mu_dtype), zeros_like(params, nu_dtype)
-        )
-
-    def update_fn(updates, state, params=None, **extra_args):
-        del params, extra_args
-        check_tree(call, updates, state.mu)
-        count = increment(state.count)
-        leaf = _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad=False, eps_hat=eps_hat)
-        out, mu, nu = map_leaves(leaf, 3, updates, state.mu, state.nu)
-        return out, ScaleByAdamState(count, mu, nu)
-
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+    return _moments(
+        "jopt.scale_by_adam",
+        False,
+        b1,
+        b2,
+        eps,
+        eps_in_sqrt,
+        eps_hat,
+        mu_dtype,
+        nu_dtype,
+    )
 
 
 def scale_by_amsgrad(
@@ -135,20 +129,35 @@ def scale_by_amsgrad(
     >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
     Array([1.], dtype=float32)
     """
-    call = "jopt.scale_by_amsgrad"
+    return _moments(
+        "jopt.scale_by_amsgrad",
+        True,
+        b1,
+        b2,
+        eps,
+        eps_in_sqrt,
+        eps_hat,
+        mu_dtype,
+        nu_dtype,
+    )
+
+
+def _moments(call, amsgrad, b1, b2, eps, eps_in_sqrt, eps_hat, mu_dtype, nu_dtype):
+    """Adam's transform, or AMSGrad's: the same moments plus v_max, kept in the state."""
     _check(call, b1, b2, eps)
+    state_cls = ScaleByAmsgradState if amsgrad else ScaleByAdamState
 
     def init_fn(params):
-        nu = zeros_like(params, nu_dtype)
-        return ScaleByAmsgradState(jnp.zeros([], jnp.int32), zeros_like(params, mu_dtype), nu, nu)
+        mu, nu = zeros_like(params, mu_dtype), zeros_like(params, nu_dtype)
+        return state_cls(jnp.zeros([], jnp.int32), mu, nu, *([nu] if amsgrad else []))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         check_tree(call, updates, state.mu)
         count = increment(state.count)
-        leaf = _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad=True, eps_hat=eps_hat)
-        out, mu, nu, nu_max = map_leaves(leaf, 4, updates, state.mu, state.nu, state.nu_max)
-        return out, ScaleByAmsgradState(count, mu, nu, nu_max)
+        leaf = _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad, eps_hat)
+        out, *moments = map_leaves(leaf, len(state), updates, *state[1:])
+        return out, state_cls(count, *moments)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
