@@ -37,10 +37,11 @@ from jopt._rmsprop import ScaleByStddevState as ScaleByStddevState
 from jopt._rmsprop import rmsprop as rmsprop
 from jopt._rmsprop import scale_by_rms as scale_by_rms
 from jopt._rmsprop import scale_by_stddev as scale_by_stddev
-from jopt._sgd import ScaleByDampenedTraceState as ScaleByDampenedTraceState
+from jopt._sgd import ScaleByCountedTraceState as ScaleByCountedTraceState
 from jopt._sgd import ScaleByTraceState as ScaleByTraceState
 from jopt._sgd import scale_by_trace as scale_by_trace
 from jopt._sgd import sgd as sgd
+from jopt._weight_decay import AddDecayedWeightsState as AddDecayedWeightsState
 from jopt._weight_decay import add_decayed_weights as add_decayed_weights
 from jopt._weight_decay import decoupled_weight_decay as decoupled_weight_decay
 
@@ -50,11 +51,12 @@ except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0"
 
 __all__ = [
+    "AddDecayedWeightsState",
     "ReduceLROnPlateauState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
     "ScaleByAmsgradState",
-    "ScaleByDampenedTraceState",
+    "ScaleByCountedTraceState",
     "ScaleByLearningRateState",
     "ScaleByMomentumState",
     "ScaleByRmsState",

@@ -4,62 +4,47 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import optax
 
 from jopt._base import (
     Scalar,
     ScalarOrSchedule,
     cast,
+    chain,
     check_tree,
     compute_dtype,
     map_leaves,
+    moments_like,
     per_dtype,
-    scale_by_learning_rate,
-    state_dtype,
+    real_dtype,
     stored,
 )
-from jopt._validation import check_learning_rate, check_nonnegative
+from jopt._base import _scale_by_learning_rate as lr_step
+from jopt._math import abs_sq, normalize
+from jopt._validation import check_dtype, check_flag, check_learning_rate, check_nonnegative
 
 
 class ScaleByAdagradState(NamedTuple):
     sum_of_squares: Any
 
 
-def normalize(g, denom_sq, eps, eps_in_sqrt: bool):
-    """g / sqrt(s + ε) when ``eps_in_sqrt`` else g / (sqrt(s) + ε), all in g's dtype."""
-    if eps_in_sqrt:
-        return g / jnp.sqrt(denom_sq + eps)
-    return g / (jnp.sqrt(denom_sq) + eps)
-
-
-def scale_by_adagrad(
-    initial_accumulator_value: Scalar = 0.0,
-    eps: Scalar = 1e-10,
-    *,
-    eps_in_sqrt: bool = False,
-    nu_dtype: Any | None = None,
-) -> optax.GradientTransformationExtraArgs:
-    """s_t = s_{t−1} + g_t², output g_t / (sqrt(s_t) + ε) (see :func:`jopt.adagrad`).
-
-    >>> import jax.numpy as jnp, jopt
-    >>> tx = jopt.scale_by_adagrad(eps=0.0)
-    >>> tx.update(jnp.array([3.0, -4.0]), tx.init(jnp.zeros(2)))[0]
-    Array([ 1., -1.], dtype=float32)
-    """
-    call = "jopt.scale_by_adagrad"
+def _check(call: str, initial_accumulator_value, eps, eps_in_sqrt, nu_dtype) -> None:
     check_nonnegative(call, "initial_accumulator_value", initial_accumulator_value)
     check_nonnegative(call, "eps", eps)
+    check_flag(call, "eps_in_sqrt", eps_in_sqrt)
+    check_dtype(call, "nu_dtype", nu_dtype)
 
+
+def _scale_by_adagrad(
+    call: str,
+    initial_accumulator_value: Scalar,
+    eps: Scalar,
+    eps_in_sqrt: bool,
+    nu_dtype: Any | None,
+) -> optax.GradientTransformationExtraArgs:
     def init_fn(params):
         return ScaleByAdagradState(
-            jax.tree.map(
-                lambda p: jnp.full(
-                    jnp.shape(p), initial_accumulator_value, state_dtype(p, nu_dtype)
-                ),
-                params,
-            )
+            moments_like(call, params, nu_dtype, fill=initial_accumulator_value, real=True)
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -69,15 +54,34 @@ def scale_by_adagrad(
 
         def step(g, s):
             dt = compute_dtype(g)
-            g32 = g.astype(dt)
-            s_new = stored(s.astype(dt) + g32 * g32, s.dtype)
-            out = normalize(g32, s_new, eps_of(dt), eps_in_sqrt)
+            gw = g.astype(dt)
+            s_new = stored(s.astype(real_dtype(dt)) + abs_sq(gw), s.dtype)
+            out = normalize(gw, s_new, eps_of(real_dtype(dt)), eps_in_sqrt)
             return out.astype(g.dtype), s_new.astype(s.dtype)
 
         out, s = map_leaves(step, 2, updates, state.sum_of_squares)
         return out, ScaleByAdagradState(s)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def scale_by_adagrad(
+    initial_accumulator_value: Scalar = 0.0,
+    eps: Scalar = 1e-10,
+    *,
+    eps_in_sqrt: bool = False,
+    nu_dtype: Any | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """s_t = s_{t−1} + |g_t|², output g_t / (sqrt(s_t) + ε) (see :func:`jopt.adagrad`).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_adagrad(eps=0.0)
+    >>> tx.update(jnp.array([3.0, -4.0]), tx.init(jnp.zeros(2)))[0]
+    Array([ 1., -1.], dtype=float32)
+    """
+    call = "jopt.scale_by_adagrad"
+    _check(call, initial_accumulator_value, eps, eps_in_sqrt, nu_dtype)
+    return _scale_by_adagrad(call, initial_accumulator_value, eps, eps_in_sqrt, nu_dtype)
 
 
 def adagrad(
@@ -105,11 +109,8 @@ def adagrad(
     """
     call = "jopt.adagrad"
     check_learning_rate(call, learning_rate)
-    check_nonnegative(call, "initial_accumulator_value", initial_accumulator_value)
-    check_nonnegative(call, "eps", eps)
-    return optax.chain(
-        scale_by_adagrad(
-            initial_accumulator_value, eps, eps_in_sqrt=eps_in_sqrt, nu_dtype=nu_dtype
-        ),
-        scale_by_learning_rate(learning_rate),
+    _check(call, initial_accumulator_value, eps, eps_in_sqrt, nu_dtype)
+    return chain(
+        _scale_by_adagrad(call, initial_accumulator_value, eps, eps_in_sqrt, nu_dtype),
+        lr_step(call, learning_rate),
     )

@@ -8,28 +8,37 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._adagrad import normalize
 from jopt._base import (
     Scalar,
     ScalarOrSchedule,
     cast,
+    chain,
     check_tree,
     compute_dtype,
+    evaluate,
     increment,
     map_leaves,
+    moments_like,
     per_dtype,
-    scale_by_learning_rate,
-    stored,
-    zeros_like,
+    real_dtype,
+    zero_count,
 )
-from jopt._validation import check_learning_rate, check_nonnegative, check_range
-from jopt._weight_decay import add_decayed_weights
+from jopt._base import _scale_by_learning_rate as lr_step
+from jopt._math import abs_sq, ema, normalize
+from jopt._validation import (
+    check_dtype,
+    check_flag,
+    check_learning_rate,
+    check_nonnegative,
+    check_unit,
+)
+from jopt._weight_decay import _add_decayed_weights
 
 
 class ScaleByAdamState(NamedTuple):
     count: jax.Array  # int32, steps taken
     mu: Any  # first moment m
-    nu: Any  # second moment v
+    nu: Any  # second moment v (real: |g|²)
 
 
 class ScaleByAmsgradState(NamedTuple):
@@ -39,39 +48,102 @@ class ScaleByAmsgradState(NamedTuple):
     nu_max: Any  # running max of the raw v (PyTorch's and Keras' AMSGrad)
 
 
-def _check(call: str, b1: Scalar, b2: Scalar, eps: Scalar) -> None:
-    check_range(call, "b1", b1, 0.0, 1.0, hi_open=True)
-    check_range(call, "b2", b2, 0.0, 1.0, hi_open=True)
-    check_nonnegative(call, "eps", eps)
+def check_adam(
+    call: str,
+    b1,
+    b2,
+    eps,
+    *,
+    eps_in_sqrt=False,
+    eps_hat=False,
+    mu_dtype=None,
+    nu_dtype=None,
+    b1_name="b1",
+    b2_name="b2",
+    eps_name="eps",
+) -> None:
+    """Adam's configuration: β1 (or a schedule) and β2 in [0, 1), ε >= 0, flags, dtypes."""
+    check_unit(call, b1_name, b1, schedule=True)
+    check_unit(call, b2_name, b2)
+    check_nonnegative(call, eps_name, eps)
+    check_flag(call, "eps_in_sqrt", eps_in_sqrt)
+    check_flag(call, "eps_hat", eps_hat)
+    check_dtype(call, "mu_dtype", mu_dtype)
+    check_dtype(call, "nu_dtype", nu_dtype)
 
 
-def _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad, eps_hat=False):
-    @per_dtype  # scalars once per dtype, not per leaf
-    def scalars(dt):
-        c1, c2, t = cast(b1, dt), cast(b2, dt), count.astype(dt)
-        bias1, bias2, e = 1.0 - c1**t, 1.0 - c2**t, cast(eps, dt)
-        if eps_hat:  # ε added to the uncorrected v (Keras): rescale it like v̂
-            e = e / (bias2 if eps_in_sqrt else jnp.sqrt(bias2))
-        return c1, 1.0 - c1, c2, 1.0 - c2, bias1, bias2, e
+def scale_by_adam_moments(
+    call: str,
+    *,
+    b1: ScalarOrSchedule,
+    b2: Scalar,
+    eps: Scalar,
+    amsgrad: bool = False,
+    eps_in_sqrt: bool = False,
+    eps_hat: bool = False,
+    mu_dtype: Any | None = None,
+    nu_dtype: Any | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """Adam's transform, or AMSGrad's (the same moments plus v_max), unchecked.
 
-    def step(g, m, v, vmax=None):
-        dt = compute_dtype(g)
-        c1, one_minus_c1, c2, one_minus_c2, bias1, bias2, eps_ = scalars(dt)
-        g32 = g.astype(dt)
-        m_new = stored(c1 * m.astype(dt) + one_minus_c1 * g32, m.dtype)
-        v_new = stored(c2 * v.astype(dt) + one_minus_c2 * (g32 * g32), v.dtype)
-        v_used = jnp.maximum(vmax.astype(dt), v_new) if amsgrad else v_new
-        m_hat = m_new / bias1
-        v_hat = v_used / bias2
-        out = normalize(m_hat, v_hat, eps_, eps_in_sqrt).astype(g.dtype)
-        new = (out, m_new.astype(m.dtype), v_new.astype(v.dtype))
-        return new + (v_used.astype(vmax.dtype),) if amsgrad else new
+    The one home of Adam's moment math; ``call`` names the public entry point in errors.
+    ``b1`` may be a schedule ``count -> β1`` evaluated at the updates already applied;
+    the bias correction then uses the current β1, 1 − β1_t^t, as PyTorch does.
+    """
 
-    return step
+    def init_fn(params):
+        mu = moments_like(call, params, mu_dtype)
+        nu = moments_like(call, params, nu_dtype, real=True)
+        if amsgrad:
+            nu_max = moments_like(call, params, nu_dtype, real=True)
+            return ScaleByAmsgradState(count=zero_count(), mu=mu, nu=nu, nu_max=nu_max)
+        return ScaleByAdamState(count=zero_count(), mu=mu, nu=nu)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        check_tree(call, updates, state.mu)
+        count = increment(state.count)
+        b1_now = evaluate(b1, state.count)
+
+        @per_dtype  # scalars once per dtype, not per leaf
+        def scalars(dt):
+            rdt = real_dtype(dt)
+            c1, c2, t = cast(b1_now, rdt), cast(b2, rdt), count.astype(rdt)
+            bias1, bias2, e = 1.0 - c1**t, 1.0 - c2**t, cast(eps, rdt)
+            if eps_hat:  # ε added to the uncorrected v (Keras): rescale it like v̂
+                e = e / (bias2 if eps_in_sqrt else jnp.sqrt(bias2))
+            return dict(
+                c1=c1.astype(dt),
+                rest1=(1.0 - c1).astype(dt),
+                c2=c2,
+                rest2=1.0 - c2,
+                bias1=bias1.astype(dt),
+                bias2=bias2,
+                eps=e,
+            )
+
+        def step(g, m, v, v_max=None):
+            dt = compute_dtype(g)
+            s = scalars(dt)
+            gw = g.astype(dt)
+            m_new = ema(s["c1"], s["rest1"], m, gw)
+            v_new = ema(s["c2"], s["rest2"], v, abs_sq(gw))
+            v_used = v_new if v_max is None else jnp.maximum(v_max.astype(v_new.dtype), v_new)
+            out = normalize(m_new / s["bias1"], v_used / s["bias2"], s["eps"], eps_in_sqrt)
+            new = (out.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype))
+            return new if v_max is None else (*new, v_used.astype(v_max.dtype))
+
+        if amsgrad:
+            out, mu, nu, nu_max = map_leaves(step, 4, updates, state.mu, state.nu, state.nu_max)
+            return out, ScaleByAmsgradState(count=count, mu=mu, nu=nu, nu_max=nu_max)
+        out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu)
+        return out, ScaleByAdamState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def scale_by_adam(
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-8,
     *,
@@ -85,8 +157,9 @@ def scale_by_adam(
     ``eps_hat=True`` adds ε to the uncorrected moment, as Keras does ("epsilon hat"):
     m̂_t / (sqrt(v̂_t) + ε/sqrt(1−β2^t)), i.e. θ ← θ − α_t m_t / (sqrt(v_t) + ε) with
     α_t = α sqrt(1−β2^t)/(1−β1^t); with ``eps_in_sqrt`` it is m̂_t / sqrt(v̂_t + ε/(1−β2^t)).
-    ``mu_dtype``/``nu_dtype`` store m and v in another dtype (e.g. ``jnp.bfloat16``);
-    the update is computed in float32 (or float64 for float64 leaves).
+    ``b1`` may be a schedule ``count -> β1``. ``mu_dtype``/``nu_dtype`` store m and v in
+    another dtype (e.g. ``jnp.bfloat16``); the update is computed in float32 (or float64
+    for float64 leaves).
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.scale_by_adam(eps=0.0)
@@ -96,21 +169,14 @@ def scale_by_adam(
     >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # 2 / (2 + 1/sqrt(0.25))
     Array([0.5], dtype=float32)
     """
-    return _moments(
-        "jopt.scale_by_adam",
-        False,
-        b1,
-        b2,
-        eps,
-        eps_in_sqrt,
-        eps_hat,
-        mu_dtype,
-        nu_dtype,
-    )
+    call = "jopt.scale_by_adam"
+    options = dict(eps_in_sqrt=eps_in_sqrt, eps_hat=eps_hat, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    check_adam(call, b1, b2, eps, **options)
+    return scale_by_adam_moments(call, b1=b1, b2=b2, eps=eps, **options)
 
 
 def scale_by_amsgrad(
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-8,
     *,
@@ -129,47 +195,15 @@ def scale_by_amsgrad(
     >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
     Array([1.], dtype=float32)
     """
-    return _moments(
-        "jopt.scale_by_amsgrad",
-        True,
-        b1,
-        b2,
-        eps,
-        eps_in_sqrt,
-        eps_hat,
-        mu_dtype,
-        nu_dtype,
-    )
-
-
-def _moments(call, amsgrad, b1, b2, eps, eps_in_sqrt, eps_hat, mu_dtype, nu_dtype):
-    """Adam's transform, or AMSGrad's: the same moments plus v_max, kept in the state."""
-    _check(call, b1, b2, eps)
-    state_cls = ScaleByAmsgradState if amsgrad else ScaleByAdamState
-
-    def init_fn(params):
-        mu, nu = zeros_like(params, mu_dtype), zeros_like(params, nu_dtype)
-        return state_cls(jnp.zeros([], jnp.int32), mu, nu, *([nu] if amsgrad else []))
-
-    def update_fn(updates, state, params=None, **extra_args):
-        del params, extra_args
-        check_tree(call, updates, state.mu)
-        count = increment(state.count)
-        leaf = _adam_leaf(b1, b2, eps, eps_in_sqrt, count, amsgrad, eps_hat)
-        out, *moments = map_leaves(leaf, len(state), updates, *state[1:])
-        return out, state_cls(count, *moments)
-
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-def _direction(b1, b2, eps, eps_in_sqrt, amsgrad, mu_dtype, nu_dtype):
-    make = scale_by_amsgrad if amsgrad else scale_by_adam
-    return make(b1, b2, eps, eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    call = "jopt.scale_by_amsgrad"
+    options = dict(eps_in_sqrt=eps_in_sqrt, eps_hat=eps_hat, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    check_adam(call, b1, b2, eps, **options)
+    return scale_by_adam_moments(call, b1=b1, b2=b2, eps=eps, amsgrad=True, **options)
 
 
 def adam(
     learning_rate: ScalarOrSchedule = 1e-3,
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-8,
     *,
@@ -196,19 +230,21 @@ def adam(
     """
     call = "jopt.adam"
     check_learning_rate(call, learning_rate)
-    _check(call, b1, b2, eps)
-    return optax.chain(
-        _direction(b1, b2, eps, eps_in_sqrt, amsgrad, mu_dtype, nu_dtype),
-        scale_by_learning_rate(learning_rate),
+    options = dict(eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    check_adam(call, b1, b2, eps, **options)
+    check_flag(call, "amsgrad", amsgrad)
+    return chain(
+        scale_by_adam_moments(call, b1=b1, b2=b2, eps=eps, amsgrad=amsgrad, **options),
+        lr_step(call, learning_rate),
     )
 
 
 def adamw(
     learning_rate: ScalarOrSchedule = 1e-3,
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-8,
-    weight_decay: Scalar = 1e-2,
+    weight_decay: ScalarOrSchedule = 1e-2,
     *,
     mask: Any | None = None,
     eps_in_sqrt: bool = False,
@@ -220,7 +256,7 @@ def adamw(
 
     Δθ = −α (m̂_t / (sqrt(v̂_t) + ε) + λθ), the same as PyTorch's
     θ ← θ(1 − αλ) followed by the Adam step. ``mask`` (pytree of bools or a callable
-    ``params -> pytree``) picks the leaves that decay.
+    ``params -> pytree``) picks the leaves that decay. λ may be a schedule ``count -> λ``.
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.adamw(0.1, weight_decay=0.5)
@@ -230,10 +266,12 @@ def adamw(
     """
     call = "jopt.adamw"
     check_learning_rate(call, learning_rate)
-    _check(call, b1, b2, eps)
-    check_nonnegative(call, "weight_decay", weight_decay)
-    return optax.chain(
-        _direction(b1, b2, eps, eps_in_sqrt, amsgrad, mu_dtype, nu_dtype),
-        add_decayed_weights(weight_decay, mask),
-        scale_by_learning_rate(learning_rate),
+    options = dict(eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    check_adam(call, b1, b2, eps, **options)
+    check_nonnegative(call, "weight_decay", weight_decay, schedule=True)
+    check_flag(call, "amsgrad", amsgrad)
+    return chain(
+        scale_by_adam_moments(call, b1=b1, b2=b2, eps=eps, amsgrad=amsgrad, **options),
+        _add_decayed_weights(call, weight_decay, mask),
+        lr_step(call, learning_rate),
     )

@@ -1,9 +1,13 @@
-"""Shared pieces: hyperparameter types, dtype rules, tree checks, the learning-rate step.
+"""Shared pieces: hyperparameter types, the feature rule, dtype rules, state creation,
+tree checks and the learning-rate step.
 
-Dtype rule (every primitive follows it): state and math run in ``compute_dtype(leaf)``,
-float32 for bfloat16/float16/float32 leaves and float64 for float64 leaves; results are
-cast back to the leaf's dtype. Hyperparameters are cast to that dtype before use, so
-nothing mixes dtypes under ``jax_numpy_dtype_promotion="strict"``.
+Dtype rule (every primitive follows it): math runs in ``compute_dtype(leaf)``: float32
+for bfloat16/float16/float32 leaves, float64 for float64 leaves, the leaf's own complex
+dtype for complex leaves. Moments are stored in the leaf's dtype, except float16 leaves,
+whose moments are float32 (float16 underflows at 6e-8: Adam's v of a 1e-4 gradient is
+0 there); ``mu_dtype``/``nu_dtype`` override it. Second moments of complex leaves are
+real (|g|², as optax). Hyperparameters are cast to the dtype they multiply, so nothing
+mixes dtypes under ``jax_numpy_dtype_promotion="strict"``.
 """
 
 from __future__ import annotations
@@ -14,25 +18,73 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from jopt._validation import check_learning_rate
+from jopt._validation import check_flag, check_learning_rate
 
 Schedule = Callable[[jax.Array], Any]
-ScalarOrSchedule = float | jax.Array | Schedule
 Scalar = float | jax.Array
+ScalarOrSchedule = float | jax.Array | Schedule
 
 
-def compute_dtype(x: jax.Array) -> jnp.dtype:
-    """float32 for 16- and 32-bit floats, the dtype itself when wider (float64)."""
+def requested(value: Any) -> bool:
+    """Whether an optional feature (momentum, dampening, weight decay, ...) is on.
+
+    Off for ``None`` and for a concrete zero given as a Python or NumPy scalar; on for
+    anything else, including every JAX array (it may be traced, or changed later by
+    ``optax.inject_hyperparams``, so its value cannot decide the state's layout) and
+    every schedule. The state layout therefore depends only on what the caller asked for.
+
+    >>> import jax.numpy as jnp, numpy as np
+    >>> [requested(v) for v in (None, 0.0, np.float32(0), 0.9, jnp.asarray(0.0))]
+    [False, False, False, True, True]
+    """
+    if value is None:
+        return False
+    if isinstance(value, (int, float, np.number, np.ndarray)) and not isinstance(value, bool):
+        return not (np.ndim(value) == 0 and value == 0)
+    return True
+
+
+def evaluate(value: Any, count: jax.Array) -> Any:
+    """A constant, or a schedule evaluated at ``count`` (the updates already applied)."""
+    return value(count) if callable(value) else value
+
+
+# ------------------------------------------------------------------------------- dtypes
+
+
+def compute_dtype(x: Any) -> jnp.dtype:
+    """float32 for 16- and 32-bit floats, float64 for float64, complex dtypes as they are."""
     return _compute_dtype(jnp.dtype(x.dtype if hasattr(x, "dtype") else jnp.asarray(x).dtype))
 
 
 @functools.cache
 def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        return dtype
     if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"jopt: updates must be floating point, got a leaf of dtype {dtype}.")
+        raise TypeError(
+            f"jopt: updates must be floating point or complex, got a leaf of dtype {dtype}."
+        )
     return dtype if jnp.finfo(dtype).bits > 32 else jnp.dtype(jnp.float32)
+
+
+def real_dtype(dtype: Any) -> jnp.dtype:
+    """The real dtype of the same precision (float32 for complex64)."""
+    return jnp.dtype(jnp.finfo(dtype).dtype)
+
+
+def cast(value: Any, dtype: Any) -> jax.Array:
+    """A hyperparameter (Python number, array or tracer) as an array of ``dtype``."""
+    return jnp.asarray(value).astype(dtype)
+
+
+def per_dtype(make: Callable[[jnp.dtype], Any]) -> Callable[[jnp.dtype], Any]:
+    """``make(dtype)`` memoized for one update: scalar hyperparameter math built once per
+    compute dtype instead of once per leaf (fewer ops to trace and compile on big trees)."""
+    return functools.cache(make)
 
 
 def stored(x: jax.Array, dtype: Any) -> jax.Array:
@@ -45,24 +97,66 @@ def stored(x: jax.Array, dtype: Any) -> jax.Array:
     return x if x.dtype == dtype else x.astype(dtype).astype(x.dtype)
 
 
-def per_dtype(make: Callable[[jnp.dtype], Any]) -> Callable[[jnp.dtype], Any]:
-    """``make(dtype)`` memoized for one update: scalar hyperparameter math built once per
-    compute dtype instead of once per leaf (fewer ops to trace and compile on big trees)."""
-    return functools.cache(make)
+def state_dtype(leaf: Any, dtype: Any | None = None, *, real: bool = False) -> jnp.dtype:
+    """The dtype a moment of ``leaf`` is stored in (the module docstring's rule).
+
+    ``real=True`` for a second moment (|g|²): real for complex leaves.
+    """
+    leaf_dtype = jnp.dtype(leaf.dtype if hasattr(leaf, "dtype") else jnp.asarray(leaf).dtype)
+    if jnp.issubdtype(leaf_dtype, jnp.complexfloating):
+        return real_dtype(leaf_dtype) if real else leaf_dtype
+    if dtype is not None:
+        return jnp.dtype(dtype)
+    if leaf_dtype == jnp.float16:
+        return jnp.dtype(jnp.float32)
+    return leaf_dtype
 
 
-def cast(value: Any, dtype: Any) -> jax.Array:
-    """A hyperparameter (Python number, array or tracer) as an array of ``dtype``."""
-    return jnp.asarray(value).astype(dtype)
+# ------------------------------------------------------------------------ state creation
 
 
-def state_dtype(leaf: jax.Array, dtype: Any | None) -> jnp.dtype:
-    """The dtype a moment of ``leaf`` is stored in: ``dtype`` if given, else the leaf's own."""
-    return jnp.dtype(dtype) if dtype is not None else jnp.asarray(leaf).dtype
+def check_params(call: str, params: Any) -> None:
+    """Raises TypeError naming the first leaf that is not floating point or complex."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        dtype = jnp.dtype(leaf.dtype if hasattr(leaf, "dtype") else jnp.asarray(leaf).dtype)
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            raise TypeError(
+                f"{call}: init() got the parameter {jax.tree_util.keystr(path) or '(root)'} of "
+                f"dtype {dtype}; parameters must be floating point or complex (an integer "
+                "parameter cannot take a fractional step). Cast it, e.g. x.astype(jnp.float32), "
+                "or keep it out of the optimizer (optax.masked / optax.set_to_zero)."
+            )
 
 
-def zeros_like(tree: Any, dtype: Any | None = None) -> Any:
-    return jax.tree.map(lambda x: jnp.zeros(jnp.shape(x), state_dtype(x, dtype)), tree)
+def moments_like(
+    call: str, params: Any, dtype: Any | None = None, *, fill: Any = 0.0, real: bool = False
+) -> Any:
+    """One new array per parameter, filled with ``fill``, in ``state_dtype``.
+
+    Each array is its own buffer (donation needs that) and is created where its
+    parameter lives: ``jnp.full_like`` keeps a committed parameter's sharding, and under
+    ``jit`` it follows the parameter's sharding, so no full-size moment of a sharded
+    parameter is ever built on one device.
+    """
+    check_params(call, params)
+
+    def make(p):
+        dt = state_dtype(p, dtype, real=real)
+        if isinstance(fill, (int, float)) and fill == 0:
+            return jnp.zeros_like(p, dtype=dt)
+        return jnp.full_like(p, cast(fill, dt), dtype=dt)
+
+    return jax.tree.map(make, params)
+
+
+def zero_count() -> jax.Array:
+    """A new int32 step count, 0 (uncommitted: it follows the computation it joins)."""
+    return jnp.zeros([], jnp.int32)
+
+
+def increment(count: jax.Array) -> jax.Array:
+    """count + 1 as int32, saturating instead of wrapping around."""
+    return optax.safe_int32_increment(count)
 
 
 def check_tree(call: str, updates: Any, reference: Any, what: str = "the optimizer state") -> None:
@@ -71,19 +165,42 @@ def check_tree(call: str, updates: Any, reference: Any, what: str = "the optimiz
     if got != want:
         raise ValueError(
             f"{call}: the gradient tree does not match {what}.\n"
-            f"  gradients: {got}\n  state:     {want}\n"
+            f"  gradients: {got}\n  {what.split()[-1] + ':':<10} {want}\n"
             "Pass gradients with the same structure as the params given to init()."
         )
 
 
-def increment(count: jax.Array) -> jax.Array:
-    """count + 1 as int32, saturating instead of wrapping around."""
-    return optax.safe_int32_increment(count)
+def map_leaves(fn: Callable[..., tuple], num_outputs: int, updates: Any, *trees: Any) -> tuple:
+    """Applies ``fn(g, *leaves) -> tuple`` leaf-wise and returns ``num_outputs`` trees.
+
+    ``updates`` fixes the structure; every tree in ``trees`` must have the same one.
+    """
+    out = jax.tree.map(fn, updates, *trees)
+    return tuple(jax.tree.map(lambda _, o, i=i: o[i], updates, out) for i in range(num_outputs))
 
 
-def evaluate(learning_rate: ScalarOrSchedule, count: jax.Array) -> Any:
-    """A constant, or a schedule evaluated at ``count`` (the updates already applied)."""
-    return learning_rate(count) if callable(learning_rate) else learning_rate
+# ------------------------------------------------------------------------------ chains
+
+
+def chain(*transforms: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+    """``optax.chain`` whose inner updates run in the compute dtype.
+
+    The updates enter as float32 (float16/bfloat16 leaves) and leave in the gradients'
+    dtype only after the last transform: the learning rate is applied before the cast,
+    so a large direction never overflows float16 on its way to a small step. The state is
+    ``optax.chain``'s, unchanged.
+    """
+    inner = optax.chain(*transforms)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        wide = jax.tree.map(lambda g: g.astype(compute_dtype(g)), updates)
+        out, state = inner.update(wide, state, params, **extra_args)
+        return jax.tree.map(lambda u, g: u.astype(g.dtype), out, updates), state
+
+    return optax.GradientTransformationExtraArgs(inner.init, update_fn)
+
+
+# ------------------------------------------------------------------- the learning rate
 
 
 class ScaleByLearningRateState(NamedTuple):
@@ -113,11 +230,15 @@ def _lr_array(value: Any) -> jax.Array:
     return jnp.asarray(value).astype(jnp.result_type(float))
 
 
-def init_learning_rate(learning_rate: ScalarOrSchedule) -> LearningRateState:
-    """The state of a step that applies ``learning_rate`` (a constant or a schedule)."""
-    if callable(learning_rate):
-        count = jnp.zeros([], jnp.int32)
-        return ScaleByScheduleState(count, _lr_array(learning_rate(count)))
+def init_learning_rate(learning_rate: ScalarOrSchedule, counted: bool = False) -> LearningRateState:
+    """The state of a step that applies ``learning_rate`` (a constant or a schedule).
+
+    ``counted=True`` keeps a count for a constant rate too (another scheduled
+    hyperparameter of the same step reads it).
+    """
+    if callable(learning_rate) or counted:
+        count = zero_count()
+        return ScaleByScheduleState(count, _lr_array(evaluate(learning_rate, count)))
     return ScaleByLearningRateState(_lr_array(learning_rate))
 
 
@@ -125,10 +246,35 @@ def next_learning_rate(
     learning_rate: ScalarOrSchedule, state: LearningRateState
 ) -> tuple[Any, LearningRateState]:
     """The rate this update applies, and the state after it."""
-    if callable(learning_rate):
-        lr = learning_rate(state.count)
+    if isinstance(state, ScaleByScheduleState):
+        lr = evaluate(learning_rate, state.count)
         return lr, ScaleByScheduleState(increment(state.count), _lr_array(lr))
     return learning_rate, ScaleByLearningRateState(_lr_array(learning_rate))
+
+
+def _scale_by_learning_rate(
+    call: str, learning_rate: ScalarOrSchedule, flip_sign: bool = True
+) -> optax.GradientTransformationExtraArgs:
+    sign = -1.0 if flip_sign else 1.0
+
+    def init_fn(params):
+        check_params(call, params)
+        return init_learning_rate(learning_rate)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del extra_args
+        if params is not None:
+            check_tree(call, updates, params, "the params")
+        lr, state = next_learning_rate(learning_rate, state)
+        factor = per_dtype(lambda dt: sign * cast(lr, dt))
+
+        def scale(g):
+            dt = compute_dtype(g)
+            return (g.astype(dt) * factor(dt)).astype(g.dtype)
+
+        return jax.tree.map(scale, updates), state
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def scale_by_learning_rate(
@@ -141,7 +287,8 @@ def scale_by_learning_rate(
     records the rate applied at the last step; read it with :func:`jopt.get_learning_rate`.
     It is a :class:`jopt.ScaleByScheduleState` (int32 ``count``, ``learning_rate``) for a
     schedule, and a :class:`jopt.ScaleByLearningRateState` (``learning_rate`` only) for a
-    constant, as optax keeps no count for a constant rate.
+    constant, as optax keeps no count for a constant rate. Given ``params``, ``update``
+    checks that the gradients have their structure.
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.scale_by_learning_rate(0.1)
@@ -149,25 +296,10 @@ def scale_by_learning_rate(
     >>> updates
     Array([-0.1,  0.2], dtype=float32)
     """
-    check_learning_rate("jopt.scale_by_learning_rate", learning_rate)
-    sign = -1.0 if flip_sign else 1.0
-
-    def init_fn(params):
-        del params
-        return init_learning_rate(learning_rate)
-
-    def update_fn(updates, state, params=None, **extra_args):
-        del params, extra_args
-        lr, state = next_learning_rate(learning_rate, state)
-        factor = per_dtype(lambda dt: sign * cast(lr, dt))
-
-        def scale(g):
-            dt = compute_dtype(g)
-            return (g.astype(dt) * factor(dt)).astype(g.dtype)
-
-        return jax.tree.map(scale, updates), state
-
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+    call = "jopt.scale_by_learning_rate"
+    check_learning_rate(call, learning_rate)
+    check_flag(call, "flip_sign", flip_sign)
+    return _scale_by_learning_rate(call, learning_rate, flip_sign)
 
 
 def get_learning_rate(state: Any) -> jax.Array:
@@ -198,12 +330,3 @@ def get_learning_rate(state: Any) -> jax.Array:
         )
     # ``[...]`` reads both a jax.Array and a Flax nnx Variable wrapping one.
     return jnp.asarray(found[0].learning_rate[...])
-
-
-def map_leaves(fn: Callable[..., tuple], num_outputs: int, updates: Any, *trees: Any) -> tuple:
-    """Applies ``fn(g, *leaves) -> tuple`` leaf-wise and returns ``num_outputs`` trees.
-
-    ``updates`` fixes the structure; every tree in ``trees`` must have the same one.
-    """
-    out = jax.tree.map(fn, updates, *trees)
-    return tuple(jax.tree.map(lambda _, o, i=i: o[i], updates, out) for i in range(num_outputs))

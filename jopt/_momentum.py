@@ -16,51 +16,51 @@ from jopt._base import (
     Scalar,
     ScalarOrSchedule,
     cast,
+    chain,
     check_tree,
     compute_dtype,
     map_leaves,
+    moments_like,
     per_dtype,
-    scale_by_learning_rate,
-    stored,
-    zeros_like,
 )
-from jopt._validation import check_learning_rate, check_range
+from jopt._base import _scale_by_learning_rate as lr_step
+from jopt._math import ema
+from jopt._validation import check_dtype, check_learning_rate, check_unit
 
 
 class ScaleByMomentumState(NamedTuple):
     mu: Any  # EMA of the gradients, one leaf per parameter
 
 
-def _check_beta(call: str, beta: Scalar) -> None:
-    check_range(call, "beta", beta, 0.0, 1.0, hi_open=True)
+def _check(call: str, beta: Scalar, mu_dtype: Any) -> None:
+    check_unit(call, "beta", beta)
+    check_dtype(call, "mu_dtype", mu_dtype)
 
 
-def _ema_leaf(beta, nesterov):
-    @per_dtype  # scalars once per dtype, not per leaf
-    def scalars(dt):
-        b = cast(beta, dt)
-        return b, 1.0 - b
-
-    def step(g, m):
-        dt = compute_dtype(g)
-        b, one_minus_b = scalars(dt)
-        m_new = stored(b * m.astype(dt) + one_minus_b * g.astype(dt), m.dtype)
-        out = b * m_new + one_minus_b * g.astype(dt) if nesterov else m_new
-        return out.astype(g.dtype), m_new.astype(m.dtype)
-
-    return step
-
-
-def _ema_transform(call: str, beta: Scalar, mu_dtype: Any | None, nesterov: bool):
-    _check_beta(call, beta)
+def _scale_by_ema(call: str, beta: Scalar, mu_dtype: Any | None, nesterov: bool):
+    """m_t = βm_{t−1} + (1−β)g_t; outputs m_t, or βm_t + (1−β)g_t (``nesterov``)."""
 
     def init_fn(params):
-        return ScaleByMomentumState(mu=zeros_like(params, mu_dtype))
+        return ScaleByMomentumState(mu=moments_like(call, params, mu_dtype))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         check_tree(call, updates, state.mu)
-        out, mu = map_leaves(_ema_leaf(beta, nesterov), 2, updates, state.mu)
+
+        @per_dtype  # scalars once per dtype, not per leaf
+        def scalars(dt):
+            b = cast(beta, dt)
+            return b, 1.0 - b
+
+        def step(g, m):
+            dt = compute_dtype(g)
+            b, one_minus_b = scalars(dt)
+            gw = g.astype(dt)
+            m_new = ema(b, one_minus_b, m, gw)
+            out = b * m_new + one_minus_b * gw if nesterov else m_new
+            return out.astype(g.dtype), m_new.astype(m.dtype)
+
+        out, mu = map_leaves(step, 2, updates, state.mu)
         return out, ScaleByMomentumState(mu=mu)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
@@ -69,23 +69,29 @@ def _ema_transform(call: str, beta: Scalar, mu_dtype: Any | None, nesterov: bool
 def scale_by_momentum(
     beta: Scalar = 0.9, *, mu_dtype: Any | None = None
 ) -> optax.GradientTransformationExtraArgs:
-    """The deck's momentum direction m_t = βm_{t−1} + (1−β)g_t (see :func:`jopt.momentum`).
+    """The deck's averaged momentum direction m_t = βm_{t−1} + (1−β)g_t: (1−β)× optax's trace.
 
-    ``mu_dtype`` stores m in another dtype (e.g. ``jnp.bfloat16``); the math runs in float32
-    or wider.
+    optax's ``trace`` and PyTorch's buffer sum b_t = βb_{t−1} + g_t without the (1−β),
+    so at the same rate this direction is (1−β) times theirs (10× smaller at β = 0.9);
+    see :func:`jopt.momentum`. ``mu_dtype`` stores m in another dtype (e.g.
+    ``jnp.bfloat16``); the math runs in float32 or wider.
 
-    >>> import jax.numpy as jnp, jopt
-    >>> tx = jopt.scale_by_momentum(0.5)
-    >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
-    Array([1.], dtype=float32)
+    >>> import jax.numpy as jnp, optax, jopt
+    >>> tx, trace = jopt.scale_by_momentum(0.9), optax.trace(0.9)
+    >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # (1 − 0.9)·2
+    Array([0.2], dtype=float32)
+    >>> trace.update(jnp.array([2.0]), trace.init(jnp.zeros(1)))[0]  # 10× more
+    Array([2.], dtype=float32)
     """
-    return _ema_transform("jopt.scale_by_momentum", beta, mu_dtype, nesterov=False)
+    call = "jopt.scale_by_momentum"
+    _check(call, beta, mu_dtype)
+    return _scale_by_ema(call, beta, mu_dtype, nesterov=False)
 
 
 def scale_by_nesterov(
     beta: Scalar = 0.9, *, mu_dtype: Any | None = None
 ) -> optax.GradientTransformationExtraArgs:
-    """The deck's NAG direction on the look-ahead iterate, βm_t + (1−β)g_t.
+    """The deck's averaged NAG direction βm_t + (1−β)g_t: (1−β)× optax's Nesterov trace.
 
     See :func:`jopt.nesterov` for the derivation.
 
@@ -94,7 +100,9 @@ def scale_by_nesterov(
     >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # m=1, 0.5*1 + 0.5*2
     Array([1.5], dtype=float32)
     """
-    return _ema_transform("jopt.scale_by_nesterov", beta, mu_dtype, nesterov=True)
+    call = "jopt.scale_by_nesterov"
+    _check(call, beta, mu_dtype)
+    return _scale_by_ema(call, beta, mu_dtype, nesterov=True)
 
 
 def gd(learning_rate: ScalarOrSchedule) -> optax.GradientTransformationExtraArgs:
@@ -103,7 +111,8 @@ def gd(learning_rate: ScalarOrSchedule) -> optax.GradientTransformationExtraArgs
     θ^(t+1) = θ^(t) + Δθ^(t),  Δθ^(t) = −α∇E(θ^(t)).
 
     Fed mini-batch gradients (:func:`jopt.minibatch_indices`) it is mini-batch SGD;
-    with batch size 1 it is online SGD.
+    with batch size 1 it is online SGD. Given ``params``, ``update`` checks that the
+    gradients have their structure.
 
     >>> import jax.numpy as jnp, optax, jopt
     >>> tx = jopt.gd(0.1)
@@ -112,18 +121,21 @@ def gd(learning_rate: ScalarOrSchedule) -> optax.GradientTransformationExtraArgs
     >>> optax.apply_updates(params, updates)
     Array([0.8, 1.6], dtype=float32)
     """
-    check_learning_rate("jopt.gd", learning_rate)
-    return scale_by_learning_rate(learning_rate)
+    call = "jopt.gd"
+    check_learning_rate(call, learning_rate)
+    return chain(lr_step(call, learning_rate))
 
 
 def momentum(
     learning_rate: ScalarOrSchedule, beta: Scalar = 0.9, *, mu_dtype: Any | None = None
 ) -> optax.GradientTransformationExtraArgs:
-    """The deck's Momentum: Δθ_t = βΔθ_{t−1} − (1−β)α∇E(θ_t), β ∈ [0, 1).
+    """The deck's averaged Momentum: at the same α it moves (1−β)× as far as ``sgd(momentum=β)``.
 
-    β = 0 is steepest descent. Written as m_t = βm_{t−1} + (1−β)∇E(θ_t),
-    Δθ_t = −αm_t, which is the deck's form exactly for a constant α. This is the
-    EMA form; PyTorch's ``SGD(momentum=β)`` sums without the (1−β) (use :func:`jopt.sgd`).
+    Δθ_t = βΔθ_{t−1} − (1−β)α∇E(θ_t), β ∈ [0, 1); β = 0 is steepest descent. Written as
+    m_t = βm_{t−1} + (1−β)∇E(θ_t), Δθ_t = −αm_t, which is the deck's form exactly for a
+    constant α. PyTorch's ``SGD(momentum=β)``, ``optax.sgd(momentum=β)`` and
+    :func:`jopt.sgd` sum without the (1−β): ``jopt.momentum(α/(1−β), β)`` equals
+    ``jopt.sgd(α, momentum=β)``.
 
     >>> import jax.numpy as jnp, optax, jopt
     >>> tx = jopt.momentum(0.1, beta=0.5)
@@ -133,18 +145,20 @@ def momentum(
     >>> u2, state = tx.update(jnp.array([1.0]), state)  # Δθ_2 = 0.5Δθ_1 − 0.05
     >>> u1, u2
     (Array([-0.05], dtype=float32), Array([-0.075], dtype=float32))
+    >>> sgd = jopt.sgd(0.1, momentum=0.5)  # no (1−β): twice the step here
+    >>> sgd.update(jnp.array([1.0]), sgd.init(params))[0]
+    Array([-0.1], dtype=float32)
     """
-    check_learning_rate("jopt.momentum", learning_rate)
-    _check_beta("jopt.momentum", beta)
-    return optax.chain(
-        scale_by_momentum(beta, mu_dtype=mu_dtype), scale_by_learning_rate(learning_rate)
-    )
+    call = "jopt.momentum"
+    check_learning_rate(call, learning_rate)
+    _check(call, beta, mu_dtype)
+    return chain(_scale_by_ema(call, beta, mu_dtype, False), lr_step(call, learning_rate))
 
 
 def nesterov(
     learning_rate: ScalarOrSchedule, beta: Scalar = 0.9, *, mu_dtype: Any | None = None
 ) -> optax.GradientTransformationExtraArgs:
-    """The deck's Nesterov accelerated gradient (NAG).
+    """The deck's averaged NAG: at the same α it moves (1−β)× as far as ``sgd(nesterov=True)``.
 
     Deck form (the gradient is taken at the look-ahead point)::
 
@@ -156,15 +170,18 @@ def nesterov(
     φ_{t+1} = φ_t + βΔθ_t − (1−β)α∇E(φ_t): with m the EMA of ∇E(φ),
     the update is −α(βm_t + (1−β)∇E(φ_t)). θ_t is recovered as φ_t − βΔθ_{t−1}; at
     convergence (Δθ → 0) both coincide. The test suite checks φ_t against the
-    deck's form step by step on a quadratic.
+    deck's form step by step on a quadratic. ``jopt.nesterov(α/(1−β), β)`` equals
+    ``jopt.sgd(α, momentum=β, nesterov=True)``.
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.nesterov(0.1, beta=0.5)
     >>> tx.update(jnp.array([1.0]), tx.init(jnp.zeros(1)))[0]  # −0.1·(0.5·0.5 + 0.5)
     Array([-0.075], dtype=float32)
+    >>> sgd = jopt.sgd(0.1, momentum=0.5, nesterov=True)  # −0.1·(1 + 0.5·1): twice
+    >>> sgd.update(jnp.array([1.0]), sgd.init(jnp.zeros(1)))[0]
+    Array([-0.15], dtype=float32)
     """
-    check_learning_rate("jopt.nesterov", learning_rate)
-    _check_beta("jopt.nesterov", beta)
-    return optax.chain(
-        scale_by_nesterov(beta, mu_dtype=mu_dtype), scale_by_learning_rate(learning_rate)
-    )
+    call = "jopt.nesterov"
+    check_learning_rate(call, learning_rate)
+    _check(call, beta, mu_dtype)
+    return chain(_scale_by_ema(call, beta, mu_dtype, True), lr_step(call, learning_rate))

@@ -9,8 +9,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import cast, compute_dtype, increment
-from jopt._validation import check_choice, check_int, check_nonnegative, check_range
+from jopt._base import cast, compute_dtype, increment, zero_count
+from jopt._validation import (
+    check_choice,
+    check_count,
+    check_nonnegative,
+    check_range,
+    check_real,
+)
 
 _CALL = "jopt.reduce_lr_on_plateau"
 
@@ -80,10 +86,10 @@ def reduce_lr_on_plateau(
     0.25 [0.25 0.25]
     """
     check_range(_CALL, "factor", factor, 0.0, 1.0, hi_open=True)
-    patience = check_int(_CALL, "patience", patience, 0)
+    patience = check_count(_CALL, "patience", patience, 0)
     check_nonnegative(_CALL, "threshold", threshold)
     threshold_mode = check_choice(_CALL, "threshold_mode", threshold_mode, ("rel", "abs"))
-    cooldown = check_int(_CALL, "cooldown", cooldown, 0)
+    cooldown = check_count(_CALL, "cooldown", cooldown, 0)
     check_nonnegative(_CALL, "min_scale", min_scale)
     mode = check_choice(_CALL, "mode", mode, ("min", "max"))
     check_nonnegative(_CALL, "eps", eps)
@@ -92,13 +98,12 @@ def reduce_lr_on_plateau(
         del params
         dtype = jnp.result_type(float)
         worst = math.inf if mode == "min" else -math.inf
-        zero = jnp.zeros([], jnp.int32)
-        return ReduceLROnPlateauState(
+        return ReduceLROnPlateauState(  # each field its own buffer (donation)
             best=jnp.full([], worst, dtype),
-            num_bad_epochs=zero,
-            cooldown_counter=zero,
+            num_bad_epochs=zero_count(),
+            cooldown_counter=zero_count(),
             scale=jnp.ones([], dtype),
-            count=zero,
+            count=zero_count(),
         )
 
     def update_fn(updates, state, params=None, *, value=None, **extra_args):
@@ -108,6 +113,7 @@ def reduce_lr_on_plateau(
                 f"{_CALL}: update() needs the monitored metric as value=, e.g. "
                 "tx.update(grads, state, params, value=loss)."
             )
+        _check_value(value)
         dtype = state.scale.dtype
         v, best, thr = cast(value, dtype), state.best, cast(threshold, dtype)
         if mode == "min":
@@ -125,7 +131,7 @@ def reduce_lr_on_plateau(
         reduce = bad > patience
         lowered = jnp.maximum(state.scale * cast(factor, dtype), cast(min_scale, dtype))
         scale = jnp.where(reduce & (state.scale - lowered > cast(eps, dtype)), lowered, state.scale)
-        cooldown_counter = jnp.where(reduce, cooldown, cooldown_counter).astype(jnp.int32)
+        cooldown_counter = jnp.where(reduce, cast(cooldown, jnp.int32), cooldown_counter)
         bad = jnp.where(reduce, 0, bad).astype(jnp.int32)
 
         updates = jax.tree.map(
@@ -136,3 +142,12 @@ def reduce_lr_on_plateau(
         return updates, ReduceLROnPlateauState(best, bad, cooldown_counter, scale, count)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _check_value(value: Any) -> None:
+    try:
+        check_real(_CALL, "value", value)
+    except TypeError as error:
+        raise TypeError(
+            f"{error} Pass the monitored metric as a scalar, e.g. value=loss."
+        ) from None

@@ -12,33 +12,103 @@ from jopt._base import (
     Scalar,
     ScalarOrSchedule,
     cast,
+    chain,
     check_tree,
     compute_dtype,
+    evaluate,
     increment,
     map_leaves,
+    moments_like,
     per_dtype,
-    scale_by_learning_rate,
-    stored,
-    zeros_like,
+    requested,
+    zero_count,
 )
-from jopt._validation import check_learning_rate, check_nesterov, check_nonnegative
-from jopt._weight_decay import add_decayed_weights
+from jopt._base import _scale_by_learning_rate as lr_step
+from jopt._math import ema
+from jopt._validation import (
+    check_dtype,
+    check_flag,
+    check_learning_rate,
+    check_nesterov,
+    check_nonnegative,
+    check_optional,
+    check_range,
+)
+from jopt._weight_decay import maximize_and_decay
 
 
 class ScaleByTraceState(NamedTuple):
     trace: Any  # the buffer b
 
 
-class ScaleByDampenedTraceState(NamedTuple):
-    """With dampening the first step differs (b_1 = g_1, undampened): a count tells it."""
+class ScaleByCountedTraceState(NamedTuple):
+    """The buffer with a count: dampening (whose first step differs, b_1 = g_1) or a
+    momentum schedule (evaluated at the count) needs one."""
 
     count: jax.Array  # int32, updates applied
     trace: Any
 
 
+def _check_trace(call: str, momentum: Any, dampening: Any, nesterov: bool, mu_dtype: Any) -> None:
+    check_optional(call, "momentum", momentum, schedule=True)
+    check_range(call, "dampening", 0.0 if dampening is None else dampening, 0.0, 1.0)
+    check_nesterov(call, momentum, dampening, nesterov)
+    check_dtype(call, "mu_dtype", mu_dtype)
+
+
+def _scale_by_trace(
+    call: str,
+    momentum: ScalarOrSchedule,
+    dampening: Scalar | None = None,
+    nesterov: bool = False,
+    mu_dtype: Any | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    # Without dampening b_1 = μ·0 + g_1 = g_1 from the zero buffer: no first-step case
+    # and, for a constant momentum, no count (optax's layout).
+    dampened = requested(dampening)
+    counted = dampened or callable(momentum)
+
+    def init_fn(params):
+        trace = moments_like(call, params, mu_dtype)
+        return (
+            ScaleByCountedTraceState(zero_count(), trace) if counted else ScaleByTraceState(trace)
+        )
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        check_tree(call, updates, state.trace)
+        mu_now = evaluate(momentum, state.count) if counted else momentum
+        first = state.count == 0 if dampened else None
+
+        @per_dtype  # scalars once per dtype, not per leaf
+        def scalars(dt):
+            mu = cast(mu_now, dt)
+            if not dampened:
+                return mu, mu, jnp.ones((), dt)
+            # The first step fills the (zero) buffer with g undampened: select the two
+            # scalars rather than every element.
+            keep = jnp.where(first, jnp.zeros((), dt), mu)
+            return mu, keep, jnp.where(first, jnp.ones((), dt), 1.0 - cast(dampening, dt))
+
+        def step(g, b):
+            dt = compute_dtype(g)
+            mu, keep, damp = scalars(dt)
+            gw = g.astype(dt)
+            b_new = ema(keep, damp, b, gw)
+            out = gw + mu * b_new if nesterov else b_new
+            return out.astype(g.dtype), b_new.astype(b.dtype)
+
+        out, trace = map_leaves(step, 2, updates, state.trace)
+        if counted:
+            return out, ScaleByCountedTraceState(increment(state.count), trace)
+        return out, ScaleByTraceState(trace)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
 def scale_by_trace(
-    momentum: Scalar = 0.9,
-    dampening: Scalar = 0.0,
+    momentum: ScalarOrSchedule = 0.9,
+    dampening: Scalar | None = None,
     *,
     nesterov: bool = False,
     mu_dtype: Any | None = None,
@@ -47,6 +117,12 @@ def scale_by_trace(
 
     b_1 = g_1 (first step undampened),  b_t = μ b_{t−1} + (1−d) g_t;
     output g_t + μ b_t with ``nesterov=True``, else b_t.
+
+    ``momentum`` may be a schedule ``count -> μ`` (PyTorch's ``OneCycleLR`` /
+    ``CyclicLR`` with ``cycle_momentum``), evaluated at the updates already applied.
+    A dampening (``None``: off) or a momentum schedule adds an int32 ``count``
+    (:class:`jopt.ScaleByCountedTraceState`); otherwise the state is optax's
+    ``trace`` layout (:class:`jopt.ScaleByTraceState`).
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.scale_by_trace(0.9, dampening=0.5)
@@ -57,63 +133,18 @@ def scale_by_trace(
     (Array([1.], dtype=float32), Array([1.4], dtype=float32))
     """
     call = "jopt.scale_by_trace"
-    check_nonnegative(call, "momentum", momentum)
-    check_nesterov(call, momentum, dampening, nesterov)
-
-    # Without dampening b_1 = μ·0 + g_1 = g_1 from the zero buffer: no first-step case
-    # and no count (optax's layout); decided on the Python value, as init must agree.
-    undamped = _is_python_zero(dampening)
-
-    def init_fn(params):
-        trace = zeros_like(params, mu_dtype)
-        if undamped:
-            return ScaleByTraceState(trace)
-        return ScaleByDampenedTraceState(jnp.zeros([], jnp.int32), trace)
-
-    def update_fn(updates, state, params=None, **extra_args):
-        del params, extra_args
-        check_tree(call, updates, state.trace)
-        first = None if undamped else state.count == 0
-
-        @per_dtype  # scalars once per dtype, not per leaf
-        def scalars(dt):
-            mu, d = cast(momentum, dt), cast(dampening, dt)
-            if undamped:
-                return mu, mu, None
-            # The first step fills the (zero) buffer with g undampened: select the two
-            # scalars rather than every element.
-            keep = jnp.where(first, jnp.zeros((), dt), mu)
-            return mu, keep, jnp.where(first, jnp.ones((), dt), 1.0 - d)
-
-        def step(g, b):
-            dt = compute_dtype(g)
-            mu, keep, damp = scalars(dt)
-            g32 = g.astype(dt)
-            b_new = stored(keep * b.astype(dt) + (g32 if damp is None else damp * g32), b.dtype)
-            out = g32 + mu * b_new if nesterov else b_new
-            return out.astype(g.dtype), b_new.astype(b.dtype)
-
-        out, trace = map_leaves(step, 2, updates, state.trace)
-        if undamped:
-            return out, ScaleByTraceState(trace)
-        return out, ScaleByDampenedTraceState(increment(state.count), trace)
-
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-def _is_python_zero(x: Any) -> bool:
-    # Structure is decided on Python values only: an array (even a concrete 0) may be
-    # traced elsewhere (inject_hyperparams, vmap), and init and update must agree.
-    return isinstance(x, (int, float)) and x == 0
+    check_nonnegative(call, "momentum", momentum, schedule=True)
+    _check_trace(call, momentum, dampening, nesterov, mu_dtype)
+    return _scale_by_trace(call, momentum, dampening, nesterov, mu_dtype)
 
 
 def sgd(
     learning_rate: ScalarOrSchedule,
-    momentum: Scalar = 0.0,
+    momentum: ScalarOrSchedule | None = None,
     *,
-    dampening: Scalar = 0.0,
+    dampening: Scalar | None = None,
     nesterov: bool = False,
-    weight_decay: Scalar = 0.0,
+    weight_decay: ScalarOrSchedule | None = None,
     maximize: bool = False,
     mu_dtype: Any | None = None,
 ) -> optax.GradientTransformationExtraArgs:
@@ -123,9 +154,10 @@ def sgd(
     with momentum μ: b_1 = g_1, b_t = μb_{t−1} + (1−d)g_t, g ← g + μb_t (Nesterov) or b_t;
     Δθ = −αg.
 
-    ``momentum=0`` with no decay is the deck's steepest descent; the deck's EMA
-    momentum is :func:`jopt.momentum`. A momentum given as a Python 0 keeps no buffer;
-    an array momentum (vmap, inject_hyperparams) always keeps one.
+    ``momentum=None`` (or a Python/NumPy 0) with no decay is the deck's steepest
+    descent and keeps no buffer; any JAX array momentum (vmap, inject_hyperparams)
+    keeps one. ``momentum`` and ``weight_decay`` may also be schedules ``count -> value``.
+    The deck's averaged momentum is :func:`jopt.momentum`.
 
     >>> import jax.numpy as jnp, optax, jopt
     >>> tx = jopt.sgd(0.1, momentum=0.9)
@@ -139,15 +171,10 @@ def sgd(
     """
     call = "jopt.sgd"
     check_learning_rate(call, learning_rate)
-    check_nonnegative(call, "momentum", momentum)
-    check_nonnegative(call, "weight_decay", weight_decay)
-    check_nesterov(call, momentum, dampening, nesterov)
-    steps = []
-    if maximize:
-        steps.append(optax.scale(-1.0))
-    if not _is_python_zero(weight_decay):
-        steps.append(add_decayed_weights(weight_decay))
-    if not _is_python_zero(momentum):
-        steps.append(scale_by_trace(momentum, dampening, nesterov=nesterov, mu_dtype=mu_dtype))
-    steps.append(scale_by_learning_rate(learning_rate))
-    return optax.chain(*steps)
+    check_optional(call, "weight_decay", weight_decay, schedule=True)
+    check_flag(call, "maximize", maximize)
+    _check_trace(call, momentum, dampening, nesterov, mu_dtype)
+    steps = maximize_and_decay(call, maximize, weight_decay)
+    if requested(momentum):
+        steps.append(_scale_by_trace(call, momentum, dampening, nesterov, mu_dtype))
+    return chain(*steps, lr_step(call, learning_rate))

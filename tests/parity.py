@@ -3,16 +3,21 @@
 Used by tests/test_compat_torch.py, tests/test_compat_keras.py and docs/make_parity.py
 (which writes docs/parity.md), so the tests and the table run the same configurations.
 
-Both sides start from the same NumPy parameters, evaluate the same loss written in
-their own framework, take their own gradients from their own parameters and step
-their own optimizer; only the parameter trajectories are compared. The error of a
-leaf at a step is max|θ_jopt − θ_ref| (abs) and that divided by max|θ_ref| (rel);
-a run's error is the maximum over leaves and steps.
+Lockstep: every step, the gradient of one loss is taken once, at jopt's current
+parameters, and the same arrays are handed to both optimizers (torch: ``p.grad``; Keras:
+``apply_gradients``). Only the optimizers' own arithmetic can then make the parameter
+trajectories differ. (Each library taking its own gradient at its own parameters lets a
+last-bit difference in the gradient, an FMA under jit, grow to 1e-3 wherever RMSprop-
+or Adam-like steps turn sign-like near an exactly zero gradient.) The error of a leaf at
+a step is max|θ_jopt − θ_ref| (abs) and that divided by max|θ_ref| (rel); a run's error
+is the maximum over leaves and steps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -40,21 +45,9 @@ def loss_jnp(params, sign=1.0):
     """Σ_leaves Σ [a/2 (x − 1)² + 0.3 sin(2x) + 0.1 log(1 + x²)], times ``sign``."""
     total = 0.0
     for k, x in params.items():
+        a = CURVATURE.get(k, 1.0)
         total = total + jnp.sum(
-            0.5 * CURVATURE[k] * (x - 1.0) ** 2 + 0.3 * jnp.sin(2.0 * x) + 0.1 * jnp.log1p(x * x)
-        )
-    return sign * total
-
-
-def loss_torch(params, sign=1.0):
-    import torch
-
-    total = 0.0
-    for k, x in params.items():
-        total = total + torch.sum(
-            0.5 * CURVATURE[k] * (x - 1.0) ** 2
-            + 0.3 * torch.sin(2.0 * x)
-            + 0.1 * torch.log1p(x * x)
+            0.5 * a * (x - 1.0) ** 2 + 0.3 * jnp.sin(2.0 * x) + 0.1 * jnp.log1p(x * x)
         )
     return sign * total
 
@@ -82,6 +75,16 @@ def jopt_schedule(spec):
     raise ValueError(kind)
 
 
+def describe_schedule(spec) -> str:
+    kind, base, *args = spec
+    return {
+        "step": lambda: f"lr=StepLR({base}, step_size={args[0]}, gamma={args[1]})",
+        "exp": lambda: f"lr=ExponentialLR({base}, gamma={args[0]})",
+        "keras_exp": lambda: f"learning_rate=ExponentialDecay({base}, {args[0]}, {args[1]})",
+        "legacy_decay": lambda: f"learning_rate={base}, decay={args[0]} (keras: InverseTimeDecay)",
+    }[kind]()
+
+
 # -------------------------------------------------------------------------------- cases
 
 
@@ -91,10 +94,26 @@ class TorchCase:
     preset: str  # the class name, in torch.optim and in jopt.compat.torch
     kwargs: dict = field(default_factory=dict)  # PyTorch names: passed to both sides
     schedule: tuple | None = None  # ("step", lr, step_size, gamma) | ("exp", lr, gamma)
+    # Anything else: jopt-only / torch-only keyword arguments (e.g. a jopt momentum
+    # schedule and torch's own scheduler), the torch schedulers stepped after each step,
+    # other initial parameters, and the text for docs/parity.md.
+    jopt_kwargs: dict = field(default_factory=dict)
+    torch_kwargs: dict = field(default_factory=dict)
+    schedulers: Callable[[Any], list] | None = None
+    params: Callable[[], dict[str, np.ndarray]] = init_params
+    text: str | None = None
 
     @property
     def sign(self) -> float:
         return -1.0 if self.kwargs.get("maximize") else 1.0  # maximize climbs −E
+
+    def describe(self) -> str:
+        if self.text is not None:
+            return self.text
+        parts = [f"{k}={v}" for k, v in self.kwargs.items()]
+        if self.schedule is not None:
+            parts.append(describe_schedule(self.schedule))
+        return ", ".join(parts) or "defaults"
 
 
 TORCH_CASES = [
@@ -140,6 +159,11 @@ TORCH_CASES = [
     TorchCase(
         "adam-maximize-eps-explr", "Adam", dict(maximize=True, eps=1e-6), ("exp", 0.05, 0.95)
     ),
+    TorchCase(
+        "adam-decoupled_weight_decay",
+        "Adam",
+        dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True),
+    ),
     TorchCase("adamw", "AdamW", dict(lr=0.05)),
     TorchCase(
         "adamw-betas-amsgrad-steplr",
@@ -159,6 +183,18 @@ class KerasCase:
     # ("keras_exp", lr, decay_steps, rate): keras ExponentialDecay;
     # ("legacy_decay", lr, decay): jopt's tf.keras 2 ``decay``; keras InverseTimeDecay(lr, 1, decay)
     schedule: tuple | None = None
+    jopt_kwargs: dict = field(default_factory=dict)
+    keras_kwargs: dict = field(default_factory=dict)
+    params: Callable[[], dict[str, np.ndarray]] = init_params
+    text: str | None = None
+
+    def describe(self) -> str:
+        if self.text is not None:
+            return self.text
+        parts = [f"{k}={v}" for k, v in self.kwargs.items()]
+        if self.schedule is not None:
+            parts.append(describe_schedule(self.schedule))
+        return ", ".join(parts) or "defaults"
 
 
 KERAS_CASES = [
@@ -207,58 +243,75 @@ KERAS_CASES = [
 # ------------------------------------------------------------------------------- runners
 
 
-def run_jopt(tx: optax.GradientTransformation, dtype, steps: int, sign: float = 1.0):
-    """The parameter trajectory (a list of dicts of float64 NumPy arrays) under jopt."""
-    params = {k: jnp.asarray(v, dtype) for k, v in init_params().items()}
+def lockstep(
+    tx: optax.GradientTransformation,
+    reference_step: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
+    params0: dict[str, np.ndarray],
+    dtype,
+    steps: int,
+    sign: float = 1.0,
+    loss: Callable = loss_jnp,
+):
+    """Both trajectories (lists of dicts of float64 NumPy arrays), fed the same gradients.
 
-    @jax.jit
-    def step(p, s):
-        g = jax.grad(loss_jnp)(p, sign)
-        u, s = tx.update(g, s, p)
-        return optax.apply_updates(p, u), s
-
-    state, out = tx.init(params), []
+    ``reference_step(grads)`` applies the reference optimizer to the NumPy gradients
+    (in ``dtype``) and returns its parameters after the step.
+    """
+    params = {k: jnp.asarray(v, dtype) for k, v in params0.items()}
+    grad_fn = jax.jit(jax.grad(loss), static_argnums=1)
+    update = jax.jit(lambda g, s, p: tx.update(g, s, p))
+    state, ours, theirs = tx.init(params), [], []
     for _ in range(steps):
-        params, state = step(params, state)
-        out.append({k: np.asarray(v, np.float64) for k, v in params.items()})
-    return out
+        grads = grad_fn(params, sign)
+        updates, state = update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+        ours.append({k: np.asarray(v, np.float64) for k, v in params.items()})
+        ref = reference_step({k: np.asarray(v, dtype) for k, v in grads.items()})
+        theirs.append({k: np.array(v, np.float64) for k, v in ref.items()})
+    return ours, theirs
 
 
 def jopt_torch(case: TorchCase):
     kwargs = dict(case.kwargs)
     if case.schedule is not None:
         kwargs["lr"] = jopt_schedule(case.schedule)
+    kwargs.update(case.jopt_kwargs)
     return getattr(jt, case.preset)(**kwargs)
 
 
-def run_torch(case: TorchCase, dtype, steps: int):
+def torch_stepper(case: TorchCase, dtype, params0: dict[str, np.ndarray]):
+    """A function grads -> params that steps ``torch.optim.<preset>`` (and its schedulers)."""
     import torch
 
     tdtype = {np.float64: torch.float64, np.float32: torch.float32}[dtype]
     params = {
         k: torch.tensor(np.asarray(v, dtype), dtype=tdtype, requires_grad=True)
-        for k, v in init_params().items()
+        for k, v in params0.items()
     }
     kwargs = dict(case.kwargs)
+    schedulers: list = []
     if case.schedule is not None:
         kwargs["lr"] = case.schedule[1]
+    kwargs.update(case.torch_kwargs)
     opt = getattr(torch.optim, case.preset)(list(params.values()), **kwargs)
-    sched = None
     if case.schedule is not None:
         kind, _, *args = case.schedule
         if kind == "step":
-            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args[0], gamma=args[1])
+            schedulers.append(torch.optim.lr_scheduler.StepLR(opt, args[0], gamma=args[1]))
         else:
-            sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=args[0])
-    out = []
-    for _ in range(steps):
-        opt.zero_grad()
-        loss_torch(params, case.sign).backward()
+            schedulers.append(torch.optim.lr_scheduler.ExponentialLR(opt, gamma=args[0]))
+    if case.schedulers is not None:
+        schedulers.extend(case.schedulers(opt))
+
+    def step(grads):
+        for k, p in params.items():
+            p.grad = torch.from_numpy(np.array(grads[k], dtype=dtype))
         opt.step()
-        if sched is not None:
+        for sched in schedulers:
             sched.step()
-        out.append({k: v.detach().numpy().astype(np.float64) for k, v in params.items()})
-    return out
+        return {k: v.detach().numpy().copy() for k, v in params.items()}
+
+    return step
 
 
 def jopt_keras(case: KerasCase):
@@ -269,20 +322,22 @@ def jopt_keras(case: KerasCase):
             kwargs.update(learning_rate=base, decay=args[0])
         else:
             kwargs["learning_rate"] = jopt_schedule(case.schedule)
+    kwargs.update(case.jopt_kwargs)
     return getattr(jk, case.preset)(**kwargs)
 
 
-def run_keras(case: KerasCase, dtype, steps: int):
-    """The trajectory under keras.optimizers (JAX backend), variables and floatx in ``dtype``."""
+def keras_stepper(case: KerasCase, dtype, params0: dict[str, np.ndarray]):
+    """A function grads -> params that steps ``keras.optimizers.<preset>`` (JAX backend),
+    its variables and floatx (so its learning-rate variable) in ``dtype``."""
     import keras
 
-    names = list(init_params())
+    names = list(params0)
     floatx = keras.config.floatx()
-    keras.config.set_floatx(np.dtype(dtype).name)  # the learning-rate variable's dtype too
+    keras.config.set_floatx(np.dtype(dtype).name)
     try:
         variables = [
             keras.Variable(np.asarray(v, dtype), name=k, dtype=np.dtype(dtype).name)
-            for k, v in init_params().items()
+            for k, v in params0.items()
         ]
         kwargs = dict(case.kwargs)
         if case.schedule is not None:
@@ -293,19 +348,23 @@ def run_keras(case: KerasCase, dtype, steps: int):
                 )
             else:
                 kwargs["learning_rate"] = keras.optimizers.schedules.ExponentialDecay(base, *args)
+        kwargs.update(case.keras_kwargs)
         opt = getattr(keras.optimizers, case.preset)(**kwargs)
-        grad_fn = jax.jit(jax.grad(loss_jnp))
-        out = []
-        for _ in range(steps):
-            values = {k: jnp.asarray(v.value) for k, v in zip(names, variables, strict=True)}
-            grads = grad_fn(values)
-            opt.apply_gradients(list(zip([grads[k] for k in names], variables, strict=True)))
-            out.append(
-                {k: np.asarray(v.value, np.float64) for k, v in zip(names, variables, strict=True)}
-            )
+        opt.build(variables)
     finally:
         keras.config.set_floatx(floatx)
-    return out
+
+    def step(grads):
+        keras.config.set_floatx(np.dtype(dtype).name)
+        try:
+            opt.apply_gradients(
+                [(jnp.asarray(grads[k]), v) for k, v in zip(names, variables, strict=True)]
+            )
+        finally:
+            keras.config.set_floatx(floatx)
+        return {k: np.asarray(v.value) for k, v in zip(names, variables, strict=True)}
+
+    return step
 
 
 def errors(actual, expected) -> tuple[float, float]:
@@ -323,10 +382,16 @@ def errors(actual, expected) -> tuple[float, float]:
 
 
 def torch_errors(case: TorchCase, dtype, steps: int = STEPS) -> tuple[float, float]:
-    return errors(
-        run_jopt(jopt_torch(case), dtype, steps, case.sign), run_torch(case, dtype, steps)
+    params0 = case.params()
+    ours, theirs = lockstep(
+        jopt_torch(case), torch_stepper(case, dtype, params0), params0, dtype, steps, case.sign
     )
+    return errors(ours, theirs)
 
 
 def keras_errors(case: KerasCase, dtype, steps: int = STEPS) -> tuple[float, float]:
-    return errors(run_jopt(jopt_keras(case), dtype, steps), run_keras(case, dtype, steps))
+    params0 = case.params()
+    ours, theirs = lockstep(
+        jopt_keras(case), keras_stepper(case, dtype, params0), params0, dtype, steps
+    )
+    return errors(ours, theirs)

@@ -15,6 +15,7 @@ from registry import CASES
 
 import jopt
 import jopt.compat.keras as jk
+from jopt.compat.keras._common import OPTION_DEFAULTS
 
 TOL = {np.float64: 1e-10, np.float32: 2e-5}
 
@@ -36,6 +37,7 @@ def test_every_option_is_exercised():
             used.add((c.preset, "decay" if c.schedule[0] == "legacy_decay" else "schedule"))
     for preset in jk.__all__:
         params = set(inspect.signature(getattr(jk, preset)).parameters) - {"learning_rate"}
+        params -= {"options"}  # Keras' base options: tests/test_keras_options.py
         missing = {p for p in params | {"schedule"} if (preset, p) not in used}
         assert not missing, f"{preset}: options not compared with keras: {sorted(missing)}"
 
@@ -44,11 +46,19 @@ def test_every_option_is_exercised():
 def test_defaults_are_keras(name):
     ours = inspect.signature(getattr(jk, name)).parameters
     theirs = inspect.signature(getattr(keras.optimizers, name)).parameters
+    doc = getattr(jk, name).__doc__
     for p in ours.values():
+        if p.kind == p.VAR_KEYWORD:  # **options: Keras' base options, same defaults
+            for option, value in OPTION_DEFAULTS.items():
+                assert theirs[option].default == value, option
+            continue
         if p.name == "decay":  # tf.keras 2's legacy argument, gone from Keras 3
-            assert p.default == 0.0
+            assert p.default is None
             continue
         default = theirs[p.name].default
+        if p.default is None and default == 0:
+            assert f"``{p.name}``" in doc and "Keras' default 0, off" in doc, (name, p.name)
+            continue
         assert p.default == default, f"{name}({p.name}): {p.default!r} != keras' {default!r}"
 
 

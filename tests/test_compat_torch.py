@@ -28,11 +28,14 @@ def test_trajectory_matches_torch(case, dtype):
     )
 
 
+FLAGS = {"foreach", "fused", "capturable", "differentiable"}  # kernel choices: no-ops
+
+
 def test_every_option_is_exercised():
-    used = {(c.preset, k) for c in TORCH_CASES for k in c.kwargs}
+    used = {(c.preset, k) for c in TORCH_CASES for k in {**c.kwargs, **c.jopt_kwargs}}
     used |= {(c.preset, "schedule") for c in TORCH_CASES if c.schedule is not None}
     for preset in jt.__all__:
-        params = set(inspect.signature(getattr(jt, preset)).parameters) - {"lr"}
+        params = set(inspect.signature(getattr(jt, preset)).parameters) - {"lr"} - FLAGS
         missing = {p for p in params | {"schedule"} if (preset, p) not in used}
         assert not missing, f"{preset}: options not compared with torch: {sorted(missing)}"
 
@@ -41,8 +44,14 @@ def test_every_option_is_exercised():
 def test_defaults_are_torchs(name):
     ours = inspect.signature(getattr(jt, name)).parameters
     theirs = inspect.signature(getattr(torch.optim, name)).parameters
+    doc = getattr(jt, name).__doc__
     for p in ours.values():
         default = theirs[p.name].default
+        if p.default is None and default == 0:
+            # A zero that switches a feature off is None here (inject_hyperparams turns
+            # numeric defaults into arrays, which always keep their state); documented.
+            assert f"``{p.name}``" in doc and "PyTorch's default 0, off" in doc, (name, p.name)
+            continue
         assert p.default == default, f"{name}({p.name}): {p.default!r} != torch's {default!r}"
     # positional arguments in torch's order (after ``params``); the rest keyword-only
     positional = [p.name for p in ours.values() if p.kind == p.POSITIONAL_OR_KEYWORD]
@@ -89,6 +98,23 @@ def test_stricter_than_torch_where_torch_would_diverge():
     # torch accepts alpha >= 1 (the square average then never forgets, or goes negative)
     with pytest.raises(ValueError, match=r"Invalid alpha value: 1.0; alpha must be in \[0, 1\)"):
         jt.RMSprop(alpha=1.0)
+
+
+@pytest.mark.parametrize("name", jt.__all__)
+def test_kernel_flags_are_accepted_and_change_nothing(name):
+    factory = getattr(jt, name)
+    flags = {f: True for f in FLAGS & set(inspect.signature(factory).parameters)}
+    assert flags, f"{name} takes none of torch's kernel flags"
+    params = {"w": jnp.linspace(-1.0, 1.0, 6).reshape(2, 3)}
+    grads = {"w": jnp.linspace(0.5, -0.5, 6).reshape(2, 3)}
+    plain, flagged = factory(), factory(**flags)
+    s1, s2 = plain.init(params), flagged.init(params)
+    for _ in range(3):
+        u1, s1 = plain.update(grads, s1, params)
+        u2, s2 = flagged.update(grads, s2, params)
+        np.testing.assert_array_equal(u1["w"], u2["w"])
+    with pytest.raises(TypeError, match=f"jopt.compat.torch.{name}: .*must be True or False"):
+        factory(**{next(iter(flags)): "yes"})
 
 
 def test_public_names_are_in_the_registry():

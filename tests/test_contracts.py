@@ -141,7 +141,7 @@ def test_constant_rate_state_has_optaxs_arrays(name, make_jopt, make_optax):
 def test_mismatched_tree_shows_both_structures():
     tx = jopt.adam(1e-3)
     state = tx.init({"w": jnp.zeros(3), "b": jnp.zeros(2)})
-    with pytest.raises(ValueError, match=r"(?s)jopt.scale_by_adam.*gradients:.*'w'.*state:.*'b'"):
+    with pytest.raises(ValueError, match=r"(?s)jopt.adam.*gradients:.*'w'.*state:.*'b'"):
         tx.update({"w": jnp.zeros(3)}, state)
 
 

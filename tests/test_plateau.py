@@ -183,5 +183,5 @@ def test_update_without_value_raises():
     ],
 )
 def test_invalid_configuration_raises(kwargs, message):
-    with pytest.raises(ValueError, match=r"jopt\.reduce_lr_on_plateau: " + message):
+    with pytest.raises((TypeError, ValueError), match=r"jopt\.reduce_lr_on_plateau: " + message):
         reduce_lr_on_plateau(**kwargs)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jopt._base import Schedule as Schedule
 from jopt._base import cast
 from jopt._validation import check_int, concrete_values
-
-Schedule = Callable[[Any], jax.Array]
 
 
 def float_dtype(*values: Any) -> jnp.dtype:

@@ -8,9 +8,9 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from jopt._base import cast
+from jopt._base import Schedule, cast, evaluate
 from jopt._validation import check_int, check_nonnegative, check_range
-from jopt.schedules._common import Schedule, as_count, check_milestones, float_dtype, power
+from jopt.schedules._common import as_count, check_milestones, float_dtype, power
 
 
 def step_lr(base_lr: Any, step_size: int, gamma: Any = 0.1) -> Schedule:
@@ -159,6 +159,23 @@ def polynomial_lr(base_lr: Any, total_iters: int = 5, power: Any = 1.0) -> Sched
     return schedule
 
 
+def inverse_time(base_lr: Any, decay: Any) -> Schedule:
+    """``base_lr(count) / (1 + decay * count)``, ``base_lr`` a number or a schedule.
+
+    The one home of inverse-time decay: :func:`inverse_time_decay`, torch Adagrad's
+    ``lr_decay`` and tf.keras 2's ``decay`` (``count`` = torch's t − 1, Keras'
+    ``iterations``). Unchecked: callers check their own arguments.
+    """
+
+    def schedule(count):
+        count = as_count("jopt.schedules.inverse_time_decay", count)
+        base = evaluate(base_lr, count)
+        dtype = float_dtype(base, decay)
+        return cast(base, dtype) / (1.0 + cast(decay, dtype) * count.astype(dtype))
+
+    return schedule
+
+
 def inverse_time_decay(base_lr: Any, decay: Any) -> Schedule:
     """``base_lr / (1 + decay * count)``: Keras 2's legacy optimizer ``decay`` argument.
 
@@ -173,10 +190,4 @@ def inverse_time_decay(base_lr: Any, decay: Any) -> Schedule:
     call = "jopt.schedules.inverse_time_decay"
     check_nonnegative(call, "base_lr", base_lr)
     check_nonnegative(call, "decay", decay)
-
-    def schedule(count):
-        count = as_count(call, count)
-        dtype = float_dtype(base_lr, decay)
-        return cast(base_lr, dtype) / (1.0 + cast(decay, dtype) * count.astype(dtype))
-
-    return schedule
+    return inverse_time(base_lr, decay)

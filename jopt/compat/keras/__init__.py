@@ -1,0 +1,20 @@
+"""``keras.optimizers`` presets: Keras 3's argument names, defaults and arithmetic.
+
+Each factory returns an ``optax.GradientTransformationExtraArgs`` composed of jopt
+primitives that reproduces ``keras.optimizers.<Name>`` step for step (Keras 3.15; see
+docs/parity.md). ``learning_rate`` may be a number, a JAX scalar, a schedule
+``count -> lr`` evaluated at the updates already applied (Keras' 0-based
+``iterations``), or a function of no arguments. ``weight_decay`` is Keras' decoupled
+decay, θ ← θ − θλα_t before the step. Keras keeps the learning rate inside its momentum
+buffers: a past gradient stays at the rate it was taken with (PyTorch rescales the whole
+buffer). Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, ….
+"""
+
+from jopt.compat.keras._adagrad import Adagrad as Adagrad
+from jopt.compat.keras._adam import Adam as Adam
+from jopt.compat.keras._adam import AdamW as AdamW
+from jopt.compat.keras._common import KerasOptions as KerasOptions
+from jopt.compat.keras._rmsprop import RMSprop as RMSprop
+from jopt.compat.keras._sgd import SGD as SGD
+
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]

@@ -1,0 +1,20 @@
+"""``torch.optim`` presets: PyTorch's argument names, defaults, checks and arithmetic.
+
+Each factory returns an ``optax.GradientTransformationExtraArgs`` composed of jopt
+primitives that reproduces ``torch.optim.<Name>`` step for step (PyTorch 2.13; see
+docs/parity.md for the measured differences). ``lr`` may be a number, a JAX scalar or
+a schedule ``count -> lr`` evaluated at the number of updates already applied, which
+is the learning rate PyTorch uses under ``opt.step(); scheduler.step()``.
+``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted and ignored:
+in PyTorch they choose a kernel, not the numbers. Complex parameters are updated through
+their real view, as PyTorch does.
+Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, … the step.
+"""
+
+from jopt.compat.torch._adagrad import Adagrad as Adagrad
+from jopt.compat.torch._adam import Adam as Adam
+from jopt.compat.torch._adam import AdamW as AdamW
+from jopt.compat.torch._rmsprop import RMSprop as RMSprop
+from jopt.compat.torch._sgd import SGD as SGD
+
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]

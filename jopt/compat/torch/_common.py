@@ -1,0 +1,87 @@
+"""What every ``jopt.compat.torch`` preset shares: torch's checks, its first two lines
+(maximize, coupled weight decay), the learning-rate step and complex parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jopt._base import ScalarOrSchedule, chain
+from jopt._base import _scale_by_learning_rate as lr_step
+from jopt._validation import check_flag
+from jopt._weight_decay import maximize_and_decay
+from jopt.compat._common import check
+
+
+def check_lr(call: str, lr: Any) -> None:
+    check(call, "Invalid learning rate", "lr", lr, schedule=True)
+
+
+def check_weight_decay(call: str, weight_decay: Any) -> None:
+    if weight_decay is not None:
+        check(call, "Invalid weight_decay value", "weight_decay", weight_decay, schedule=True)
+
+
+def check_betas(call: str, betas: Any) -> tuple[Any, Any]:
+    """A pair (β1, β2) in [0, 1); β1 may be a schedule ``count -> β1``."""
+    if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
+        raise TypeError(f"{call}: betas must be a pair (beta1, beta2), got {betas!r}.")
+    for i, b in enumerate(betas):
+        message = f"Invalid beta parameter at index {i}"
+        check(call, message, f"betas[{i}]", b, 0.0, 1.0, hi_open=True, schedule=i == 0)
+    return betas[0], betas[1]
+
+
+def check_flags(call: str, **flags: Any) -> None:
+    """torch's implementation switches (foreach, fused, capturable, differentiable): None
+    or a bool, accepted and ignored. They pick a kernel in PyTorch, never the numbers;
+    XLA fuses every jopt step anyway."""
+    for name, value in flags.items():
+        if value is not None:
+            check_flag(call, name, value)
+
+
+def torch_optimizer(
+    call: str,
+    steps: list[optax.GradientTransformation],
+    lr: ScalarOrSchedule,
+    *,
+    maximize: bool = False,
+    weight_decay: Any = None,
+) -> optax.GradientTransformationExtraArgs:
+    """g ← −g if maximize; g ← g + λθ (coupled, if asked); ``steps``; θ ← θ − α·(that).
+
+    Complex parameters are updated as PyTorch does, through their real view
+    (``torch.view_as_real``): each of the real and imaginary parts is its own
+    coordinate, with moments of its own.
+    """
+    check_flag(call, "maximize", maximize)
+    return _real_view(
+        chain(*maximize_and_decay(call, maximize, weight_decay), *steps, lr_step(call, lr))
+    )
+
+
+def _as_real(x: jax.Array) -> jax.Array:
+    return jnp.stack([x.real, x.imag], axis=-1) if jnp.iscomplexobj(x) else x
+
+
+def _from_real(u: jax.Array, like: jax.Array) -> jax.Array:
+    if not jnp.iscomplexobj(like):
+        return u
+    return jax.lax.complex(u[..., 0], u[..., 1]).astype(like.dtype)
+
+
+def _real_view(tx: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+    def init_fn(params):
+        return tx.init(jax.tree.map(_as_real, params))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        real_params = None if params is None else jax.tree.map(_as_real, params)
+        out, state = tx.update(jax.tree.map(_as_real, updates), state, real_params, **extra_args)
+        return jax.tree.map(_from_real, out, updates), state
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
