@@ -97,6 +97,14 @@ def check_transformation(
     - all of it under ``jax_numpy_dtype_promotion="strict"``.
 
     ``extra_args`` (e.g. ``value=loss``) are passed to every ``update``.
+
+    >>> import jax.numpy as jnp, optax, jopt
+    >>> params, grads = {"w": jnp.ones(3)}, {"w": jnp.full(3, 0.5)}
+    >>> jopt.testing.check_transformation(jopt.sgd(0.1, momentum=0.9), params, grads)
+    >>> jopt.testing.check_transformation(optax.sgd(0.1), params, grads, require_count=True)
+    Traceback (most recent call last):
+    ...
+    AssertionError: no NamedTuple with a `count` field in the state
     """
     with jax.numpy_dtype_promotion("strict"):
         state = tx.init(params)
@@ -163,6 +171,10 @@ def check_vmap(
     ``make(value)`` builds the transformation (e.g. ``lambda lr: jopt.adam(lr)``);
     ``values`` are the hyperparameter values, run batched and one by one.
     ``extra_args`` (e.g. ``value=loss``) are passed to every ``update``.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> params, grads = {"w": jnp.ones(3)}, {"w": jnp.full(3, 0.5)}
+    >>> jopt.testing.check_vmap(lambda lr: jopt.adam(lr), params, grads, [1e-3, 1e-2, 1e-1])
     """
     traces = 0
 
