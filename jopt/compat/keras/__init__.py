@@ -17,4 +17,4 @@ from jopt.compat.keras._common import KerasOptions as KerasOptions
 from jopt.compat.keras._rmsprop import RMSprop as RMSprop
 from jopt.compat.keras._sgd import SGD as SGD
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "KerasOptions"]
