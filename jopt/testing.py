@@ -78,6 +78,25 @@ def _counts(state: Any) -> list:
     return [n.count for n in nodes if hasattr(n, "_fields") and "count" in n._fields]
 
 
+def _buffers(x: Any) -> list[int]:
+    return [shard.data.unsafe_buffer_pointer() for shard in x.addressable_shards]
+
+
+def _check_distinct_buffers(state: Any) -> None:
+    seen: dict[int, str] = {}
+    for path, leaf in jax.tree_util.tree_leaves_with_path(state):
+        if not isinstance(leaf, jax.Array):
+            continue
+        name = jax.tree_util.keystr(path)
+        for pointer in _buffers(leaf):
+            assert pointer not in seen, (
+                f"state leaves {seen[pointer]} and {name} share one buffer; init must create "
+                "a new array for each (a donated step would fail: 'Attempt to donate the "
+                "same buffer twice')"
+            )
+            seen[pointer] = name
+
+
 def check_transformation(
     tx: optax.GradientTransformation,
     params: Any,
@@ -93,6 +112,8 @@ def check_transformation(
     - the state keeps its tree structure, shapes and dtypes from ``init`` on;
     - every state array sits in a NamedTuple field, every ``count`` field is an int32
       scalar, and (``require_count=True``, e.g. for a schedule) there is one;
+    - no two state leaves share a buffer, and a ``jax.jit`` step with params and state
+      donated (``donate_argnums=(0, 1)``) gives the eager numbers;
     - ``jax.jit`` gives the eager numbers and compiles once for all steps;
     - all of it under ``jax_numpy_dtype_promotion="strict"``.
 
@@ -113,6 +134,7 @@ def check_transformation(
             assert any(isinstance(k, jax.tree_util.GetAttrKey) for k in path), (
                 f"state leaf {jax.tree_util.keystr(path)} is not inside a NamedTuple field"
             )
+        _check_distinct_buffers(state)
         counts = _counts(state)
         assert counts or not require_count, "no NamedTuple with a `count` field in the state"
         for c in counts:
@@ -156,6 +178,19 @@ def check_transformation(
             assert_trees_close((p, s, u), eager[i], f"jit vs eager, step {i + 1}")
         assert traces == 1, f"jit traced the update {traces} times in {steps} steps (expected 1)"
 
+        # A training step donates params and state (the README's advice): every state
+        # leaf must be a buffer of its own, or XLA refuses the donation.
+        donated = jax.jit(step, donate_argnums=(0, 1))
+        p, s = jax.tree.map(jnp.copy, params), jax.tree.map(jnp.copy, tx.init(params))
+        for i in range(steps):
+            try:
+                p, s, u = donated(p, s)
+            except Exception as error:  # XLA names the problem; say where it came from
+                raise AssertionError(
+                    f"a step with donated params and state failed: {error}"
+                ) from error
+            assert_trees_close((p, s, u), eager[i], f"donated jit vs eager, step {i + 1}")
+
 
 def check_vmap(
     make: Callable[[Any], optax.GradientTransformation],
@@ -176,6 +211,8 @@ def check_vmap(
     >>> params, grads = {"w": jnp.ones(3)}, {"w": jnp.full(3, 0.5)}
     >>> jopt.testing.check_vmap(lambda lr: jopt.adam(lr), params, grads, [1e-3, 1e-2, 1e-1])
     """
+    if len(values) == 0:
+        raise ValueError("jopt.testing.check_vmap: values is empty; give at least one value.")
     traces = 0
 
     def run(value):

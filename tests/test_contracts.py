@@ -191,3 +191,45 @@ def test_vmap_over_other_hyperparameters(make, values):
     params = {"w": jnp.linspace(-1.0, 1.0, 6, dtype=jnp.float64).reshape(2, 3)}
     grads = jax.tree.map(lambda p: 2.0 * p + 0.1, params)
     jopt.testing.check_vmap(make, params, grads, values)
+
+
+def _layout(tree):
+    return jax.tree.structure(tree), [
+        (jnp.shape(x), jnp.asarray(x).dtype) for x in jax.tree.leaves(tree)
+    ]
+
+
+def _without_injection(state):
+    kind = optax.InjectStatefulHyperparamsState
+    return jax.tree.map(
+        lambda s: _without_injection(s.inner_state) if isinstance(s, kind) else s,
+        state,
+        is_leaf=lambda s: isinstance(s, kind),
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_inject_hyperparams_keeps_the_plain_layout(case):
+    # optax.inject_hyperparams turns every numeric argument (defaults included) into an
+    # array: a feature the caller did not ask for must still keep no state.
+    params, _ = mixed_tree()
+    plain = case.make(case.lr).init(params)
+    inject = lambda f: optax.inject_hyperparams(f, hyperparam_dtype=jnp.float64)  # noqa: E731
+    injected = case.build(inject, case.lr).init(params)
+    inner = _without_injection(injected)
+    assert _layout(inner) == _layout(plain)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_apply_if_finite_skips_a_nan_step(case):
+    params, grads = mixed_tree()
+    extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
+    tx = optax.apply_if_finite(case.make(case.lr), max_consecutive_errors=5)
+    state = tx.init(params)
+    _, state = tx.update(grads, state, params, **extra)
+    bad = jax.tree.map(lambda g: jnp.full_like(g, jnp.nan), grads)
+    updates, after = tx.update(bad, state, params, **extra)
+    for u in jax.tree.leaves(updates):
+        assert not np.any(np.asarray(u, np.float64)), "a NaN step must not move the params"
+    jopt.testing.assert_trees_close(after.inner_state, state.inner_state, "state after NaN step")
+    assert int(after.notfinite_count) == 1 and int(after.total_notfinite) == 1

@@ -82,3 +82,24 @@ def test_check_vmap_catches_a_hyperparameter_read_as_a_constant():
 
     with pytest.raises(AssertionError, match="vmap"):
         jopt.testing.check_vmap(make, PARAMS, GRADS, [0.2, 0.3])
+
+
+class TwoMoments(NamedTuple):
+    m: jax.Array
+    v: jax.Array
+
+
+def test_a_transform_that_reuses_a_buffer_fails():
+    # The bug jopt's AMSGrad once had: one zeros array for two state fields.
+    def init(params):
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return TwoMoments(zeros, zeros)
+
+    tx = transform(lambda u, s, p=None: (u, TwoMoments(s.m, s.v)), init)
+    with pytest.raises(AssertionError, match=r"share one buffer.*donate the same buffer twice"):
+        jopt.testing.check_transformation(tx, PARAMS, GRADS)
+
+
+def test_check_vmap_with_no_values_says_so():
+    with pytest.raises(ValueError, match="values is empty"):
+        jopt.testing.check_vmap(lambda lr: jopt.sgd(lr), PARAMS, GRADS, [])

@@ -134,6 +134,31 @@ def _process_docstring(app, what, name, obj, options, lines) -> None:
     lines[:] = _paragraphs(lines)
 
 
+def _keep_explicit_signatures() -> None:
+    # autodoc_preserve_defaults re-reads default values from the source. The Keras presets
+    # spell their base options out in ``__signature__`` (jopt.compat.keras._common.
+    # with_options): more parameters than the source has. Such a signature is already
+    # what the page should show, so leave it alone.
+    import importlib
+
+    modules = [
+        importlib.import_module(name)
+        for name in (
+            "sphinx.ext.autodoc.preserve_defaults",
+            "sphinx.ext.autodoc._dynamic._signatures",
+        )
+    ]
+    original = modules[0].update_default_value
+
+    def update_default_value(obj, bound_method):
+        if "__signature__" not in getattr(obj, "__dict__", {}):
+            original(obj, bound_method)
+
+    for module in modules:
+        module.update_default_value = update_default_value
+
+
 def setup(app):
+    _keep_explicit_signatures()
     app.connect("autodoc-process-docstring", _process_docstring)
     return {"parallel_read_safe": True}

@@ -14,12 +14,14 @@ from jopt.compat.keras._common import (
     KerasOptions,
     check_weight_decay,
     keras_optimizer,
+    with_options,
 )
 from jopt.compat.keras._common import (
     learning_rate as keras_learning_rate,
 )
 
 
+@with_options
 def Adagrad(  # noqa: N802
     learning_rate: ScalarOrSchedule = 1e-3,
     initial_accumulator_value: Scalar = 0.1,

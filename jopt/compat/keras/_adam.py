@@ -14,6 +14,7 @@ from jopt.compat.keras._common import (
     KerasOptions,
     check_weight_decay,
     keras_optimizer,
+    with_options,
 )
 from jopt.compat.keras._common import (
     learning_rate as keras_learning_rate,
@@ -32,6 +33,7 @@ def _adam(call, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, o
     return keras_optimizer(call, [moments, lr_step(call, lr)], lr, weight_decay, dict(options))
 
 
+@with_options
 def Adam(  # noqa: N802
     learning_rate: ScalarOrSchedule = 1e-3,
     beta_1: ScalarOrSchedule = 0.9,
@@ -58,6 +60,7 @@ def Adam(  # noqa: N802
     return _adam(call, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, options)
 
 
+@with_options
 def AdamW(  # noqa: N802
     learning_rate: ScalarOrSchedule = 1e-3,
     weight_decay: ScalarOrSchedule = 0.004,

@@ -9,7 +9,8 @@ Keras' order of operations.
 from __future__ import annotations
 
 import inspect
-from typing import Any, TypedDict
+from collections.abc import Callable
+from typing import Any, TypedDict, TypeVar
 
 import optax
 
@@ -43,6 +44,23 @@ OPTION_DEFAULTS: dict[str, Any] = dict(
     loss_scale_factor=None,
     gradient_accumulation_steps=None,
 )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_options(preset: F) -> F:
+    """Spells Keras' base options out in ``preset``'s signature (``**options`` becomes
+    keyword-only parameters with Keras' defaults), so ``inspect.signature`` and
+    ``optax.inject_hyperparams`` see them one by one, as in Keras."""
+    signature = inspect.signature(preset)
+    parameters = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in OPTION_DEFAULTS.items()
+    ]
+    preset.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return preset
 
 
 def learning_rate(call: str, value: Any) -> ScalarOrSchedule:
@@ -90,7 +108,11 @@ def keras_optimizer(
     unknown = set(options) - set(OPTION_DEFAULTS)
     if unknown:
         raise TypeError(f"{call}: unexpected keyword argument(s) {sorted(unknown)}.")
-    chosen = {k: v for k, v in options.items() if v != OPTION_DEFAULTS[k]}
+    chosen = {
+        k: v
+        for k, v in options.items()
+        if (v if k == "use_ema" else k != "ema_momentum" and v is not None)
+    }
     if chosen:
         raise NotImplementedError(f"{call}: {sorted(chosen)} not implemented yet.")
     steps = list(step)

@@ -13,6 +13,7 @@ from jopt.compat.keras._common import (
     KerasOptions,
     check_weight_decay,
     keras_optimizer,
+    with_options,
 )
 from jopt.compat.keras._common import (
     learning_rate as keras_learning_rate,
@@ -20,6 +21,7 @@ from jopt.compat.keras._common import (
 from jopt.compat.keras._sgd import lr_inside_momentum
 
 
+@with_options
 def RMSprop(  # noqa: N802
     learning_rate: ScalarOrSchedule = 1e-3,
     rho: Scalar = 0.9,

@@ -14,6 +14,7 @@ from jopt.compat.keras._common import (
     KerasOptions,
     check_weight_decay,
     keras_optimizer,
+    with_options,
 )
 from jopt.compat.keras._common import (
     learning_rate as keras_learning_rate,
@@ -32,6 +33,7 @@ def lr_inside_momentum(
     return steps
 
 
+@with_options
 def SGD(  # noqa: N802 (Keras' class name)
     learning_rate: ScalarOrSchedule = 0.01,
     momentum: Scalar | None = None,
