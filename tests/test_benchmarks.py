@@ -166,3 +166,10 @@ def test_low_precision_state_survives_jit_with_donation():
 def test_low_precision_accuracy_script_runs(tmp_path):
     body = load("low_precision").main(["--seeds", "1", "--epochs", "1", "--out", ""])
     assert "| bfloat16 m, v |" in body and "| float32 m, v |" in body
+
+
+def test_float16_benchmark_runs_and_writes_its_table(tmp_path):
+    out = tmp_path / "benchmarks.md"
+    body = load("float16").main(["--steps", "3", "--adagrad-steps", "3", "--out", str(out)])
+    assert "| 0.001 |" in body and "AdaGrad" in body
+    assert "<!-- begin float16 -->" in out.read_text()

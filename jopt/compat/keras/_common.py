@@ -55,8 +55,11 @@ def with_options(preset: F) -> F:
     ``optax.inject_hyperparams`` see them one by one, as in Keras."""
     signature = inspect.signature(preset)
     parameters = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
+    types = {k: getattr(v, "__forward_arg__", v) for k, v in KerasOptions.__annotations__.items()}
     parameters += [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=types[name]
+        )
         for name, default in OPTION_DEFAULTS.items()
     ]
     preset.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
