@@ -100,7 +100,7 @@ def test_float16_learning_rate_is_applied_before_the_cast():
     tx = jopt.sgd(1e-3, momentum=0.99)
     g = jnp.full(2, 6e4, F16)
     state = tx.init(jnp.zeros(2, F16))
-    for t in range(1, 13):
+    for _ in range(12):
         updates, state = tx.update(g, state)
     b = sum(0.99**k for k in range(12)) * float(g[0])
     assert b > 65504
