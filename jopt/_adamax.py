@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jopt._adam import check_adam
 from jopt._base import (
     Scalar,
     ScalarOrSchedule,
@@ -26,13 +27,7 @@ from jopt._base import (
 )
 from jopt._base import _scale_by_learning_rate as lr_step
 from jopt._math import ema
-from jopt._validation import (
-    check_dtype,
-    check_flag,
-    check_learning_rate,
-    check_nonnegative,
-    check_unit,
-)
+from jopt._validation import check_flag, check_learning_rate
 
 
 class ScaleByAdamaxState(NamedTuple):
@@ -41,26 +36,10 @@ class ScaleByAdamaxState(NamedTuple):
     nu: Any  # exponentially weighted infinity norm u (real)
 
 
-def check_adamax(
-    call: str,
-    b1,
-    b2,
-    eps,
-    *,
-    eps_in_max=True,
-    mu_dtype=None,
-    nu_dtype=None,
-    b1_name="b1",
-    b2_name="b2",
-    eps_name="eps",
-) -> None:
-    """β1 (or a schedule) and β2 in [0, 1), ε >= 0, the flag, the state dtypes."""
-    check_unit(call, b1_name, b1, schedule=True)
-    check_unit(call, b2_name, b2)
-    check_nonnegative(call, eps_name, eps)
+def check_adamax(call: str, b1, b2, eps, *, eps_in_max=True, **options) -> None:
+    """Adam's β1 (or a schedule), β2, ε and state dtypes (``options``), and the flag."""
+    check_adam(call, b1, b2, eps, **options)
     check_flag(call, "eps_in_max", eps_in_max)
-    check_dtype(call, "mu_dtype", mu_dtype)
-    check_dtype(call, "nu_dtype", nu_dtype)
 
 
 def _scale_by_adamax(

@@ -120,6 +120,18 @@ class GroupSchedule:
         self._set()
 
 
+# β1 and the weight decay as schedules: jopt gets functions of the count, torch the same
+# values set in its param groups after each step (TorchCase's other fields).
+BETA1_AND_WD_SCHEDULES = dict(
+    jopt_kwargs=dict(betas=(lambda c: beta1_ramp(_f(c)), 0.999), weight_decay=wd_steps),
+    torch_kwargs=dict(weight_decay=wd_steps(0)),
+    schedulers=lambda opt: [
+        GroupSchedule(opt, "beta1", beta1_ramp),
+        GroupSchedule(opt, "weight_decay", wd_steps),
+    ],
+)
+
+
 # -------------------------------------------------------------------------------- cases
 
 
@@ -229,12 +241,7 @@ TORCH_CASES = [
         "adamax-beta1-and-wd-schedules",
         "Adamax",
         dict(lr=0.05),
-        jopt_kwargs=dict(betas=(lambda c: beta1_ramp(_f(c)), 0.999), weight_decay=wd_steps),
-        torch_kwargs=dict(weight_decay=wd_steps(0)),
-        schedulers=lambda opt: [
-            GroupSchedule(opt, "beta1", beta1_ramp),
-            GroupSchedule(opt, "weight_decay", wd_steps),
-        ],
+        **BETA1_AND_WD_SCHEDULES,
         text="lr=0.05, betas=(0.95 → 0.75 linearly over 30 steps, 0.999), weight_decay=0.02·0.5^⌊t/20⌋",
     ),
     TorchCase("nadam", "NAdam", dict(lr=0.05), default_dtype=True),
@@ -262,12 +269,7 @@ TORCH_CASES = [
         "nadam-beta1-and-wd-schedules-decoupled",
         "NAdam",
         dict(lr=0.05, decoupled_weight_decay=True),
-        jopt_kwargs=dict(betas=(lambda c: beta1_ramp(_f(c)), 0.999), weight_decay=wd_steps),
-        torch_kwargs=dict(weight_decay=wd_steps(0)),
-        schedulers=lambda opt: [
-            GroupSchedule(opt, "beta1", beta1_ramp),
-            GroupSchedule(opt, "weight_decay", wd_steps),
-        ],
+        **BETA1_AND_WD_SCHEDULES,
         text="lr=0.05, decoupled_weight_decay=True, betas=(0.95 → 0.75 over 30 steps, 0.999), weight_decay=0.02·0.5^⌊t/20⌋",
         default_dtype=True,
     ),
@@ -287,12 +289,7 @@ TORCH_CASES = [
         "radam-beta1-and-wd-schedules",
         "RAdam",
         dict(lr=0.05),
-        jopt_kwargs=dict(betas=(lambda c: beta1_ramp(_f(c)), 0.999), weight_decay=wd_steps),
-        torch_kwargs=dict(weight_decay=wd_steps(0)),
-        schedulers=lambda opt: [
-            GroupSchedule(opt, "beta1", beta1_ramp),
-            GroupSchedule(opt, "weight_decay", wd_steps),
-        ],
+        **BETA1_AND_WD_SCHEDULES,
         text="lr=0.05, betas=(0.95 → 0.75 over 30 steps, 0.999), weight_decay=0.02·0.5^⌊t/20⌋",
     ),
 ]

@@ -9,23 +9,12 @@ import optax
 from jopt._adam import scale_by_adam_moments
 from jopt._base import Scalar, ScalarOrSchedule
 from jopt._validation import check_flag
-from jopt.compat._common import check
-from jopt.compat.torch._common import (
-    check_betas,
-    check_flags,
-    check_lr,
-    check_weight_decay,
-    torch_optimizer,
-)
+from jopt.compat.torch._common import check_adam_family, torch_optimizer
 
 
 def _adam(call, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled, flags):
-    check_lr(call, lr)
-    check(call, "Invalid epsilon value", "eps", eps)
-    b1, b2 = check_betas(call, betas)
-    check_weight_decay(call, weight_decay)
+    b1, b2 = check_adam_family(call, lr, betas, eps, weight_decay, **flags)
     check_flag(call, "amsgrad", amsgrad)
-    check_flags(call, **flags)
     steps = [scale_by_adam_moments(call, b1=b1, b2=b2, eps=eps, amsgrad=amsgrad)]
     return torch_optimizer(
         call,

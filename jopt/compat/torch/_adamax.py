@@ -8,14 +8,7 @@ import optax
 
 from jopt._adamax import _scale_by_adamax
 from jopt._base import Scalar, ScalarOrSchedule
-from jopt.compat._common import check
-from jopt.compat.torch._common import (
-    check_betas,
-    check_flags,
-    check_lr,
-    check_weight_decay,
-    torch_optimizer,
-)
+from jopt.compat.torch._common import check_adam_family, torch_optimizer
 
 
 def Adamax(  # noqa: N802
@@ -45,10 +38,7 @@ def Adamax(  # noqa: N802
     Array([-0.1,  0.1], dtype=float32)
     """
     call = "jopt.compat.torch.Adamax"
-    check_lr(call, lr)
-    check(call, "Invalid epsilon value", "eps", eps)
-    b1, b2 = check_betas(call, betas)
-    check_weight_decay(call, weight_decay)
-    check_flags(call, foreach=foreach, differentiable=differentiable, capturable=capturable)
+    flags = dict(foreach=foreach, capturable=capturable, differentiable=differentiable)
+    b1, b2 = check_adam_family(call, lr, betas, eps, weight_decay, **flags)
     steps = [_scale_by_adamax(call, b1, b2, eps)]
     return torch_optimizer(call, steps, lr, maximize=maximize, weight_decay=weight_decay)

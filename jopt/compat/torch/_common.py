@@ -36,6 +36,19 @@ def check_betas(call: str, betas: Any) -> tuple[Any, Any]:
     return betas[0], betas[1]
 
 
+def check_adam_family(
+    call: str, lr: Any, betas: Any, eps: Any, weight_decay: Any, **flags: Any
+) -> tuple[Any, Any]:
+    """torch's checks of Adam, Adamax, NAdam and RAdam (lr, eps, betas, weight_decay) and
+    the kernel flags; returns (β1, β2)."""
+    check_lr(call, lr)
+    check(call, "Invalid epsilon value", "eps", eps)
+    b1, b2 = check_betas(call, betas)
+    check_weight_decay(call, weight_decay)
+    check_flags(call, **flags)
+    return b1, b2
+
+
 def check_flags(call: str, **flags: Any) -> None:
     """torch's implementation switches (foreach, fused, capturable, differentiable): None
     or a bool, accepted and ignored. They pick a kernel in PyTorch, never the numbers;

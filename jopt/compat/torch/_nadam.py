@@ -9,13 +9,7 @@ import optax
 from jopt._base import Scalar, ScalarOrSchedule
 from jopt._nadam import _scale_by_nadam
 from jopt.compat._common import check
-from jopt.compat.torch._common import (
-    check_betas,
-    check_flags,
-    check_lr,
-    check_weight_decay,
-    torch_optimizer,
-)
+from jopt.compat.torch._common import check_adam_family, torch_optimizer
 
 
 def NAdam(  # noqa: N802
@@ -52,12 +46,9 @@ def NAdam(  # noqa: N802
     Array([-0.1,  0.1], dtype=float32)
     """
     call = "jopt.compat.torch.NAdam"
-    check_lr(call, lr)
-    check(call, "Invalid epsilon value", "eps", eps)
-    b1, b2 = check_betas(call, betas)
-    check_weight_decay(call, weight_decay)
+    flags = dict(foreach=foreach, capturable=capturable, differentiable=differentiable)
+    b1, b2 = check_adam_family(call, lr, betas, eps, weight_decay, **flags)
     check(call, "Invalid momentum_decay value", "momentum_decay", momentum_decay)
-    check_flags(call, foreach=foreach, capturable=capturable, differentiable=differentiable)
     return torch_optimizer(
         call,
         [_scale_by_nadam(call, b1, b2, eps, momentum_decay)],

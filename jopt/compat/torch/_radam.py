@@ -8,14 +8,7 @@ import optax
 
 from jopt._base import Scalar, ScalarOrSchedule
 from jopt._radam import _scale_by_radam
-from jopt.compat._common import check
-from jopt.compat.torch._common import (
-    check_betas,
-    check_flags,
-    check_lr,
-    check_weight_decay,
-    torch_optimizer,
-)
+from jopt.compat.torch._common import check_adam_family, torch_optimizer
 
 
 def RAdam(  # noqa: N802
@@ -49,11 +42,8 @@ def RAdam(  # noqa: N802
     Array([-0.05,  0.2 ], dtype=float32)
     """
     call = "jopt.compat.torch.RAdam"
-    check_lr(call, lr)
-    check(call, "Invalid epsilon value", "eps", eps)
-    b1, b2 = check_betas(call, betas)
-    check_weight_decay(call, weight_decay)
-    check_flags(call, foreach=foreach, capturable=capturable, differentiable=differentiable)
+    flags = dict(foreach=foreach, capturable=capturable, differentiable=differentiable)
+    b1, b2 = check_adam_family(call, lr, betas, eps, weight_decay, **flags)
     return torch_optimizer(
         call,
         [_scale_by_radam(call, b1, b2, eps)],
