@@ -9,6 +9,9 @@ from importlib.metadata import PackageNotFoundError, version
 from jopt import compat as compat
 from jopt import schedules as schedules
 from jopt import testing as testing
+from jopt._adadelta import ScaleByAdadeltaState as ScaleByAdadeltaState
+from jopt._adadelta import adadelta as adadelta
+from jopt._adadelta import scale_by_adadelta as scale_by_adadelta
 from jopt._adagrad import ScaleByAdagradState as ScaleByAdagradState
 from jopt._adagrad import adagrad as adagrad
 from jopt._adagrad import scale_by_adagrad as scale_by_adagrad
@@ -18,6 +21,9 @@ from jopt._adam import adam as adam
 from jopt._adam import adamw as adamw
 from jopt._adam import scale_by_adam as scale_by_adam
 from jopt._adam import scale_by_amsgrad as scale_by_amsgrad
+from jopt._adamax import ScaleByAdamaxState as ScaleByAdamaxState
+from jopt._adamax import adamax as adamax
+from jopt._adamax import scale_by_adamax as scale_by_adamax
 from jopt._base import ScaleByLearningRateState as ScaleByLearningRateState
 from jopt._base import ScaleByScheduleState as ScaleByScheduleState
 from jopt._base import Schedule as Schedule
@@ -30,8 +36,13 @@ from jopt._momentum import momentum as momentum
 from jopt._momentum import nesterov as nesterov
 from jopt._momentum import scale_by_momentum as scale_by_momentum
 from jopt._momentum import scale_by_nesterov as scale_by_nesterov
+from jopt._nadam import ScaleByNadamState as ScaleByNadamState
+from jopt._nadam import nadam as nadam
+from jopt._nadam import scale_by_nadam as scale_by_nadam
 from jopt._plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
 from jopt._plateau import reduce_lr_on_plateau as reduce_lr_on_plateau
+from jopt._radam import radam as radam
+from jopt._radam import scale_by_radam as scale_by_radam
 from jopt._rmsprop import ScaleByRmsState as ScaleByRmsState
 from jopt._rmsprop import ScaleByStddevState as ScaleByStddevState
 from jopt._rmsprop import rmsprop as rmsprop
@@ -53,19 +64,24 @@ except PackageNotFoundError:  # a source tree that is not installed
 __all__ = [
     "AddDecayedWeightsState",
     "ReduceLROnPlateauState",
+    "ScaleByAdadeltaState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
+    "ScaleByAdamaxState",
     "ScaleByAmsgradState",
     "ScaleByCountedTraceState",
     "ScaleByLearningRateState",
     "ScaleByMomentumState",
+    "ScaleByNadamState",
     "ScaleByRmsState",
     "ScaleByScheduleState",
     "ScaleByStddevState",
     "ScaleByTraceState",
     "Schedule",
+    "adadelta",
     "adagrad",
     "adam",
+    "adamax",
     "adamw",
     "add_decayed_weights",
     "compat",
@@ -74,15 +90,21 @@ __all__ = [
     "get_learning_rate",
     "minibatch_indices",
     "momentum",
+    "nadam",
     "nesterov",
+    "radam",
     "reduce_lr_on_plateau",
     "rmsprop",
+    "scale_by_adadelta",
     "scale_by_adagrad",
     "scale_by_adam",
+    "scale_by_adamax",
     "scale_by_amsgrad",
     "scale_by_learning_rate",
     "scale_by_momentum",
+    "scale_by_nadam",
     "scale_by_nesterov",
+    "scale_by_radam",
     "scale_by_rms",
     "scale_by_stddev",
     "scale_by_trace",

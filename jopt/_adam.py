@@ -72,6 +72,24 @@ def check_adam(
     check_dtype(call, "nu_dtype", nu_dtype)
 
 
+def rectification(b2: Scalar, threshold: Scalar, count: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """RAdam's (ρ_t > threshold, r_t) at step t = ``count``, computed as PyTorch does.
+
+    ρ_∞ = 2/(1−β2) − 1,  ρ_t = ρ_∞ − 2tβ2^t/(1−β2^t),
+    r_t = sqrt((ρ_t−4)(ρ_t−2)ρ_∞ / ((ρ_∞−4)(ρ_∞−2)ρ_t)).
+
+    In the widest float available (float64 under x64, as PyTorch's Python floats), so
+    float32 and float64 leaves take the same branch; r_t is 1 where the test fails.
+    """
+    wide = jnp.result_type(float)
+    c2, t = cast(b2, wide), count.astype(wide)
+    rho_inf = 2.0 / (1.0 - c2) - 1.0
+    rho_t = rho_inf - 2.0 * t * c2**t / (1.0 - c2**t)
+    on = rho_t > cast(threshold, wide)
+    ratio = (rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)
+    return on, jnp.sqrt(jnp.where(on, ratio, 1.0))
+
+
 def scale_by_adam_moments(
     call: str,
     *,
@@ -83,12 +101,15 @@ def scale_by_adam_moments(
     eps_hat: bool = False,
     mu_dtype: Any | None = None,
     nu_dtype: Any | None = None,
+    rectify_threshold: Scalar | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Adam's transform, or AMSGrad's (the same moments plus v_max), unchecked.
 
     The one home of Adam's moment math; ``call`` names the public entry point in errors.
     ``b1`` may be a schedule ``count -> β1`` evaluated at the updates already applied;
     the bias correction then uses the current β1, 1 − β1_t^t, as PyTorch does.
+    ``rectify_threshold`` (RAdam, see :func:`jopt.radam`): the Adam step times r_t where
+    ρ_t > threshold, m̂_t elsewhere.
     """
 
     def init_fn(params):
@@ -104,6 +125,9 @@ def scale_by_adam_moments(
         check_tree(call, updates, state.mu)
         count = increment(state.count)
         b1_now = evaluate(b1, state.count)
+        rectified = (
+            None if rectify_threshold is None else rectification(b2, rectify_threshold, count)
+        )
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
@@ -120,6 +144,7 @@ def scale_by_adam_moments(
                 bias1=bias1.astype(dt),
                 bias2=bias2,
                 eps=e,
+                rect=None if rectified is None else rectified[1].astype(dt),
             )
 
         def step(g, m, v, v_max=None):
@@ -130,6 +155,8 @@ def scale_by_adam_moments(
             v_new = ema(s["c2"], s["rest2"], v, abs_sq(gw))
             v_used = v_new if v_max is None else jnp.maximum(v_max.astype(v_new.dtype), v_new)
             out = normalize(m_new / s["bias1"], v_used / s["bias2"], s["eps"], eps_in_sqrt)
+            if rectified is not None:  # RAdam: r_t·(Adam's step) once ρ_t > threshold, else m̂_t
+                out = jnp.where(rectified[0], s["rect"] * out, m_new / s["bias1"])
             new = (out.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype))
             return new if v_max is None else (*new, v_used.astype(v_max.dtype))
 

@@ -85,6 +85,53 @@ def describe_schedule(spec) -> str:
     }[kind]()
 
 
+def beta1_ramp(k):
+    """β1 from 0.95 down to 0.75 over 30 steps, then held (k: a Python int or a float array)."""
+    return (
+        0.95 - 0.2 * np.minimum(k, 30) / 30
+        if isinstance(k, int)
+        else 0.95 - 0.2 * jnp.minimum(k, 30.0) / 30.0
+    )
+
+
+def wd_steps(k):
+    """A weight decay halved every 20 steps (k: a Python int or an int32 count)."""
+    return 0.02 * 0.5 ** (k // 20) if isinstance(k, int) else 0.02 * 0.5 ** _f(k // 20)
+
+
+class GroupSchedule:
+    """Sets ``group[key] = fn(k)`` in every torch param group after the k-th step, as
+    torch's schedulers do (``"beta1"``: ``betas[0]``, as ``OneCycleLR(cycle_momentum=True)``)."""
+
+    def __init__(self, opt, key: str, fn: Callable[[int], float]):
+        self.opt, self.key, self.fn, self.count = opt, key, fn, 0
+        self._set()
+
+    def _set(self) -> None:
+        value = float(self.fn(self.count))
+        for group in self.opt.param_groups:
+            if self.key == "beta1":
+                group["betas"] = (value, group["betas"][1])
+            else:
+                group[self.key] = value
+
+    def step(self) -> None:
+        self.count += 1
+        self._set()
+
+
+# β1 and the weight decay as schedules: jopt gets functions of the count, torch the same
+# values set in its param groups after each step (TorchCase's other fields).
+BETA1_AND_WD_SCHEDULES = dict(
+    jopt_kwargs=dict(betas=(lambda c: beta1_ramp(_f(c)), 0.999), weight_decay=wd_steps),
+    torch_kwargs=dict(weight_decay=wd_steps(0)),
+    schedulers=lambda opt: [
+        GroupSchedule(opt, "beta1", beta1_ramp),
+        GroupSchedule(opt, "weight_decay", wd_steps),
+    ],
+)
+
+
 # -------------------------------------------------------------------------------- cases
 
 
@@ -101,6 +148,9 @@ class TorchCase:
     torch_kwargs: dict = field(default_factory=dict)
     schedulers: Callable[[Any], list] | None = None
     params: Callable[[], dict[str, np.ndarray]] = init_params
+    # Run torch under torch.set_default_dtype(<the tested dtype>), as a float64 user does:
+    # scalar state such as NAdam's μ-product is kept in torch's default dtype.
+    default_dtype: bool = False
     text: str | None = None
 
     @property
@@ -172,6 +222,76 @@ TORCH_CASES = [
         ("step", 0.05, 15, 0.5),
     ),
     TorchCase("adamw-maximize-eps", "AdamW", dict(lr=0.05, eps=1e-6, maximize=True)),
+    # Adadelta and the Adam family (issue 14)
+    TorchCase("adadelta", "Adadelta", dict(lr=1.0)),
+    TorchCase(
+        "adadelta-rho-eps-wd-maximize-steplr",
+        "Adadelta",
+        dict(rho=0.8, eps=1e-4, weight_decay=0.01, maximize=True),
+        ("step", 1.0, 20, 0.5),
+    ),
+    TorchCase("adamax", "Adamax", dict(lr=0.05)),
+    TorchCase(
+        "adamax-betas-eps-wd-maximize-explr",
+        "Adamax",
+        dict(betas=(0.8, 0.99), eps=1e-4, weight_decay=0.01, maximize=True),
+        ("exp", 0.05, 0.97),
+    ),
+    TorchCase(
+        "adamax-beta1-and-wd-schedules",
+        "Adamax",
+        dict(lr=0.05),
+        **BETA1_AND_WD_SCHEDULES,
+        text="lr=0.05, betas=(0.95 → 0.75 linearly over 30 steps, 0.999), weight_decay=0.02·0.5^⌊t/20⌋",
+    ),
+    TorchCase("nadam", "NAdam", dict(lr=0.05), default_dtype=True),
+    TorchCase(
+        "nadam-betas-momentum_decay-eps-wd-maximize",
+        "NAdam",
+        dict(
+            lr=0.05,
+            betas=(0.85, 0.99),
+            momentum_decay=0.05,
+            eps=1e-6,
+            weight_decay=0.01,
+            maximize=True,
+        ),
+        default_dtype=True,
+    ),
+    TorchCase(
+        "nadam-decoupled_weight_decay-steplr",
+        "NAdam",
+        dict(weight_decay=0.1, decoupled_weight_decay=True),
+        ("step", 0.05, 15, 0.5),
+        default_dtype=True,
+    ),
+    TorchCase(
+        "nadam-beta1-and-wd-schedules-decoupled",
+        "NAdam",
+        dict(lr=0.05, decoupled_weight_decay=True),
+        **BETA1_AND_WD_SCHEDULES,
+        text="lr=0.05, decoupled_weight_decay=True, betas=(0.95 → 0.75 over 30 steps, 0.999), weight_decay=0.02·0.5^⌊t/20⌋",
+        default_dtype=True,
+    ),
+    TorchCase("radam", "RAdam", dict(lr=0.05)),
+    TorchCase(
+        "radam-betas-eps-wd-maximize-explr",
+        "RAdam",
+        dict(betas=(0.8, 0.99), eps=1e-6, weight_decay=0.01, maximize=True),
+        ("exp", 0.05, 0.97),
+    ),
+    TorchCase(
+        "radam-decoupled_weight_decay",
+        "RAdam",
+        dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True),
+    ),
+    TorchCase(
+        "radam-beta1-and-wd-schedules",
+        "RAdam",
+        dict(lr=0.05),
+        **BETA1_AND_WD_SCHEDULES,
+        text="lr=0.05, betas=(0.95 → 0.75 over 30 steps, 0.999), weight_decay=0.02·0.5^⌊t/20⌋",
+    ),
 ]
 
 
@@ -235,6 +355,28 @@ KERAS_CASES = [
         "adamw-betas-amsgrad-eps-expdecay",
         "AdamW",
         dict(weight_decay=0.05, beta_1=0.85, beta_2=0.995, amsgrad=True, epsilon=1e-5),
+        ("keras_exp", 0.05, 20, 0.5),
+    ),
+    # Adadelta and the Adam family (issue 15)
+    KerasCase("adadelta", "Adadelta", dict(learning_rate=1.0)),
+    KerasCase(
+        "adadelta-rho-eps-wd-expdecay",
+        "Adadelta",
+        dict(rho=0.8, epsilon=1e-5, weight_decay=0.01),
+        ("keras_exp", 1.0, 20, 0.5),
+    ),
+    KerasCase("adamax", "Adamax", dict(learning_rate=0.05)),
+    KerasCase(
+        "adamax-betas-eps-wd-expdecay",
+        "Adamax",
+        dict(beta_1=0.8, beta_2=0.99, epsilon=1e-4, weight_decay=0.01),
+        ("keras_exp", 0.05, 20, 0.5),
+    ),
+    KerasCase("nadam", "Nadam", dict(learning_rate=0.02)),
+    KerasCase(
+        "nadam-betas-eps-wd-expdecay",
+        "Nadam",
+        dict(beta_1=0.85, beta_2=0.99, epsilon=1e-5, weight_decay=0.01),
         ("keras_exp", 0.05, 20, 0.5),
     ),
 ]
@@ -306,7 +448,13 @@ def torch_stepper(case: TorchCase, dtype, params0: dict[str, np.ndarray]):
     def step(grads):
         for k, p in params.items():
             p.grad = torch.from_numpy(np.array(grads[k], dtype=dtype))
-        opt.step()
+        default = torch.get_default_dtype()
+        if case.default_dtype:
+            torch.set_default_dtype(tdtype)
+        try:
+            opt.step()
+        finally:
+            torch.set_default_dtype(default)
         for sched in schedulers:
             sched.step()
         return {k: v.detach().numpy().copy() for k, v in params.items()}

@@ -63,6 +63,10 @@ def _after_momentum(tx, lr):
     return optax.chain(jopt.scale_by_momentum(0.5), jopt.scale_by_learning_rate(lr), tx)
 
 
+def _b1_schedule(count):
+    return 0.9 - jopt.schedules.step_lr(0.1, step_size=10, gamma=0.5)(count)
+
+
 CASES = [
     Case("gd", jopt.gd),
     Case("momentum", jopt.momentum, dict(beta=0.9)),
@@ -119,6 +123,47 @@ CASES = [
         around=_after_sgd,
         needs_value=True,
     ),
+    # Adadelta and the Adam family (issues 14, 15)
+    Case("adadelta", jopt.adadelta, dict(eps=1e-4), 1.0),
+    Case("adamax", jopt.adamax, lr=0.05),
+    Case("nadam", jopt.nadam, lr=0.05),
+    Case("radam", jopt.radam, lr=0.05),
+    Case("scale_by_adadelta", jopt.scale_by_adadelta, dict(rho=0.9, eps=1e-4), 1.0, None),
+    Case(
+        "scale_by_adamax-keras-eps-bf16-state",
+        jopt.scale_by_adamax,
+        dict(eps_in_max=False, mu_dtype="bfloat16", nu_dtype="bfloat16"),
+        0.05,
+        None,
+    ),
+    Case(
+        "scale_by_nadam-keras-b1-schedule",
+        jopt.scale_by_nadam,
+        dict(momentum_decay=1.0, b1=_b1_schedule, mu_dtype="bfloat16"),
+        0.05,
+        None,
+    ),
+    Case(
+        "scale_by_radam-b1-schedule-threshold",
+        jopt.scale_by_radam,
+        dict(b1=_b1_schedule, threshold=4.0),
+        0.05,
+        None,
+    ),
+    Case("torch.Adadelta", jt.Adadelta, dict(eps=1e-5, weight_decay=1e-3), 0.5, "lr"),
+    Case("torch.Adamax", jt.Adamax, dict(weight_decay=1e-3), 0.05, "lr"),
+    Case("torch.NAdam", jt.NAdam, dict(weight_decay=1e-3, decoupled_weight_decay=True), 0.05, "lr"),
+    Case(
+        "torch.RAdam-maximize",
+        jt.RAdam,
+        dict(weight_decay=1e-3, maximize=True),
+        0.05,
+        "lr",
+        maximize=True,
+    ),
+    Case("keras.Adadelta", jk.Adadelta, dict(epsilon=1e-4, weight_decay=1e-3), 1.0),
+    Case("keras.Adamax", jk.Adamax, dict(weight_decay=1e-3), 0.05),
+    Case("keras.Nadam", jk.Nadam, dict(weight_decay=1e-3), 0.05),
     # jopt.compat presets (tests/test_compat_*.py check every public name is here)
     Case("torch.SGD", jt.SGD, dict(momentum=0.9, nesterov=True, weight_decay=1e-2), 0.05, "lr"),
     Case("torch.Adagrad", jt.Adagrad, dict(initial_accumulator_value=0.1), 0.5, "lr"),

@@ -84,6 +84,17 @@ JOPT_ONLY = [
     ("Adam", dict(beta_1=1.0), r"beta_1=1.0 is invalid; beta_1 must be in \[0, 1\)"),
     ("Adam", dict(beta_2=-0.1), r"beta_2=-0.1"),
     ("AdamW", dict(weight_decay=-0.1), r"weight_decay=-0.1"),
+    # Adadelta and the Adam family (issue 15)
+    ("Adadelta", dict(rho=1.5), r"rho=1.5 is invalid; rho must be in \[0, 1\]"),
+    ("Adadelta", dict(epsilon=-1.0), r"epsilon=-1.0"),
+    ("Adadelta", dict(learning_rate=-1.0), r"learning_rate=-1.0"),
+    ("Adamax", dict(beta_1=1.0), r"beta_1=1.0 is invalid; beta_1 must be in \[0, 1\)"),
+    ("Adamax", dict(beta_2=-0.1), r"beta_2=-0.1"),
+    ("Adamax", dict(epsilon=-1.0), r"epsilon=-1.0"),
+    ("Adamax", dict(weight_decay=-0.1), r"weight_decay=-0.1"),
+    ("Nadam", dict(beta_1=-0.1), r"beta_1=-0.1"),
+    ("Nadam", dict(beta_2=1.0), r"beta_2=1.0 is invalid; beta_2 must be in \[0, 1\)"),
+    ("Nadam", dict(epsilon=-1.0), r"epsilon=-1.0"),
 ]
 
 

@@ -81,6 +81,28 @@ BAD = [
     ("Adam", dict(weight_decay=-0.1)),
     ("AdamW", dict(betas=(0.9, 1.0))),
     ("AdamW", dict(weight_decay=-0.1)),
+    # Adadelta and the Adam family (issue 14)
+    ("Adadelta", dict(lr=-1.0)),
+    ("Adadelta", dict(rho=1.5)),
+    ("Adadelta", dict(rho=-0.1)),
+    ("Adadelta", dict(eps=-1.0)),
+    ("Adadelta", dict(weight_decay=-0.1)),
+    ("Adamax", dict(lr=-1.0)),
+    ("Adamax", dict(eps=-1.0)),
+    ("Adamax", dict(betas=(1.0, 0.999))),
+    ("Adamax", dict(betas=(0.9, 1.5))),
+    ("Adamax", dict(weight_decay=-0.1)),
+    ("NAdam", dict(lr=-1.0)),
+    ("NAdam", dict(eps=-1.0)),
+    ("NAdam", dict(betas=(-0.1, 0.999))),
+    ("NAdam", dict(betas=(0.9, 1.0))),
+    ("NAdam", dict(weight_decay=-0.1)),
+    ("NAdam", dict(momentum_decay=-0.1)),
+    ("RAdam", dict(lr=-1.0)),
+    ("RAdam", dict(eps=-1.0)),
+    ("RAdam", dict(betas=(1.0, 0.999))),
+    ("RAdam", dict(betas=(0.9, -0.5))),
+    ("RAdam", dict(weight_decay=-0.1)),
 ]
 
 

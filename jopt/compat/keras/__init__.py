@@ -10,11 +10,25 @@ buffers: a past gradient stays at the rate it was taken with (PyTorch rescales t
 buffer). Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, ….
 """
 
+from jopt.compat.keras._adadelta import Adadelta as Adadelta
 from jopt.compat.keras._adagrad import Adagrad as Adagrad
 from jopt.compat.keras._adam import Adam as Adam
 from jopt.compat.keras._adam import AdamW as AdamW
+from jopt.compat.keras._adamax import Adamax as Adamax
 from jopt.compat.keras._common import KerasOptions as KerasOptions
+from jopt.compat.keras._nadam import Nadam as Nadam
 from jopt.compat.keras._rmsprop import RMSprop as RMSprop
 from jopt.compat.keras._sgd import SGD as SGD
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "KerasOptions"]
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "KerasOptions",
+    # the Adam family and Adadelta (issue 15)
+    "Adadelta",
+    "Adamax",
+    "Nadam",
+]

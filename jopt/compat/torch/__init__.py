@@ -11,10 +11,25 @@ their real view, as PyTorch does.
 Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, … the step.
 """
 
+from jopt.compat.torch._adadelta import Adadelta as Adadelta
 from jopt.compat.torch._adagrad import Adagrad as Adagrad
 from jopt.compat.torch._adam import Adam as Adam
 from jopt.compat.torch._adam import AdamW as AdamW
+from jopt.compat.torch._adamax import Adamax as Adamax
+from jopt.compat.torch._nadam import NAdam as NAdam
+from jopt.compat.torch._radam import RAdam as RAdam
 from jopt.compat.torch._rmsprop import RMSprop as RMSprop
 from jopt.compat.torch._sgd import SGD as SGD
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    # the Adam family and Adadelta (issue 14)
+    "Adadelta",
+    "Adamax",
+    "NAdam",
+    "RAdam",
+]

@@ -7,33 +7,23 @@ from collections.abc import Sequence
 import optax
 
 from jopt._adam import scale_by_adam_moments
-from jopt._base import Scalar, ScalarOrSchedule, requested
+from jopt._base import Scalar, ScalarOrSchedule
 from jopt._validation import check_flag
-from jopt._weight_decay import _add_decayed_weights
-from jopt.compat._common import check
-from jopt.compat.torch._common import (
-    check_betas,
-    check_flags,
-    check_lr,
-    check_weight_decay,
-    torch_optimizer,
-)
+from jopt.compat.torch._common import check_adam_family, torch_optimizer
 
 
 def _adam(call, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled, flags):
-    check_lr(call, lr)
-    check(call, "Invalid epsilon value", "eps", eps)
-    b1, b2 = check_betas(call, betas)
-    check_weight_decay(call, weight_decay)
+    b1, b2 = check_adam_family(call, lr, betas, eps, weight_decay, **flags)
     check_flag(call, "amsgrad", amsgrad)
-    check_flag(call, "decoupled_weight_decay", decoupled)
-    check_flags(call, **flags)
     steps = [scale_by_adam_moments(call, b1=b1, b2=b2, eps=eps, amsgrad=amsgrad)]
-    if not decoupled:
-        return torch_optimizer(call, steps, lr, maximize=maximize, weight_decay=weight_decay)
-    if requested(weight_decay):  # θ ← θ(1 − αλ): λθ joins the step, outside m and v
-        steps.append(_add_decayed_weights(call, weight_decay))
-    return torch_optimizer(call, steps, lr, maximize=maximize)
+    return torch_optimizer(
+        call,
+        steps,
+        lr,
+        maximize=maximize,
+        weight_decay=weight_decay,
+        decoupled_weight_decay=decoupled,
+    )
 
 
 def Adam(  # noqa: N802

@@ -10,10 +10,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import ScalarOrSchedule, chain
+from jopt._base import ScalarOrSchedule, chain, requested
 from jopt._base import _scale_by_learning_rate as lr_step
 from jopt._validation import check_flag
-from jopt._weight_decay import maximize_and_decay
+from jopt._weight_decay import _add_decayed_weights, maximize_and_decay
 from jopt.compat._common import check
 
 
@@ -36,6 +36,19 @@ def check_betas(call: str, betas: Any) -> tuple[Any, Any]:
     return betas[0], betas[1]
 
 
+def check_adam_family(
+    call: str, lr: Any, betas: Any, eps: Any, weight_decay: Any, **flags: Any
+) -> tuple[Any, Any]:
+    """torch's checks of Adam, Adamax, NAdam and RAdam (lr, eps, betas, weight_decay) and
+    the kernel flags; returns (β1, β2)."""
+    check_lr(call, lr)
+    check(call, "Invalid epsilon value", "eps", eps)
+    b1, b2 = check_betas(call, betas)
+    check_weight_decay(call, weight_decay)
+    check_flags(call, **flags)
+    return b1, b2
+
+
 def check_flags(call: str, **flags: Any) -> None:
     """torch's implementation switches (foreach, fused, capturable, differentiable): None
     or a bool, accepted and ignored. They pick a kernel in PyTorch, never the numbers;
@@ -52,14 +65,22 @@ def torch_optimizer(
     *,
     maximize: bool = False,
     weight_decay: Any = None,
+    decoupled_weight_decay: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     """g ← −g if maximize; g ← g + λθ (coupled, if asked); ``steps``; θ ← θ − α·(that).
 
+    With ``decoupled_weight_decay=True`` the decay is θ ← θ(1 − αλ) instead (AdamW's):
+    λθ joins the step after ``steps``, kept out of their buffers.
     Complex parameters are updated as PyTorch does, through their real view
     (``torch.view_as_real``): each of the real and imaginary parts is its own
     coordinate, with moments of its own.
     """
     check_flag(call, "maximize", maximize)
+    check_flag(call, "decoupled_weight_decay", decoupled_weight_decay)
+    if decoupled_weight_decay:
+        if requested(weight_decay):
+            steps = [*steps, _add_decayed_weights(call, weight_decay)]
+        weight_decay = None
     return _real_view(
         chain(*maximize_and_decay(call, maximize, weight_decay), *steps, lr_step(call, lr))
     )
