@@ -31,32 +31,11 @@ import parity  # noqa: E402
 BOUND = {np.float64: 1e-10, np.float32: 2e-5}
 
 
-def _options(case) -> str:
-    parts = [f"{k}={v}" for k, v in case.kwargs.items()]
-    if case.schedule is not None:
-        kind, base, *args = case.schedule
-        parts.append(
-            {
-                "step": f"lr=StepLR({base}, step_size={args[0]}, gamma={args[1]})"
-                if kind == "step"
-                else "",
-                "exp": f"lr=ExponentialLR({base}, gamma={args[0]})" if kind == "exp" else "",
-                "keras_exp": f"learning_rate=ExponentialDecay({base}, {args[0]}, {args[1]})"
-                if kind == "keras_exp"
-                else "",
-                "legacy_decay": f"learning_rate={base}, decay={args[0]} (keras: InverseTimeDecay)"
-                if kind == "legacy_decay"
-                else "",
-            }[kind]
-        )
-    return ", ".join(parts) or "defaults"
-
-
 def _row(library, case, dtype, errs) -> str:
     abs_err, rel_err = errs
     ok = "yes" if rel_err <= BOUND[dtype] else "**no**"
     return (
-        f"| {library}.{case.preset} | `{_options(case)}` | {np.dtype(dtype).name} "
+        f"| {library}.{case.preset} | `{case.describe()}` | {np.dtype(dtype).name} "
         f"| {abs_err:.2e} | {rel_err:.2e} | {ok} |"
     )
 

@@ -75,6 +75,25 @@ def jopt_schedule(spec):
     raise ValueError(kind)
 
 
+def _show(value) -> str:
+    if callable(value):
+        return "<schedule>"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_show(v) for v in value) + ")"
+    return repr(value)
+
+
+def describe(case) -> str:
+    """The options of a parity case, as docs/parity.md shows them."""
+    if case.text is not None:
+        return case.text
+    parts = [f"{k}={v}" for k, v in case.kwargs.items()]
+    if case.schedule is not None:
+        parts.append(describe_schedule(case.schedule))
+    parts += [f"{k}={_show(v)}" for k, v in case.jopt_kwargs.items()]
+    return ", ".join(parts) or "defaults"
+
+
 def describe_schedule(spec) -> str:
     kind, base, *args = spec
     return {
@@ -158,12 +177,7 @@ class TorchCase:
         return -1.0 if self.kwargs.get("maximize") else 1.0  # maximize climbs −E
 
     def describe(self) -> str:
-        if self.text is not None:
-            return self.text
-        parts = [f"{k}={v}" for k, v in self.kwargs.items()]
-        if self.schedule is not None:
-            parts.append(describe_schedule(self.schedule))
-        return ", ".join(parts) or "defaults"
+        return describe(self)
 
 
 TORCH_CASES = [
@@ -309,12 +323,7 @@ class KerasCase:
     text: str | None = None
 
     def describe(self) -> str:
-        if self.text is not None:
-            return self.text
-        parts = [f"{k}={v}" for k, v in self.kwargs.items()]
-        if self.schedule is not None:
-            parts.append(describe_schedule(self.schedule))
-        return ", ".join(parts) or "defaults"
+        return describe(self)
 
 
 KERAS_CASES = [
