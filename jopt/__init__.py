@@ -9,6 +9,10 @@ from importlib.metadata import PackageNotFoundError, version
 from jopt import compat as compat
 from jopt import schedules as schedules
 from jopt import testing as testing
+from jopt._adafactor import FactoredSecondMoment as FactoredSecondMoment
+from jopt._adafactor import ScaleByAdafactorState as ScaleByAdafactorState
+from jopt._adafactor import adafactor as adafactor
+from jopt._adafactor import scale_by_adafactor as scale_by_adafactor
 from jopt._adagrad import ScaleByAdagradState as ScaleByAdagradState
 from jopt._adagrad import adagrad as adagrad
 from jopt._adagrad import scale_by_adagrad as scale_by_adagrad
@@ -23,6 +27,11 @@ from jopt._base import ScaleByScheduleState as ScaleByScheduleState
 from jopt._base import Schedule as Schedule
 from jopt._base import get_learning_rate as get_learning_rate
 from jopt._base import scale_by_learning_rate as scale_by_learning_rate
+from jopt._lamb import lamb as lamb
+from jopt._lamb import scale_by_trust_ratio as scale_by_trust_ratio
+from jopt._lion import ScaleByLionState as ScaleByLionState
+from jopt._lion import lion as lion
+from jopt._lion import scale_by_lion as scale_by_lion
 from jopt._minibatch import minibatch_indices as minibatch_indices
 from jopt._momentum import ScaleByMomentumState as ScaleByMomentumState
 from jopt._momentum import gd as gd
@@ -30,6 +39,8 @@ from jopt._momentum import momentum as momentum
 from jopt._momentum import nesterov as nesterov
 from jopt._momentum import scale_by_momentum as scale_by_momentum
 from jopt._momentum import scale_by_nesterov as scale_by_nesterov
+from jopt._muon import muon as muon
+from jopt._muon import scale_by_muon as scale_by_muon
 from jopt._plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
 from jopt._plateau import reduce_lr_on_plateau as reduce_lr_on_plateau
 from jopt._rmsprop import ScaleByRmsState as ScaleByRmsState
@@ -52,18 +63,22 @@ except PackageNotFoundError:  # a source tree that is not installed
 
 __all__ = [
     "AddDecayedWeightsState",
+    "FactoredSecondMoment",
     "ReduceLROnPlateauState",
+    "ScaleByAdafactorState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
     "ScaleByAmsgradState",
     "ScaleByCountedTraceState",
     "ScaleByLearningRateState",
+    "ScaleByLionState",
     "ScaleByMomentumState",
     "ScaleByRmsState",
     "ScaleByScheduleState",
     "ScaleByStddevState",
     "ScaleByTraceState",
     "Schedule",
+    "adafactor",
     "adagrad",
     "adam",
     "adamw",
@@ -72,20 +87,27 @@ __all__ = [
     "decoupled_weight_decay",
     "gd",
     "get_learning_rate",
+    "lamb",
+    "lion",
     "minibatch_indices",
     "momentum",
+    "muon",
     "nesterov",
     "reduce_lr_on_plateau",
     "rmsprop",
+    "scale_by_adafactor",
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_amsgrad",
     "scale_by_learning_rate",
+    "scale_by_lion",
     "scale_by_momentum",
+    "scale_by_muon",
     "scale_by_nesterov",
     "scale_by_rms",
     "scale_by_stddev",
     "scale_by_trace",
+    "scale_by_trust_ratio",
     "schedules",
     "sgd",
     "testing",

@@ -10,11 +10,26 @@ buffers: a past gradient stays at the rate it was taken with (PyTorch rescales t
 buffer). Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, ….
 """
 
+from jopt.compat.keras._adafactor import Adafactor as Adafactor
 from jopt.compat.keras._adagrad import Adagrad as Adagrad
 from jopt.compat.keras._adam import Adam as Adam
 from jopt.compat.keras._adam import AdamW as AdamW
 from jopt.compat.keras._common import KerasOptions as KerasOptions
+from jopt.compat.keras._lamb import Lamb as Lamb
+from jopt.compat.keras._lion import Lion as Lion
+from jopt.compat.keras._muon import Muon as Muon
 from jopt.compat.keras._rmsprop import RMSprop as RMSprop
 from jopt.compat.keras._sgd import SGD as SGD
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "KerasOptions"]
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "KerasOptions",
+    "Adafactor",
+    "Lamb",
+    "Lion",
+    "Muon",
+]

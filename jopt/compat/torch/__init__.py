@@ -11,10 +11,12 @@ their real view, as PyTorch does.
 Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, … the step.
 """
 
+from jopt.compat.torch._adafactor import Adafactor as Adafactor
 from jopt.compat.torch._adagrad import Adagrad as Adagrad
 from jopt.compat.torch._adam import Adam as Adam
 from jopt.compat.torch._adam import AdamW as AdamW
+from jopt.compat.torch._muon import Muon as Muon
 from jopt.compat.torch._rmsprop import RMSprop as RMSprop
 from jopt.compat.torch._sgd import SGD as SGD
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adafactor", "Muon"]
