@@ -225,11 +225,12 @@ def adafactor(
     """Adafactor (Shazeer & Stern 2018), the paper's Algorithm 4 with update clipping.
 
     ρ_t = min(α, 1/sqrt(t)),  α_t = max(ε2, RMS(θ_{t−1})) ρ_t;
-    Δθ = −α_t Û_t − αλθ  (Û_t: :func:`jopt.scale_by_adafactor`, factored for leaves with
-    two or more axes).
+    Δθ = −α_t Û_t − αλθ.
 
-    Defaults are the paper's: ρ_t capped at α = 1e-2, τ = −0.8 (β̂2_t = 1 − t^−0.8),
-    ε1 = 1e-30, ε2 = 1e-3, clipping threshold d = 1, no momentum. ``relative_step=False``
+    Û_t is :func:`jopt.scale_by_adafactor`'s clipped direction, with factored second
+    moments for the leaves with two or more axes. Defaults are the paper's: ρ_t capped at
+    α = 1e-2, τ = −0.8 (β̂2_t = 1 − t^−0.8), ε1 = 1e-30, ε2 = 1e-3, clipping threshold
+    d = 1, no momentum. ``relative_step=False``
     uses α_t = max(ε2, RMS(θ_{t−1})) α instead (α may then be any schedule).
     ``weight_decay`` λ (``None``: off) is decoupled and scaled by α, not ρ_t, as in
     PyTorch. :func:`jopt.get_learning_rate` reads ρ_t.

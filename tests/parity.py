@@ -110,6 +110,39 @@ def describe_schedule(spec) -> str:
     }[kind]()
 
 
+def decaying(start, end, rate):
+    """count -> end + (start − end)·rate^count, for a jopt count (array) and a torch step
+    number (int) alike: a hyperparameter schedule written once for both libraries."""
+
+    def schedule(count):
+        k = count.astype(jnp.result_type(float)) if hasattr(count, "astype") else float(count)
+        return end + (start - end) * rate**k
+
+    return schedule
+
+
+class GroupValues:
+    """A torch "scheduler" for what torch has none for (Muon's momentum, a weight decay):
+    sets each param group's ``name`` to ``fn(steps taken)`` before every step."""
+
+    def __init__(self, opt, **fns):
+        self.opt, self.fns, self.count = opt, fns, 0
+        self._set()
+
+    def _set(self):
+        for group in self.opt.param_groups:
+            for name, fn in self.fns.items():
+                group[name] = fn(self.count)
+
+    def step(self):
+        self.count += 1
+        self._set()
+
+
+MUON_MOMENTUM = decaying(0.8, 0.95, 0.9)
+DECAY = decaying(0.2, 0.01, 0.9)
+
+
 # -------------------------------------------------------------------------------- cases
 
 
@@ -205,12 +238,29 @@ TORCH_CASES = [
         params=params_with_tensor,
     ),
     TorchCase(
+        "adafactor-wd-schedule",
+        "Adafactor",
+        dict(lr=0.5),
+        jopt_kwargs=dict(weight_decay=DECAY),
+        schedulers=lambda opt: [GroupValues(opt, weight_decay=DECAY)],
+        text="lr=0.5, a weight_decay schedule (set on the param group)",
+    ),
+    TorchCase(
         "adafactor-maximize-wd-steplr",
         "Adafactor",
         dict(weight_decay=0.1, maximize=True),
         ("step", 0.2, 10, 0.5),
     ),
     TorchCase("muon", "Muon", dict(lr=0.015625), params=matrix_params),
+    TorchCase(
+        "muon-momentum-wd-schedules",
+        "Muon",
+        dict(lr=0.015625),
+        jopt_kwargs=dict(momentum=MUON_MOMENTUM, weight_decay=DECAY),
+        schedulers=lambda opt: [GroupValues(opt, momentum=MUON_MOMENTUM, weight_decay=DECAY)],
+        params=matrix_params,
+        text="lr=0.015625, momentum and weight_decay schedules (set on the param group)",
+    ),
     TorchCase(
         "muon-momentum-no-nesterov-wd-match_rms_adamw",
         "Muon",

@@ -13,7 +13,7 @@ from jopt._adam import check_adam, scale_by_adam_moments
 from jopt._base import Scalar, ScalarOrSchedule, requested
 from jopt._base import _scale_by_learning_rate as lr_step
 from jopt._muon import _scale_by_muon, check_muon, scaled
-from jopt._validation import check_flag, check_nonnegative, check_optional
+from jopt._validation import check_flag, check_nonnegative, check_optional, check_real
 from jopt._weight_decay import _decoupled_weight_decay
 from jopt.compat.keras._common import (
     KerasOptions,
@@ -129,6 +129,8 @@ def Muon(  # noqa: N802 (Keras' class name)
     check_flag(call, "exclude_embeddings", exclude_embeddings)
     check_nonnegative(call, "adam_lr_ratio", adam_lr_ratio)
     check_optional(call, "rms_rate", rms_rate)
+    for name, value in (("muon_a", muon_a), ("muon_b", muon_b), ("muon_c", muon_c)):
+        check_real(call, name, value)
     coefficients = check_muon(
         call, momentum, (muon_a, muon_b, muon_c), ns_steps, 1e-7, nesterov=nesterov
     )

@@ -33,12 +33,13 @@ def Muon(  # noqa: N802 (torch's class name)
 
     B_t = lerp(B_{t−1}, g, 1−μ),  D_t = lerp(g, B_t, μ) (nesterov) or B_t;
     O_t = NS(D_t) in bfloat16, X_0 = D_t / max(‖D_t‖_F, ε);
-    θ ← θ(1 − αλ) − α s O_t,  s = sqrt(max(1, m/n)) (``adjust_lr_fn=None`` or
-    ``"original"``) or 0.2·sqrt(max(m, n)) (``"match_rms_adamw"``).
+    θ ← θ(1 − αλ) − α s O_t.
 
-    :func:`jopt.scale_by_muon` with PyTorch's switches (``eps_clamp=True``,
-    ``ns_dtype=jnp.bfloat16``: like PyTorch, the iteration runs in bfloat16 with float32
-    accumulation whatever the parameters' dtype). Every parameter must be a real matrix:
+    For an m×n parameter s = sqrt(max(1, m/n)) (``adjust_lr_fn=None`` or ``"original"``)
+    or 0.2·sqrt(max(m, n)) (``"match_rms_adamw"``). This is :func:`jopt.scale_by_muon`
+    with PyTorch's switches (``eps_clamp=True``, ``ns_dtype=jnp.bfloat16``: like PyTorch,
+    the iteration runs in bfloat16 with float32 accumulation whatever the parameters'
+    dtype). Every parameter must be a real matrix:
     ``init`` raises ValueError otherwise, as PyTorch's constructor does (put the other
     parameters under another optimizer, e.g. ``optax.multi_transform``, as PyTorch's
     documentation does with two optimizers). ``maximize`` (keyword-only) is jopt's:
