@@ -98,7 +98,7 @@ def lamb(
     """
     call = "jopt.lamb"
     check_learning_rate(call, learning_rate)
-    options = dict(mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    options: dict[str, Any] = dict(mu_dtype=mu_dtype, nu_dtype=nu_dtype)
     check_adam(call, b1, b2, eps, **options)
     check_optional(call, "weight_decay", weight_decay, schedule=True)
     steps = [scale_by_adam_moments(call, b1=b1, b2=b2, eps=eps, **options)]

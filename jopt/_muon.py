@@ -72,7 +72,9 @@ def check_muon(
     return coefficients
 
 
-def check_coefficients(call: str, ns_coefficients: Any, message: str | None = None):
+def check_coefficients(
+    call: str, ns_coefficients: Any, message: str | None = None
+) -> tuple[Any, Any, Any]:
     if isinstance(ns_coefficients, (str, bytes)) or not isinstance(ns_coefficients, Sequence):
         ok = False
     else:
@@ -84,7 +86,8 @@ def check_coefficients(call: str, ns_coefficients: Any, message: str | None = No
         )
     for i, value in enumerate(ns_coefficients):
         check_real(call, f"ns_coefficients[{i}]", value)
-    return tuple(ns_coefficients)
+    a, b, c = ns_coefficients
+    return a, b, c
 
 
 def orthogonalize(
@@ -242,33 +245,13 @@ def scale_by_muon(
            [0., 1.]], dtype=float32)
     """
     call = "jopt.scale_by_muon"
-    coefficients = check_muon(
-        call,
-        momentum,
-        ns_coefficients,
-        ns_steps,
-        eps,
-        nesterov=nesterov,
-        adjust_lr=adjust_lr,
-        rms_rate=rms_rate,
-        ns_dtype=ns_dtype,
-        mu_dtype=mu_dtype,
-    )
+    options: dict[str, Any] = dict(nesterov=nesterov, adjust_lr=adjust_lr, rms_rate=rms_rate)
+    options.update(ns_dtype=ns_dtype, mu_dtype=mu_dtype)
+    coefficients = check_muon(call, momentum, ns_coefficients, ns_steps, eps, **options)
     check_flag(call, "ema", ema)
     check_flag(call, "eps_clamp", eps_clamp)
     return _scale_by_muon(
-        call,
-        momentum,
-        coefficients,
-        ns_steps,
-        eps,
-        nesterov=nesterov,
-        ema=ema,
-        eps_clamp=eps_clamp,
-        adjust_lr=adjust_lr,
-        rms_rate=rms_rate,
-        ns_dtype=ns_dtype,
-        mu_dtype=mu_dtype,
+        call, momentum, coefficients, ns_steps, eps, ema=ema, eps_clamp=eps_clamp, **options
     )
 
 
@@ -340,35 +323,17 @@ def muon(
     """
     call = "jopt.muon"
     check_learning_rate(call, learning_rate)
-    coefficients = check_muon(
-        call,
-        momentum,
-        ns_coefficients,
-        ns_steps,
-        eps,
-        nesterov=nesterov,
-        adjust_lr=adjust_lr,
-        ns_dtype=ns_dtype,
-        mu_dtype=mu_dtype,
-    )
+    options: dict[str, Any] = dict(nesterov=nesterov, adjust_lr=adjust_lr)
+    options.update(ns_dtype=ns_dtype, mu_dtype=mu_dtype)
+    coefficients = check_muon(call, momentum, ns_coefficients, ns_steps, eps, **options)
     check_optional(call, "weight_decay", weight_decay, schedule=True)
     if adam_learning_rate is not None:
         check_learning_rate(call, adam_learning_rate, "adam_learning_rate")
-    adam_names = dict(b1_name="adam_b1", b2_name="adam_b2", eps_name="adam_eps")
+    adam_names: dict[str, Any] = dict(b1_name="adam_b1", b2_name="adam_b2", eps_name="adam_eps")
     check_adam(call, adam_b1, adam_b2, adam_eps, **adam_names)
     decay = [_add_decayed_weights(call, weight_decay)] if requested(weight_decay) else []
     matrices = optax.chain(
-        _scale_by_muon(
-            call,
-            momentum,
-            coefficients,
-            ns_steps,
-            eps,
-            nesterov=nesterov,
-            adjust_lr=adjust_lr,
-            ns_dtype=ns_dtype,
-            mu_dtype=mu_dtype,
-        ),
+        _scale_by_muon(call, momentum, coefficients, ns_steps, eps, **options),
         *decay,
         lr_step(call, learning_rate),
     )

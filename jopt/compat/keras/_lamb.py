@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Unpack
+from typing import Any, Unpack
 
 import optax
 
@@ -49,7 +49,7 @@ def Lamb(  # noqa: N802 (Keras' class name)
     """
     call = "jopt.compat.keras.Lamb"
     lr = keras_learning_rate(call, learning_rate)
-    names = dict(b1_name="beta_1", b2_name="beta_2", eps_name="epsilon")
+    names: dict[str, Any] = dict(b1_name="beta_1", b2_name="beta_2", eps_name="epsilon")
     check_adam(call, beta_1, beta_2, epsilon, **names)
     check_weight_decay(call, weight_decay)
     direction = [

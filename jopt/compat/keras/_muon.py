@@ -55,19 +55,20 @@ def _check_exclude_layers(call: str, exclude_layers: Any) -> list[str]:
     if exclude_layers is None:
         return []
     ok = not isinstance(exclude_layers, (str, bytes)) and isinstance(exclude_layers, Sequence)
-    if not ok or not all(isinstance(k, str) for k in exclude_layers):
+    keywords: list[Any] = [] if not ok else list(exclude_layers)
+    if not ok or not all(isinstance(k, str) for k in keywords):
         raise TypeError(
             f"{call}: exclude_layers={exclude_layers!r} is invalid; exclude_layers must be a "
             "list of strings (regular expressions searched in each parameter's path)."
         )
-    for keyword in exclude_layers:
+    for keyword in keywords:
         try:
             re.compile(keyword)
         except re.error as error:
             raise ValueError(
                 f"{call}: exclude_layers has an invalid regular expression {keyword!r}: {error}."
             ) from error
-    return list(exclude_layers)
+    return keywords
 
 
 @with_options
@@ -121,7 +122,8 @@ def Muon(  # noqa: N802 (Keras' class name)
     """
     call = "jopt.compat.keras.Muon"
     lr = keras_learning_rate(call, learning_rate)
-    adam_names = dict(b1_name="adam_beta_1", b2_name="adam_beta_2", eps_name="epsilon")
+    adam_names: dict[str, Any] = dict(b1_name="adam_beta_1", b2_name="adam_beta_2")
+    adam_names.update(eps_name="epsilon")
     check_adam(call, adam_beta_1, adam_beta_2, epsilon, **adam_names)
     check_optional(call, "adam_weight_decay", adam_weight_decay, schedule=True)
     check_optional(call, "weight_decay", weight_decay, schedule=True)
