@@ -12,6 +12,10 @@ from jopt import testing as testing
 from jopt._adadelta import ScaleByAdadeltaState as ScaleByAdadeltaState
 from jopt._adadelta import adadelta as adadelta
 from jopt._adadelta import scale_by_adadelta as scale_by_adadelta
+from jopt._adafactor import FactoredSecondMoment as FactoredSecondMoment
+from jopt._adafactor import ScaleByAdafactorState as ScaleByAdafactorState
+from jopt._adafactor import adafactor as adafactor
+from jopt._adafactor import scale_by_adafactor as scale_by_adafactor
 from jopt._adagrad import ScaleByAdagradState as ScaleByAdagradState
 from jopt._adagrad import adagrad as adagrad
 from jopt._adagrad import scale_by_adagrad as scale_by_adagrad
@@ -29,6 +33,11 @@ from jopt._base import ScaleByScheduleState as ScaleByScheduleState
 from jopt._base import Schedule as Schedule
 from jopt._base import get_learning_rate as get_learning_rate
 from jopt._base import scale_by_learning_rate as scale_by_learning_rate
+from jopt._lamb import lamb as lamb
+from jopt._lamb import scale_by_trust_ratio as scale_by_trust_ratio
+from jopt._lion import ScaleByLionState as ScaleByLionState
+from jopt._lion import lion as lion
+from jopt._lion import scale_by_lion as scale_by_lion
 from jopt._minibatch import minibatch_indices as minibatch_indices
 from jopt._momentum import ScaleByMomentumState as ScaleByMomentumState
 from jopt._momentum import gd as gd
@@ -36,6 +45,8 @@ from jopt._momentum import momentum as momentum
 from jopt._momentum import nesterov as nesterov
 from jopt._momentum import scale_by_momentum as scale_by_momentum
 from jopt._momentum import scale_by_nesterov as scale_by_nesterov
+from jopt._muon import muon as muon
+from jopt._muon import scale_by_muon as scale_by_muon
 from jopt._nadam import ScaleByNadamState as ScaleByNadamState
 from jopt._nadam import nadam as nadam
 from jopt._nadam import scale_by_nadam as scale_by_nadam
@@ -63,14 +74,17 @@ except PackageNotFoundError:  # a source tree that is not installed
 
 __all__ = [
     "AddDecayedWeightsState",
+    "FactoredSecondMoment",
     "ReduceLROnPlateauState",
     "ScaleByAdadeltaState",
+    "ScaleByAdafactorState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
     "ScaleByAdamaxState",
     "ScaleByAmsgradState",
     "ScaleByCountedTraceState",
     "ScaleByLearningRateState",
+    "ScaleByLionState",
     "ScaleByMomentumState",
     "ScaleByNadamState",
     "ScaleByRmsState",
@@ -79,6 +93,7 @@ __all__ = [
     "ScaleByTraceState",
     "Schedule",
     "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "adamax",
@@ -88,26 +103,33 @@ __all__ = [
     "decoupled_weight_decay",
     "gd",
     "get_learning_rate",
+    "lamb",
+    "lion",
     "minibatch_indices",
     "momentum",
     "nadam",
+    "muon",
     "nesterov",
     "radam",
     "reduce_lr_on_plateau",
     "rmsprop",
     "scale_by_adadelta",
+    "scale_by_adafactor",
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_amsgrad",
     "scale_by_learning_rate",
+    "scale_by_lion",
     "scale_by_momentum",
     "scale_by_nadam",
+    "scale_by_muon",
     "scale_by_nesterov",
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_stddev",
     "scale_by_trace",
+    "scale_by_trust_ratio",
     "schedules",
     "sgd",
     "testing",

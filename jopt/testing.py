@@ -74,8 +74,14 @@ def _signature(tree: Any) -> tuple:
 
 
 def _counts(state: Any) -> list:
-    nodes = jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "_fields"))
-    return [n.count for n in nodes if hasattr(n, "_fields") and "count" in n._fields]
+    # Every NamedTuple's count, also those nested in another NamedTuple (optax.masked's
+    # MaskedState, multi_transform's state).
+    counts = []
+    for node in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "_fields")):
+        if hasattr(node, "_fields"):
+            counts += [node.count] if "count" in node._fields else []
+            counts += _counts([getattr(node, f) for f in node._fields if f != "count"])
+    return counts
 
 
 def _buffers(x: Any) -> list[int]:

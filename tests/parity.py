@@ -15,6 +15,7 @@ is the maximum over leaves and steps.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,30 @@ def init_params() -> dict[str, np.ndarray]:
         "w": rng.normal(size=(3, 4)),
         "b": rng.normal(size=(4,)),
         "s": np.asarray(1.2),
+    }
+
+
+def params_with_tensor() -> dict[str, np.ndarray]:
+    """init_params plus a 3-axis leaf (Adafactor factors its last two axes)."""
+    rng = np.random.default_rng(1)
+    return {**init_params(), "t": rng.normal(size=(2, 3, 4))}
+
+
+def matrix_params() -> dict[str, np.ndarray]:
+    """Matrices only (PyTorch's Muon takes nothing else), one wide and one tall."""
+    rng = np.random.default_rng(2)
+    return {"w": rng.normal(size=(3, 4)), "v": rng.normal(size=(5, 3))}
+
+
+def muon_params() -> dict[str, np.ndarray]:
+    """Keras' Muon: matrices, an "embedding" and an "out_dense" matrix it may route to
+    AdamW by name, and the vector and scalar that always take AdamW."""
+    rng = np.random.default_rng(3)
+    return {
+        **init_params(),
+        "v": rng.normal(size=(5, 3)),
+        "embedding": rng.normal(size=(4, 3)),
+        "out_dense": rng.normal(size=(3, 3)),
     }
 
 
@@ -118,23 +143,37 @@ def wd_steps(k):
     return 0.02 * 0.5 ** (k // 20) if isinstance(k, int) else 0.02 * 0.5 ** _f(k // 20)
 
 
-class GroupSchedule:
-    """Sets ``group[key] = fn(k)`` in every torch param group after the k-th step, as
-    torch's schedulers do (``"beta1"``: ``betas[0]``, as ``OneCycleLR(cycle_momentum=True)``)."""
+def decaying(start, end, rate):
+    """count -> end + (start − end)·rate^count, for a jopt count (array) and a torch step
+    number (int) alike: a hyperparameter schedule written once for both libraries."""
 
-    def __init__(self, opt, key: str, fn: Callable[[int], float]):
-        self.opt, self.key, self.fn, self.count = opt, key, fn, 0
+    def schedule(count):
+        k = count.astype(jnp.result_type(float)) if hasattr(count, "astype") else float(count)
+        return end + (start - end) * rate**k
+
+    return schedule
+
+
+class GroupValues:
+    """A torch "scheduler" for values torch's own schedulers set in its param groups
+    (``OneCycleLR(cycle_momentum=True)`` sets momentum or betas[0]) or that no torch
+    scheduler sets (Muon's momentum, a weight decay): sets each group's ``name`` to
+    ``fn(steps taken)`` before every step; ``beta1`` stands for ``betas[0]``."""
+
+    def __init__(self, opt, **fns):
+        self.opt, self.fns, self.count = opt, fns, 0
         self._set()
 
-    def _set(self) -> None:
-        value = float(self.fn(self.count))
+    def _set(self):
         for group in self.opt.param_groups:
-            if self.key == "beta1":
-                group["betas"] = (value, group["betas"][1])
-            else:
-                group[self.key] = value
+            for name, fn in self.fns.items():
+                value = float(fn(self.count))
+                if name == "beta1":
+                    group["betas"] = (value, group["betas"][1])
+                else:
+                    group[name] = value
 
-    def step(self) -> None:
+    def step(self):
         self.count += 1
         self._set()
 
@@ -144,11 +183,10 @@ class GroupSchedule:
 BETA1_AND_WD_SCHEDULES = dict(
     jopt_kwargs=dict(betas=(lambda c: beta1_ramp(_f(c)), 0.999), weight_decay=wd_steps),
     torch_kwargs=dict(weight_decay=wd_steps(0)),
-    schedulers=lambda opt: [
-        GroupSchedule(opt, "beta1", beta1_ramp),
-        GroupSchedule(opt, "weight_decay", wd_steps),
-    ],
+    schedulers=lambda opt: [GroupValues(opt, beta1=beta1_ramp, weight_decay=wd_steps)],
 )
+MUON_MOMENTUM = decaying(0.8, 0.95, 0.9)
+DECAY = decaying(0.2, 0.01, 0.9)
 
 
 # -------------------------------------------------------------------------------- cases
@@ -306,6 +344,62 @@ TORCH_CASES = [
         **BETA1_AND_WD_SCHEDULES,
         text="lr=0.05, betas=(0.95 → 0.75 over 30 steps, 0.999), weight_decay=0.02·0.5^⌊t/20⌋",
     ),
+    TorchCase("adafactor", "Adafactor", dict(lr=0.5)),
+    TorchCase(
+        "adafactor-beta2_decay-eps-d-wd",
+        "Adafactor",
+        dict(lr=0.5, beta2_decay=-0.6, eps=(1e-3, 1e-2), d=1.5, weight_decay=0.05),
+        params=params_with_tensor,
+    ),
+    TorchCase(
+        "adafactor-wd-schedule",
+        "Adafactor",
+        dict(lr=0.5),
+        jopt_kwargs=dict(weight_decay=DECAY),
+        schedulers=lambda opt: [GroupValues(opt, weight_decay=DECAY)],
+        text="lr=0.5, a weight_decay schedule (set on the param group)",
+    ),
+    TorchCase(
+        "adafactor-maximize-wd-steplr",
+        "Adafactor",
+        dict(weight_decay=0.1, maximize=True),
+        ("step", 0.2, 10, 0.5),
+    ),
+    TorchCase("muon", "Muon", dict(lr=0.015625), params=matrix_params),
+    TorchCase(
+        "muon-momentum-wd-schedules",
+        "Muon",
+        dict(lr=0.015625),
+        jopt_kwargs=dict(momentum=MUON_MOMENTUM, weight_decay=DECAY),
+        schedulers=lambda opt: [GroupValues(opt, momentum=MUON_MOMENTUM, weight_decay=DECAY)],
+        params=matrix_params,
+        text="lr=0.015625, momentum and weight_decay schedules (set on the param group)",
+    ),
+    TorchCase(
+        "muon-momentum-no-nesterov-wd-match_rms_adamw",
+        "Muon",
+        dict(
+            lr=0.015625,
+            weight_decay=0.05,
+            momentum=0.9,
+            nesterov=False,
+            adjust_lr_fn="match_rms_adamw",
+        ),
+        params=matrix_params,
+    ),
+    TorchCase(
+        "muon-ns-eps-original-maximize-steplr",
+        "Muon",
+        dict(
+            ns_coefficients=(2.0, -1.5, 0.5),
+            ns_steps=3,
+            eps=1e-3,
+            adjust_lr_fn="original",
+            maximize=True,
+        ),
+        ("step", 0.03125, 10, 0.5),
+        params=matrix_params,
+    ),
 ]
 
 
@@ -321,6 +415,9 @@ class KerasCase:
     keras_kwargs: dict = field(default_factory=dict)
     params: Callable[[], dict[str, np.ndarray]] = init_params
     text: str | None = None
+    # A looser bound for float64 where Keras itself does not compute in float64
+    # (its row comment gives the reason and the measured error).
+    f64_tol: float | None = None
 
     def describe(self) -> str:
         return describe(self)
@@ -388,6 +485,66 @@ KERAS_CASES = [
         dict(beta_1=0.85, beta_2=0.99, epsilon=1e-5, weight_decay=0.01),
         ("keras_exp", 0.05, 20, 0.5),
     ),
+    # Keras' ops.mean and ops.norm compute in float32 even for float64 variables (Keras'
+    # result_type("float64", "float32") is float32), jopt in float64: measured 1.1e-7 and
+    # 1.4e-7 (Adafactor's means), 2.4e-9 and 8.7e-10 (Muon's norm). With Keras' two
+    # reductions kept in float64 both agree to 2e-15:
+    # test_compat_keras.py::test_float64_gap_is_keras_float32_reductions.
+    KerasCase("adafactor", "Adafactor", dict(learning_rate=0.5), f64_tol=5e-7),
+    KerasCase(
+        "adafactor-options-wd-expdecay",
+        "Adafactor",
+        dict(
+            beta_2_decay=-0.6,
+            epsilon_1=1e-20,
+            epsilon_2=1e-2,
+            clip_threshold=1.5,
+            relative_step=False,
+            weight_decay=0.05,
+        ),
+        ("keras_exp", 0.5, 20, 0.5),
+        params=params_with_tensor,
+        f64_tol=5e-7,
+    ),
+    KerasCase("lion", "Lion", dict(learning_rate=0.015625)),
+    KerasCase(
+        "lion-betas-wd-expdecay",
+        "Lion",
+        dict(beta_1=0.8, beta_2=0.9, weight_decay=0.1),
+        ("keras_exp", 0.03125, 20, 0.5),
+    ),
+    KerasCase("lamb", "Lamb", dict(learning_rate=0.015625)),
+    KerasCase(
+        "lamb-betas-eps-wd-expdecay",
+        "Lamb",
+        dict(beta_1=0.8, beta_2=0.99, epsilon=1e-5, weight_decay=0.05),
+        ("keras_exp", 0.03125, 20, 0.5),
+    ),
+    KerasCase("muon", "Muon", dict(learning_rate=0.015625), params=muon_params, f64_tol=1e-8),
+    KerasCase(
+        "muon-options-expdecay",
+        "Muon",
+        dict(
+            adam_beta_1=0.8,
+            adam_beta_2=0.99,
+            adam_weight_decay=0.01,
+            epsilon=1e-5,
+            weight_decay=0.02,
+            exclude_layers=["out"],
+            exclude_embeddings=False,
+            muon_a=2.0,
+            muon_b=-1.5,
+            muon_c=0.5,
+            adam_lr_ratio=0.5,
+            momentum=0.9,
+            ns_steps=3,
+            nesterov=False,
+            rms_rate=None,
+        ),
+        ("keras_exp", 0.03125, 20, 0.5),
+        params=muon_params,
+        f64_tol=1e-8,
+    ),
 ]
 
 
@@ -444,7 +601,10 @@ def torch_stepper(case: TorchCase, dtype, params0: dict[str, np.ndarray]):
     if case.schedule is not None:
         kwargs["lr"] = case.schedule[1]
     kwargs.update(case.torch_kwargs)
-    opt = getattr(torch.optim, case.preset)(list(params.values()), **kwargs)
+    cls = getattr(torch.optim, case.preset)
+    # A preset that adds ``maximize`` where torch has none (Muon): torch gets −g instead.
+    negate = "maximize" not in inspect.signature(cls).parameters and kwargs.pop("maximize", False)
+    opt = cls(list(params.values()), **kwargs)
     if case.schedule is not None:
         kind, _, *args = case.schedule
         if kind == "step":
@@ -456,7 +616,7 @@ def torch_stepper(case: TorchCase, dtype, params0: dict[str, np.ndarray]):
 
     def step(grads):
         for k, p in params.items():
-            p.grad = torch.from_numpy(np.array(grads[k], dtype=dtype))
+            p.grad = torch.from_numpy(np.array(-grads[k] if negate else grads[k], dtype=dtype))
         default = torch.get_default_dtype()
         if case.default_dtype:
             torch.set_default_dtype(tdtype)
@@ -514,9 +674,12 @@ def keras_stepper(case: KerasCase, dtype, params0: dict[str, np.ndarray]):
     def step(grads):
         keras.config.set_floatx(np.dtype(dtype).name)
         try:
-            opt.apply_gradients(
-                [(jnp.asarray(grads[k]), v) for k, v in zip(names, variables, strict=True)]
-            )
+            # Keras' own Muon mixes float32 and float64 (its ops.norm is float32):
+            # the reference runs under JAX's standard promotion, jopt under strict.
+            with jax.numpy_dtype_promotion("standard"):
+                opt.apply_gradients(
+                    [(jnp.asarray(grads[k]), v) for k, v in zip(names, variables, strict=True)]
+                )
         finally:
             keras.config.set_floatx(floatx)
         return {k: np.asarray(v.value) for k, v in zip(names, variables, strict=True)}

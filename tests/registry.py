@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import optax
 
 import jopt
@@ -65,6 +67,21 @@ def _after_momentum(tx, lr):
 
 def _b1_schedule(count):
     return 0.9 - jopt.schedules.step_lr(0.1, step_size=10, gamma=0.5)(count)
+def _matrices_else(other):
+    """Muon's matrix-only transforms on the 2-D leaves, ``other(lr)`` on the rest (PyTorch's
+    documented recipe: a second optimizer for the biases and scalars)."""
+
+    def around(tx, lr):
+        labels = lambda p: jax.tree.map(lambda x: "muon" if jnp.ndim(x) == 2 else "rest", p)  # noqa: E731
+        return optax.multi_transform({"muon": tx, "rest": other(lr)}, labels)
+
+    return around
+
+
+def _muon_else_adam(tx, lr):
+    return _matrices_else(lambda lr: jopt.adam(lr))(
+        optax.chain(tx, jopt.scale_by_learning_rate(lr)), lr
+    )
 
 
 CASES = [
@@ -114,6 +131,28 @@ CASES = [
         jopt.decoupled_weight_decay,
         dict(weight_decay=0.01, mask=MASK),
         around=_after_momentum,
+    ),
+    Case("adafactor", jopt.adafactor, lr=0.1),
+    Case(
+        "adafactor-wd-absolute-step",
+        jopt.adafactor,
+        dict(relative_step=False, weight_decay=1e-3, eps1=None),
+        0.1,
+    ),
+    Case("scale_by_adafactor", jopt.scale_by_adafactor, dict(eps_clamp=True), 0.1, None),
+    Case("lion", jopt.lion, dict(weight_decay=1e-3), 0.01),
+    Case("scale_by_lion", jopt.scale_by_lion, lr=0.01, lr_arg=None),
+    Case("lamb", jopt.lamb, dict(weight_decay=1e-3), 0.02),
+    Case("scale_by_trust_ratio", jopt.scale_by_trust_ratio, lr=0.02, lr_arg=None),
+    Case("muon", jopt.muon, dict(weight_decay=1e-3), 0.02),
+    Case("muon-bf16-ns", jopt.muon, dict(nesterov=False, ns_dtype="bfloat16")),
+    Case(
+        "scale_by_muon",
+        jopt.scale_by_muon,
+        dict(ema=False, eps_clamp=True, adjust_lr="match_rms_adamw"),
+        0.02,
+        None,
+        around=_muon_else_adam,
     ),
     Case(
         "reduce_lr_on_plateau",
@@ -176,11 +215,24 @@ CASES = [
     ),
     Case("torch.Adam", jt.Adam, dict(amsgrad=True, weight_decay=1e-3), 0.05, "lr"),
     Case("torch.AdamW-maximize", jt.AdamW, dict(maximize=True), 0.05, "lr", maximize=True),
+    Case("torch.Adafactor", jt.Adafactor, dict(weight_decay=1e-3), 0.1, "lr"),
+    Case(
+        "torch.Muon",
+        jt.Muon,
+        dict(adjust_lr_fn="match_rms_adamw"),
+        0.02,
+        "lr",
+        around=_matrices_else(lambda lr: jt.AdamW(lr)),
+    ),
     Case("keras.SGD", jk.SGD, dict(momentum=0.9, nesterov=True, weight_decay=1e-3), 0.05),
     Case("keras.Adagrad", jk.Adagrad, dict(weight_decay=1e-3), 0.5),
     Case("keras.RMSprop", jk.RMSprop, dict(momentum=0.5, centered=True, weight_decay=1e-3), 0.01),
     Case("keras.Adam", jk.Adam, dict(amsgrad=True), 0.05),
     Case("keras.AdamW", jk.AdamW, lr=0.05),
+    Case("keras.Adafactor", jk.Adafactor, dict(weight_decay=1e-3), 0.1),
+    Case("keras.Lion", jk.Lion, dict(weight_decay=1e-3), 0.01),
+    Case("keras.Lamb", jk.Lamb, dict(weight_decay=1e-3), 0.02),
+    Case("keras.Muon", jk.Muon, dict(exclude_layers=["f"]), 0.02),
 ]
 
 # Public callables that are not transformations, so not in the registry.

@@ -46,6 +46,9 @@ def test_defaults_are_torchs(name):
     theirs = inspect.signature(getattr(torch.optim, name)).parameters
     doc = getattr(jt, name).__doc__
     for p in ours.values():
+        if p.name == "maximize" and p.name not in theirs:  # jopt adds it (Muon): keyword-only
+            assert p.kind == p.KEYWORD_ONLY and p.default is False, name
+            continue
         default = theirs[p.name].default
         if p.default is None and default == 0:
             # A zero that switches a feature off is None here (inject_hyperparams turns
@@ -103,6 +106,16 @@ BAD = [
     ("RAdam", dict(betas=(1.0, 0.999))),
     ("RAdam", dict(betas=(0.9, -0.5))),
     ("RAdam", dict(weight_decay=-0.1)),
+    ("Adafactor", dict(lr=-1.0)),
+    ("Adafactor", dict(beta2_decay=0.5)),
+    ("Adafactor", dict(eps=(-1.0, 1e-3))),
+    ("Adafactor", dict(eps=(None, -1e-3))),
+    ("Adafactor", dict(d=0.5)),
+    ("Adafactor", dict(weight_decay=-0.1)),
+    ("Muon", dict(lr=-1.0)),
+    ("Muon", dict(momentum=-0.5)),
+    ("Muon", dict(weight_decay=-0.1)),
+    ("Muon", dict(adjust_lr_fn="other")),
 ]
 
 
@@ -116,6 +129,45 @@ def test_bad_arguments_raise_like_torch(name, kwargs):
     assert str(theirs.value) in str(ours.value)
 
 
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [(dict(ns_steps=100), ValueError), (dict(ns_coefficients=(1.0, 2.0)), TypeError)],
+)
+def test_muon_refuses_at_construction_what_torch_refuses_at_its_first_step(kwargs, error):
+    w = torch.zeros(2, 2, requires_grad=True)
+    opt = torch.optim.Muon([w], **kwargs)
+    w.grad = torch.ones(2, 2)
+    with pytest.raises(ValueError) as theirs:
+        opt.step()
+    with pytest.raises(error) as ours:
+        jt.Muon(**kwargs)
+    assert str(ours.value).startswith("jopt.compat.torch.Muon: " + str(theirs.value))
+
+
+@pytest.mark.parametrize("shape", [(4,), (), (2, 3, 4)])
+def test_muon_takes_matrices_only_as_torch(shape):
+    with pytest.raises(ValueError) as theirs:
+        torch.optim.Muon([torch.zeros(shape, requires_grad=True)])
+    tx = jt.Muon()
+    with pytest.raises(ValueError) as ours:
+        tx.init({"w": jnp.zeros((2, 2)), "x": jnp.zeros(shape)})
+    wording = str(theirs.value).split("size: ")[0]  # then torch.Size([4]) vs (4,)
+    assert wording == "Muon only supports 2D parameters whereas we found a parameter with "
+    assert f"{wording}size: {shape} at ['x']" in str(ours.value)
+
+
+@pytest.mark.parametrize("name", ["Adafactor", "Muon"])
+def test_complex_parameters_are_refused_as_torch(name):
+    with pytest.raises(RuntimeError, match=f"{name} does not support complex parameters"):
+        w = torch.zeros(2, 2, dtype=torch.complex64, requires_grad=True)
+        opt = getattr(torch.optim, name)([w])
+        w.grad = torch.ones(2, 2, dtype=torch.complex64)
+        opt.step()
+    tx = getattr(jt, name)()
+    with pytest.raises(TypeError, match=f"{name} does not support complex parameters"):
+        tx.init({"w": jnp.zeros((2, 2), jnp.complex64)})
+
+
 def test_stricter_than_torch_where_torch_would_diverge():
     # torch accepts alpha >= 1 (the square average then never forgets, or goes negative)
     with pytest.raises(ValueError, match=r"Invalid alpha value: 1.0; alpha must be in \[0, 1\)"):
@@ -126,7 +178,10 @@ def test_stricter_than_torch_where_torch_would_diverge():
 def test_kernel_flags_are_accepted_and_change_nothing(name):
     factory = getattr(jt, name)
     flags = {f: True for f in FLAGS & set(inspect.signature(factory).parameters)}
-    assert flags, f"{name} takes none of torch's kernel flags"
+    theirs = FLAGS & set(inspect.signature(getattr(torch.optim, name)).parameters)
+    assert set(flags) == theirs, f"{name} takes {sorted(flags)}, torch {sorted(theirs)}"
+    if not flags:  # torch's Muon has no kernel flags
+        return
     params = {"w": jnp.linspace(-1.0, 1.0, 6).reshape(2, 3)}
     grads = {"w": jnp.linspace(0.5, -0.5, 6).reshape(2, 3)}
     plain, flagged = factory(), factory(**flags)

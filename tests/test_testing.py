@@ -75,6 +75,15 @@ def test_a_required_count_must_be_there():
         jopt.testing.check_transformation(stateless, PARAMS, GRADS, require_count=True)
 
 
+def test_a_count_inside_a_wrapper_state_is_found():
+    # optax.masked / multi_transform wrap the inner states in NamedTuples of their own.
+    masked = optax.masked(jopt.sgd(jopt.schedules.step_lr(0.1, 2)), {"w": True, "b": False})
+    jopt.testing.check_transformation(masked, PARAMS, GRADS, require_count=True)
+    with pytest.raises(AssertionError, match="no NamedTuple with a `count`"):
+        stateless = optax.masked(jopt.sgd(0.1), {"w": True, "b": False})
+        jopt.testing.check_transformation(stateless, PARAMS, GRADS, require_count=True)
+
+
 def test_check_vmap_catches_a_hyperparameter_read_as_a_constant():
     # Reads the learning rate only when it is a Python float: batched runs all use 0.1.
     def make(lr):

@@ -11,11 +11,15 @@ buffer). Notation: α the learning rate, g the gradient, θ the parameters, t = 
 """
 
 from jopt.compat.keras._adadelta import Adadelta as Adadelta
+from jopt.compat.keras._adafactor import Adafactor as Adafactor
 from jopt.compat.keras._adagrad import Adagrad as Adagrad
 from jopt.compat.keras._adam import Adam as Adam
 from jopt.compat.keras._adam import AdamW as AdamW
 from jopt.compat.keras._adamax import Adamax as Adamax
 from jopt.compat.keras._common import KerasOptions as KerasOptions
+from jopt.compat.keras._lamb import Lamb as Lamb
+from jopt.compat.keras._lion import Lion as Lion
+from jopt.compat.keras._muon import Muon as Muon
 from jopt.compat.keras._nadam import Nadam as Nadam
 from jopt.compat.keras._rmsprop import RMSprop as RMSprop
 from jopt.compat.keras._sgd import SGD as SGD
@@ -27,8 +31,11 @@ __all__ = [
     "Adam",
     "AdamW",
     "KerasOptions",
-    # the Adam family and Adadelta (issue 15)
     "Adadelta",
     "Adamax",
     "Nadam",
+    "Adafactor",
+    "Lamb",
+    "Lion",
+    "Muon",
 ]

@@ -12,10 +12,12 @@ Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, …
 """
 
 from jopt.compat.torch._adadelta import Adadelta as Adadelta
+from jopt.compat.torch._adafactor import Adafactor as Adafactor
 from jopt.compat.torch._adagrad import Adagrad as Adagrad
 from jopt.compat.torch._adam import Adam as Adam
 from jopt.compat.torch._adam import AdamW as AdamW
 from jopt.compat.torch._adamax import Adamax as Adamax
+from jopt.compat.torch._muon import Muon as Muon
 from jopt.compat.torch._nadam import NAdam as NAdam
 from jopt.compat.torch._radam import RAdam as RAdam
 from jopt.compat.torch._rmsprop import RMSprop as RMSprop
@@ -27,9 +29,10 @@ __all__ = [
     "RMSprop",
     "Adam",
     "AdamW",
-    # the Adam family and Adadelta (issue 14)
     "Adadelta",
     "Adamax",
     "NAdam",
     "RAdam",
+    "Adafactor",
+    "Muon",
 ]
