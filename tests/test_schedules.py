@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -1267,3 +1268,23 @@ def test_scale_fn_checker_fails_on_a_wrong_scale_fn():
     wrong = schedules.cyclic_lr(0.1, 1.0, 10, scale_fn=lambda x: 0.9**x, scale_mode="iterations")
     with pytest.raises(AssertionError):
         _close(jax.vmap(wrong)(jnp.arange(60)), want, 1e-5)
+
+
+def test_readme_schedule_snippets_run():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    cycling = next(b for b in blocks if "one_cycle_momentum(1000)" in b)
+    scope: dict = {}
+    exec(compile(cycling, "README.md", "exec"), scope)
+    for tx in (scope["sgd"], scope["adam"]):
+        state = tx.init(jnp.zeros(2))
+        updates, state = tx.update(jnp.ones(2), state, jnp.zeros(2))
+        assert updates.shape == (2,)
+    per_batch = next(b for b in blocks if "per_batch" in b)
+    scope = {"iters_per_epoch": 7}
+    exec(compile(per_batch, "README.md", "exec"), scope)
+    want = torch_fractional(
+        lambda o: tl.CosineAnnealingWarmRestarts(o, T_0=10, T_mult=2), 0.1, 7, 45, before=True
+    )
+    got = jax.vmap(scope["per_batch"])(jnp.arange(315, dtype=jnp.int32))
+    _close(got, want, 1e-9)
