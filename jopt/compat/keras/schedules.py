@@ -61,6 +61,18 @@ def _steps(call: str, name: str, value: Any) -> float:
     return static_real(call, name, value, 0.0, math.inf, lo_open=True)
 
 
+def _check_decay(
+    call: str, initial: Any, decay_steps: Any, rate: Any, staircase: Any, name: Any
+) -> tuple[float, bool]:
+    """The arguments ExponentialDecay and InverseTimeDecay share."""
+    check_nonnegative(call, "initial_learning_rate", initial)
+    decay_steps = _steps(call, "decay_steps", decay_steps)
+    check_nonnegative(call, "decay_rate", rate)
+    staircase = check_flag(call, "staircase", staircase)
+    _name(call, name)
+    return decay_steps, staircase
+
+
 def _position(count: Any, call: str, decay_steps: float, staircase: bool = False) -> Any:
     """``count / decay_steps`` in the widest float, floored when ``staircase``."""
     p = as_count(call, count).astype(wide_dtype()) / decay_steps
@@ -87,11 +99,9 @@ def ExponentialDecay(
     [1.0, 1.0, 0.25, 0.25, 0.0625]
     """
     call = _PREFIX + "ExponentialDecay"
-    check_nonnegative(call, "initial_learning_rate", initial_learning_rate)
-    decay_steps = _steps(call, "decay_steps", decay_steps)
-    check_nonnegative(call, "decay_rate", decay_rate)
-    staircase = check_flag(call, "staircase", staircase)
-    _name(call, name)
+    decay_steps, staircase = _check_decay(
+        call, initial_learning_rate, decay_steps, decay_rate, staircase, name
+    )
 
     def schedule(count):
         p = _position(count, call, decay_steps, staircase)
@@ -216,11 +226,9 @@ def InverseTimeDecay(
     [1.0, 0.666667, 0.5, 0.4, 0.333333]
     """
     call = _PREFIX + "InverseTimeDecay"
-    check_nonnegative(call, "initial_learning_rate", initial_learning_rate)
-    decay_steps = _steps(call, "decay_steps", decay_steps)
-    check_nonnegative(call, "decay_rate", decay_rate)
-    staircase = check_flag(call, "staircase", staircase)
-    _name(call, name)
+    decay_steps, staircase = _check_decay(
+        call, initial_learning_rate, decay_steps, decay_rate, staircase, name
+    )
     decay = inverse_time(initial_learning_rate, decay_rate, decay_steps, staircase)
 
     def schedule(count):
