@@ -51,11 +51,10 @@ def _cycle(
         check_callable(call, "scale_fn", scale_fn, "a function x -> factor in [0, 1], or None")
     scale_mode = check_choice(call, "scale_mode", scale_mode, ("cycle", "iterations"))
     total = up + down
-    exact = isinstance(total, int)
 
     def fraction(count: jax.Array, dtype: Any) -> jax.Array:
         wide = wide_dtype()
-        if exact:
+        if isinstance(total, int):
             # Integers: PyTorch's x = 1 + t/total - cycle rounds; these do not (and a
             # period beyond the count's type does not overflow).
             u, passed = count_mod(count, total), count_div(count, total)

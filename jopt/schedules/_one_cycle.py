@@ -95,6 +95,7 @@ def _one_cycle(
                 w_start, w_end = (b - t) / (b - a), (t - a) / (b - a)
             phase = levels[i] * w_start.astype(dtype) + levels[i + 1] * w_end.astype(dtype)
             out = phase if out is None else jnp.where(t <= b, phase, out)
+        assert out is not None  # at least two phases
         return out
 
     return value
