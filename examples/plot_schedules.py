@@ -20,6 +20,7 @@ import numpy as np
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
+import jopt.compat.keras.schedules as ks  # noqa: E402
 import jopt.schedules as schedules  # noqa: E402
 from jopt._plateau import reduce_lr_on_plateau  # noqa: E402
 
@@ -150,6 +151,38 @@ def panels(steps: int) -> list[tuple[str, dict]]:
             {
                 "decay=0.01": schedules.inverse_time_decay(b, 0.01),
                 "decay=0.05": schedules.inverse_time_decay(b, 0.05),
+            },
+        ),
+        (
+            "momentum halves (cycle_momentum=True)",
+            {
+                "cyclic_momentum": schedules.cyclic_momentum(0.8, 0.9, q // 3),
+                "one_cycle_momentum": schedules.one_cycle_momentum(steps),
+            },
+        ),
+        (
+            "swalr (SWALR) after cosine",
+            {
+                "cosine, then SWALR to 0.02": schedules.sequential_lr(
+                    [
+                        schedules.cosine_annealing_lr(b, 2 * steps),
+                        schedules.swalr(
+                            schedules.cosine_annealing_lr(b, 2 * steps)(2 * q), 0.02, q // 2
+                        ),
+                    ],
+                    [2 * q],
+                ),
+            },
+        ),
+        (
+            "keras.optimizers.schedules",
+            {
+                "CosineDecay, warm-up": ks.CosineDecay(
+                    0.0, steps - q // 2, 0.1, warmup_target=b, warmup_steps=q // 2
+                ),
+                "CosineDecayRestarts": ks.CosineDecayRestarts(b, q // 3, m_mul=0.7),
+                "PolynomialDecay, cycle": ks.PolynomialDecay(b, q, 0.01, 2.0, cycle=True),
+                "PiecewiseConstantDecay": ks.PiecewiseConstantDecay([q, 2 * q], [b, b / 2, b / 5]),
             },
         ),
     ]

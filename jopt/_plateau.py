@@ -9,11 +9,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import cast, compute_dtype, increment, zero_count
+from jopt._base import Scalar, cast, compute_dtype, increment, zero_count
 from jopt._validation import (
     check_choice,
     check_count,
     check_nonnegative,
+    check_optional,
     check_range,
     check_real,
 )
@@ -38,14 +39,17 @@ class ReduceLROnPlateauState(NamedTuple):
 
 
 def reduce_lr_on_plateau(
-    factor: Any = 0.1,
+    factor: Scalar = 0.1,
     patience: int = 10,
-    threshold: Any = 1e-4,
+    threshold: Scalar = 1e-4,
     threshold_mode: str = "rel",
     cooldown: int = 0,
-    min_scale: Any = 0.0,
+    min_scale: Scalar | None = None,
     mode: str = "min",
-    eps: Any = 1e-8,
+    eps: Scalar = 1e-8,
+    *,
+    min_lr: Scalar | None = None,
+    base_lr: Scalar | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Multiplies updates by a scale cut by ``factor`` when the metric ``value=`` stalls.
 
@@ -62,6 +66,12 @@ def reduce_lr_on_plateau(
             new = max(scale * factor, min_scale)
             if scale - new > eps: scale = new
             cooldown_counter = cooldown; bad = 0
+
+    PyTorch's ``min_lr`` as an absolute rate: give ``min_lr`` and ``base_lr``, the rate of
+    the optimizer this follows; then ``min_scale = min_lr / base_lr`` and ``eps`` compares
+    rates, ``base_lr * (scale - new) > eps``, as PyTorch compares its lrs. ``base_lr``
+    alone only does the latter. ``min_scale`` and ``min_lr`` exclude each other; with
+    neither the scale has no floor (PyTorch's default ``min_lr=0``).
 
     The relative threshold multiplies ``best`` as PyTorch does, so with negative metrics
     ``best * (1 - threshold)`` lies *above* ``best`` (an improvement test that is looser,
@@ -90,9 +100,18 @@ def reduce_lr_on_plateau(
     check_nonnegative(_CALL, "threshold", threshold)
     threshold_mode = check_choice(_CALL, "threshold_mode", threshold_mode, ("rel", "abs"))
     cooldown = check_count(_CALL, "cooldown", cooldown, 0)
-    check_nonnegative(_CALL, "min_scale", min_scale)
+    check_optional(_CALL, "min_scale", min_scale)
     mode = check_choice(_CALL, "mode", mode, ("min", "max"))
     check_nonnegative(_CALL, "eps", eps)
+    check_optional(_CALL, "min_lr", min_lr)
+    if base_lr is not None:
+        check_range(_CALL, "base_lr", base_lr, 0.0, math.inf, lo_open=True)
+    if min_lr is not None and (base_lr is None or min_scale is not None):
+        raise ValueError(
+            f"{_CALL}: min_lr={min_lr!r} with base_lr={base_lr!r}, min_scale={min_scale!r} is "
+            "invalid; an absolute min_lr needs base_lr (the optimizer's rate) and no "
+            "min_scale (min_scale = min_lr / base_lr)."
+        )
 
     def init_fn(params):
         del params
@@ -129,8 +148,15 @@ def reduce_lr_on_plateau(
         bad = jnp.where(in_cooldown, 0, bad)
 
         reduce = bad > patience
-        lowered = jnp.maximum(state.scale * cast(factor, dtype), cast(min_scale, dtype))
-        scale = jnp.where(reduce & (state.scale - lowered > cast(eps, dtype)), lowered, state.scale)
+        lowered = state.scale * cast(factor, dtype)
+        if min_lr is not None:
+            lowered = jnp.maximum(lowered, cast(min_lr, dtype) / cast(base_lr, dtype))
+        elif min_scale is not None:
+            lowered = jnp.maximum(lowered, cast(min_scale, dtype))
+        drop = state.scale - lowered
+        if base_lr is not None:
+            drop = drop * cast(base_lr, dtype)  # PyTorch compares rates with eps
+        scale = jnp.where(reduce & (drop > cast(eps, dtype)), lowered, state.scale)
         cooldown_counter = jnp.where(reduce, cast(cooldown, jnp.int32), cooldown_counter)
         bad = jnp.where(reduce, 0, bad).astype(jnp.int32)
 

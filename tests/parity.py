@@ -27,6 +27,7 @@ import optax
 
 import jopt.compat.keras as jk
 import jopt.compat.torch as jt
+import jopt.schedules as schedules
 
 STEPS = 60
 CURVATURE = {"w": 1.0, "b": 2.0, "s": 0.5}  # per-leaf curvature of the quadratic term
@@ -399,6 +400,83 @@ TORCH_CASES = [
         ),
         ("step", 0.03125, 10, 0.5),
         params=matrix_params,
+    ),
+]
+
+
+# ---- schedulers that cycle momentum / β1 (issue 14): jopt's momentum half of the
+# schedule against torch's scheduler with cycle_momentum=True, stepped after every step.
+
+
+def _lr_scheduler(name: str, **kwargs) -> Callable[[Any], list]:
+    def make(opt) -> list:
+        import torch
+
+        return [getattr(torch.optim.lr_scheduler, name)(opt, **kwargs)]
+
+    return make
+
+
+TORCH_CASES += [
+    TorchCase(
+        "sgd-onecyclelr-cycle_momentum",
+        "SGD",
+        dict(momentum=0.9, nesterov=True),
+        jopt_kwargs=dict(
+            lr=schedules.one_cycle_lr(0.05, STEPS),
+            momentum=schedules.one_cycle_momentum(STEPS),
+        ),
+        torch_kwargs=dict(lr=0.05),
+        schedulers=_lr_scheduler("OneCycleLR", max_lr=0.05, total_steps=STEPS),
+        text="momentum=0.9, nesterov=True, OneCycleLR(max_lr=0.05, total_steps=60) with "
+        "cycle_momentum=True",
+    ),
+    TorchCase(
+        "adam-cycliclr-cycle_momentum",
+        "Adam",
+        dict(betas=(0.9, 0.99)),
+        jopt_kwargs=dict(
+            lr=schedules.cyclic_lr(0.01, 0.05, 10, 5),
+            betas=(schedules.cyclic_momentum(0.8, 0.9, 10, 5), 0.99),
+        ),
+        torch_kwargs=dict(lr=0.01),
+        schedulers=_lr_scheduler(
+            "CyclicLR", base_lr=0.01, max_lr=0.05, step_size_up=10, step_size_down=5
+        ),
+        text="betas=(0.9, 0.99), CyclicLR(0.01, 0.05, 10, 5) with cycle_momentum=True "
+        "(base_momentum=0.8, max_momentum=0.9)",
+    ),
+    TorchCase(
+        "rmsprop-onecyclelr-three_phase-cycle_momentum",
+        "RMSprop",
+        dict(momentum=0.5, centered=True),
+        jopt_kwargs=dict(
+            lr=schedules.one_cycle_lr(
+                0.01, pct_start=0.25, three_phase=True, epochs=6, steps_per_epoch=10
+            ),
+            momentum=schedules.one_cycle_momentum(
+                pct_start=0.25,
+                three_phase=True,
+                epochs=6,
+                steps_per_epoch=10,
+                base_momentum=0.6,
+                max_momentum=0.8,
+            ),
+        ),
+        torch_kwargs=dict(lr=0.01),
+        schedulers=_lr_scheduler(
+            "OneCycleLR",
+            max_lr=0.01,
+            pct_start=0.25,
+            three_phase=True,
+            epochs=6,
+            steps_per_epoch=10,
+            base_momentum=0.6,
+            max_momentum=0.8,
+        ),
+        text="momentum=0.5, centered=True, OneCycleLR(0.01, epochs=6, steps_per_epoch=10, "
+        "pct_start=0.25, three_phase=True, base_momentum=0.6, max_momentum=0.8) with "
+        "cycle_momentum=True",
     ),
 ]
 

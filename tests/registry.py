@@ -67,6 +67,8 @@ def _after_momentum(tx, lr):
 
 def _b1_schedule(count):
     return 0.9 - jopt.schedules.step_lr(0.1, step_size=10, gamma=0.5)(count)
+
+
 def _matrices_else(other):
     """Muon's matrix-only transforms on the 2-D leaves, ``other(lr)`` on the rest (PyTorch's
     documented recipe: a second optimizer for the biases and scalars)."""

@@ -21,8 +21,13 @@ STEPS = 300
 
 
 def torch_scales(metrics, min_scale=0.0, **kwargs) -> np.ndarray:
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    sched = tl.ReduceLROnPlateau(opt, min_lr=min_scale, **kwargs)
+    return torch_lrs(metrics, 1.0, min_lr=min_scale, **kwargs)
+
+
+def torch_lrs(metrics, base_lr, **kwargs) -> np.ndarray:
+    """torch's lr after each ``scheduler.step(v)``, starting from ``base_lr``."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
+    sched = tl.ReduceLROnPlateau(opt, **kwargs)
     out = []
     for v in metrics:
         opt.step()
@@ -184,4 +189,51 @@ def test_update_without_value_raises():
 )
 def test_invalid_configuration_raises(kwargs, message):
     with pytest.raises((TypeError, ValueError), match=r"jopt\.reduce_lr_on_plateau: " + message):
+        reduce_lr_on_plateau(**kwargs)
+
+
+# ------------------------------------------------ issue 14: min_lr as an absolute rate
+
+
+ABSOLUTE = {
+    "floor": dict(factor=0.3, patience=2, min_lr=1e-4),
+    "eps_in_rate_units": dict(factor=0.5, patience=0, threshold=0.5, eps=1e-3),
+    "floor_and_eps_cooldown": dict(factor=0.1, patience=1, cooldown=2, min_lr=3e-5, eps=1e-6),
+}
+
+
+@pytest.mark.parametrize("config", list(ABSOLUTE))
+def test_min_lr_with_base_lr_matches_torch(config):
+    kwargs, base = dict(ABSOLUTE[config]), 0.05
+    tx = reduce_lr_on_plateau(base_lr=base, **kwargs)
+    reduced = 0
+    for name in ("loss", "negative_loss", "staircase", "rising"):
+        metrics = METRICS[name]
+        want = torch_lrs(metrics, base, **kwargs)
+        reduced += bool(np.any(want < base))
+        scales, _, _ = _run_jopt(tx, metrics)
+        np.testing.assert_allclose(base * scales, want, rtol=1e-12, err_msg=f"{config}/{name}")
+    assert reduced >= 3
+    # The same numbers read relative to base lr 1 are a different rule: this test can fail.
+    want = torch_lrs(METRICS["staircase"], base, **kwargs)
+    if "min_lr" in kwargs:
+        kwargs["min_scale"] = kwargs.pop("min_lr")
+    scales, _, _ = _run_jopt(reduce_lr_on_plateau(**kwargs), METRICS["staircase"])
+    assert not np.allclose(base * scales, want)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(min_lr=1e-4), r"min_lr=0\.0001 with base_lr=None, min_scale=None is invalid"),
+        (
+            dict(min_lr=1e-4, base_lr=0.1, min_scale=0.01),
+            r"min_lr=0\.0001 with base_lr=0\.1, min_scale=0\.01 is invalid",
+        ),
+        (dict(base_lr=0.0), r"base_lr=0\.0 is invalid; base_lr must be in \(0, inf\)"),
+        (dict(min_lr=-1.0, base_lr=0.1), r"min_lr=-1\.0 is invalid"),
+    ],
+)
+def test_invalid_min_lr_raises(kwargs, message):
+    with pytest.raises(ValueError, match=r"jopt\.reduce_lr_on_plateau: " + message):
         reduce_lr_on_plateau(**kwargs)

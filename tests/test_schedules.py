@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
+import warnings
 from pathlib import Path
 
 import jax
@@ -20,6 +22,7 @@ import pytest
 import torch
 from registry import CASES as REGISTRY
 from torch.optim import lr_scheduler as tl
+from torch.optim import swa_utils
 
 import jopt
 import jopt.schedules as schedules
@@ -399,6 +402,102 @@ CASES = {
 }
 
 
+# ---- every option of issue 14: CyclicLR scale_fn / scale_mode / fractional step sizes,
+# OneCycleLR epochs * steps_per_epoch, SWALR alone and after another scheduler.
+
+
+class _SwaAfter:
+    """PyTorch's SWA recipe: ``scheduler.step()`` until update ``swa_start``, then
+    ``swa_scheduler.step()`` (both built up front on the same optimizer)."""
+
+    def __init__(self, opt, first, swa, swa_start):
+        self.first, self.swa, self.swa_start, self.i = first, swa, swa_start, 0
+
+    def step(self):
+        (self.swa if self.i > self.swa_start else self.first).step()
+        self.i += 1
+
+
+def _swa_after_cosine(b):
+    first = schedules.cosine_annealing_lr(b, 200)
+    m = 150 + 1  # swa_start + 1: the first count at SWALR's rate
+    return schedules.sequential_lr([first, schedules.swalr(first(m), 0.005, 30)], [m])
+
+
+CASES.update(
+    {
+        "cyclic_scale_fn_cycle": (
+            lambda o, b: tl.CyclicLR(
+                o, b, 1.0, 10, 15, scale_fn=lambda x: 1 / x**0.5, cycle_momentum=False
+            ),
+            lambda b: schedules.cyclic_lr(b, 1.0, 10, 15, scale_fn=lambda x: 1 / x**0.5),
+            0.1,
+        ),
+        "cyclic_scale_fn_iterations": (
+            lambda o, b: tl.CyclicLR(
+                o,
+                b,
+                0.5,
+                step_size_up=30,
+                scale_fn=lambda x: 0.995**x,
+                scale_mode="iterations",
+                cycle_momentum=False,
+            ),
+            lambda b: schedules.cyclic_lr(
+                b, 0.5, 30, scale_fn=lambda x: 0.995**x, scale_mode="iterations"
+            ),
+            0.01,
+        ),
+        "cyclic_fractional_triangular2": (
+            lambda o, b: tl.CyclicLR(
+                o, b, 0.3, 12.5, 7.25, mode="triangular2", cycle_momentum=False
+            ),
+            lambda b: schedules.cyclic_lr(b, 0.3, 12.5, 7.25, mode="triangular2"),
+            0.02,
+        ),
+        "cyclic_fractional_exp_range": (
+            lambda o, b: tl.CyclicLR(
+                o, b, 1.0, 2.5, 3.7, mode="exp_range", gamma=0.997, cycle_momentum=False
+            ),
+            lambda b: schedules.cyclic_lr(b, 1.0, 2.5, 3.7, mode="exp_range", gamma=0.997),
+            0.1,
+        ),
+        "one_cycle_epochs": (
+            lambda o, b: tl.OneCycleLR(
+                o, b, epochs=8, steps_per_epoch=40, pct_start=0.2, cycle_momentum=False
+            ),
+            lambda b: schedules.one_cycle_lr(b, pct_start=0.2, epochs=8, steps_per_epoch=40),
+            0.3,
+        ),
+        "swalr_cos": (
+            lambda o, b: swa_utils.SWALR(o, swa_lr=0.01, anneal_epochs=50),
+            lambda b: schedules.swalr(b, 0.01, anneal_epochs=50),
+            0.1,
+        ),
+        "swalr_linear_up": (
+            lambda o, b: swa_utils.SWALR(o, 0.5, anneal_epochs=120, anneal_strategy="linear"),
+            lambda b: schedules.swalr(b, 0.5, 120, "linear"),
+            0.05,
+        ),
+        "swalr_zero_epochs": (
+            lambda o, b: swa_utils.SWALR(o, swa_lr=0.02, anneal_epochs=0),
+            lambda b: schedules.swalr(b, 0.02, 0),
+            0.1,
+        ),
+        "swalr_after_cosine": (
+            lambda o, b: _SwaAfter(
+                o,
+                tl.CosineAnnealingLR(o, T_max=200),
+                swa_utils.SWALR(o, swa_lr=0.005, anneal_epochs=30),
+                swa_start=150,
+            ),
+            _swa_after_cosine,
+            0.1,
+        ),
+    }
+)
+
+
 def _close(got, want, rtol):
     # Relative error; the absolute floor only admits exact zeros (cosine troughs).
     np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=rtol, atol=1e-30)
@@ -482,8 +581,13 @@ def test_dtypes():
     per_base = jax.vmap(lambda b: schedules.cosine_annealing_lr(b, 10)(counts))
     assert per_base(jnp.ones(3, jnp.float32)).dtype == jnp.float32
     assert jax.vmap(schedules.exponential_lr(0.1, 0.9))(counts.astype(jnp.int64)).shape == (5,)
-    with pytest.raises(TypeError, match="count must be an integer"):
-        schedules.step_lr(0.1, 2)(jnp.float32(3.0))
+    # A real count is a fractional step; booleans and complex numbers are not counts.
+    assert float(schedules.step_lr(0.1, 2)(jnp.float32(3.5))) == pytest.approx(0.01)
+    for bad in (jnp.bool_(True), jnp.complex64(3.0)):
+        with pytest.raises(TypeError, match="count must be an integer or real array"):
+            schedules.step_lr(0.1, 2)(bad)
+    with pytest.raises(TypeError, match="multiplicative_lr: count must be an integer array"):
+        schedules.multiplicative_lr(0.1, lambda k: 0.5)(jnp.float32(3.0))
 
 
 def test_default_dtype_without_x64():
@@ -752,3 +856,435 @@ def test_plot_example_writes_a_png(tmp_path):
     spec.loader.exec_module(module)
     out = module.main(["--out", str(tmp_path / "grid.png"), "--steps", "60"])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------ issue 14: momentum halves
+
+
+def torch_momenta(make, adam: bool, steps: int = STEPS) -> np.ndarray:
+    """The momentum (SGD) or betas[0] (Adam) each optimizer step used."""
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=0.1) if adam else torch.optim.SGD([p], lr=0.1, momentum=0.5)
+    sched = make(opt)
+    out = []
+    for _ in range(steps):
+        group = opt.param_groups[0]
+        out.append(group["betas"][0] if adam else group["momentum"])
+        opt.step()
+        sched.step()
+    return np.asarray(out, np.float64)
+
+
+# id -> (torch scheduler (opt), jopt momentum schedule (f applied to the momenta), Adam?)
+MOMENTUM_CASES = {
+    "cyclic_triangular_sgd": (
+        lambda o: tl.CyclicLR(o, 0.01, 0.1, step_size_up=20),
+        lambda f: schedules.cyclic_momentum(f(0.8), f(0.9), 20),
+        False,
+    ),
+    "cyclic_triangular2_adam": (
+        lambda o: tl.CyclicLR(
+            o, 0.01, 0.1, 15, 35, mode="triangular2", base_momentum=0.85, max_momentum=0.95
+        ),
+        lambda f: schedules.cyclic_momentum(f(0.85), f(0.95), 15, 35, mode="triangular2"),
+        True,
+    ),
+    "cyclic_exp_range_sgd": (
+        lambda o: tl.CyclicLR(o, 0.01, 0.1, 25, mode="exp_range", gamma=0.99),
+        lambda f: schedules.cyclic_momentum(f(0.8), f(0.9), 25, mode="exp_range", gamma=0.99),
+        False,
+    ),
+    "cyclic_scale_fn_fractional_adam": (
+        lambda o: tl.CyclicLR(
+            o,
+            0.01,
+            0.1,
+            7.5,
+            12.25,
+            scale_fn=lambda x: 0.9**x,
+            scale_mode="iterations",
+            base_momentum=0.7,
+            max_momentum=0.95,
+        ),
+        lambda f: schedules.cyclic_momentum(
+            f(0.7), f(0.95), 7.5, 12.25, scale_fn=lambda x: 0.9**x, scale_mode="iterations"
+        ),
+        True,
+    ),
+    "one_cycle_cos_sgd": (
+        lambda o: tl.OneCycleLR(o, 0.1, total_steps=STEPS),
+        lambda f: schedules.one_cycle_momentum(STEPS, base_momentum=f(0.85), max_momentum=f(0.95)),
+        False,
+    ),
+    "one_cycle_linear_adam": (
+        lambda o: tl.OneCycleLR(
+            o,
+            0.1,
+            total_steps=STEPS,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            base_momentum=0.8,
+            max_momentum=0.9,
+        ),
+        lambda f: schedules.one_cycle_momentum(STEPS, 0.25, "linear", f(0.8), f(0.9)),
+        True,
+    ),
+    "one_cycle_three_phase_epochs_sgd": (
+        lambda o: tl.OneCycleLR(o, 0.1, epochs=10, steps_per_epoch=32, three_phase=True),
+        lambda f: schedules.one_cycle_momentum(
+            base_momentum=f(0.85),
+            max_momentum=f(0.95),
+            three_phase=True,
+            epochs=10,
+            steps_per_epoch=32,
+        ),
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MOMENTUM_CASES))
+def test_momentum_matches_torch(name):
+    torch_make, jopt_make, adam = MOMENTUM_CASES[name]
+    want = torch_momenta(torch_make, adam)
+    counts = jnp.arange(STEPS, dtype=jnp.int32)
+    got = jax.jit(jax.vmap(jopt_make(float)))(counts)
+    assert got.dtype == jnp.float64
+    _close(got, want, 1e-9)
+    got32 = jax.jit(jax.vmap(jopt_make(jnp.float32)))(counts)
+    assert got32.dtype == jnp.float32
+    _close(got32, want, 1e-5)
+
+
+# ------------------------------------------------------------- issue 14: fractional counts
+
+
+def torch_fractional(make, base: float, iters: int, epochs: int, before: bool) -> np.ndarray:
+    """The lr of each update when ``sched.step(epoch + i / iters)`` runs before (or, as in
+    PyTorch's docstring, after) the i-th ``optimizer.step()`` of each epoch."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
+    sched = make(opt)
+    lrs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # step(epoch) is deprecated in torch
+        for epoch in range(epochs):
+            for i in range(iters):
+                if before:
+                    sched.step(epoch + i / iters)
+                lrs.append(opt.param_groups[0]["lr"])
+                opt.step()
+                if not before:
+                    sched.step(epoch + i / iters)
+    return np.asarray(lrs, np.float64)
+
+
+FRACTIONAL = {
+    "warm_restarts_t_mult2": (
+        lambda o: tl.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2),
+        lambda f: schedules.cosine_annealing_warm_restarts(f(0.1), 3, 2),
+    ),
+    "warm_restarts_eta_min": (
+        lambda o: tl.CosineAnnealingWarmRestarts(o, T_0=5, eta_min=1e-3),
+        lambda f: schedules.cosine_annealing_warm_restarts(f(0.1), 5, eta_min=1e-3),
+    ),
+    "warm_restarts_t_mult3": (  # torch's log misplaces restarts only from cycle 5 (epoch 121)
+        lambda o: tl.CosineAnnealingWarmRestarts(o, T_0=1, T_mult=3),
+        lambda f: schedules.cosine_annealing_warm_restarts(f(0.1), 1, 3),
+    ),
+    "cosine": (
+        lambda o: tl.CosineAnnealingLR(o, T_max=17, eta_min=0.01),
+        lambda f: schedules.cosine_annealing_lr(f(0.1), 17, 0.01),
+    ),
+    "step": (lambda o: tl.StepLR(o, 4, 0.5), lambda f: schedules.step_lr(f(0.1), 4, 0.5)),
+    "multi_step": (
+        lambda o: tl.MultiStepLR(o, [5, 12], 0.3),
+        lambda f: schedules.multi_step_lr(f(0.1), [5, 12], 0.3),
+    ),
+    "constant": (
+        lambda o: tl.ConstantLR(o, 0.5, 7),
+        lambda f: schedules.constant_lr(f(0.1), 0.5, 7),
+    ),
+    "linear": (
+        lambda o: tl.LinearLR(o, 0.2, 1.0, 10),
+        lambda f: schedules.linear_lr(f(0.1), 0.2, 1.0, 10),
+    ),
+    "exponential": (
+        lambda o: tl.ExponentialLR(o, 0.9),
+        lambda f: schedules.exponential_lr(f(0.1), 0.9),
+    ),
+    "polynomial": (
+        lambda o: tl.PolynomialLR(o, 30, 2.0),
+        lambda f: schedules.polynomial_lr(f(0.1), 30, 2.0),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FRACTIONAL))
+def test_fractional_counts_match_torch_epoch_stepping(name):
+    torch_make, jopt_make = FRACTIONAL[name]
+    iters, epochs = 7, 45  # 315 updates
+    sched = jopt_make(float)
+    k = jnp.arange(iters * epochs, dtype=jnp.int32)
+    # step(epoch + i / iters) before the update: the rate at update k is sched(k / iters).
+    # (int32 / int is float32 in JAX even with x64 on: k.astype(float) keeps float64.)
+    want = torch_fractional(torch_make, 0.1, iters, epochs, before=True)
+    _close(jax.jit(jax.vmap(lambda c: sched(c.astype(float) / iters)))(k), want, 1e-9)
+    if name == "warm_restarts_t_mult2":  # the README's spelling, a float32 count
+        _close(jax.vmap(lambda c: sched(c / iters))(k), want, 1e-5)
+    # PyTorch's docstring order (after the update) lags one update behind.
+    want = torch_fractional(torch_make, 0.1, iters, epochs, before=False)
+    lagged = jax.jit(jax.vmap(lambda c: sched(jnp.maximum(c - 1, 0).astype(float) / iters)))
+    _close(lagged(k), want, 1e-9)
+    # A float32 rate.
+    sched32 = jopt_make(jnp.float32)
+    got32 = jax.jit(jax.vmap(lambda c: sched32(jnp.maximum(c - 1, 0).astype(float) / iters)))(k)
+    assert got32.dtype == jnp.float32
+    _close(got32, want, 1e-5)
+
+
+# -------------------------------------------- issue 10: periods beyond int32 arithmetic
+
+BIG = 2**31 - 1
+COUNTS32 = [0, 1, 12_345, 1_000_000_007, 1_499_999_999, 1_500_000_000, BIG - 1, BIG]
+COUNTS64 = [2**31, 3_000_000_001, 2**33 + 3]
+
+
+def _torch_cyclic(t, base, peak, up, down, scale=lambda cycle: 1.0, momentum=False):
+    """PyTorch's CyclicLR.get_lr, written out in float64."""
+    total = up + down
+    cycle = math.floor(1 + t / total)
+    x = 1.0 + t / total - cycle
+    ratio = up / total
+    s = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
+    if momentum:
+        return peak - (peak - base) * s * scale(cycle)
+    return base + (peak - base) * s * scale(cycle)
+
+
+def _torch_one_cycle(t, max_lr, total, pct=0.3):
+    initial = max_lr / 25.0
+    phases = [(pct * total - 1, initial, max_lr), (total - 1, max_lr, initial / 1e4)]
+    t, start = min(t, total - 1), 0.0
+    for end, s, e in phases:
+        if t <= end or end == total - 1:
+            pct_done = (t - start) / (end - start)
+            return e + (s - e) / 2.0 * (math.cos(math.pi * pct_done) + 1)
+        start = end
+
+
+def _cos(base, t_cur, t_i, eta=0.0):
+    return eta + (base - eta) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+
+
+def _restarts(base, t, t_0, t_mult):
+    start, length = 0, t_0
+    while t >= start + length:
+        start, length = start + length, length * t_mult
+    return _cos(base, t - start, length)
+
+
+LARGE = {
+    "cosine_1.5e9": (
+        lambda: schedules.cosine_annealing_lr(0.1, 1_500_000_000),
+        lambda t: _cos(0.1, t, 1_500_000_000),
+    ),
+    "cosine_max": (
+        lambda: schedules.cosine_annealing_lr(0.1, BIG, eta_min=0.01),
+        lambda t: _cos(0.1, t, BIG, 0.01),
+    ),
+    "cyclic_up_1.5e9": (
+        lambda: schedules.cyclic_lr(0.1, 1.0, 1_500_000_000),
+        lambda t: _torch_cyclic(t, 0.1, 1.0, 1_500_000_000, 1_500_000_000),
+    ),
+    "cyclic_triangular2_max_up": (
+        lambda: schedules.cyclic_lr(0.1, 1.0, BIG, 1, mode="triangular2"),
+        lambda t: _torch_cyclic(t, 0.1, 1.0, BIG, 1, lambda c: 1 / 2.0 ** (c - 1)),
+    ),
+    "cyclic_max_down": (
+        lambda: schedules.cyclic_lr(0.1, 1.0, 1, BIG),
+        lambda t: _torch_cyclic(t, 0.1, 1.0, 1, BIG),
+    ),
+    "cyclic_momentum_max": (
+        lambda: schedules.cyclic_momentum(0.8, 0.9, BIG, BIG),
+        lambda t: _torch_cyclic(t, 0.8, 0.9, BIG, BIG, momentum=True),
+    ),
+    "warm_restarts_max_t_mult2": (
+        lambda: schedules.cosine_annealing_warm_restarts(0.1, BIG, 2),
+        lambda t: _restarts(0.1, t, BIG, 2),
+    ),
+    "one_cycle_max": (
+        lambda: schedules.one_cycle_lr(0.1, BIG),
+        lambda t: _torch_one_cycle(t, 0.1, BIG),
+    ),
+    "swalr_max": (
+        lambda: schedules.swalr(0.1, 0.01, BIG),
+        lambda t: 0.01 + (0.1 - 0.01) * (1 + math.cos(math.pi * min(1.0, t / BIG))) / 2,
+    ),
+    "linear_max": (
+        lambda: schedules.linear_lr(0.1, 0.5, 1.0, BIG),
+        lambda t: 0.1 * (0.5 + 0.5 * min(t, BIG) / BIG),
+    ),
+    "sequential_max": (
+        lambda: schedules.sequential_lr(
+            [schedules.constant_lr(0.1, 0.5, BIG), schedules.step_lr(0.1, 1, 0.5)], [BIG]
+        ),
+        lambda t: 0.05 if t < BIG else 0.1 * 0.5 ** (t - BIG),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LARGE))
+def test_large_periods_compute_correctly(name):
+    make, formula = LARGE[name]
+    sched = jax.jit(make())
+    for dtype, counts in ((jnp.int32, COUNTS32), (jnp.int64, COUNTS32 + COUNTS64)):
+        got = np.asarray([float(sched(dtype(t))) for t in counts])
+        want = np.asarray([formula(t) for t in counts])
+        # The absolute floor admits the written-out 1 + cos(...) rounding to 0 at troughs.
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-15, err_msg=str(dtype))
+
+
+def test_large_periods_without_x64():
+    jax.config.update("jax_enable_x64", False)
+    try:
+        for name in ("cosine_1.5e9", "cyclic_up_1.5e9", "cyclic_triangular2_max_up", "swalr_max"):
+            make, formula = LARGE[name]
+            sched = jax.jit(make())
+            got = np.asarray([float(sched(jnp.int32(t))) for t in COUNTS32])
+            assert sched(jnp.int32(1)).dtype == jnp.float32
+            np.testing.assert_allclose(got, [formula(t) for t in COUNTS32], rtol=2e-5, atol=1e-8)
+    finally:
+        jax.config.update("jax_enable_x64", True)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: schedules.cosine_annealing_lr(0.1, 2**31),
+            r"cosine_annealing_lr: t_max=2147483648",
+        ),
+        (lambda: schedules.cyclic_lr(0.1, 1.0, 2**31), r"cyclic_lr: step_size_up=2147483648"),
+        (lambda: schedules.cyclic_momentum(step_size_down=3e9), r"cyclic_momentum: step_size_down"),
+        (
+            lambda: schedules.one_cycle_lr(0.1, epochs=2**16, steps_per_epoch=2**16),
+            r"one_cycle_lr: epochs \* steps_per_epoch = 4294967296 is invalid",
+        ),
+        (lambda: schedules.swalr(0.1, 0.01, 2**31), r"swalr: anneal_epochs=2147483648"),
+        (lambda: schedules.step_lr(0.1, 2**40), r"step_lr: step_size=1099511627776"),
+    ],
+)
+def test_periods_beyond_int32_are_rejected(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+# ------------------------------------------- construction checks of the new options
+
+INVALID_NEW = [
+    (lambda: schedules.cyclic_lr(0.1, 1.0, 0.0), r"cyclic_lr: step_size_up=0\.0 is invalid"),
+    (lambda: schedules.cyclic_lr(0.1, 1.0, 5, -2.5), r"cyclic_lr: step_size_down=-2\.5 is invalid"),
+    (
+        lambda: schedules.cyclic_lr(0.1, 1.0, scale_fn=0.5),
+        r"cyclic_lr: scale_fn=0\.5 is invalid; scale_fn must be a function",
+    ),
+    (
+        lambda: schedules.cyclic_lr(0.1, 1.0, scale_fn=abs, scale_mode="epochs"),
+        r"cyclic_lr: scale_mode='epochs' is invalid; scale_mode must be one of 'cycle', "
+        r"'iterations'",
+    ),
+    (
+        lambda: schedules.cyclic_momentum(base_momentum=1.5),
+        r"cyclic_momentum: base_momentum=1\.5 is invalid; base_momentum must be in \[0, 1\]",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1),
+        r"one_cycle_lr: total_steps is None and epochs=None, steps_per_epoch=None; give "
+        r"total_steps OR \(epochs AND steps_per_epoch\)",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, epochs=3),
+        r"one_cycle_lr: total_steps is None and epochs=3, steps_per_epoch=None",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, 100, epochs=4, steps_per_epoch=25),
+        r"one_cycle_lr: total_steps=100 and epochs=4, steps_per_epoch=25 are both given",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, epochs=0, steps_per_epoch=25),
+        r"one_cycle_lr: epochs=0 is invalid; epochs must be an integer >= 1",
+    ),
+    (
+        lambda: schedules.one_cycle_lr(0.1, 100, three_phase=1),
+        r"one_cycle_lr: three_phase=1 is invalid; three_phase must be True or False",
+    ),
+    (
+        lambda: schedules.one_cycle_momentum(100, max_momentum=-0.1),
+        r"one_cycle_momentum: max_momentum=-0\.1 is invalid",
+    ),
+    (
+        lambda: schedules.one_cycle_momentum(10, pct_start=0.05),
+        r"one_cycle_momentum: pct_start=0\.05 is invalid with total_steps=10",
+    ),
+    (
+        lambda: schedules.swalr(0.1, 0.01, anneal_epochs=-1),
+        r"swalr: anneal_epochs=-1 is invalid; anneal_epochs must be an integer >= 0",
+    ),
+    (
+        lambda: schedules.swalr(0.1, 0.01, anneal_strategy="exp"),
+        r"swalr: anneal_strategy='exp' is invalid; anneal_strategy must be one of 'cos', "
+        r"'linear'",
+    ),
+    (lambda: schedules.swalr(0.1, -0.01), r"swalr: swa_lr=-0\.01 is invalid"),
+]
+
+
+@pytest.mark.parametrize("make, message", INVALID_NEW)
+def test_invalid_new_options_raise(make, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        make()
+
+
+def test_torch_rejects_what_we_reject():
+    # The same configurations raise in PyTorch (ours add the call and argument names).
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    for make in (
+        lambda: tl.OneCycleLR(opt, 0.1),
+        lambda: tl.OneCycleLR(opt, 0.1, epochs=0, steps_per_epoch=25),
+        lambda: swa_utils.SWALR(opt, 0.01, anneal_epochs=-1),
+        lambda: swa_utils.SWALR(opt, 0.01, anneal_strategy="exp"),
+    ):
+        with pytest.raises(ValueError):
+            make()
+
+
+def test_scale_fn_checker_fails_on_a_wrong_scale_fn():
+    # The comparison can fail: a scale_fn on the wrong argument (iterations vs cycle).
+    want = torch_lrs(
+        lambda o, b: tl.CyclicLR(o, b, 1.0, 10, scale_fn=lambda x: 0.9**x, cycle_momentum=False),
+        0.1,
+        60,
+    )
+    wrong = schedules.cyclic_lr(0.1, 1.0, 10, scale_fn=lambda x: 0.9**x, scale_mode="iterations")
+    with pytest.raises(AssertionError):
+        _close(jax.vmap(wrong)(jnp.arange(60)), want, 1e-5)
+
+
+def test_readme_schedule_snippets_run():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    cycling = next(b for b in blocks if "one_cycle_momentum(1000)" in b)
+    scope: dict = {}
+    exec(compile(cycling, "README.md", "exec"), scope)
+    for tx in (scope["sgd"], scope["adam"]):
+        state = tx.init(jnp.zeros(2))
+        updates, state = tx.update(jnp.ones(2), state, jnp.zeros(2))
+        assert updates.shape == (2,)
+    per_batch = next(b for b in blocks if "per_batch" in b)
+    scope = {"iters_per_epoch": 7}
+    exec(compile(per_batch, "README.md", "exec"), scope)
+    want = torch_fractional(
+        lambda o: tl.CosineAnnealingWarmRestarts(o, T_0=10, T_mult=2), 0.1, 7, 45, before=True
+    )
+    got = jax.vmap(scope["per_batch"])(jnp.arange(315, dtype=jnp.int32))
+    _close(got, want, 1e-9)

@@ -12,7 +12,7 @@ import numpy as np
 
 from jopt._base import Schedule as Schedule
 from jopt._base import cast
-from jopt._validation import check_int, concrete_values
+from jopt._validation import check_int, check_range, concrete_values
 
 
 def float_dtype(*values: Any) -> jnp.dtype:
@@ -34,15 +34,70 @@ def float_dtype(*values: Any) -> jnp.dtype:
         return jnp.dtype(jnp.result_type(*dtypes))
 
 
-def as_count(call: str, count: Any) -> jax.Array:
-    """``count`` as an integer array (scalar, traced or batched); floats are refused."""
+def as_count(call: str, count: Any, *, integer: bool = False) -> jax.Array:
+    """``count`` as an integer or real array (scalar, traced or batched).
+
+    Integer counts are the usual case. A real count (``k / iters_per_epoch``) evaluates
+    the schedule between steps, as PyTorch's ``scheduler.step(epoch + i / iters)``;
+    ``integer=True`` refuses it (a product over steps has no fractional step).
+    """
     count = jnp.asarray(count)
-    if not jnp.issubdtype(count.dtype, jnp.integer):
+    ok = jnp.issubdtype(count.dtype, jnp.integer) or (
+        not integer and jnp.issubdtype(count.dtype, jnp.floating)
+    )
+    if not ok:
+        want = "an integer array" if integer else "an integer or real array"
         raise TypeError(
-            f"{call}: count must be an integer array (the number of updates already "
-            f"applied), got dtype {count.dtype}."
+            f"{call}: count must be {want} (the number of updates already applied), "
+            f"got dtype {count.dtype}."
         )
     return count
+
+
+def wide_dtype() -> jnp.dtype:
+    """The widest float available (float64 with x64 on): positions within a period."""
+    return jnp.dtype(jnp.result_type(float))
+
+
+def _beyond(count: jax.Array, period: int) -> bool:
+    # Counts are >= 0: an integer count whose dtype cannot reach ``period`` is below it.
+    return jnp.issubdtype(count.dtype, jnp.integer) and period > jnp.iinfo(count.dtype).max
+
+
+def count_mod(count: jax.Array, period: int) -> jax.Array:
+    """``count % period`` for a count >= 0 and a Python integer period of any size.
+
+    A period beyond the count's integer type (``2 * t_max`` for ``t_max >= 2**30`` in
+    int32) would overflow when converted; every count of that type lies in the first
+    period, so the count itself is the answer.
+    """
+    return count if _beyond(count, period) else count % period
+
+
+def count_div(count: jax.Array, period: int) -> jax.Array:
+    """``count // period`` (floor) for a count >= 0 and a Python integer period of any size."""
+    return jnp.zeros_like(count) if _beyond(count, period) else count // period
+
+
+def static_real(
+    call: str,
+    name: str,
+    value: Any,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> float:
+    """A real number that shapes the schedule (a period, a phase end): checked as
+    :func:`jopt._validation.check_range` does, and concrete (not traced)."""
+    check_range(call, name, value, lo, hi, lo_open=lo_open, hi_open=hi_open)
+    if concrete_values(value) is None:
+        raise TypeError(
+            f"{call}: {name} is traced; {name} must be a concrete number (it fixes the "
+            "shape of the schedule, so it cannot be a vmapped or jitted value)."
+        )
+    return float(value)
 
 
 def half_cosine(distance: jax.Array, length: Any) -> jax.Array:

@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jopt._base import cast
+from jopt._base import Scalar, cast
 from jopt._validation import check_nonnegative
 from jopt.schedules._common import Schedule, as_count, check_milestones, float_dtype
 
@@ -86,7 +86,7 @@ def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> S
     return schedule
 
 
-def chained_lr(base_lr: Any, *factors: Schedule) -> Schedule:
+def chained_lr(base_lr: Scalar, *factors: Schedule) -> Schedule:
     """``base_lr * factors[0](count) * factors[1](count) * ...``: PyTorch's ``ChainedScheduler``.
 
     Each factor is a schedule built with base rate 1, e.g. ``step_lr(1.0, 30)``; the

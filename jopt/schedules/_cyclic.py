@@ -1,24 +1,93 @@
-"""Cyclical schedules: CyclicLR (triangular, triangular2, exp_range) and OneCycleLR."""
+"""CyclicLR: the learning-rate cycle and its momentum half (``cycle_momentum``)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
-from jopt._base import cast
-from jopt._validation import check_choice, check_int, check_nonnegative, check_range
-from jopt.schedules._common import Schedule, as_count, float_dtype, half_cosine, power
+from jopt._base import Scalar, cast
+from jopt._validation import check_callable, check_choice, check_nonnegative, check_range
+from jopt.schedules._common import (
+    Schedule,
+    as_count,
+    count_div,
+    count_mod,
+    float_dtype,
+    power,
+    static_real,
+    wide_dtype,
+)
+
+_MAX_STEP_SIZE = 2**31 - 1
+_MODES = ("triangular", "triangular2", "exp_range")
+
+
+def _step_size(call: str, name: str, value: Any) -> int | float:
+    """A half-cycle length: a real number in (0, 2**31 - 1], kept an int when integral."""
+    x = static_real(call, name, value, 0.0, _MAX_STEP_SIZE, lo_open=True)
+    return int(x) if x.is_integer() else x
+
+
+def _cycle(
+    call: str,
+    step_size_up: Any,
+    step_size_down: Any,
+    mode: str,
+    gamma: Any,
+    scale_fn: Any,
+    scale_mode: str,
+) -> Callable[[jax.Array, Any], jax.Array]:
+    """Checks the cycle's arguments; returns ``(count, dtype) -> s(count) * scale`` in [0, 1]
+    (the fraction of the way from the cycle's start value to its peak)."""
+    up = _step_size(call, "step_size_up", step_size_up)
+    down = up if step_size_down is None else _step_size(call, "step_size_down", step_size_down)
+    mode = check_choice(call, "mode", mode, _MODES)
+    check_range(call, "gamma", gamma, 0.0, math.inf, lo_open=True)
+    if scale_fn is not None:
+        check_callable(call, "scale_fn", scale_fn, "a function x -> factor in [0, 1], or None")
+    scale_mode = check_choice(call, "scale_mode", scale_mode, ("cycle", "iterations"))
+    total = up + down
+
+    def fraction(count: jax.Array, dtype: Any) -> jax.Array:
+        wide = wide_dtype()
+        if isinstance(total, int):
+            # Integers: PyTorch's x = 1 + t/total - cycle rounds; these do not (and a
+            # period beyond the count's type does not overflow).
+            u, passed = count_mod(count, total), count_div(count, total)
+            past = jnp.maximum(u - up, 0)
+        else:  # a fractional step size: positions in the widest float
+            t = count.astype(wide)
+            passed = jnp.floor(t / total)
+            u = t - passed * total
+            past = jnp.maximum(u - up, 0.0)
+        rising = u.astype(wide) / up
+        falling = (down - past).astype(wide) / down  # distance to the cycle's end
+        height = jnp.where(u <= up, rising, falling).astype(dtype)
+        if scale_fn is not None:
+            x = passed + 1 if scale_mode == "cycle" else count  # PyTorch's cycle is 1-based
+            return height * cast(scale_fn(x.astype(wide)), dtype)
+        if mode == "triangular2":
+            return height * 0.5 ** passed.astype(dtype)
+        if mode == "exp_range":
+            return height * power(gamma, count, dtype)
+        return height
+
+    return fraction
 
 
 def cyclic_lr(
-    base_lr: Any,
-    max_lr: Any,
-    step_size_up: int = 2000,
-    step_size_down: int | None = None,
+    base_lr: Scalar,
+    max_lr: Scalar,
+    step_size_up: float = 2000,
+    step_size_down: float | None = None,
     mode: str = "triangular",
-    gamma: Any = 1.0,
+    gamma: Scalar = 1.0,
+    scale_fn: Callable[[jax.Array], Any] | None = None,
+    scale_mode: str = "cycle",
 ) -> Schedule:
     """Triangular cycles between ``base_lr`` and ``max_lr``: PyTorch's ``CyclicLR``.
 
@@ -29,122 +98,73 @@ def cyclic_lr(
               (up + down - u) / down  otherwise   (falling)
         lr  = base_lr + (max_lr - base_lr) * s * scale
         scale = 1 (triangular) | 1 / 2**(cycle - 1) (triangular2) | gamma**count (exp_range)
+              | scale_fn(cycle) (scale_mode="cycle") | scale_fn(count) ("iterations")
 
-    Step sizes must be integers here (PyTorch also takes floats). PyTorch's custom
-    ``scale_fn`` and the momentum cycling (``cycle_momentum``) are not part of this
-    schedule.
+    A custom ``scale_fn`` replaces ``mode``, as in PyTorch; it receives ``cycle`` or
+    ``count`` as a real JAX array in the widest float (traced under ``jit``: write it
+    with ``jnp``, ``jnp.where`` rather than ``if``).
+    Step sizes may be fractional (PyTorch takes floats) and up to ``2**31 - 1`` each;
+    the cycle ``up + down`` may exceed the int32 range. The momentum that PyTorch
+    cycles with ``cycle_momentum=True`` is :func:`cyclic_momentum`.
 
     >>> import jopt.schedules as schedules
     >>> sched = schedules.cyclic_lr(0.1, 0.5, step_size_up=2)
     >>> [round(float(sched(k)), 6) for k in range(6)]
     [0.1, 0.3, 0.5, 0.3, 0.1, 0.3]
+    >>> halved = schedules.cyclic_lr(0.0, 1.0, 1, scale_fn=lambda c: 0.5 ** (c - 1))
+    >>> [float(halved(k)) for k in range(6)]
+    [0.0, 1.0, 0.0, 0.5, 0.0, 0.25]
     """
     call = "jopt.schedules.cyclic_lr"
     check_nonnegative(call, "base_lr", base_lr)
     check_nonnegative(call, "max_lr", max_lr)
-    up = check_int(call, "step_size_up", step_size_up, 1)
-    down = up if step_size_down is None else check_int(call, "step_size_down", step_size_down, 1)
-    mode = check_choice(call, "mode", mode, ("triangular", "triangular2", "exp_range"))
-    check_range(call, "gamma", gamma, 0.0, math.inf, lo_open=True)
-    total = up + down
+    fraction = _cycle(call, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
 
     def schedule(count):
         count = as_count(call, count)
         dtype = float_dtype(base_lr, max_lr, gamma)
-        u = count % total
-        # From integers: PyTorch's x = 1 + t/total - cycle rounds; these do not.
-        height = jnp.where(u <= up, u.astype(dtype) / up, (total - u).astype(dtype) / down)
-        if mode == "triangular2":
-            height = height * 0.5 ** (count // total).astype(dtype)
-        elif mode == "exp_range":
-            height = height * power(gamma, count, dtype)
         low = cast(base_lr, dtype)
-        return low + (cast(max_lr, dtype) - low) * height
+        return low + (cast(max_lr, dtype) - low) * fraction(count, dtype)
 
     return schedule
 
 
-def one_cycle_lr(
-    max_lr: Any,
-    total_steps: int,
-    pct_start: float = 0.3,
-    anneal_strategy: str = "cos",
-    div_factor: float = 25.0,
-    final_div_factor: float = 1e4,
-    three_phase: bool = False,
+def cyclic_momentum(
+    base_momentum: Scalar = 0.8,
+    max_momentum: Scalar = 0.9,
+    step_size_up: float = 2000,
+    step_size_down: float | None = None,
+    mode: str = "triangular",
+    gamma: Scalar = 1.0,
+    scale_fn: Callable[[jax.Array], Any] | None = None,
+    scale_mode: str = "cycle",
 ) -> Schedule:
-    """The 1cycle policy: PyTorch's ``OneCycleLR`` (learning rate only, no momentum).
+    """The momentum half of PyTorch's ``CyclicLR(cycle_momentum=True)``.
 
-    ``initial = max_lr / div_factor``, ``final = initial / final_div_factor``. With
-    ``T = total_steps`` and ``p = pct_start`` the phases end at (inclusive)::
+    Cycled inversely to :func:`cyclic_lr` with the same cycle arguments: ``max_momentum``
+    where the rate is ``base_lr``, ``base_momentum`` at its peak::
 
-        two phases:   p*T - 1: initial -> max_lr,   T - 1: max_lr -> final
-        three_phase:  p*T - 1: initial -> max_lr,   2*p*T - 2: max_lr -> initial,
-                      T - 1: initial -> final
+        momentum = max_momentum - (max_momentum - base_momentum) * s * scale
 
-    and inside a phase ``[a, b]`` going from ``s`` to ``e`` with ``x = (count - a) / (b - a)``::
-
-        cos:    e + (s - e) * (1 + cos(pi * x)) / 2
-        linear: s + (e - s) * x
-
-    Past the end: PyTorch raises once ``count > T`` and, at ``count == T``, extrapolates
-    the last phase (in ``'linear'`` mode that can give a negative rate). Under ``jit``
-    neither can be reproduced sensibly, so every ``count >= T - 1`` returns the final
-    rate ``final`` (the count is clamped to ``T - 1``). The first ``T`` rates, all the
-    ones a ``T``-step PyTorch run uses, equal PyTorch's.
+    (``s`` and ``scale`` as in :func:`cyclic_lr`, PyTorch's defaults 0.8 and 0.9). Pass it
+    where PyTorch's scheduler writes: ``jopt.compat.torch.SGD(momentum=...)``,
+    ``RMSprop(momentum=...)`` or ``Adam(betas=(sched, 0.999))``; ``cycle_momentum=False``
+    is a constant momentum instead.
 
     >>> import jopt.schedules as schedules
-    >>> sched = schedules.one_cycle_lr(1.0, total_steps=10, anneal_strategy="linear",
-    ...                                div_factor=10.0, final_div_factor=10.0)
-    >>> [round(float(sched(k)), 4) for k in (0, 1, 2, 5, 9, 10, 50)]
-    [0.1, 0.55, 1.0, 0.5757, 0.01, 0.01, 0.01]
+    >>> sched = schedules.cyclic_momentum(0.8, 0.9, step_size_up=2)
+    >>> [round(float(sched(k)), 6) for k in range(5)]
+    [0.9, 0.85, 0.8, 0.85, 0.9]
     """
-    call = "jopt.schedules.one_cycle_lr"
-    check_nonnegative(call, "max_lr", max_lr)
-    total_steps = check_int(call, "total_steps", total_steps, 1)
-    check_range(call, "pct_start", pct_start, 0.0, 1.0, lo_open=True, hi_open=True)
-    anneal_strategy = check_choice(call, "anneal_strategy", anneal_strategy, ("cos", "linear"))
-    check_range(call, "div_factor", div_factor, 0.0, math.inf, lo_open=True)
-    check_range(call, "final_div_factor", final_div_factor, 0.0, math.inf, lo_open=True)
-    pct_start = float(pct_start)
-    # Phase ends exactly as PyTorch computes them (float64, before any cast).
-    warm_end = pct_start * total_steps - 1
-    if warm_end <= 0:
-        raise ValueError(
-            f"{call}: pct_start={pct_start!r} is invalid with total_steps={total_steps}; "
-            "pct_start * total_steps must be > 1 so that the warm-up phase is not empty."
-        )
-    if three_phase:
-        ends = [warm_end, 2 * pct_start * total_steps - 2, float(total_steps - 1)]
-        if ends[2] <= ends[1]:
-            raise ValueError(
-                f"{call}: pct_start={pct_start!r} is invalid with total_steps={total_steps} "
-                "and three_phase=True; 2 * pct_start * total_steps - 2 must be < "
-                "total_steps - 1 so that the last phase is not empty."
-            )
-        levels = ["initial", "max", "initial", "final"]
-    else:
-        ends = [warm_end, float(total_steps - 1)]
-        levels = ["initial", "max", "final"]
-    starts = [0.0, *ends[:-1]]
+    call = "jopt.schedules.cyclic_momentum"
+    check_range(call, "base_momentum", base_momentum, 0.0, 1.0)
+    check_range(call, "max_momentum", max_momentum, 0.0, 1.0)
+    fraction = _cycle(call, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
 
     def schedule(count):
         count = as_count(call, count)
-        dtype = float_dtype(max_lr)
-        peak = cast(max_lr, dtype)
-        initial = peak / div_factor
-        value = {"initial": initial, "max": peak, "final": initial / final_div_factor}
-        t = jnp.clip(count, 0, total_steps - 1).astype(dtype)
-        lr = None
-        for i in reversed(range(len(ends))):
-            a, b = starts[i], ends[i]
-            s, e = value[levels[i]], value[levels[i + 1]]
-            if anneal_strategy == "cos":
-                # (1 + cos(pi x)) / 2 with x = (t - a)/(b - a), from the distance b - t.
-                phase_lr = e + (s - e) * half_cosine(b - t, b - a)
-            else:
-                phase_lr = (s * (b - t) + e * (t - a)) / (b - a)
-            lr = phase_lr if lr is None else jnp.where(t <= b, phase_lr, lr)
-        return lr
+        dtype = float_dtype(base_momentum, max_momentum, gamma)
+        high = cast(max_momentum, dtype)
+        return high - (high - cast(base_momentum, dtype)) * fraction(count, dtype)
 
     return schedule

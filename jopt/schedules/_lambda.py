@@ -8,12 +8,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jopt._base import cast
+from jopt._base import Scalar, cast
 from jopt._validation import check_nonnegative
 from jopt.schedules._common import Schedule, as_count, float_dtype
 
 
-def _check_callable(call: str, lr_lambda: Any) -> None:
+def _check_callable(call: str, lr_lambda: object) -> None:
     if not callable(lr_lambda):
         raise ValueError(
             f"{call}: lr_lambda={lr_lambda!r} is invalid; lr_lambda must be a function "
@@ -21,11 +21,12 @@ def _check_callable(call: str, lr_lambda: Any) -> None:
         )
 
 
-def lambda_lr(base_lr: Any, lr_lambda: Callable[[jax.Array], Any]) -> Schedule:
+def lambda_lr(base_lr: Scalar, lr_lambda: Callable[[jax.Array], Any]) -> Schedule:
     """``base_lr * lr_lambda(count)``: PyTorch's ``LambdaLR``.
 
-    ``lr_lambda`` receives the count as an integer JAX array (traced under ``jit``), so
-    write it with ``jnp`` operations (``jnp.where``, not ``if``). Under
+    ``lr_lambda`` receives the count as given, an integer JAX array (a real one for a
+    fractional count), traced under ``jit``: write it with ``jnp`` operations
+    (``jnp.where``, not ``if``). Under
     ``jax_numpy_dtype_promotion="strict"``, convert it before mixing it with floats
     (``0.95 ** k.astype(float)``).
 
@@ -47,13 +48,13 @@ def lambda_lr(base_lr: Any, lr_lambda: Callable[[jax.Array], Any]) -> Schedule:
     return schedule
 
 
-def multiplicative_lr(base_lr: Any, lr_lambda: Callable[[jax.Array], Any]) -> Schedule:
+def multiplicative_lr(base_lr: Scalar, lr_lambda: Callable[[jax.Array], Any]) -> Schedule:
     """``base_lr * prod_{k=1..count} lr_lambda(k)``: PyTorch's ``MultiplicativeLR``.
 
     The product is a ``lax.fori_loop`` over ``1..count``: one evaluation costs ``count``
-    calls of ``lr_lambda``, which receives ``k`` as an integer array. When the factor
-    does not depend on ``k``, prefer
-    :func:`exponential_lr`, which is closed form.
+    calls of ``lr_lambda``, which receives ``k`` as an integer array. The count must be
+    an integer (a product over steps has no fractional step). When the factor does not
+    depend on ``k``, prefer :func:`exponential_lr`, which is closed form.
 
     >>> import jopt.schedules as schedules
     >>> sched = schedules.multiplicative_lr(1.0, lambda k: 0.5)
@@ -65,7 +66,7 @@ def multiplicative_lr(base_lr: Any, lr_lambda: Callable[[jax.Array], Any]) -> Sc
     _check_callable(call, lr_lambda)
 
     def schedule(count):
-        count = as_count(call, count)
+        count = as_count(call, count, integer=True)
         dtype = float_dtype(base_lr)
         product = jax.lax.fori_loop(
             jnp.ones_like(count),

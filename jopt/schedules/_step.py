@@ -4,16 +4,15 @@ ExponentialLR, PolynomialLR, and Keras' legacy inverse-time ``decay``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import jax.numpy as jnp
 
-from jopt._base import Schedule, cast, evaluate
+from jopt._base import Scalar, Schedule, cast, evaluate
 from jopt._validation import check_int, check_nonnegative, check_range
-from jopt.schedules._common import as_count, check_milestones, float_dtype, power
+from jopt.schedules._common import as_count, check_milestones, float_dtype, power, wide_dtype
 
 
-def step_lr(base_lr: Any, step_size: int, gamma: Any = 0.1) -> Schedule:
+def step_lr(base_lr: Scalar, step_size: int, gamma: Scalar = 0.1) -> Schedule:
     """``base_lr * gamma**(count // step_size)``: PyTorch's ``StepLR``.
 
     >>> import jopt.schedules as schedules
@@ -34,7 +33,7 @@ def step_lr(base_lr: Any, step_size: int, gamma: Any = 0.1) -> Schedule:
     return schedule
 
 
-def multi_step_lr(base_lr: Any, milestones: Sequence[int], gamma: Any = 0.1) -> Schedule:
+def multi_step_lr(base_lr: Scalar, milestones: Sequence[int], gamma: Scalar = 0.1) -> Schedule:
     """``base_lr * gamma**n`` with ``n`` the number of milestones ``<= count``: ``MultiStepLR``.
 
     Milestones may come in any order and repeat (a repeated milestone decays twice), as in
@@ -61,7 +60,7 @@ def multi_step_lr(base_lr: Any, milestones: Sequence[int], gamma: Any = 0.1) -> 
     return schedule
 
 
-def constant_lr(base_lr: Any, factor: Any = 1 / 3, total_iters: int = 5) -> Schedule:
+def constant_lr(base_lr: Scalar, factor: Scalar = 1 / 3, total_iters: int = 5) -> Schedule:
     """``base_lr * (factor if count < total_iters else 1)``: PyTorch's ``ConstantLR``.
 
     >>> import jopt.schedules as schedules
@@ -84,7 +83,7 @@ def constant_lr(base_lr: Any, factor: Any = 1 / 3, total_iters: int = 5) -> Sche
 
 
 def linear_lr(
-    base_lr: Any, start_factor: Any = 1 / 3, end_factor: Any = 1.0, total_iters: int = 5
+    base_lr: Scalar, start_factor: Scalar = 1 / 3, end_factor: Scalar = 1.0, total_iters: int = 5
 ) -> Schedule:
     """``base_lr * (s + (e - s) * min(count, T) / T)``: PyTorch's ``LinearLR``.
 
@@ -114,7 +113,7 @@ def linear_lr(
     return schedule
 
 
-def exponential_lr(base_lr: Any, gamma: Any) -> Schedule:
+def exponential_lr(base_lr: Scalar, gamma: Scalar) -> Schedule:
     """``base_lr * gamma**count``: PyTorch's ``ExponentialLR``.
 
     >>> import jopt.schedules as schedules
@@ -134,7 +133,7 @@ def exponential_lr(base_lr: Any, gamma: Any) -> Schedule:
     return schedule
 
 
-def polynomial_lr(base_lr: Any, total_iters: int = 5, power: Any = 1.0) -> Schedule:
+def polynomial_lr(base_lr: Scalar, total_iters: int = 5, power: Scalar = 1.0) -> Schedule:
     """``base_lr * (1 - min(count, T) / T)**power``: PyTorch's ``PolynomialLR``.
 
     Reaches 0 at ``count = T = total_iters`` and stays there.
@@ -159,24 +158,33 @@ def polynomial_lr(base_lr: Any, total_iters: int = 5, power: Any = 1.0) -> Sched
     return schedule
 
 
-def inverse_time(base_lr: Any, decay: Any) -> Schedule:
-    """``base_lr(count) / (1 + decay * count)``, ``base_lr`` a number or a schedule.
+def inverse_time(
+    base_lr: Scalar, decay: Scalar, decay_steps: float = 1, staircase: bool = False
+) -> Schedule:
+    """``base_lr(count) / (1 + decay * p)``, ``p = count / decay_steps`` (floored when
+    ``staircase``), ``base_lr`` a number or a schedule.
 
     The one home of inverse-time decay: :func:`inverse_time_decay`, torch Adagrad's
-    ``lr_decay`` and tf.keras 2's ``decay`` (``count`` = torch's t − 1, Keras'
-    ``iterations``). Unchecked: callers check their own arguments.
+    ``lr_decay``, tf.keras 2's ``decay`` (``count`` = torch's t − 1, Keras'
+    ``iterations``) and Keras' ``InverseTimeDecay``. Unchecked: callers check their own
+    arguments.
     """
 
     def schedule(count):
         count = as_count("jopt.schedules.inverse_time_decay", count)
         base = evaluate(base_lr, count)
         dtype = float_dtype(base, decay)
-        return cast(base, dtype) / (1.0 + cast(decay, dtype) * count.astype(dtype))
+        p = count.astype(wide_dtype())
+        if decay_steps != 1:
+            p = p / decay_steps
+        if staircase:
+            p = jnp.floor(p)
+        return cast(base, dtype) / (1.0 + cast(decay, dtype) * p.astype(dtype))
 
     return schedule
 
 
-def inverse_time_decay(base_lr: Any, decay: Any) -> Schedule:
+def inverse_time_decay(base_lr: Scalar, decay: Scalar) -> Schedule:
     """``base_lr / (1 + decay * count)``: Keras 2's legacy optimizer ``decay`` argument.
 
     Equal to ``keras.optimizers.schedules.InverseTimeDecay(base_lr, decay_steps=1,

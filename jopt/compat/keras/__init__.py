@@ -7,9 +7,11 @@ docs/parity.md). ``learning_rate`` may be a number, a JAX scalar, a schedule
 ``iterations``), or a function of no arguments. ``weight_decay`` is Keras' decoupled
 decay, θ ← θ − θλα_t before the step. Keras keeps the learning rate inside its momentum
 buffers: a past gradient stays at the rate it was taken with (PyTorch rescales the whole
-buffer). Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, ….
+buffer). :mod:`jopt.compat.keras.schedules` holds ``keras.optimizers.schedules``.
+Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, ….
 """
 
+from jopt.compat.keras import schedules as schedules
 from jopt.compat.keras._adadelta import Adadelta as Adadelta
 from jopt.compat.keras._adafactor import Adafactor as Adafactor
 from jopt.compat.keras._adagrad import Adagrad as Adagrad
@@ -38,4 +40,5 @@ __all__ = [
     "Lamb",
     "Lion",
     "Muon",
+    "schedules",
 ]

@@ -1,0 +1,53 @@
+"""SWALR: anneal to the constant rate of stochastic weight averaging."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jopt._base import Scalar, cast
+from jopt._validation import check_choice, check_int, check_nonnegative
+from jopt.schedules._common import Schedule, as_count, float_dtype, half_cosine
+
+
+def swalr(
+    base_lr: Scalar, swa_lr: Scalar, anneal_epochs: int = 10, anneal_strategy: str = "cos"
+) -> Schedule:
+    """From ``base_lr`` to ``swa_lr`` in ``anneal_epochs`` steps, then constant: ``SWALR``.
+
+    PyTorch's ``torch.optim.swa_utils.SWALR`` in closed form, ``A = anneal_epochs``::
+
+        lr    = swa_lr * a + base_lr * (1 - a),   a = f(min(count, A) / A)
+        f(x)  = (1 - cos(pi * x)) / 2  ("cos")  |  x  ("linear")
+
+    and ``lr = swa_lr`` from the start when ``A = 0``. PyTorch anneals from the rate the
+    optimizer has when ``SWALR`` takes over, so the usual recipe (another scheduler,
+    then ``swa_scheduler.step()`` after update ``swa_start``) is
+    ``sequential_lr([first, swalr(first(m), swa_lr, ...)], milestones=[m])`` with
+    ``m = swa_start + 1``. PyTorch steps SWALR once per epoch in its example; feed it
+    ``count // steps_per_epoch`` to do the same.
+
+    >>> import jopt.schedules as schedules
+    >>> sched = schedules.swalr(1.0, 0.5, anneal_epochs=4, anneal_strategy="linear")
+    >>> [float(sched(k)) for k in range(6)]
+    [1.0, 0.875, 0.75, 0.625, 0.5, 0.5]
+    """
+    call = "jopt.schedules.swalr"
+    check_nonnegative(call, "base_lr", base_lr)
+    check_nonnegative(call, "swa_lr", swa_lr)
+    anneal = check_int(call, "anneal_epochs", anneal_epochs, 0)
+    strategy = check_choice(call, "anneal_strategy", anneal_strategy, ("cos", "linear"))
+
+    def schedule(count):
+        count = as_count(call, count)
+        dtype = float_dtype(base_lr, swa_lr)
+        if anneal == 0:
+            return jnp.broadcast_to(cast(swa_lr, dtype), count.shape)
+        done = jnp.clip(count, 0, anneal)
+        left = (anneal - done).astype(dtype)  # exact, so 1 - a does not cancel
+        if strategy == "cos":
+            a, rest = half_cosine(done.astype(dtype), anneal), half_cosine(left, anneal)
+        else:
+            a, rest = done.astype(dtype) / anneal, left / anneal
+        return cast(swa_lr, dtype) * a + cast(base_lr, dtype) * rest
+
+    return schedule
