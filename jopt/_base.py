@@ -307,7 +307,9 @@ def get_learning_rate(state: Any) -> jax.Array:
 
     Works on a bare jopt state, on one nested in ``optax.chain``/``inject_hyperparams``
     and on a Flax ``nnx.Optimizer``'s ``optimizer.opt_state``. With several
-    learning-rate steps in one chain, the first one found is returned.
+    learning-rate steps in one state, the first in the state's pytree order
+    (``jax.tree.leaves``) is returned: in a chain the first step's, in
+    ``optax.multi_transform`` the one of the first label in sorted order.
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.sgd(lambda count: 0.1 * 0.5**count)
