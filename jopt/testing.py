@@ -68,12 +68,12 @@ def assert_trees_close(actual: Any, expected: Any, what: str = "trees") -> None:
             np.testing.assert_array_equal(np.asarray(a), np.asarray(e), err_msg=f"{what}{path}")
 
 
-def _signature(tree: Any) -> tuple:
+def _signature(tree: Any) -> tuple[Any, ...]:
     leaves = jax.tree.leaves(tree)
     return jax.tree.structure(tree), [(jnp.shape(x), jnp.asarray(x).dtype) for x in leaves]
 
 
-def _counts(state: Any) -> list:
+def _counts(state: Any) -> list[Any]:
     nodes = jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "_fields"))
     return [n.count for n in nodes if hasattr(n, "_fields") and "count" in n._fields]
 

@@ -34,3 +34,6 @@ settings.register_profile(
     phases=[Phase.explicit, Phase.generate, Phase.shrink],
 )
 settings.load_profile(os.environ.get("JOPT_HYPOTHESIS_PROFILE", "jopt"))
+
+# Type-checked by tests/test_types.py, never run (it holds calls that must not type-check).
+collect_ignore = ["typing_usage.py"]
