@@ -133,15 +133,14 @@ def lr_of(case: Case, problem: Problem) -> float:
     return case.lr * problem.lr_factor
 
 
-def run(tx, params, grads, values=None, *, move: bool = True):
-    """The updates of ``len(grads)`` steps (params follow them unless ``move=False``)."""
+def run(tx, params, grads, values=None):
+    """The updates of ``len(grads)`` steps, the params following them."""
     state, out = tx.init(params), []
     for t, g in enumerate(grads):
         extra = {} if values is None else {"value": values[t]}
         u, state = tx.update(g, state, params, **extra)
         out.append(u)
-        if move:
-            params = optax.apply_updates(params, u)
+        params = optax.apply_updates(params, u)
     return out
 
 
@@ -326,7 +325,7 @@ EPS_ARGS = ("eps", "epsilon")
 def test_scale_invariance_with_zero_eps(case, problem, k):
     # c = 2^-k scales exactly in every float format (no rounding changes), so an
     # invariant update is reproduced to the bit; c << 1 makes every term that does not
-    # scale with g (decay, an initial accumulator, the rate itself) stand out.
+    # scale with g (a decay, an initial accumulator) stand out.
     eps = {n: 0.0 for n in EPS_ARGS if n in parameter_names(case)}
     tx = with_args(case, problem, **eps).make(lr_of(case, problem))
     params, grads = problem.params, problem.grads
