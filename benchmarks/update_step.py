@@ -266,7 +266,18 @@ COMPILE_ROUNDS_MAX = 41
 TRIALS = 3  # sets of fresh buffers; the step median pools the steps of all of them
 
 
-def run_case(case, opt_name, scale, repeats, device, torch_ok, bandwidth, compile_repeats=3):
+def run_case(
+    case,
+    opt_name,
+    scale,
+    repeats,
+    device,
+    torch_ok,
+    bandwidth,
+    compile_repeats=3,
+    compile_budget=COMPILE_BUDGET_S,
+    trials=TRIALS,
+):
     _, base_shapes = CASES[case]
     shapes = [(k, scaled(s, scale)) for k, s in base_shapes]
     n = sum(int(np.prod(s)) for _, s in shapes)
@@ -290,7 +301,7 @@ def run_case(case, opt_name, scale, repeats, device, torch_ok, bandwidth, compil
     # 2-leaf tree) is within the machine's noise, so it gets more rounds: about 1 s each.
     compilers = [c for c in contenders if c.recompile is not None]
     first = max(c.compile_times[0] for c in compilers)
-    rounds = max(compile_repeats, min(COMPILE_ROUNDS_MAX, int(COMPILE_BUDGET_S / first)))
+    rounds = max(compile_repeats, min(COMPILE_ROUNDS_MAX, int(compile_budget / first)))
     shuffle = np.random.default_rng(1)
     for _ in range(rounds - 1):
         for i in shuffle.permutation(len(compilers)):
@@ -299,14 +310,14 @@ def run_case(case, opt_name, scale, repeats, device, torch_ok, bandwidth, compil
         if c.compile_times:
             c.compile_s = statistics.median(c.compile_times)
     order = np.random.default_rng(0)
-    for trial in range(TRIALS):
+    for trial in range(trials):
         # Fresh buffers per trial: one run read 2x25M RMSprop at 1.20x optax with the same
         # kernels, a slowdown that stayed with the contender's buffers all run long.
         for c in contenders:
             if trial:
                 c.reset()
             c.run()  # warm-up: first touch of every output buffer
-        for _ in range(-(-repeats // TRIALS)):
+        for _ in range(-(-repeats // trials)):
             # A fresh random order each round, and a short pause before each step: PyTorch's
             # OpenMP workers keep spinning for a while after a step and would slow whoever
             # always came next.
@@ -431,7 +442,7 @@ def machine(device) -> str:
     return f"{cpu}, {os.cpu_count()} cores{mem_s}, {platform.system()} {platform.release()}{dev}"
 
 
-def main(argv=None) -> str:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma list of {list(CASES)}")
     parser.add_argument(
@@ -459,15 +470,31 @@ def main(argv=None) -> str:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch.set_num_threads (default: the CPU count)"
     )
+    # Smoke-test knobs (tests/test_benchmarks.py): the defaults are the published run's.
+    parser.add_argument(
+        "--compile-budget",
+        type=float,
+        default=COMPILE_BUDGET_S,
+        help="seconds of compiling per contender set, at least, for the compile median",
+    )
+    parser.add_argument(
+        "--trials", type=int, default=TRIALS, help="sets of fresh buffers (step median pools them)"
+    )
     args = parser.parse_args(argv)
-    cases = [c for c in args.cases.split(",") if c]
-    opts = [o for o in args.optimizers.split(",") if o]
-    for c in cases:
+    args.case_list = [c for c in args.cases.split(",") if c]
+    args.optimizer_list = [o for o in args.optimizers.split(",") if o]
+    for c in args.case_list:
         if c not in CASES:
             parser.error(f"unknown case {c!r}; choose from {list(CASES)}")
-    for o in opts:
+    for o in args.optimizer_list:
         if o not in OPTIMIZERS:
             parser.error(f"unknown optimizer {o!r}; choose from {list(OPTIMIZERS)}")
+    return args
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    cases, opts = args.case_list, args.optimizer_list
 
     device = jax.devices(args.device)[0]
     torch_ok = not args.no_torch
@@ -502,6 +529,8 @@ def main(argv=None) -> str:
                 torch_ok,
                 bandwidth,
                 args.compile_repeats,
+                args.compile_budget,
+                args.trials,
             )
             for r in new:
                 print(
@@ -529,10 +558,10 @@ def main(argv=None) -> str:
             f"({'device-to-device copy' if args.device == 'gpu' else 'in-place donated axpy'}); "
             "ideal bytes/param: Adam/AdamW 28, SGD-momentum/RMSprop/AdaGrad 20, Adam with "
             "bfloat16 m and v 20",
-            f"- median of {args.repeats} interleaved steps (in {TRIALS} trials on fresh buffers, "
-            "each after a warm-up step), compile time the "
+            f"- median of {args.repeats} interleaved steps (in {args.trials} trials on fresh "
+            "buffers, each after a warm-up step), compile time the "
             f"median of at least {args.compile_repeats} fresh compiles (more for fast ones: "
-            f"{COMPILE_BUDGET_S:g} s of compiling, up to {COMPILE_ROUNDS_MAX}), interleaved; "
+            f"{args.compile_budget:g} s of compiling, up to {COMPILE_ROUNDS_MAX}), interleaved; "
             f"scale {args.scale}; "
             f"wall time {time.perf_counter() - t_start:.0f} s",
             "- cases: " + "; ".join(f"{c}: {CASES[c][0]}" for c in cases),

@@ -197,7 +197,9 @@ def scale_by_adam(
     Array([0.5], dtype=float32)
     """
     call = "jopt.scale_by_adam"
-    options = dict(eps_in_sqrt=eps_in_sqrt, eps_hat=eps_hat, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    options: dict[str, Any] = dict(
+        eps_in_sqrt=eps_in_sqrt, eps_hat=eps_hat, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    )
     check_adam(call, b1, b2, eps, **options)
     return scale_by_adam_moments(call, b1=b1, b2=b2, eps=eps, **options)
 
@@ -223,7 +225,9 @@ def scale_by_amsgrad(
     Array([1.], dtype=float32)
     """
     call = "jopt.scale_by_amsgrad"
-    options = dict(eps_in_sqrt=eps_in_sqrt, eps_hat=eps_hat, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    options: dict[str, Any] = dict(
+        eps_in_sqrt=eps_in_sqrt, eps_hat=eps_hat, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    )
     check_adam(call, b1, b2, eps, **options)
     return scale_by_adam_moments(call, b1=b1, b2=b2, eps=eps, amsgrad=True, **options)
 
@@ -257,7 +261,7 @@ def adam(
     """
     call = "jopt.adam"
     check_learning_rate(call, learning_rate)
-    options = dict(eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    options: dict[str, Any] = dict(eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
     check_adam(call, b1, b2, eps, **options)
     check_flag(call, "amsgrad", amsgrad)
     return chain(
@@ -293,7 +297,7 @@ def adamw(
     """
     call = "jopt.adamw"
     check_learning_rate(call, learning_rate)
-    options = dict(eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    options: dict[str, Any] = dict(eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
     check_adam(call, b1, b2, eps, **options)
     check_nonnegative(call, "weight_decay", weight_decay, schedule=True)
     check_flag(call, "amsgrad", amsgrad)

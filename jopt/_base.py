@@ -13,8 +13,9 @@ mixes dtypes under ``jax_numpy_dtype_promotion="strict"``.
 from __future__ import annotations
 
 import functools
+import typing
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +29,7 @@ Scalar = float | jax.Array
 ScalarOrSchedule = float | jax.Array | Schedule
 
 
-def requested(value: Any) -> bool:
+def requested(value: Any) -> TypeGuard[ScalarOrSchedule]:
     """Whether an optional feature (momentum, dampening, weight decay, ...) is on.
 
     Off for ``None`` and for a concrete zero given as a Python or NumPy scalar; on for
@@ -156,7 +157,7 @@ def zero_count() -> jax.Array:
 
 def increment(count: jax.Array) -> jax.Array:
     """count + 1 as int32, saturating instead of wrapping around."""
-    return optax.safe_int32_increment(count)
+    return typing.cast(jax.Array, optax.safe_int32_increment(count))
 
 
 def check_tree(call: str, updates: Any, reference: Any, what: str = "the optimizer state") -> None:
@@ -170,7 +171,9 @@ def check_tree(call: str, updates: Any, reference: Any, what: str = "the optimiz
         )
 
 
-def map_leaves(fn: Callable[..., tuple], num_outputs: int, updates: Any, *trees: Any) -> tuple:
+def map_leaves(
+    fn: Callable[..., tuple[Any, ...]], num_outputs: int, updates: Any, *trees: Any
+) -> tuple[Any, ...]:
     """Applies ``fn(g, *leaves) -> tuple`` leaf-wise and returns ``num_outputs`` trees.
 
     ``updates`` fixes the structure; every tree in ``trees`` must have the same one.
@@ -307,7 +310,9 @@ def get_learning_rate(state: Any) -> jax.Array:
 
     Works on a bare jopt state, on one nested in ``optax.chain``/``inject_hyperparams``
     and on a Flax ``nnx.Optimizer``'s ``optimizer.opt_state``. With several
-    learning-rate steps in one chain, the first one found is returned.
+    learning-rate steps in one state, the first in the state's pytree order
+    (``jax.tree.leaves``) is returned: in a chain the first step's, in
+    ``optax.multi_transform`` the one of the first label in sorted order.
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.sgd(lambda count: 0.1 * 0.5**count)

@@ -78,7 +78,7 @@ def _scale_by_trace(
         del params, extra_args
         check_tree(call, updates, state.trace)
         mu_now = evaluate(momentum, state.count) if counted else momentum
-        first = state.count == 0 if dampened else None
+        first: Any = state.count == 0 if dampened else None
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):

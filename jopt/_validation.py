@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 import numbers
+import typing
 from typing import Any
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 
@@ -66,6 +68,7 @@ def check_real(call: str, name: str, value: Any, *, schedule: bool = False) -> N
     if not isinstance(value, (numbers.Real, np.ndarray, jax.Array)):
         raise _kind_error(call, name, value, want)  # str, list, dict, ...
     dtype = np.asarray(value).dtype if not isinstance(value, jax.Array) else value.dtype
+    value = typing.cast(Any, value)  # a number or an array, as checked above
     if np.ndim(value) != 0:
         raise TypeError(
             f"{call}: {name} has shape {np.shape(value)}; {name} must be {want} "

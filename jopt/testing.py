@@ -68,15 +68,15 @@ def assert_trees_close(actual: Any, expected: Any, what: str = "trees") -> None:
             np.testing.assert_array_equal(np.asarray(a), np.asarray(e), err_msg=f"{what}{path}")
 
 
-def _signature(tree: Any) -> tuple:
+def _signature(tree: Any) -> tuple[Any, ...]:
     leaves = jax.tree.leaves(tree)
     return jax.tree.structure(tree), [(jnp.shape(x), jnp.asarray(x).dtype) for x in leaves]
 
 
-def _counts(state: Any) -> list:
+def _counts(state: Any) -> list[Any]:
     # Every NamedTuple's count, also those nested in another NamedTuple (optax.masked's
     # MaskedState, multi_transform's state).
-    counts = []
+    counts: list[Any] = []
     for node in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "_fields")):
         if hasattr(node, "_fields"):
             counts += [node.count] if "count" in node._fields else []

@@ -41,6 +41,10 @@ class Case:
     )
     maximize: bool = False  # the case climbs its objective
     needs_value: bool = False  # update() takes value=<the monitored loss>
+    # Properties tests/test_properties.py checks, decided from the case's math (and
+    # checked both ways there, so a wrong or missing flag fails):
+    decays: bool = False  # a weight-decay term moves the params even at zero gradient
+    scale_invariant: bool = False  # with eps = 0 the update ignores a gradient scale c > 0
 
     def build(self, wrap: Callable[[Callable], Callable], lr: Any) -> optax.GradientTransformation:
         """The case's transformation at ``lr``, its factory passed through ``wrap``."""
@@ -92,21 +96,40 @@ CASES = [
     Case("nesterov", jopt.nesterov, dict(beta=0.9)),
     Case("sgd", jopt.sgd),
     Case("sgd-momentum", jopt.sgd, dict(momentum=0.9, dampening=0.1), 0.05),
-    Case("sgd-nesterov-wd", jopt.sgd, dict(momentum=0.9, nesterov=True, weight_decay=1e-2), 0.05),
+    Case(
+        "sgd-nesterov-wd",
+        jopt.sgd,
+        dict(momentum=0.9, nesterov=True, weight_decay=1e-2),
+        0.05,
+        decays=True,
+    ),
     Case("sgd-maximize", jopt.sgd, dict(momentum=0.5, maximize=True), 0.05, maximize=True),
-    Case("adagrad", jopt.adagrad, lr=0.5),
+    Case("adagrad", jopt.adagrad, lr=0.5, scale_invariant=True),
     Case("adagrad-deck", jopt.adagrad, dict(eps=0.0, initial_accumulator_value=0.1), 0.5),
-    Case("rmsprop", jopt.rmsprop, lr=0.02),
+    Case("rmsprop", jopt.rmsprop, lr=0.02, scale_invariant=True),
     Case(
         "rmsprop-centered-momentum",
         jopt.rmsprop,
         dict(rho=0.9, centered=True, momentum=0.5, eps_in_sqrt=False),
         0.01,
+        scale_invariant=True,
     ),
-    Case("adam", jopt.adam, lr=0.05),
-    Case("adam-deck-amsgrad", jopt.adam, dict(eps_in_sqrt=True, amsgrad=True), 0.05),
-    Case("adamw", jopt.adamw, dict(weight_decay=1e-2), 0.05),
-    Case("adam-bf16-state", jopt.adam, dict(mu_dtype="bfloat16", nu_dtype="bfloat16"), 0.05),
+    Case("adam", jopt.adam, lr=0.05, scale_invariant=True),
+    Case(
+        "adam-deck-amsgrad",
+        jopt.adam,
+        dict(eps_in_sqrt=True, amsgrad=True),
+        0.05,
+        scale_invariant=True,
+    ),
+    Case("adamw", jopt.adamw, dict(weight_decay=1e-2), 0.05, decays=True, scale_invariant=True),
+    Case(
+        "adam-bf16-state",
+        jopt.adam,
+        dict(mu_dtype="bfloat16", nu_dtype="bfloat16"),
+        0.05,
+        scale_invariant=True,
+    ),
     Case("scale_by_learning_rate", jopt.scale_by_learning_rate),
     Case("scale_by_momentum", jopt.scale_by_momentum, dict(beta=0.5), lr_arg=None),
     Case("scale_by_nesterov", jopt.scale_by_nesterov, dict(beta=0.5), lr_arg=None),
@@ -118,21 +141,23 @@ CASES = [
         0.5,
         None,
     ),
-    Case("scale_by_rms", jopt.scale_by_rms, dict(rho=0.9), 0.02, None),
-    Case("scale_by_stddev", jopt.scale_by_stddev, dict(rho=0.9), 0.01, None),
-    Case("scale_by_adam", jopt.scale_by_adam, lr=0.05, lr_arg=None),
-    Case("scale_by_amsgrad", jopt.scale_by_amsgrad, lr=0.05, lr_arg=None),
+    Case("scale_by_rms", jopt.scale_by_rms, dict(rho=0.9), 0.02, None, scale_invariant=True),
+    Case("scale_by_stddev", jopt.scale_by_stddev, dict(rho=0.9), 0.01, None, scale_invariant=True),
+    Case("scale_by_adam", jopt.scale_by_adam, lr=0.05, lr_arg=None, scale_invariant=True),
+    Case("scale_by_amsgrad", jopt.scale_by_amsgrad, lr=0.05, lr_arg=None, scale_invariant=True),
     Case(
         "add_decayed_weights",
         jopt.add_decayed_weights,
         dict(weight_decay=0.01, mask=MASK),
         lr_arg=None,
+        decays=True,
     ),
     Case(
         "decoupled_weight_decay",
         jopt.decoupled_weight_decay,
         dict(weight_decay=0.01, mask=MASK),
         around=_after_momentum,
+        decays=True,
     ),
     Case("adafactor", jopt.adafactor, lr=0.1),
     Case(
@@ -206,7 +231,14 @@ CASES = [
     Case("keras.Adamax", jk.Adamax, dict(weight_decay=1e-3), 0.05),
     Case("keras.Nadam", jk.Nadam, dict(weight_decay=1e-3), 0.05),
     # jopt.compat presets (tests/test_compat_*.py check every public name is here)
-    Case("torch.SGD", jt.SGD, dict(momentum=0.9, nesterov=True, weight_decay=1e-2), 0.05, "lr"),
+    Case(
+        "torch.SGD",
+        jt.SGD,
+        dict(momentum=0.9, nesterov=True, weight_decay=1e-2),
+        0.05,
+        "lr",
+        decays=True,
+    ),
     Case("torch.Adagrad", jt.Adagrad, dict(initial_accumulator_value=0.1), 0.5, "lr"),
     Case(
         "torch.RMSprop",
@@ -214,9 +246,37 @@ CASES = [
         dict(momentum=0.5, centered=True, weight_decay=1e-3),
         0.01,
         "lr",
+        decays=True,
     ),
-    Case("torch.Adam", jt.Adam, dict(amsgrad=True, weight_decay=1e-3), 0.05, "lr"),
-    Case("torch.AdamW-maximize", jt.AdamW, dict(maximize=True), 0.05, "lr", maximize=True),
+    Case("torch.Adam", jt.Adam, dict(amsgrad=True, weight_decay=1e-3), 0.05, "lr", decays=True),
+    Case(
+        "torch.AdamW-maximize",
+        jt.AdamW,
+        dict(maximize=True),
+        0.05,
+        "lr",
+        maximize=True,
+        decays=True,  # AdamW's default weight_decay=0.01
+        scale_invariant=True,
+    ),
+    Case(
+        "keras.SGD",
+        jk.SGD,
+        dict(momentum=0.9, nesterov=True, weight_decay=1e-3),
+        0.05,
+        decays=True,
+    ),
+    Case("keras.Adagrad", jk.Adagrad, dict(weight_decay=1e-3), 0.5, decays=True),
+    Case(
+        "keras.RMSprop",
+        jk.RMSprop,
+        dict(momentum=0.5, centered=True, weight_decay=1e-3),
+        0.01,
+        decays=True,
+        scale_invariant=True,
+    ),
+    Case("keras.Adam", jk.Adam, dict(amsgrad=True), 0.05, scale_invariant=True),
+    Case("keras.AdamW", jk.AdamW, lr=0.05, decays=True, scale_invariant=True),  # default decay
     Case("torch.Adafactor", jt.Adafactor, dict(weight_decay=1e-3), 0.1, "lr"),
     Case(
         "torch.Muon",
@@ -226,11 +286,6 @@ CASES = [
         "lr",
         around=_matrices_else(lambda lr: jt.AdamW(lr)),
     ),
-    Case("keras.SGD", jk.SGD, dict(momentum=0.9, nesterov=True, weight_decay=1e-3), 0.05),
-    Case("keras.Adagrad", jk.Adagrad, dict(weight_decay=1e-3), 0.5),
-    Case("keras.RMSprop", jk.RMSprop, dict(momentum=0.5, centered=True, weight_decay=1e-3), 0.01),
-    Case("keras.Adam", jk.Adam, dict(amsgrad=True), 0.05),
-    Case("keras.AdamW", jk.AdamW, lr=0.05),
     Case("keras.Adafactor", jk.Adafactor, dict(weight_decay=1e-3), 0.1),
     Case("keras.Lion", jk.Lion, dict(weight_decay=1e-3), 0.01),
     Case("keras.Lamb", jk.Lamb, dict(weight_decay=1e-3), 0.02),

@@ -30,6 +30,9 @@ def load(name):
 
 
 def test_update_step_benchmark_runs_and_writes_its_table(tmp_path):
+    # The smallest run that takes every code path: one case (its leaves scaled to 5 k
+    # elements), Adam (donated and not, torch foreach and fused) and Adam-bf16 (no torch
+    # contender, a note), two trials (fresh buffers), a second compile round.
     out = tmp_path / "benchmarks.md"
     out.write_text(
         "# Benchmarks\n\n<!-- begin low_precision -->\nkept\n<!-- end low_precision -->\n"
@@ -42,11 +45,17 @@ def test_update_step_benchmark_runs_and_writes_its_table(tmp_path):
                 "--scale",
                 "0.0002",
                 "--repeats",
-                "1",
+                "2",
+                "--trials",
+                "2",
+                "--compile-repeats",
+                "2",
+                "--compile-budget",
+                "0",
                 "--cases",
-                "2x25M,transformer",
+                "2x25M",
                 "--optimizers",
-                "adam,sgd-momentum,adam-bf16",
+                "adam,adam-bf16",
                 "--out",
                 str(out),
             ]
@@ -56,8 +65,9 @@ def test_update_step_benchmark_runs_and_writes_its_table(tmp_path):
     assert "| case | optimizer | contender | step ms | compile s |" in text
     for who in ("| jopt |", "| optax |", "| jopt, not donated |", "| torch fused |"):
         assert who in body
-    assert "| transformer | adam-bf16 | jopt |" in body
-    assert "step jopt/optax" in body
+    assert "| 2x25M | adam-bf16 | jopt |" in body and "| 2x25M | adam-bf16 | torch" not in body
+    assert "- adam-bf16: jopt: mu and nu bfloat16" in body
+    assert "in 2 trials" in body and "step jopt/optax" in body
 
 
 def test_donation_benchmark_runs_and_writes_its_table(tmp_path):
@@ -82,9 +92,74 @@ def test_donated_nnx_step_reuses_the_buffers():
     np.testing.assert_allclose(np.asarray(model.w1[...]), 0.5 + 1e-3, rtol=1e-6)
 
 
-def test_gpu_script_runs_the_benchmark_on_the_gpu():
-    script = (BENCH / "gpu.sh").read_text()
-    assert "update_step.py" in script and "--device gpu" in script
+FAKE_PYTHON = """#!{python}
+# Stands in for python in benchmarks/gpu.sh: records each call, answers its checks.
+import json, os, sys
+with open(os.environ["FAKE_LOG"], "a") as log:
+    env = os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION")
+    log.write(json.dumps({{"argv": sys.argv[1:], "mem_fraction": env}}) + "\\n")
+if sys.argv[1:2] == ["-c"] and "jax.devices" in sys.argv[2]:
+    sys.exit(0 if os.environ["FAKE_JAX_GPU"] == "1" else 1)
+"""
+
+
+def _run_gpu_script(tmp_path, *, nvidia_smi: bool, jax_gpu: bool):
+    """benchmarks/gpu.sh with nvidia-smi and python replaced by recording stand-ins."""
+    import json
+    import os
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text(f"#!/bin/sh\n{'echo GPU 0: stand-in' if nvidia_smi else 'exit 9'}\n")
+    python = bin_dir / "python"
+    python.write_text(FAKE_PYTHON.format(python=sys.executable))
+    for f in (smi, python):
+        f.chmod(0o755)
+    log = tmp_path / "calls.jsonl"
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", PYTHON=str(python))
+    env.update(FAKE_LOG=str(log), FAKE_JAX_GPU="1" if jax_gpu else "0")
+    env.pop("XLA_PYTHON_CLIENT_MEM_FRACTION", None)
+    done = subprocess.run(
+        ["bash", str(BENCH / "gpu.sh"), "--scale", "0.01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return done, calls
+
+
+def test_gpu_script_runs_the_benchmark_on_the_gpu(tmp_path):
+    done, calls = _run_gpu_script(tmp_path, nvidia_smi=True, jax_gpu=True)
+    assert done.returncode == 0, done.stderr
+    assert "GPU 0: stand-in" in done.stdout
+    assert 'jax.devices("gpu")' in calls[0]["argv"][1]  # it asks jax for a GPU first
+    last = calls[-1]
+    assert last["argv"] == [
+        "benchmarks/update_step.py",
+        "--device",
+        "gpu",
+        "--repeats",
+        "20",
+        "--scale",
+        "0.01",
+    ]
+    assert last["mem_fraction"] == "0.5"  # jax and torch share the card
+    args = load("update_step").parse_args(last["argv"][1:])  # the benchmark accepts them
+    assert args.device == "gpu" and args.repeats == 20 and args.scale == 0.01
+
+
+@pytest.mark.parametrize(
+    "nvidia_smi, jax_gpu, message",
+    [(False, False, "no NVIDIA GPU found"), (True, False, 'install it with: pip install -U "jax')],
+)
+def test_gpu_script_stops_without_a_gpu(tmp_path, nvidia_smi, jax_gpu, message):
+    done, calls = _run_gpu_script(tmp_path, nvidia_smi=nvidia_smi, jax_gpu=jax_gpu)
+    assert done.returncode == 1 and message in done.stderr
+    assert not any("benchmarks/update_step.py" in c["argv"] for c in calls)
 
 
 # Every optimizer with moments, built with bfloat16 state.

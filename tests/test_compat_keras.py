@@ -183,10 +183,23 @@ def test_decoupled_weight_decay_mask_and_params():
 
 
 def test_composes_with_optax_chain():
+    # optax's clip, then Keras' AdamW (default λ = 0.004, ε = 1e-7), three steps, against
+    # both written out in NumPy: the clip sees the raw gradient, AdamW the clipped one.
     tx = optax.chain(optax.clip_by_global_norm(1.0), jk.AdamW(1e-3))
-    params = {"w": jnp.ones(3)}
-    updates, _ = tx.update({"w": jnp.full(3, 10.0)}, tx.init(params), params)
-    assert updates["w"].shape == (3,)
+    grads = [np.array([10.0, -5.0, 2.0]), np.array([0.1, 0.2, -0.3]), np.array([-4.0, 3.0, 0.0])]
+    params, state = {"w": jnp.ones(3, jnp.float64)}, None
+    theta, m, v = np.ones(3), np.zeros(3), np.zeros(3)
+    lr, wd, b1, b2, eps = 1e-3, 0.004, 0.9, 0.999, 1e-7
+    for t, g in enumerate(grads, start=1):
+        state = tx.init(params) if state is None else state
+        updates, state = tx.update({"w": jnp.asarray(g)}, state, params)
+        params = optax.apply_updates(params, updates)
+        g = g * min(1.0, 1.0 / np.linalg.norm(g))  # clip_by_global_norm(1.0)
+        theta = theta - theta * wd * lr  # Keras decays first
+        m, v = m + (g - m) * (1 - b1), v + (g * g - v) * (1 - b2)
+        alpha = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        theta = theta - alpha * m / (np.sqrt(v) + eps)
+        np.testing.assert_allclose(np.asarray(params["w"]), theta, rtol=1e-12, err_msg=f"step {t}")
 
 
 def test_legacy_decay_meets_the_contracts():

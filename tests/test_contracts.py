@@ -35,12 +35,18 @@ def test_contract(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_contract_with_a_schedule_keeps_an_int32_count(case):
+def test_contract_with_a_schedule(case):
+    # The one registry-wide schedule test: the contract (an int32 count, jit = eager,
+    # dtypes), and each step records the rate of its count, lr·0.5^(k // 2).
     params, grads = mixed_tree()
     extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
     schedule = jopt.schedules.step_lr(case.lr, step_size=2, gamma=0.5)
     tx = case.make(schedule)
     jopt.testing.check_transformation(tx, params, grads, steps=3, require_count=True, **extra)
+    state = tx.init(params)
+    for k in range(5):
+        _, state = tx.update(grads, state, params, **extra)
+        assert float(jopt.get_learning_rate(state)) == pytest.approx(case.lr * 0.5 ** (k // 2))
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

@@ -69,11 +69,23 @@ def test_inject_hyperparams_sgd_momentum():
 
 
 def test_multi_transform_and_get_learning_rate():
-    tx = optax.multi_transform(
-        {"fast": jopt.sgd(0.5), "slow": jopt.rmsprop(0.01)}, {"w": "fast", "b": "slow"}
-    )
-    _, state = _run(tx, PARAMS, grad_fn, steps=2)
-    assert float(jopt.get_learning_rate(state)) in (0.5, 0.01)
+    # Several rates in one state: the first in the state's pytree order is returned,
+    # i.e. multi_transform's labels in sorted order (not the order of the params).
+    for labels, want in (
+        ({"fast": jopt.sgd(0.5), "slow": jopt.rmsprop(0.01)}, 0.5),
+        ({"a_slow": jopt.rmsprop(0.01), "b_fast": jopt.sgd(0.5)}, 0.01),
+    ):
+        fast, slow = sorted(labels, key=lambda k: "fast" not in k)
+        for param_labels in ({"w": fast, "b": slow}, {"w": slow, "b": fast}):
+            _, state = _run(optax.multi_transform(labels, param_labels), PARAMS, grad_fn, steps=2)
+            assert float(jopt.get_learning_rate(state)) == want, (labels, param_labels)
+
+
+def test_get_learning_rate_of_a_chain_is_its_first_rate():
+    for first, second in ((0.5, 0.25), (0.25, 0.5)):
+        tx = optax.chain(jopt.sgd(first), jopt.scale_by_learning_rate(second))
+        _, state = _run(tx, PARAMS, grad_fn, steps=1)
+        assert float(jopt.get_learning_rate(state)) == first
 
 
 def test_get_learning_rate_through_inject_and_chain():

@@ -23,7 +23,7 @@ from jopt.compat.keras._common import (
 
 def _adam(call, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, options):
     lr = keras_learning_rate(call, learning_rate)
-    names = dict(b1_name="beta_1", b2_name="beta_2", eps_name="epsilon")
+    names: dict[str, Any] = dict(b1_name="beta_1", b2_name="beta_2", eps_name="epsilon")
     check_adam(call, beta_1, beta_2, epsilon, **names)
     check_flag(call, "amsgrad", amsgrad)
     check_weight_decay(call, weight_decay)

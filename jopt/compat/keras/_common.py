@@ -9,7 +9,7 @@ Keras' order of operations.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypedDict, TypeVar
 
 import optax
@@ -99,7 +99,7 @@ def check_weight_decay(call: str, weight_decay: Any) -> None:
 
 def keras_optimizer(
     call: str,
-    step: list[optax.GradientTransformation],
+    step: Sequence[optax.GradientTransformation],
     learning_rate: ScalarOrSchedule,
     weight_decay: Any,
     options: dict[str, Any],

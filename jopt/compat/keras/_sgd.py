@@ -27,7 +27,7 @@ def lr_inside_momentum(
 ) -> list[optax.GradientTransformation]:
     """−α_t·(direction), then Keras' lr-inside momentum buffer b_t = μ b_{t−1} − α_t d_t
     (a heavy-ball trace after the learning-rate step); Nesterov outputs μ b_t − α_t d_t."""
-    steps = [lr_step(call, learning_rate)]
+    steps: list[optax.GradientTransformation] = [lr_step(call, learning_rate)]
     if requested(momentum):
         steps.append(_scale_by_trace(call, momentum, nesterov=nesterov))
     return steps

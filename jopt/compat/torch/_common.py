@@ -60,7 +60,7 @@ def check_flags(call: str, **flags: Any) -> None:
 
 def torch_optimizer(
     call: str,
-    steps: list[optax.GradientTransformation],
+    steps: Sequence[optax.GradientTransformation],
     lr: ScalarOrSchedule,
     *,
     maximize: bool = False,
