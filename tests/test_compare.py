@@ -92,9 +92,10 @@ def test_valley_claim_momentum_damps_gd_oscillation():
     # At the same learning rate, where GD zig-zags across the valley (α·curvature = 1.9),
     # Momentum and NAG zig-zag far less.
     from jopt.compare._claims import oscillation
-    from jopt.compare._sweep import run_problem
+    from jopt.compare._problems import PROBLEMS
 
-    runs = run_problem("valley", ("gd", "momentum", "nesterov"), 40, 3)
+    valley = PROBLEMS["valley"]
+    runs = valley.run(valley, ("gd", "momentum", "nesterov"), 40, 3).runs
     i = int(np.flatnonzero(np.isclose(runs["gd"].lrs, 0.19))[0])
     rev_gd, zz_gd = oscillation(runs["gd"], i)
     assert rev_gd > 0.9
@@ -105,9 +106,10 @@ def test_valley_claim_momentum_damps_gd_oscillation():
 
 def test_plateau_claim_adagrad_step_only_shrinks():
     from jopt.compare._claims import step_recovery
-    from jopt.compare._sweep import run_problem
+    from jopt.compare._problems import PROBLEMS
 
-    runs = run_problem("plateau", ("adagrad", "rmsprop"), 40, 3)
+    plateau = PROBLEMS["plateau"]
+    runs = plateau.run(plateau, ("adagrad", "rmsprop"), 40, 3).runs
     for i in range(len(runs["adagrad"].lrs)):
         s = runs["adagrad"].step_size[i, 0]
         assert np.all(np.diff(s) <= 1e-6 * s[:-1])  # never grows

@@ -1,15 +1,15 @@
-"""Measurements on the runs: best learning rates, the deck's claims and their verdicts.
+"""Measurements on the runs, the deck's claims and their verdicts.
 
-Nothing here is hard-coded: every number and every verdict comes from the arrays of the run.
+Every number in a claim's text is measured on the run's arrays. Each verdict compares those
+numbers with fixed thresholds, stated at each claim below with the reason for its value.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-
-from jopt.compare._problems import MINIMA_BARRIER
 
 
 def fmt(x: float, digits: int = 3) -> str:
@@ -30,19 +30,16 @@ def final_losses(runs) -> np.ndarray:
     return _finite(runs.loss[:, :, -1]).mean(axis=1)
 
 
-def global_fraction(runs) -> np.ndarray:
-    """``minima``: per learning rate, the fraction of seeds that end in the global basin."""
+def global_fraction(runs, barrier: float) -> np.ndarray:
+    """Per learning rate, the fraction of seeds that end left of ``barrier`` (the global basin)."""
     x = runs.trajectory[:, :, -1, 0]
-    return np.mean(np.isfinite(x) & (x < MINIMA_BARRIER), axis=1)
+    return np.mean(np.isfinite(x) & (x < barrier), axis=1)
 
 
-def best_index(problem_name: str, runs) -> int:
-    """The best learning rate: lowest final loss; on ``minima``, most seeds in the global basin."""
-    loss = final_losses(runs)
-    if problem_name == "minima":
-        frac = global_fraction(runs)
-        return int(np.lexsort((loss, -frac))[0])
-    return int(np.argmin(loss))
+def lowest_final_loss(problem, runs) -> int:
+    """The default best learning rate: the lowest final loss."""
+    del problem
+    return int(np.argmin(final_losses(runs)))
 
 
 def oscillation(runs, i: int) -> tuple[float, float]:
@@ -81,27 +78,37 @@ class Claim:
 
 
 @dataclass
+class Result:
+    """One problem's runs: ``runs`` maps optimizer -> its runs; ``budget`` is a sentence
+    fragment for the report's header when the problem's step budget differs from ``--steps``."""
+
+    problem: Any  # the Problem entry (jopt.compare._problems)
+    runs: dict
+    budget: str | None = None
+
+    def best(self, optimizer: str) -> int:
+        return self.problem.select(self.problem, self.runs[optimizer])
+
+
+@dataclass
 class Study:
     """Everything the report, the figures and the terminal table are made from."""
 
     steps: int
     seed: int
     optimizers: tuple[str, ...]
-    problems: dict = field(default_factory=dict)  # name -> {optimizer: Runs}
-    digits: dict | None = None  # optimizer -> DigitsRuns
-    digits_epochs: int = 0
-    digits_steps: int = 0
+    results: dict[str, Result] = field(default_factory=dict)  # in the registry's order
 
 
-def digits_best(runs, k: int) -> int:
+def digits_best(runs, k: int = 0) -> int:
     """Best lr of one schedule: highest final validation accuracy, then lowest training loss."""
     val = np.nan_to_num(runs.val_acc[:, k, -1], nan=-1.0)
     return int(np.lexsort((_finite(runs.train_loss[:, k, -1]), -val))[0])
 
 
 def _has(study: Study, problem: str, *optimizers: str) -> bool:
-    runs = study.digits if problem == "digits" else study.problems.get(problem)
-    return runs is not None and all(o in runs for o in optimizers)
+    result = study.results.get(problem)
+    return result is not None and all(o in result.runs for o in optimizers)
 
 
 def _missing(problem: str, *optimizers: str) -> str:
@@ -113,8 +120,8 @@ def valley_claim(study: Study) -> Claim:
     need = ("gd", "momentum", "nesterov")
     if not _has(study, "valley", *need):
         return Claim(text, _missing("valley", *need), None)
-    runs = study.problems["valley"]
-    i = best_index("valley", runs["gd"])
+    runs = study.results["valley"].runs
+    i = study.results["valley"].best("gd")
     lr = runs["gd"].lrs[i]
     osc = {o: oscillation(runs[o], i) for o in need}
     measured = (
@@ -130,6 +137,8 @@ def valley_claim(study: Study) -> Claim:
         mom_ok = np.isfinite(final_losses(runs["momentum"])[j])
         mom = "converges to " + fmt(final_losses(runs["momentum"])[j]) if mom_ok else "diverges too"
         measured += f"; at lr {fmt(lo)} GD diverges, Momentum {mom}"
+    # GD oscillates: it reverses direction on at least half of its steps (a monotone approach
+    # reverses on none); damped: Momentum's and NAG's total zig-zag is below GD's.
     verdict = (
         osc["gd"][0] >= 0.5
         and osc["momentum"][1] < osc["gd"][1]
@@ -145,11 +154,12 @@ def minima_claim(study: Study) -> Claim:
     )
     if not _has(study, "minima", "gd", "sgd"):
         return Claim(text, _missing("minima", "gd", "sgd"), None)
-    runs = study.problems["minima"]
+    result = study.results["minima"]
+    runs, barrier = result.runs, result.problem.surface.barrier
     seeds = runs["gd"].trajectory.shape[1]
-    i = best_index("minima", runs["sgd"])
+    i = result.best("sgd")
     lr = runs["sgd"].lrs[i]
-    f_gd, f_sgd = global_fraction(runs["gd"]), global_fraction(runs["sgd"])
+    f_gd, f_sgd = global_fraction(runs["gd"], barrier), global_fraction(runs["sgd"], barrier)
     per_lr = ", ".join(
         f"{fmt(a)}: {g:.0%} vs {s:.0%}" for a, g, s in zip(runs["gd"].lrs, f_gd, f_sgd, strict=True)
     )
@@ -158,6 +168,8 @@ def minima_claim(study: Study) -> Claim:
         f"{f_gd[i]:.0%} of GD runs and {f_sgd[i]:.0%} of SGD runs (batch size 1) end in the "
         f"global basin (GD vs SGD at every lr: {per_lr})"
     )
+    # GD stays: under 10% of its runs reach the global basin; SGD escapes: at least 20 points
+    # more of its runs do (with 64 starts, 20 points is 13 runs: not a fluke of a few seeds).
     return Claim(text, measured, bool(f_gd[i] < 0.1 and f_sgd[i] >= f_gd[i] + 0.2))
 
 
@@ -168,8 +180,8 @@ def plateau_claim(study: Study) -> Claim:
     )
     if not _has(study, "plateau", "adagrad", "rmsprop"):
         return Claim(text, _missing("plateau", "adagrad", "rmsprop"), None)
-    runs = study.problems["plateau"]
-    i = best_index("plateau", runs["adagrad"])
+    runs = study.results["plateau"].runs
+    i = study.results["plateau"].best("adagrad")
     lr = runs["adagrad"].lrs[i]
     (ra, sa), (rr, _) = step_recovery(runs["adagrad"], i), step_recovery(runs["rmsprop"], i)
     la, lr_ = final_losses(runs["adagrad"])[i], final_losses(runs["rmsprop"])[i]
@@ -178,6 +190,9 @@ def plateau_claim(study: Study) -> Claim:
         f"‖Δθ‖/‖g‖ ends at {fmt(sa)}× its first value and {fmt(ra)}× its smallest, final "
         f"loss {fmt(la)}; RMSprop's ends at {fmt(rr)}× its smallest, final loss {fmt(lr_)}"
     )
+    # "only shrinks": AdaGrad's last step is within 5% of its smallest (float32 rounding, not
+    # growth); "grows again": RMSprop's last step is at least twice its smallest; and RMSprop
+    # ends lower.
     return Claim(text, measured, bool(ra <= 1.05 and rr >= 2.0 and lr_ < la))
 
 
@@ -187,15 +202,16 @@ def adam_claim(study: Study) -> Claim:
         return Claim(
             text, "needs problems `valley`, `plateau` and optimizers `gd`, `adagrad`, `adam`", None
         )
-    valley, plateau = study.problems["valley"], study.problems["plateau"]
-    i_gd, i_adam = best_index("valley", valley["gd"]), best_index("valley", valley["adam"])
+    valley, plateau = study.results["valley"].runs, study.results["plateau"].runs
+    i_gd, i_adam = study.results["valley"].best("gd"), study.results["valley"].best("adam")
     z_gd, z_adam = oscillation(valley["gd"], i_gd)[1], oscillation(valley["adam"], i_adam)[1]
-    j = best_index("plateau", plateau["adagrad"])
+    j = study.results["plateau"].best("adagrad")
     rec = step_recovery(plateau["adam"], j)[0]
     measured = (
         f"valley, each at its best lr: zig-zag Adam {fmt(z_adam)} vs GD {fmt(z_gd)}; plateau at "
         f"lr {fmt(plateau['adam'].lrs[j])}: Adam's effective step ends at {fmt(rec)}× its smallest"
     )
+    # the valley and plateau criteria above: less zig-zag than GD, a step that at least doubles
     return Claim(text, measured, bool(z_adam < z_gd and rec >= 2.0))
 
 
@@ -204,34 +220,26 @@ def schedule_claim(study: Study) -> Claim:
         "A constant step size keeps the iterate from settling; a decaying schedule "
         "(StepLR, cosine) gets closer to the minimum."
     )
-    if not study.digits:
+    if "digits" not in study.results:
         return Claim(text, "needs problem `digits`", None)
+    digits = study.results["digits"].runs
     parts, wins = [], {}
     for k, name in ((1, "StepLR"), (2, "cosine")):
         better = [
             o
-            for o, r in study.digits.items()
+            for o, r in digits.items()
             if _finite(r.train_loss[:, k, -1]).min() < _finite(r.train_loss[:, 0, -1]).min()
         ]
         acc = [
             (r.test_acc[digits_best(r, k), k, -1], r.test_acc[digits_best(r, 0), 0, -1])
-            for r in study.digits.values()
+            for r in digits.values()
         ]
         wins[name] = len(better)
         parts.append(
             f"{name} lowers the best final training loss for {len(better)} of "
-            f"{len(study.digits)} optimizers (test accuracy at the validation-chosen lr: higher "
+            f"{len(digits)} optimizers (test accuracy at the validation-chosen lr: higher "
             f"for {sum(a > b for a, b in acc)}, lower for {sum(a < b for a, b in acc)})"
         )
     measured = "digits MLP, best lr of each: " + "; ".join(parts)
-    return Claim(text, measured, bool(max(wins.values()) * 2 > len(study.digits)))
-
-
-def claims(study: Study) -> list[Claim]:
-    return [
-        minima_claim(study),
-        valley_claim(study),
-        plateau_claim(study),
-        adam_claim(study),
-        schedule_claim(study),
-    ]
+    # borne out when a decaying schedule lowers the training loss for most optimizers
+    return Claim(text, measured, bool(max(wins.values()) * 2 > len(digits)))

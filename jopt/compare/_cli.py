@@ -8,8 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-PROBLEM_NAMES = ("valley", "rosenbrock", "beale", "minima", "plateau", "digits")
-OPTIMIZER_NAMES = ("gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+from jopt.compare._optimizers import OPTIMIZERS
+from jopt.compare._problems import PROBLEMS
+
+PROBLEM_NAMES = tuple(PROBLEMS)
+OPTIMIZER_NAMES = tuple(OPTIMIZERS)
 EXTRAS = {"matplotlib": "matplotlib", "rich": "rich", "flax": "flax", "sklearn": "scikit-learn"}
 DEFAULT_STEPS = 1000
 
@@ -98,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from jopt.compare import _claims, _digits, _figures, _report
-    from jopt.compare._sweep import run_problem
+    from jopt.compare import _claims, _figures, _problems, _report
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     study = _claims.Study(steps=args.steps, seed=args.seed, optimizers=optimizers)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    phases = [p for p in problems if p != "digits"] + (["digits"] if "digits" in problems else [])
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -118,38 +119,31 @@ def main(argv: list[str] | None = None) -> int:
         transient=True,
         disable=not err.is_terminal,
     ) as progress:
-        task = progress.add_task("jopt-compare", total=len(phases) + 1)
-        for name in phases:
+        task = progress.add_task("jopt-compare", total=len(problems) + 1)
+        for name in problems:
             progress.update(task, description=f"running {name}")
             t0 = time.perf_counter()
-            if name == "digits":
-                data = _digits.load(args.seed)
-                study.digits = _digits.run_digits(optimizers, args.steps, args.seed, data)
-                study.digits_epochs = _digits.epochs_for(args.steps, data)
-                study.digits_steps = study.digits_epochs * (
-                    data.x_train.shape[0] // _digits.BATCH_SIZE
-                )
-            else:
-                study.problems[name] = run_problem(name, optimizers, args.steps, args.seed)
+            problem = PROBLEMS[name]
+            study.results[name] = problem.run(problem, optimizers, args.steps, args.seed)
             timings[name] = time.perf_counter() - t0
             progress.advance(task)
         progress.update(task, description="figures and report")
         t0 = time.perf_counter()
-        claims = _claims.claims(study)
-        figures: dict[str, str] = {}
-        for name, runs in study.problems.items():
-            figures[name] = _figures.contour(out, name, runs)
-        if "valley" in study.problems:
-            f = _figures.valley_oscillation(out, study.problems["valley"])
-            if f:
-                figures["valley_oscillation"] = f
-        if study.problems:
-            figures["losses"] = _figures.losses(out, study.problems)
-        if "plateau" in study.problems:
-            figures["step_sizes"] = _figures.step_sizes(out, study.problems["plateau"])
-        if study.digits:
-            figures["digits"] = _figures.digits(out, study.digits, _report.digits_best)
-        (out / "report.md").write_text(_report.markdown(study, claims, figures), encoding="utf-8")
+        claims = [measure(study) for measure in _problems.deck_claims()]
+        inline: dict[str, dict[str, str]] = {}
+        curves: dict[str, str] = {}
+        for name, result in study.results.items():
+            inline[name] = {}
+            for draw in result.problem.figures:
+                inline[name].update(draw(out, result))
+        panels = [r for r in study.results.values() if r.problem.loss_panel]
+        if panels:
+            curves["losses"] = _figures.losses(out, panels)
+        for result in study.results.values():
+            for draw in result.problem.curves:
+                curves.update(draw(out, result))
+        report = _report.markdown(study, claims, inline, curves)
+        (out / "report.md").write_text(report, encoding="utf-8")
         timings["figures and report"] = time.perf_counter() - t0
         progress.advance(task)
 
@@ -160,5 +154,6 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
         + f"; total {total:.1f} s (compiles included)"
     )
-    console.print(f"wrote {out / 'report.md'} and {len(figures)} figures")
+    count = len(curves) + sum(map(len, inline.values()))
+    console.print(f"wrote {out / 'report.md'} and {count} figures")
     return 0

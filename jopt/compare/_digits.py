@@ -21,12 +21,11 @@ import optax
 from flax import nnx
 
 import jopt
-from jopt.compare._optimizers import OPTIMIZERS
+from jopt.compare._optimizers import OPTIMIZERS, SCHEDULES
 
 F32 = jnp.float32
 BATCH_SIZE = 64
 HIDDEN = 32
-SCHEDULES = ("constant", "step", "cosine")
 LRS_PLAIN = (0.03, 0.1, 0.3, 1.0, 3.0)
 LRS_ADAPTIVE = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 LRS_ADAGRAD = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1)  # AdaGrad's steps shrink: its useful rates are larger

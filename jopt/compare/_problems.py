@@ -1,85 +1,102 @@
-"""The 2-D test problems of the study, each chosen to show one of the deck's claims.
+"""The study's problems, one entry each.
 
-Every problem is a finite sum E(θ) = f(θ) + (1/N) Σ_n z_nᵀθ over a sampled data set of
-N tilts z_n, centred so that Σ_n z_n = 0: the full-batch loss is exactly the test
-function f, and the loss of a random mini-batch B, f(θ) + mean_{n∈B} z_nᵀθ, gives an
-unbiased stochastic gradient whose noise comes only from which examples were drawn
-(``jopt.minibatch_indices``). Full-batch optimizers see ∇f exactly, as in the study the
-deck cites; ``sgd`` sees mini-batch gradients.
+A ``Problem`` carries everything that is particular to it: how it runs, how its best learning
+rate is chosen, its table columns and summary cell, its report text, its figures and the deck
+claims it tests. The report, the figures and the command line read these fields and never
+name a problem, so a new problem is one entry in ``PROBLEMS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-F32 = jnp.float32
+from jopt.compare import _claims as C
+from jopt.compare import _figures, _report
+from jopt.compare import _surfaces as S
+
+
+@dataclass(frozen=True)
+class Column:
+    """An extra column of a problem's table: ``cell(problem, runs, i)`` at best lr index ``i``."""
+
+    header: str
+    cell: Callable[[Problem, Any, int], str]
+
+
+@dataclass(frozen=True)
+class DeckClaim:
+    """A deck claim the problem tests; ``order`` places it in the deck's narrative."""
+
+    order: int
+    measure: Callable[[C.Study], C.Claim]
+
+
+def _lowest_loss_cell(problem: Problem, runs, i: int) -> str:
+    return f"{C.fmt(C.final_losses(runs)[i])} @ {C.fmt(runs.lrs[i], 2)}"
 
 
 @dataclass(frozen=True)
 class Problem:
     name: str
     title: str
-    f: Callable[[jax.Array], jax.Array]  # θ of shape [2] -> scalar
-    start: tuple[float, float]
-    minimum: tuple[float, float]
-    # learning-rate grids: plain-gradient family (gd, sgd, momentum, nesterov) and
-    # adaptive family (adagrad, rmsprop, adam)
-    lrs_plain: tuple[float, ...]
-    lrs_adaptive: tuple[float, ...]
-    extent: tuple[float, float, float, float]  # x0, x1, y0, y1 of the contour plot
-    noise: float = 1.0  # std of the data-set tilts z_n
-    data_size: int = 256
-    batch_size: int = 1  # the deck's SGD: |B| = 1
-    seeds: int = 1  # independent runs (random starts for ``minima``)
-    start_jitter: tuple[float, float] = (0.0, 0.0)  # half-widths of the random start box
-    log_contours: bool = True
-
-    def starts(self, key: jax.Array) -> jax.Array:
-        """The ``seeds`` starting points, float32 ``[seeds, 2]``; seed 0 starts at ``start``."""
-        u = jax.random.uniform(key, (self.seeds, 2), F32, -1.0, 1.0)
-        u = u.at[0].set(0.0)
-        return jnp.asarray(self.start, F32) + u * jnp.asarray(self.start_jitter, F32)
-
-    def data(self, key: jax.Array) -> jax.Array:
-        """The data set of tilts z_n, float32 ``[data_size, 2]``, centred exactly."""
-        z = np.asarray(jax.random.normal(key, (self.data_size, 2), F32), np.float64)
-        z = (z - z.mean(0)) / z.std(0) * self.noise
-        return jnp.asarray(z, F32)
+    # (problem, optimizers, steps, seed) -> Result
+    run: Callable[[Problem, tuple[str, ...], int, int], C.Result]
+    surface: S.Surface | None = None  # the 2-D problems' test function
+    select: Callable[[Problem, Any], int] = C.lowest_final_loss  # -> index of the best lr
+    selection: str = "lowest final loss"  # how ``select`` chooses, for the report
+    columns: tuple[Column, ...] = ()
+    summary: Callable[[Problem, Any, int], str] = _lowest_loss_cell  # summary-table cell
+    summary_note: str | None = None  # what ``summary`` shows, when not the final loss
+    intro: Callable[[Problem], list[str]] = _report.surface_intro  # lines under the heading
+    table: Callable[[Problem, dict], tuple[list[str], list[list[str]]]] = _report.problem_rows
+    notes: Callable[[dict], list[str]] | None = None  # report lines after the table
+    figures: tuple[Callable[..., dict[str, str]], ...] = (_figures.contour,)  # after the table
+    curves: tuple[Callable[..., dict[str, str]], ...] = ()  # in the section on loss curves
+    loss_panel: str | None = "log"  # y scale of the problem's panel in losses.png; None: none
+    claims: tuple[DeckClaim, ...] = ()
 
 
-def _valley(p):
-    # a deep narrow valley along x: curvature 0.1 along it, 10 across it (condition 100)
-    return 0.05 * p[0] ** 2 + 5.0 * p[1] ** 2
+def _run_surface(problem: Problem, optimizers, steps: int, seed: int) -> C.Result:
+    from jopt.compare._sweep import run_surface
+
+    assert problem.surface is not None
+    return C.Result(problem, run_surface(problem.name, problem.surface, optimizers, steps, seed))
 
 
-def _rosenbrock(p):
-    return (1.0 - p[0]) ** 2 + 100.0 * (p[1] - p[0] ** 2) ** 2
+def _run_digits(problem: Problem, optimizers, steps: int, seed: int) -> C.Result:
+    from jopt.compare import _digits
+
+    data = _digits.load(seed)
+    runs = _digits.run_digits(optimizers, steps, seed, data)
+    epochs = _digits.epochs_for(steps, data)
+    budget = (
+        f"the digits MLP runs {epochs} epochs of mini-batches of {_digits.BATCH_SIZE} "
+        f"({epochs * (data.x_train.shape[0] // _digits.BATCH_SIZE)} steps)"
+    )
+    return C.Result(problem, runs, budget)
 
 
-def _beale(p):
-    x, y = p[0], p[1]
-    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
+def _minima_select(problem: Problem, runs) -> int:
+    frac = C.global_fraction(runs, problem.surface.barrier)
+    return int(np.lexsort((C.final_losses(runs), -frac))[0])
 
 
-def _minima(p):
-    # a tilted double well in x: a local basin at x ≈ +0.96, the global one at x ≈ −1.04,
-    # a barrier at x ≈ 0.08
-    x, y = p[0], p[1]
-    return (x**2 - 1.0) ** 2 + 0.3 * x + 0.5 * y**2
+def _global_cell(problem: Problem, runs, i: int) -> str:
+    return f"{C.global_fraction(runs, problem.surface.barrier)[i]:.0%}"
 
 
-def _plateau(p):
-    # a steep cliff (slope ≈ 10 for x < 0) onto a long gentle slope to the minimum near x ≈ 8
-    x, y = p[0], p[1]
-    return 10.0 * jax.nn.softplus(-x) + 0.01 * (x - 8.0) ** 2 + 0.5 * y**2
+def _reversals_cell(problem: Problem, runs, i: int) -> str:
+    rev = C.oscillation(runs, i)[0]
+    return f"{rev:.0%}" if np.isfinite(rev) else "diverged"
 
 
-MINIMA_BARRIER = 0.0765  # x of the barrier between the two basins of ``minima``
+def _digits_cell(problem: Problem, runs, i: int) -> str:
+    return f"{runs.test_acc[i, 0, -1]:.3f} @ {C.fmt(runs.lrs[i], 2)}"
+
 
 PROBLEMS: dict[str, Problem] = {
     p.name: p
@@ -87,62 +104,63 @@ PROBLEMS: dict[str, Problem] = {
         Problem(
             "valley",
             "Deep narrow valley (ill-conditioned quadratic)",
-            _valley,
-            start=(-9.0, 1.5),
-            minimum=(0.0, 0.0),
-            lrs_plain=(0.01, 0.03, 0.06, 0.12, 0.19, 0.3),
-            lrs_adaptive=(0.01, 0.03, 0.1, 0.3, 1.0),
-            extent=(-10.0, 2.0, -2.0, 2.0),
-            noise=0.5,
-            log_contours=False,
+            _run_surface,
+            S.VALLEY,
+            columns=(
+                Column("reversals across", _reversals_cell),
+                Column("zig-zag", lambda p, r, i: C.fmt(C.oscillation(r, i)[1])),
+            ),
+            notes=_report.valley_per_lr,
+            figures=(_figures.contour, _figures.valley_oscillation),
+            claims=(DeckClaim(2, C.valley_claim),),
         ),
-        Problem(
-            "rosenbrock",
-            "Rosenbrock",
-            _rosenbrock,
-            start=(-1.5, 2.0),
-            minimum=(1.0, 1.0),
-            lrs_plain=(1e-4, 3e-4, 1e-3, 2e-3),
-            lrs_adaptive=(3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
-            extent=(-2.0, 2.0, -1.0, 3.0),
-            noise=2.0,
-        ),
-        Problem(
-            "beale",
-            "Beale",
-            _beale,
-            start=(2.0, 2.0),
-            minimum=(3.0, 0.5),
-            lrs_plain=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
-            lrs_adaptive=(3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
-            extent=(-1.0, 4.5, -1.5, 2.5),
-            noise=0.5,
-        ),
+        Problem("rosenbrock", "Rosenbrock", _run_surface, S.ROSENBROCK),
+        Problem("beale", "Beale", _run_surface, S.BEALE),
         Problem(
             "minima",
             "Local minima (tilted double well)",
-            _minima,
-            start=(1.1, 0.0),
-            minimum=(-1.04, 0.0),
-            lrs_plain=(0.02, 0.05, 0.1, 0.2),
-            lrs_adaptive=(0.003, 0.01, 0.03, 0.1),
-            extent=(-2.0, 2.0, -2.0, 2.0),
-            noise=2.5,
-            seeds=64,
-            start_jitter=(0.4, 0.8),
-            log_contours=False,
+            _run_surface,
+            S.MINIMA,
+            select=_minima_select,
+            selection="lowest final loss after the most runs in the global basin",
+            columns=(Column("runs in global basin", _global_cell),),
+            summary=lambda p, r, i: f"{_global_cell(p, r, i)} global @ {C.fmt(r.lrs[i], 2)}",
+            summary_note="share of runs in the global basin",
+            loss_panel="linear",  # its loss is negative in the global basin
+            claims=(DeckClaim(1, C.minima_claim),),
         ),
         Problem(
             "plateau",
             "Cliff then plateau (AdaGrad vs RMSprop)",
-            _plateau,
-            start=(-3.0, 0.0),
-            minimum=(8.17, 0.0),
-            lrs_plain=(0.01, 0.03, 0.1, 0.15),
-            lrs_adaptive=(0.01, 0.03, 0.1, 0.3),
-            extent=(-4.0, 10.0, -2.0, 2.0),
-            noise=0.5,
-            log_contours=False,
+            _run_surface,
+            S.PLATEAU,
+            columns=(
+                Column(
+                    "effective step: last / smallest",
+                    lambda p, r, i: C.fmt(C.step_recovery(r, i)[0]),
+                ),
+            ),
+            curves=(_figures.step_sizes,),
+            claims=(DeckClaim(3, C.plateau_claim), DeckClaim(4, C.adam_claim)),
+        ),
+        Problem(
+            "digits",
+            "an MLP on scikit-learn's digits (Flax NNX)",
+            _run_digits,
+            select=lambda p, r: C.digits_best(r),
+            summary=_digits_cell,
+            summary_note="test accuracy at the best constant lr",
+            intro=_report.digits_intro,
+            table=_report.digits_rows,
+            figures=(_figures.digits,),
+            loss_panel=None,
+            claims=(DeckClaim(5, C.schedule_claim),),
         ),
     ]
 }
+
+
+def deck_claims() -> list[Callable[[C.Study], C.Claim]]:
+    """Every problem's claims, in the deck's order (a problem not run: "not measured")."""
+    specs = [c for p in PROBLEMS.values() for c in p.claims]
+    return [c.measure for c in sorted(specs, key=lambda c: c.order)]

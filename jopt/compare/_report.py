@@ -5,14 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from jopt.compare import _claims as C
-from jopt.compare._digits import BATCH_SIZE, SCHEDULES
-from jopt.compare._optimizers import OPTIMIZERS
-from jopt.compare._problems import PROBLEMS
-
-SCHEDULE_LABELS = {"constant": "constant", "step": "StepLR", "cosine": "cosine"}
-
-
-digits_best = C.digits_best
+from jopt.compare._optimizers import OPTIMIZERS, SCHEDULE_LABELS, SCHEDULES
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -21,35 +14,33 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def problem_rows(name: str, runs: dict) -> tuple[list[str], list[list[str]]]:
+def surface_intro(problem) -> list[str]:
+    p = problem.surface
+    return [
+        f"Start {p.start}, minimum near {p.minimum}"
+        + (f", {p.seeds} seeds with random starts" if p.seeds > 1 else "")
+        + f". Best lr: {problem.selection}.",
+        "",
+    ]
+
+
+def problem_rows(problem, runs: dict) -> tuple[list[str], list[list[str]]]:
     header = ["optimizer", "learning rates tried", "best lr", "final loss"]
-    if name == "valley":
-        header += ["reversals across", "zig-zag"]
-    elif name == "minima":
-        header += ["runs in global basin"]
-    elif name == "plateau":
-        header += ["effective step: last / smallest"]
+    header += [c.header for c in problem.columns]
     rows = []
     for o, r in runs.items():
-        i = C.best_index(name, r)
+        i = problem.select(problem, r)
         row = [
             OPTIMIZERS[o].label,
             ", ".join(C.fmt(a, 2) for a in r.lrs),
             C.fmt(r.lrs[i]),
             C.fmt(C.final_losses(r)[i]),
         ]
-        if name == "valley":
-            rev, zz = C.oscillation(r, i)
-            row += [f"{rev:.0%}" if np.isfinite(rev) else "diverged", C.fmt(zz)]
-        elif name == "minima":
-            row += [f"{C.global_fraction(r)[i]:.0%}"]
-        elif name == "plateau":
-            row += [C.fmt(C.step_recovery(r, i)[0])]
-        rows.append(row)
+        rows.append(row + [c.cell(problem, r, i) for c in problem.columns])
     return header, rows
 
 
-def _valley_per_lr(runs: dict) -> list[str]:
+def valley_per_lr(runs: dict) -> list[str]:
     names = [o for o in ("gd", "momentum", "nesterov") if o in runs]
     if "gd" not in runs or len(names) < 2:
         return []
@@ -66,7 +57,19 @@ def _valley_per_lr(runs: dict) -> list[str]:
     )
 
 
-def _digits_rows(digits: dict) -> tuple[list[str], list[list[str]]]:
+def digits_intro(problem) -> list[str]:
+    del problem
+    return [
+        "64-64-10 ReLU MLP, softmax cross-entropy; splits: train / validation / test "
+        "(stratified). `gd` takes full-batch steps, the others mini-batch steps. The best lr "
+        "of each optimizer × schedule is chosen on the validation split; StepLR multiplies "
+        "the lr by 0.1 every third of the run, cosine anneals it to 0.",
+        "",
+    ]
+
+
+def digits_rows(problem, digits: dict) -> tuple[list[str], list[list[str]]]:
+    del problem
     header = [
         "optimizer",
         "schedule",
@@ -78,7 +81,7 @@ def _digits_rows(digits: dict) -> tuple[list[str], list[list[str]]]:
     rows = []
     for o, r in digits.items():
         for k, s in enumerate(SCHEDULES):
-            i = digits_best(r, k)
+            i = C.digits_best(r, k)
             rows.append(
                 [
                     OPTIMIZERS[o].label,
@@ -93,37 +96,36 @@ def _digits_rows(digits: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def summary_rows(study: C.Study) -> tuple[list[str], list[list[str]]]:
-    """optimizer × problem: best final loss (digits: test accuracy, constant lr) and its lr."""
-    cols = list(study.problems) + (["digits"] if study.digits else [])
+    """optimizer × problem: each problem's summary cell at its best lr."""
     rows = []
     for o in study.optimizers:
         row = [o]
-        for p in study.problems:
-            r = study.problems[p][o]
-            i = C.best_index(p, r)
-            if p == "minima":
-                row.append(f"{C.global_fraction(r)[i]:.0%} global @ {C.fmt(r.lrs[i], 2)}")
-            else:
-                row.append(f"{C.fmt(C.final_losses(r)[i])} @ {C.fmt(r.lrs[i], 2)}")
-        if study.digits:
-            r = study.digits[o]
-            i = digits_best(r, 0)
-            row.append(f"{r.test_acc[i, 0, -1]:.3f} @ {C.fmt(r.lrs[i], 2)}")
+        for result in study.results.values():
+            r = result.runs[o]
+            row.append(result.problem.summary(result.problem, r, result.best(o)))
         rows.append(row)
-    return ["optimizer"] + cols, rows
+    return ["optimizer"] + list(study.results), rows
 
 
-def markdown(study: C.Study, claims: list[C.Claim], figures: dict[str, str]) -> str:
+def _summary_notes(study: C.Study, quote: str = "`") -> str:
+    """What the summary cells show where it is not the final loss."""
+    notes = [(n, r.problem.summary_note) for n, r in study.results.items()]
+    return "; ".join(f"{quote}{n}{quote}: {note}" for n, note in notes if note)
+
+
+def markdown(
+    study: C.Study,
+    claims: list[C.Claim],
+    inline: dict[str, dict[str, str]],
+    curves: dict[str, str],
+) -> str:
+    """The report; ``inline``: each problem's figures (key -> file), ``curves``: the rest."""
+    budgets = "".join(f"; {r.budget}" for r in study.results.values() if r.budget)
+    notes = _summary_notes(study)
     lines = [
         "# jopt-compare: the deck's optimizers, side by side",
         "",
-        f"Seed {study.seed}; {study.steps} steps per run on the 2-D problems"
-        + (
-            f"; the digits MLP runs {study.digits_epochs} epochs of mini-batches of {BATCH_SIZE} "
-            f"({study.digits_steps} steps)."
-            if study.digits
-            else "."
-        ),
+        f"Seed {study.seed}; {study.steps} steps per run on the 2-D problems{budgets}.",
         "Each problem is one jitted program: inside it, one `lax.scan` per optimizer family, "
         "`vmap`ped over the learning rates (and the seeds), with the jopt transform built from "
         "the traced learning rate. Full-batch optimizers see the exact gradient on the 2-D "
@@ -139,44 +141,22 @@ def markdown(study: C.Study, claims: list[C.Claim], figures: dict[str, str]) -> 
     )
     lines += ["", "## Summary: best learning rate per problem", ""]
     lines += [
-        "Final loss at the best learning rate (`minima`: share of runs in the global basin; "
-        "digits: test accuracy at the best constant lr).",
+        "Final loss at the best learning rate" + (f" ({notes})." if notes else "."),
         "",
     ]
     lines += _table(*summary_rows(study))
-    for name, runs in study.problems.items():
-        p = PROBLEMS[name]
+    for name, result in study.results.items():
+        p = result.problem
         lines += ["", f"## {name}: {p.title}", ""]
-        lines += [
-            f"Start {p.start}, minimum near {p.minimum}"
-            + (f", {p.seeds} seeds with random starts" if p.seeds > 1 else "")
-            + ". Best lr: lowest final loss"
-            + (" after the most runs in the global basin" if name == "minima" else "")
-            + ".",
-            "",
-        ]
-        lines += _table(*problem_rows(name, runs))
-        if name == "valley":
-            lines += _valley_per_lr(runs)
-        for key in (name, f"{name}_oscillation"):
-            if key in figures:
-                lines += ["", f"![{key}]({figures[key]})"]
-    if study.digits:
-        lines += ["", "## digits: an MLP on scikit-learn's digits (Flax NNX)", ""]
-        lines += [
-            "64-64-10 ReLU MLP, softmax cross-entropy; splits: train / validation / test "
-            "(stratified). `gd` takes full-batch steps, the others mini-batch steps. The best lr "
-            "of each optimizer × schedule is chosen on the validation split; StepLR multiplies "
-            "the lr by 0.1 every third of the run, cosine anneals it to 0.",
-            "",
-        ]
-        lines += _table(*_digits_rows(study.digits))
-        if "digits" in figures:
-            lines += ["", f"![digits]({figures['digits']})"]
-    others = [k for k in ("losses", "step_sizes") if k in figures]
-    if others:
+        lines += p.intro(p)
+        lines += _table(*p.table(p, result.runs))
+        if p.notes is not None:
+            lines += p.notes(result.runs)
+        for key, file in inline.get(name, {}).items():
+            lines += ["", f"![{key}]({file})"]
+    if curves:
         lines += ["", "## Loss curves and effective step sizes", ""]
-        lines += [f"![{k}]({figures[k]})" for k in others]
+        lines += [f"![{k}]({f})" for k, f in curves.items()]
     lines += [""]
     return "\n".join(lines)
 
@@ -185,9 +165,8 @@ def print_terminal(study: C.Study, claims: list[C.Claim], console) -> None:
     from rich.table import Table
 
     header, rows = summary_rows(study)
-    table = Table(
-        title="jopt-compare: best final loss @ lr (minima: runs in global basin; digits: test acc.)"
-    )
+    notes = _summary_notes(study, quote="")
+    table = Table(title="jopt-compare: best final loss @ lr" + (f" ({notes})" if notes else ""))
     for h in header:
         table.add_column(h)
     for r in rows:

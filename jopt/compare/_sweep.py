@@ -18,7 +18,7 @@ import numpy as np
 
 import jopt
 from jopt.compare._optimizers import OPTIMIZERS
-from jopt.compare._problems import F32, PROBLEMS
+from jopt.compare._surfaces import F32, Surface
 
 
 @dataclass
@@ -61,9 +61,8 @@ def _one_run(problem, opt, steps, data, lr, theta0, key):
     return traj, jax.vmap(problem.f)(traj), eff
 
 
-@functools.partial(jax.jit, static_argnames=("problem_name", "optimizers", "steps"))
-def _program(problem_name, optimizers, steps, lrs, starts, data, keys):
-    problem = PROBLEMS[problem_name]
+@functools.partial(jax.jit, static_argnames=("problem", "optimizers", "steps"))
+def _program(problem, optimizers, steps, lrs, starts, data, keys):
     out = []
     for name, lr in zip(optimizers, lrs, strict=True):
         run = functools.partial(_one_run, problem, OPTIMIZERS[name], steps, data)
@@ -72,9 +71,10 @@ def _program(problem_name, optimizers, steps, lrs, starts, data, keys):
     return out
 
 
-def run_problem(problem_name: str, optimizers: tuple[str, ...], steps: int, seed: int):
-    """Runs every optimizer × learning rate × seed of one problem as one jitted program."""
-    problem = PROBLEMS[problem_name]
+def run_surface(
+    problem_name: str, problem: Surface, optimizers: tuple[str, ...], steps: int, seed: int
+):
+    """Runs every optimizer × learning rate × seed of one surface as one jitted program."""
     key = jax.random.fold_in(jax.random.key(seed), sum(map(ord, problem_name)))
     k_start, k_data, k_batch = jax.random.split(key, 3)
     starts = problem.starts(k_start)
@@ -84,7 +84,7 @@ def run_problem(problem_name: str, optimizers: tuple[str, ...], steps: int, seed
         jnp.asarray(problem.lrs_adaptive if OPTIMIZERS[n].adaptive else problem.lrs_plain, F32)
         for n in optimizers
     )
-    out = _program(problem_name, optimizers, steps, lrs, starts, data, keys)
+    out = _program(problem, optimizers, steps, lrs, starts, data, keys)
     out = jax.device_get(out)
     return {
         name: Runs(np.asarray(lr), np.asarray(t), np.asarray(f), np.asarray(e))
