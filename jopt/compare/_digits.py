@@ -22,10 +22,9 @@ from flax import nnx
 
 import jopt
 from jopt.compare._optimizers import OPTIMIZERS, SCHEDULES
+from jopt.compare.digits import BATCH_SIZE, HIDDEN, MLP, DigitsData
 
 F32 = jnp.float32
-BATCH_SIZE = 64
-HIDDEN = 32
 LRS_PLAIN = (0.03, 0.1, 0.3, 1.0, 3.0)
 LRS_ADAPTIVE = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 LRS_ADAGRAD = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1)  # AdaGrad's steps shrink: its useful rates are larger
@@ -36,41 +35,6 @@ def lrs_for(name: str) -> tuple[float, ...]:
     if name == "adagrad":
         return LRS_ADAGRAD
     return LRS_ADAPTIVE if OPTIMIZERS[name].adaptive else LRS_PLAIN
-
-
-class MLP(nnx.Module):
-    def __init__(self, hidden: int, rngs: nnx.Rngs):
-        self.l1 = nnx.Linear(64, hidden, rngs=rngs)
-        self.l2 = nnx.Linear(hidden, 10, rngs=rngs)
-
-    def __call__(self, x):
-        return self.l2(jax.nn.relu(self.l1(x)))
-
-
-@dataclass
-class DigitsData:
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-
-def load(seed: int) -> DigitsData:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    x, y = load_digits(return_X_y=True)
-    x = (x / 16.0).astype(np.float32)
-    y = y.astype(np.int32)
-    x_rest, x_test, y_rest, y_test = train_test_split(
-        x, y, test_size=0.25, random_state=seed, stratify=y
-    )
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=0.2, random_state=seed, stratify=y_rest
-    )
-    return DigitsData(x_train, y_train, x_val, y_val, x_test, y_test)
 
 
 @dataclass
@@ -150,7 +114,7 @@ def epochs_for(steps: int, data: DigitsData) -> int:
 
 def run_digits(optimizers: tuple[str, ...], steps: int, seed: int, data: DigitsData):
     epochs = epochs_for(steps, data)
-    model = MLP(HIDDEN, nnx.Rngs(seed))
+    model = MLP(HIDDEN, rngs=nnx.Rngs(seed))
     graphdef, params0 = nnx.split(model)
     arrays = tuple(
         jnp.asarray(a)

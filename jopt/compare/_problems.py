@@ -68,14 +68,14 @@ def _run_surface(problem: Problem, optimizers, steps: int, seed: int) -> C.Resul
 
 
 def _run_digits(problem: Problem, optimizers, steps: int, seed: int) -> C.Result:
-    from jopt.compare import _digits
+    from jopt.compare import _digits, digits
 
-    data = _digits.load(seed)
+    data = digits.load(seed)
     runs = _digits.run_digits(optimizers, steps, seed, data)
     epochs = _digits.epochs_for(steps, data)
     budget = (
-        f"the digits MLP runs {epochs} epochs of mini-batches of {_digits.BATCH_SIZE} "
-        f"({epochs * (data.x_train.shape[0] // _digits.BATCH_SIZE)} steps)"
+        f"the digits MLP runs {epochs} epochs of mini-batches of {digits.BATCH_SIZE} "
+        f"({epochs * (data.x_train.shape[0] // digits.BATCH_SIZE)} steps)"
     )
     return C.Result(problem, runs, budget)
 

@@ -60,7 +60,7 @@ def valley_per_lr(runs: dict) -> list[str]:
 def digits_intro(problem) -> list[str]:
     del problem
     return [
-        "64-64-10 ReLU MLP, softmax cross-entropy; splits: train / validation / test "
+        "64-32-10 ReLU MLP, softmax cross-entropy; splits: train / validation / test "
         "(stratified). `gd` takes full-batch steps, the others mini-batch steps. The best lr "
         "of each optimizer × schedule is chosen on the validation split; StepLR multiplies "
         "the lr by 0.1 every third of the run, cosine anneals it to 0.",
