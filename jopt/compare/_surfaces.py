@@ -27,22 +27,20 @@ class Surface:
     f: Callable[[jax.Array], jax.Array]  # θ of shape [2] -> scalar
     start: tuple[float, float]
     minimum: tuple[float, float]
-    # learning-rate grids: plain-gradient family (gd, sgd, momentum, nesterov) and
-    # adaptive family (adagrad, rmsprop, adam)
-    lrs_plain: tuple[float, ...]
-    lrs_adaptive: tuple[float, ...]
+    # the initial block of learning rates, shared by every optimizer (lowest, highest; points
+    # of the runner's log grid)
+    lrs: tuple[float, float]
     extent: tuple[float, float, float, float]  # x0, x1, y0, y1 of the contour plot
     noise: float = 1.0  # std of the data-set tilts z_n
     data_size: int = 256
     batch_size: int = 1  # the deck's SGD: |B| = 1
-    seeds: int = 1  # independent runs (random starts for ``minima``)
     start_jitter: tuple[float, float] = (0.0, 0.0)  # half-widths of the random start box
     log_contours: bool = True
     barrier: float | None = None  # x of the barrier between a local and the global basin
 
-    def starts(self, key: jax.Array) -> jax.Array:
-        """The ``seeds`` starting points, float32 ``[seeds, 2]``; seed 0 starts at ``start``."""
-        u = jax.random.uniform(key, (self.seeds, 2), F32, -1.0, 1.0)
+    def starts(self, key: jax.Array, runs: int) -> jax.Array:
+        """``runs`` starting points, float32 ``[runs, 2]``; run 0 starts at ``start``."""
+        u = jax.random.uniform(key, (runs, 2), F32, -1.0, 1.0)
         u = u.at[0].set(0.0)
         return jnp.asarray(self.start, F32) + u * jnp.asarray(self.start_jitter, F32)
 
@@ -84,8 +82,7 @@ VALLEY = Surface(
     _valley,
     start=(-9.0, 1.5),
     minimum=(0.0, 0.0),
-    lrs_plain=(0.01, 0.03, 0.06, 0.12, 0.19, 0.3),
-    lrs_adaptive=(0.01, 0.03, 0.1, 0.3, 1.0),
+    lrs=(0.1, 1.0),
     extent=(-10.0, 2.0, -2.0, 2.0),
     noise=0.5,
     log_contours=False,
@@ -94,8 +91,7 @@ ROSENBROCK = Surface(
     _rosenbrock,
     start=(-1.5, 2.0),
     minimum=(1.0, 1.0),
-    lrs_plain=(1e-4, 3e-4, 1e-3, 2e-3),
-    lrs_adaptive=(3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
+    lrs=(0.01, 0.1),
     extent=(-2.0, 2.0, -1.0, 3.0),
     noise=2.0,
 )
@@ -103,8 +99,7 @@ BEALE = Surface(
     _beale,
     start=(2.0, 2.0),
     minimum=(3.0, 0.5),
-    lrs_plain=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
-    lrs_adaptive=(3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
+    lrs=(0.01, 0.1),
     extent=(-1.0, 4.5, -1.5, 2.5),
     noise=0.5,
 )
@@ -112,11 +107,9 @@ MINIMA = Surface(
     _minima,
     start=(1.1, 0.0),
     minimum=(-1.04, 0.0),
-    lrs_plain=(0.02, 0.05, 0.1, 0.2),
-    lrs_adaptive=(0.003, 0.01, 0.03, 0.1),
+    lrs=(0.0316, 0.316),
     extent=(-2.0, 2.0, -2.0, 2.0),
     noise=2.5,
-    seeds=64,
     start_jitter=(0.4, 0.8),
     log_contours=False,
     barrier=0.0765,
@@ -125,8 +118,7 @@ PLATEAU = Surface(
     _plateau,
     start=(-3.0, 0.0),
     minimum=(8.17, 0.0),
-    lrs_plain=(0.01, 0.03, 0.1, 0.15),
-    lrs_adaptive=(0.01, 0.03, 0.1, 0.3),
+    lrs=(0.1, 1.0),
     extent=(-4.0, 10.0, -2.0, 2.0),
     noise=0.5,
     log_contours=False,
