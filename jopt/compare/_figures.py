@@ -52,7 +52,7 @@ def contour(out: Path, result: C.Result) -> dict[str, str]:
         i = result.best(o)
         t = r.trajectory[i, 0, 0]
         t = t[np.all(np.isfinite(t), axis=1)]
-        noisy = r.loss.shape[2] > 1 and not many
+        noisy = not result.problem.full_batch(result.optimizers[o])  # mini-batch steps
         ax.plot(
             t[:, 0],
             t[:, 1],

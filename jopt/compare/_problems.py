@@ -288,6 +288,12 @@ PROBLEMS: dict[str, Problem] = {
             columns=(Column("effective step: last / smallest", _report.recovery_cell),),
             curves=(_figures.step_sizes,),
             claims=(DeckClaim(3, C.plateau_claim), DeckClaim(4, C.adam_claim)),
+            about=(
+                "AdaGrad's effective step α/√(Σg²) only shrinks; whether that stalls it depends "
+                "on α: at a rate large enough to leave the cliff in a step or two, the cliff's "
+                'gradients never pile up in Σg². The claim\'s "stall" part therefore compares '
+                "AdaGrad and RMSprop each at its own best rate.",
+            ),
         ),
         Problem(
             "floor",

@@ -98,11 +98,15 @@ def surface_intro(result: C.Result) -> list[str]:
     start = (
         f"{starts} random starts per seed around {p.start}" if starts > 1 else f"start {p.start}"
     )
-    return [
-        f"{start}, minimum near {p.minimum}; {result.steps} steps. {_seeds_text(result)}. "
+    lines = [
+        f"{start[0].upper()}{start[1:]}, minimum near {p.minimum}; {result.steps} steps. "
+        f"{_seeds_text(result)}. "
         f"Best lr: {problem.selection}. Values: mean ± sd over seeds.",
         "",
     ]
+    for paragraph in problem.about:
+        lines += [paragraph, ""]
+    return lines
 
 
 def surface_rows(result: C.Result) -> tuple[list[str], list[list[str]]]:
