@@ -91,6 +91,10 @@ def _seeds_text(result: C.Result) -> str:
     return "; ".join(parts)
 
 
+def _about(problem) -> list[str]:
+    return [line for paragraph in problem.about for line in (paragraph, "")]
+
+
 def surface_intro(result: C.Result) -> list[str]:
     problem = result.problem
     p = problem.surface
@@ -104,9 +108,7 @@ def surface_intro(result: C.Result) -> list[str]:
         f"Best lr: {problem.selection}. Values: mean ± sd over seeds.",
         "",
     ]
-    for paragraph in problem.about:
-        lines += [paragraph, ""]
-    return lines
+    return lines + _about(problem)
 
 
 def surface_rows(result: C.Result) -> tuple[list[str], list[list[str]]]:
@@ -163,9 +165,7 @@ def task_intro(result: C.Result) -> list[str]:
             + (", ‖θ − θ*‖ its distance to the minimizer." if task.minimizer is not None else "."),
             "",
         ]
-    for paragraph in problem.about:
-        lines += [paragraph, ""]
-    return lines
+    return lines + _about(problem)
 
 
 def task_rows(result: C.Result) -> tuple[list[str], list[list[str]]]:
