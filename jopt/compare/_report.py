@@ -235,9 +235,11 @@ def markdown(
         "# jopt-compare: the deck's optimizers, side by side",
         "",
         f"Seed {study.seed}; {study.seeds} seeds for every stochastic run (the mini-batch "
-        "order, and the random starts on `minima`). Each optimizer family on each problem is "
-        "one jitted program: a `lax.scan` over the steps, `vmap`ped over learning rate × "
-        "schedule × seed, with the jopt transform built from the traced learning rate. "
+        "order, and the random starts on `minima`). Each optimizer family runs as a `lax.scan` "
+        "over the steps, `vmap`ped over learning rate × schedule × seed, with the jopt "
+        "transform built from the traced learning rate: on a data problem one jitted program "
+        "per family, on a 2-D problem one jitted program for all families (their runs take "
+        "milliseconds; compiling is what costs). "
         "Full-batch optimizers see the exact gradient; mini-batch ones draw batches with "
         "`jopt.minibatch_indices`. On the 2-D problems only `sgd` takes mini-batch steps "
         "(batch size 1 of a data set whose mean is the test function).",
