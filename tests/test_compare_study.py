@@ -159,6 +159,17 @@ def test_noise_floor_constant_sgd_stalls_and_a_decaying_schedule_gets_closer():
     assert np.all(cosine[:, -1] < const[:, -1] / 2.0)
 
 
+def test_no_verdict_rests_on_a_single_seed():
+    from jopt.compare import _claims as C
+
+    opts = {o: OPTIMIZERS[o] for o in ("gd", "sgd")}
+    study = C.Study(0, 1, tuple(opts), {"floor": run(PROBLEMS["floor"], opts, 200, 1, 0)})
+    claim = C.schedule_claim(study, "floor")
+    assert [p.what for p in claim.parts] == ["sgd StepLR", "sgd cosine"]
+    assert all(len(p.effects) == 1 and p.verdict == V.INCONCLUSIVE for p in claim.parts)
+    assert claim.verdict == V.INCONCLUSIVE
+
+
 def _main_fails(args, capsys) -> str:
     with pytest.raises(SystemExit) as exc:
         main(args)

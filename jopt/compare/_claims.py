@@ -378,7 +378,7 @@ def schedule_claim(study: Study, name: str) -> Claim:
                     else f", ×{fmt(1 / ratio, 2)} farther"
                 )
                 blocker = result.limit(o, best["constant"]) or result.limit(o, best[s])
-                part = V.Part(f"{o} {tags[s]}", effect, LOG_RATIO, r.seeds == 1, blocker)
+                part = V.Part(f"{o} {tags[s]}", effect, LOG_RATIO, blocker=blocker)
                 verdicts.append(f"{tags[s]} {part.verdict}")
                 if o == "sgd":
                     parts.append(part)
