@@ -32,7 +32,7 @@ import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
 import jopt  # noqa: E402
-from jopt.compare._digits import BATCH_SIZE, HIDDEN, MLP, load  # noqa: E402
+from jopt.compare.digits import BATCH_SIZE, MLP, load  # noqa: E402
 
 F32 = jnp.float32
 
@@ -71,7 +71,7 @@ def main(argv=None):
     data = load(args.seed)
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     x_te, y_te = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
-    graphdef, params0 = nnx.split(MLP(HIDDEN, nnx.Rngs(args.seed)))
+    graphdef, params0 = nnx.split(MLP(rngs=nnx.Rngs(args.seed)))
     lrs = jnp.asarray(np.geomspace(1e-4, 1e-1, args.points), F32)
     keys = jax.random.split(jax.random.key(args.seed), args.epochs)
     batches = jnp.concatenate(

@@ -2,7 +2,9 @@
 
     python examples/train_digits_nnx.py --optimizer adam --lr 1e-2 --epochs 10
 
-The step is jitted with the model and optimizer state donated (updated in place).
+The step is jitted with the model and optimizer state donated (updated in place). The model
+is the MLP class that ``jopt-compare`` and ``benchmarks/sweep.py`` train
+(``jopt.compare.digits.MLP``), here with 64 hidden units.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import jopt
+from jopt.compare.digits import MLP
 
 OPTIMIZERS = {
     "gd": lambda lr: jopt.gd(lr),
@@ -28,15 +31,6 @@ OPTIMIZERS = {
     "adam": lambda lr: jopt.adam(lr),
     "adamw": lambda lr: jopt.adamw(lr),
 }
-
-
-class MLP(nnx.Module):
-    def __init__(self, hidden: int, rngs: nnx.Rngs):
-        self.l1 = nnx.Linear(64, hidden, rngs=rngs)
-        self.l2 = nnx.Linear(hidden, 10, rngs=rngs)
-
-    def __call__(self, x):
-        return self.l2(jax.nn.relu(self.l1(x)))
 
 
 def loss_fn(model, x, y):
@@ -69,7 +63,7 @@ def main(argv=None):
     x_tr, x_te = jnp.asarray(x_tr, jnp.float32), jnp.asarray(x_te, jnp.float32)
     y_tr, y_te = jnp.asarray(y_tr, jnp.int32), jnp.asarray(y_te, jnp.int32)
 
-    model = MLP(64, nnx.Rngs(args.seed))
+    model = MLP(64, rngs=nnx.Rngs(args.seed))
     optimizer = nnx.Optimizer(model, OPTIMIZERS[args.optimizer](args.lr), wrt=nnx.Param)
     key = jax.random.key(args.seed)
     for epoch in range(args.epochs):
