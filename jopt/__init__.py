@@ -18,6 +18,11 @@ from jopt._adam import adam as adam
 from jopt._adam import adamw as adamw
 from jopt._adam import scale_by_adam as scale_by_adam
 from jopt._adam import scale_by_amsgrad as scale_by_amsgrad
+from jopt._asgd import asgd as asgd
+from jopt._average import AsgdAverageState as AsgdAverageState
+from jopt._average import AveragedParamsState as AveragedParamsState
+from jopt._average import averaged_params as averaged_params
+from jopt._average import swa as swa
 from jopt._base import ScaleByLearningRateState as ScaleByLearningRateState
 from jopt._base import ScaleByScheduleState as ScaleByScheduleState
 from jopt._base import Schedule as Schedule
@@ -37,6 +42,9 @@ from jopt._rmsprop import ScaleByStddevState as ScaleByStddevState
 from jopt._rmsprop import rmsprop as rmsprop
 from jopt._rmsprop import scale_by_rms as scale_by_rms
 from jopt._rmsprop import scale_by_stddev as scale_by_stddev
+from jopt._rprop import ScaleByRpropState as ScaleByRpropState
+from jopt._rprop import rprop as rprop
+from jopt._rprop import scale_by_rprop as scale_by_rprop
 from jopt._sgd import ScaleByCountedTraceState as ScaleByCountedTraceState
 from jopt._sgd import ScaleByTraceState as ScaleByTraceState
 from jopt._sgd import scale_by_trace as scale_by_trace
@@ -52,6 +60,8 @@ except PackageNotFoundError:  # a source tree that is not installed
 
 __all__ = [
     "AddDecayedWeightsState",
+    "AsgdAverageState",
+    "AveragedParamsState",
     "ReduceLROnPlateauState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
@@ -60,6 +70,7 @@ __all__ = [
     "ScaleByLearningRateState",
     "ScaleByMomentumState",
     "ScaleByRmsState",
+    "ScaleByRpropState",
     "ScaleByScheduleState",
     "ScaleByStddevState",
     "ScaleByTraceState",
@@ -68,6 +79,8 @@ __all__ = [
     "adam",
     "adamw",
     "add_decayed_weights",
+    "asgd",
+    "averaged_params",
     "compat",
     "decoupled_weight_decay",
     "gd",
@@ -77,6 +90,7 @@ __all__ = [
     "nesterov",
     "reduce_lr_on_plateau",
     "rmsprop",
+    "rprop",
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_amsgrad",
@@ -84,9 +98,11 @@ __all__ = [
     "scale_by_momentum",
     "scale_by_nesterov",
     "scale_by_rms",
+    "scale_by_rprop",
     "scale_by_stddev",
     "scale_by_trace",
     "schedules",
     "sgd",
+    "swa",
     "testing",
 ]

@@ -102,6 +102,9 @@ class TorchCase:
     schedulers: Callable[[Any], list] | None = None
     params: Callable[[], dict[str, np.ndarray]] = init_params
     text: str | None = None
+    # Run torch under torch.set_default_dtype(<the run's dtype>): PyTorch keeps some scalar
+    # state (ASGD's η and μ) in its default dtype, float32 unless a float64 user sets it.
+    torch_default_dtype: bool = False
 
     @property
     def sign(self) -> float:
@@ -172,6 +175,26 @@ TORCH_CASES = [
         ("step", 0.05, 15, 0.5),
     ),
     TorchCase("adamw-maximize-eps", "AdamW", dict(lr=0.05, eps=1e-6, maximize=True)),
+    TorchCase("asgd", "ASGD", dict(lr=0.05), torch_default_dtype=True),
+    TorchCase(
+        "asgd-lambd-alpha-t0-wd-maximize",
+        "ASGD",
+        dict(lr=0.05, lambd=1e-2, alpha=0.6, t0=10.0, weight_decay=0.01, maximize=True),
+        torch_default_dtype=True,
+    ),
+    TorchCase(
+        "asgd-t0-steplr",
+        "ASGD",
+        dict(lambd=1e-2, t0=5.0),
+        ("step", 0.05, 10, 0.5),
+        torch_default_dtype=True,
+    ),
+    TorchCase("rprop", "Rprop", dict(lr=0.05)),
+    TorchCase(
+        "rprop-etas-step_sizes-maximize",
+        "Rprop",
+        dict(lr=0.02, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True),
+    ),
 ]
 
 
@@ -306,7 +329,13 @@ def torch_stepper(case: TorchCase, dtype, params0: dict[str, np.ndarray]):
     def step(grads):
         for k, p in params.items():
             p.grad = torch.from_numpy(np.array(grads[k], dtype=dtype))
-        opt.step()
+        default = torch.get_default_dtype()
+        if case.torch_default_dtype:
+            torch.set_default_dtype(tdtype)
+        try:
+            opt.step()
+        finally:
+            torch.set_default_dtype(default)
         for sched in schedulers:
             sched.step()
         return {k: v.detach().numpy().copy() for k, v in params.items()}

@@ -39,10 +39,14 @@ class Case:
     )
     maximize: bool = False  # the case climbs its objective
     needs_value: bool = False  # update() takes value=<the monitored loss>
+    # A wrapper (jopt.swa): the case is factory(inner(lr), **kwargs).
+    inner: Callable[[Any], optax.GradientTransformation] | None = None
 
     def build(self, wrap: Callable[[Callable], Callable], lr: Any) -> optax.GradientTransformation:
         """The case's transformation at ``lr``, its factory passed through ``wrap``."""
         factory = wrap(self.factory)
+        if self.inner is not None:
+            return factory(self.inner(lr), **self.kwargs)
         if self.lr_arg is None:
             tx = factory(**self.kwargs)
             if self.around is None:
@@ -57,6 +61,10 @@ class Case:
 
 def _after_sgd(tx, lr):
     return optax.chain(jopt.sgd(lr, 0.5), tx)
+
+
+def _then_rate(tx, lr):  # a step that already descends, scaled by lr (Rprop has no rate)
+    return optax.chain(tx, jopt.scale_by_learning_rate(lr, flip_sign=False))
 
 
 def _after_momentum(tx, lr):
@@ -119,6 +127,12 @@ CASES = [
         around=_after_sgd,
         needs_value=True,
     ),
+    # Rprop's learning_rate is its initial step size, a number: lr scales its steps here.
+    Case("rprop", jopt.rprop, dict(learning_rate=0.05), 1.0, None, around=_then_rate),
+    Case("scale_by_rprop", jopt.scale_by_rprop, dict(learning_rate=0.05, eta_plus=1.3), 1.0, None),
+    Case("asgd", jopt.asgd, dict(lambd=1e-3, t0=2.0), 0.05),
+    Case("swa", jopt.swa, dict(start=1, every=2), lr_arg=None, inner=lambda lr: jopt.sgd(lr, 0.5)),
+    Case("swa-ema", jopt.swa, dict(decay=0.9), lr_arg=None, inner=jopt.adam),
     # jopt.compat presets (tests/test_compat_*.py check every public name is here)
     Case("torch.SGD", jt.SGD, dict(momentum=0.9, nesterov=True, weight_decay=1e-2), 0.05, "lr"),
     Case("torch.Adagrad", jt.Adagrad, dict(initial_accumulator_value=0.1), 0.5, "lr"),
@@ -131,6 +145,16 @@ CASES = [
     ),
     Case("torch.Adam", jt.Adam, dict(amsgrad=True, weight_decay=1e-3), 0.05, "lr"),
     Case("torch.AdamW-maximize", jt.AdamW, dict(maximize=True), 0.05, "lr", maximize=True),
+    Case("torch.ASGD", jt.ASGD, dict(t0=2.0, weight_decay=1e-3), 0.05, "lr"),
+    Case(
+        "torch.Rprop",
+        jt.Rprop,
+        dict(lr=0.05, etas=(0.4, 1.3), maximize=True),
+        1.0,
+        None,
+        around=_then_rate,
+        maximize=True,
+    ),
     Case("keras.SGD", jk.SGD, dict(momentum=0.9, nesterov=True, weight_decay=1e-3), 0.05),
     Case("keras.Adagrad", jk.Adagrad, dict(weight_decay=1e-3), 0.5),
     Case("keras.RMSprop", jk.RMSprop, dict(momentum=0.5, centered=True, weight_decay=1e-3), 0.01),
@@ -140,3 +164,4 @@ CASES = [
 
 # Public callables that are not transformations, so not in the registry.
 NOT_TRANSFORMS = {"get_learning_rate", "minibatch_indices", "testing", "schedules", "compat"}
+NOT_TRANSFORMS |= {"averaged_params"}
