@@ -112,13 +112,13 @@ def asgd(
     ax ← θ if μ_t = 1 else ax + μ_t (θ − ax),  μ_1 = 1,  μ_{t+1} = 1 / max(1, t − t0).
 
     α is ``learning_rate``, λ ``lambd``, a ``alpha``. For an integer ``t0``, ax follows θ
-    up to update t0 + 2 and is the mean of θ_{t0+2}, …, θ_t after it. The average ax is in the state: read it with
-    :func:`jopt.averaged_params`. ``learning_rate`` may be a schedule: η_{t+1} uses the
-    rate of update t, as PyTorch computes η after each step with the lr of that step. The
-    state's ``learning_rate`` (:func:`jopt.get_learning_rate`) is the η of the last update.
-    The learning rate is inside η, so unlike ``scale_by_*`` primitives this is a whole step;
-    :func:`jopt.compat.torch.ASGD` adds ``weight_decay`` and ``maximize`` in front of it.
-    ``update`` needs ``params``.
+    up to update t0 + 2 and is the mean of θ_{t0+2}, …, θ_t after it. The average is in the
+    state: read it with :func:`jopt.averaged_params`. ``learning_rate`` may be a schedule:
+    η_{t+1} uses the rate of update t, as PyTorch computes η after each step with the lr of
+    that step. The state's ``learning_rate`` (:func:`jopt.get_learning_rate`) is the η of
+    the last update. The learning rate is inside η, so unlike the ``scale_by_*`` primitives
+    this is a whole step; :func:`jopt.compat.torch.ASGD` adds ``weight_decay`` and
+    ``maximize`` in front of it. ``update`` needs ``params``.
 
     >>> import jax.numpy as jnp, optax, jopt
     >>> tx = jopt.asgd(0.5, lambd=0.0, t0=0.0)  # a constant η

@@ -160,4 +160,3 @@ def rprop(
         _scale_by_rprop(call, learning_rate, eta_minus, eta_plus, min_step_size, max_step_size),
         optax.scale(-1.0),
     )
-

@@ -74,8 +74,13 @@ def _signature(tree: Any) -> tuple:
 
 
 def _counts(state: Any) -> list:
-    nodes = jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "_fields"))
-    return [n.count for n in nodes if hasattr(n, "_fields") and "count" in n._fields]
+    """Every ``count`` field, in NamedTuples nested at any depth (a state inside a state)."""
+    found = []
+    for n in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "_fields")):
+        if hasattr(n, "_fields"):
+            found += [n.count] if "count" in n._fields else []
+            found += _counts(tuple(n))
+    return found
 
 
 def _buffers(x: Any) -> list[int]:

@@ -15,8 +15,10 @@ from jopt.compat.torch._adagrad import Adagrad as Adagrad
 from jopt.compat.torch._adam import Adam as Adam
 from jopt.compat.torch._adam import AdamW as AdamW
 from jopt.compat.torch._asgd import ASGD as ASGD
+from jopt.compat.torch._lbfgs import LBFGS as LBFGS
+from jopt.compat.torch._lbfgs import LbfgsState as LbfgsState
 from jopt.compat.torch._rmsprop import RMSprop as RMSprop
 from jopt.compat.torch._rprop import Rprop as Rprop
 from jopt.compat.torch._sgd import SGD as SGD
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "ASGD", "Rprop"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "ASGD", "Rprop", "LBFGS", "LbfgsState"]

@@ -47,8 +47,6 @@ def ASGD(  # noqa: N802
     check_weight_decay(call, weight_decay)
     check_asgd(call, lambd, alpha, t0)
     check_flag(call, "maximize", maximize)
-    check_flags(
-        call, foreach=foreach, differentiable=differentiable, capturable=capturable
-    )
+    check_flags(call, foreach=foreach, differentiable=differentiable, capturable=capturable)
     steps = maximize_and_decay(call, maximize, weight_decay)
     return _real_view(chain(*steps, *asgd_steps(call, lr, lambd, alpha, t0)))

@@ -69,9 +69,7 @@ def Rprop(  # noqa: N802
         step_names=("step_sizes[0]", "step_sizes[1]"),
     )
     check_flag(call, "maximize", maximize)
-    check_flags(
-        call, capturable=capturable, foreach=foreach, differentiable=differentiable
-    )
+    check_flags(call, capturable=capturable, foreach=foreach, differentiable=differentiable)
     steps = maximize_and_decay(call, maximize, None)
     direction = _scale_by_rprop(call, lr, eta_minus, eta_plus, min_size, max_size)
     return _real_view(chain(*steps, direction, optax.scale(-1.0)))
