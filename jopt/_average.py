@@ -154,7 +154,7 @@ def swa(
 
 def averaged_params(state: Any) -> Any:
     """The averaged parameters kept in an optimizer state: :func:`jopt.swa`'s average, or
-    ASGD's ``ax`` (:func:`jopt.scale_by_asgd`, :func:`jopt.compat.torch.ASGD`).
+    ASGD's ``ax`` (:func:`jopt.asgd`, :func:`jopt.compat.torch.ASGD`).
 
     Works on a bare state, on one nested in ``optax.chain``/``inject_hyperparams`` and on a
     Flax ``nnx.Optimizer``'s ``opt_state``; with several averages, the first one found.
@@ -178,7 +178,7 @@ def averaged_params(state: Any) -> Any:
     if not found:
         raise ValueError(
             "jopt.averaged_params: no parameter average in this state; it reads the states of "
-            "jopt.swa, jopt.scale_by_asgd and jopt.compat.torch.ASGD."
+            "jopt.swa, jopt.asgd and jopt.compat.torch.ASGD."
         )
     average = found[0].average if isinstance(found[0], AveragedParamsState) else found[0].ax
     # ``[...]`` reads both a jax.Array and a Flax nnx Variable wrapping one.

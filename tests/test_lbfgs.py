@@ -324,3 +324,23 @@ def test_strong_wolfe_is_torchs_on_random_line_searches():
         np.testing.assert_allclose(float(f_ours), theirs[0], rtol=1e-6)
     missed = sorted(statements - ran)
     assert not missed, [source[i - first].strip() for i in missed]
+
+
+def readme_block(heading: str) -> str:
+    """The first python block of a README section."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+    return re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+
+
+def test_readme_snippet_fits_the_line():
+    scope: dict = {}
+    exec(
+        compile(readme_block("### L-BFGS: the loss evaluated inside the step"), "README", "exec"),
+        scope,
+    )
+    np.testing.assert_allclose(np.asarray(scope["w"]), [1.0, -2.0, 0.5], atol=1e-5)
+    assert float(scope["loss"]) < 1e-8  # the loss at the start of the third step

@@ -14,11 +14,15 @@ Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, …
 from jopt.compat.torch._adagrad import Adagrad as Adagrad
 from jopt.compat.torch._adam import Adam as Adam
 from jopt.compat.torch._adam import AdamW as AdamW
+from jopt.compat.torch._amp import GradScaler as GradScaler
+from jopt.compat.torch._amp import GradScalerState as GradScalerState
 from jopt.compat.torch._asgd import ASGD as ASGD
 from jopt.compat.torch._lbfgs import LBFGS as LBFGS
 from jopt.compat.torch._lbfgs import LbfgsState as LbfgsState
 from jopt.compat.torch._rmsprop import RMSprop as RMSprop
 from jopt.compat.torch._rprop import Rprop as Rprop
 from jopt.compat.torch._sgd import SGD as SGD
+from jopt.compat.torch._sparse_adam import SparseAdam as SparseAdam
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "ASGD", "Rprop", "LBFGS", "LbfgsState"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "ASGD", "Rprop", "LBFGS", "SparseAdam"]
+__all__ += ["LbfgsState", "GradScaler", "GradScalerState"]
