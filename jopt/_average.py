@@ -15,6 +15,7 @@ from jopt._base import (
     check_params,
     check_tree,
     compute_dtype,
+    find_states,
     increment,
     state_dtype,
     zero_count,
@@ -169,12 +170,7 @@ def averaged_params(state: Any) -> Any:
     >>> jopt.averaged_params(state)  # the params after the first update
     Array([0., 1.], dtype=float32)
     """
-    kinds = (AveragedParamsState, AsgdAverageState)
-    found = [
-        s
-        for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, kinds))
-        if isinstance(s, kinds)
-    ]
+    found = find_states(state, (AveragedParamsState, AsgdAverageState))
     if not found:
         raise ValueError(
             "jopt.averaged_params: no parameter average in this state; it reads the states of "

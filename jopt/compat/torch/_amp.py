@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import Scalar, cast, compute_dtype
+from jopt._base import Scalar, cast, compute_dtype, find_states
 from jopt._validation import check_count, check_flag, check_range
 
 
@@ -19,15 +19,6 @@ class GradScalerState(NamedTuple):
     scale: jax.Array
     growth_tracker: jax.Array
     inner_state: Any
-
-
-def _find(state: Any) -> GradScalerState | None:
-    found = [
-        s
-        for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, GradScalerState))
-        if isinstance(s, GradScalerState)
-    ]
-    return found[0] if found else None
 
 
 class GradScaler:
@@ -188,14 +179,14 @@ class GradScaler:
         loss = jnp.asarray(loss)
         if not self.enabled:
             return loss
-        found = _find(state)
-        if found is None:
+        found = find_states(state, (GradScalerState,))
+        if not found:
             raise ValueError(
                 "jopt.compat.torch.GradScaler.scale: no GradScalerState in this state; pass the "
                 "state of the transformation GradScaler.wrap returned."
             )
         dtype = compute_dtype(loss)  # float16 and bfloat16 losses become float32
-        return loss.astype(dtype) * jnp.asarray(found.scale[...]).astype(dtype)
+        return loss.astype(dtype) * jnp.asarray(found[0].scale[...]).astype(dtype)
 
     def get_scale(self, state: Any) -> jax.Array:
         """The current scale S (1.0 when disabled, as PyTorch's ``get_scale``).
