@@ -98,3 +98,25 @@ def test_asgd_needs_params():
 def test_bad_arguments(kwargs, match):
     with pytest.raises((TypeError, ValueError), match=match):
         jopt.asgd(**kwargs)
+
+
+def test_complex_params_step_as_torchs_and_keep_a_complex_average():
+    p = torch.tensor([1.0 + 2.0j, -1.0j], dtype=torch.complex128, requires_grad=True)
+    opt = torch.optim.ASGD([p], lr=0.1, lambd=0.01, t0=1.0, weight_decay=0.1)
+    tx = jt.ASGD(lr=0.1, lambd=0.01, t0=1.0, weight_decay=0.1)
+    params = jnp.asarray(p.detach().numpy())
+    state = tx.init(params)
+    for g in ([0.5 - 1.0j, 2.0 + 0.5j], [1.0 + 1.0j, -1.0 + 0.5j], [0.2 - 0.1j, 3.0 + 1j]) * 2:
+        p.grad = torch.tensor(g, dtype=torch.complex128)
+        default = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            opt.step()
+        finally:
+            torch.set_default_dtype(default)
+        updates, state = tx.update(jnp.asarray(g), state, params)
+        params = optax.apply_updates(params, updates)
+        np.testing.assert_allclose(np.asarray(params), p.detach().numpy(), rtol=0, atol=1e-15)
+        ax = jopt.averaged_params(state)
+        assert ax.dtype == jnp.complex128 and ax.shape == (2,)
+        np.testing.assert_allclose(np.asarray(ax), opt.state[p]["ax"].numpy(), rtol=0, atol=1e-15)

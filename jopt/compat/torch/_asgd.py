@@ -48,5 +48,8 @@ def ASGD(  # noqa: N802
     check_asgd(call, lambd, alpha, t0)
     check_flag(call, "maximize", maximize)
     check_flags(call, foreach=foreach, differentiable=differentiable, capturable=capturable)
+    step, average = asgd_steps(call, lr, lambd, alpha, t0)
+    # Complex parameters step through their real view; the average μ(θ − ax) is the same
+    # on the complex numbers, so ax keeps the parameters' own dtype and shape.
     steps = maximize_and_decay(call, maximize, weight_decay)
-    return _real_view(chain(*steps, *asgd_steps(call, lr, lambd, alpha, t0)))
+    return optax.chain(_real_view(chain(*steps, step)), average)
