@@ -28,6 +28,11 @@ from jopt._adam import scale_by_amsgrad as scale_by_amsgrad
 from jopt._adamax import ScaleByAdamaxState as ScaleByAdamaxState
 from jopt._adamax import adamax as adamax
 from jopt._adamax import scale_by_adamax as scale_by_adamax
+from jopt._asgd import asgd as asgd
+from jopt._average import AsgdAverageState as AsgdAverageState
+from jopt._average import AveragedParamsState as AveragedParamsState
+from jopt._average import averaged_params as averaged_params
+from jopt._average import swa as swa
 from jopt._base import ScaleByLearningRateState as ScaleByLearningRateState
 from jopt._base import ScaleByScheduleState as ScaleByScheduleState
 from jopt._base import Schedule as Schedule
@@ -59,6 +64,9 @@ from jopt._rmsprop import ScaleByStddevState as ScaleByStddevState
 from jopt._rmsprop import rmsprop as rmsprop
 from jopt._rmsprop import scale_by_rms as scale_by_rms
 from jopt._rmsprop import scale_by_stddev as scale_by_stddev
+from jopt._rprop import ScaleByRpropState as ScaleByRpropState
+from jopt._rprop import rprop as rprop
+from jopt._rprop import scale_by_rprop as scale_by_rprop
 from jopt._sgd import ScaleByCountedTraceState as ScaleByCountedTraceState
 from jopt._sgd import ScaleByTraceState as ScaleByTraceState
 from jopt._sgd import scale_by_trace as scale_by_trace
@@ -74,6 +82,8 @@ except PackageNotFoundError:  # a source tree that is not installed
 
 __all__ = [
     "AddDecayedWeightsState",
+    "AsgdAverageState",
+    "AveragedParamsState",
     "FactoredSecondMoment",
     "ReduceLROnPlateauState",
     "ScaleByAdadeltaState",
@@ -88,6 +98,7 @@ __all__ = [
     "ScaleByMomentumState",
     "ScaleByNadamState",
     "ScaleByRmsState",
+    "ScaleByRpropState",
     "ScaleByScheduleState",
     "ScaleByStddevState",
     "ScaleByTraceState",
@@ -99,6 +110,8 @@ __all__ = [
     "adamax",
     "adamw",
     "add_decayed_weights",
+    "asgd",
+    "averaged_params",
     "compat",
     "decoupled_weight_decay",
     "gd",
@@ -107,12 +120,13 @@ __all__ = [
     "lion",
     "minibatch_indices",
     "momentum",
-    "nadam",
     "muon",
+    "nadam",
     "nesterov",
     "radam",
     "reduce_lr_on_plateau",
     "rmsprop",
+    "rprop",
     "scale_by_adadelta",
     "scale_by_adafactor",
     "scale_by_adagrad",
@@ -122,15 +136,17 @@ __all__ = [
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_momentum",
-    "scale_by_nadam",
     "scale_by_muon",
+    "scale_by_nadam",
     "scale_by_nesterov",
     "scale_by_radam",
     "scale_by_rms",
+    "scale_by_rprop",
     "scale_by_stddev",
     "scale_by_trace",
     "scale_by_trust_ratio",
     "schedules",
     "sgd",
+    "swa",
     "testing",
 ]

@@ -305,6 +305,16 @@ def scale_by_learning_rate(
     return _scale_by_learning_rate(call, learning_rate, flip_sign)
 
 
+def find_states(state: Any, kinds: tuple[type, ...]) -> list:
+    """The NamedTuple states of the given classes inside ``state``, outermost first
+    (through ``optax.chain``, ``inject_hyperparams`` and Flax ``nnx.Optimizer`` states)."""
+    return [
+        s
+        for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, kinds))
+        if isinstance(s, kinds)
+    ]
+
+
 def get_learning_rate(state: Any) -> jax.Array:
     """The learning rate applied at the last update, read from any jopt optimizer state.
 
@@ -322,12 +332,7 @@ def get_learning_rate(state: Any) -> jax.Array:
     >>> float(jopt.get_learning_rate(state))  # the third step ran at 0.1 * 0.5**2
     0.025
     """
-    kinds = (ScaleByLearningRateState, ScaleByScheduleState)
-    found = [
-        s
-        for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, kinds))
-        if isinstance(s, kinds)
-    ]
+    found = find_states(state, (ScaleByLearningRateState, ScaleByScheduleState))
     if not found:
         raise ValueError(
             "jopt.get_learning_rate: no jopt learning-rate step in this state; it reads states "

@@ -207,7 +207,8 @@ class TorchCase:
     schedulers: Callable[[Any], list] | None = None
     params: Callable[[], dict[str, np.ndarray]] = init_params
     # Run torch under torch.set_default_dtype(<the tested dtype>), as a float64 user does:
-    # scalar state such as NAdam's μ-product is kept in torch's default dtype.
+    # scalar state such as NAdam's μ-product or ASGD's η and μ is kept in torch's default
+    # dtype, float32 unless a float64 user sets it.
     default_dtype: bool = False
     text: str | None = None
 
@@ -477,6 +478,26 @@ TORCH_CASES += [
         text="momentum=0.5, centered=True, OneCycleLR(0.01, epochs=6, steps_per_epoch=10, "
         "pct_start=0.25, three_phase=True, base_momentum=0.6, max_momentum=0.8) with "
         "cycle_momentum=True",
+    ),
+    TorchCase("asgd", "ASGD", dict(lr=0.05), default_dtype=True),
+    TorchCase(
+        "asgd-lambd-alpha-t0-wd-maximize",
+        "ASGD",
+        dict(lr=0.05, lambd=1e-2, alpha=0.6, t0=10.0, weight_decay=0.01, maximize=True),
+        default_dtype=True,
+    ),
+    TorchCase(
+        "asgd-t0-steplr",
+        "ASGD",
+        dict(lambd=1e-2, t0=5.0),
+        ("step", 0.05, 10, 0.5),
+        default_dtype=True,
+    ),
+    TorchCase("rprop", "Rprop", dict(lr=0.05)),
+    TorchCase(
+        "rprop-etas-step_sizes-maximize",
+        "Rprop",
+        dict(lr=0.02, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True),
     ),
 ]
 

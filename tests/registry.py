@@ -45,10 +45,14 @@ class Case:
     # checked both ways there, so a wrong or missing flag fails):
     decays: bool = False  # a weight-decay term moves the params even at zero gradient
     scale_invariant: bool = False  # with eps = 0 the update ignores a gradient scale c > 0
+    # A wrapper (jopt.swa): the case is factory(inner(lr), **kwargs).
+    inner: Callable[[Any], optax.GradientTransformation] | None = None
 
     def build(self, wrap: Callable[[Callable], Callable], lr: Any) -> optax.GradientTransformation:
         """The case's transformation at ``lr``, its factory passed through ``wrap``."""
         factory = wrap(self.factory)
+        if self.inner is not None:
+            return factory(self.inner(lr), **self.kwargs)
         if self.lr_arg is None:
             tx = factory(**self.kwargs)
             if self.around is None:
@@ -63,6 +67,10 @@ class Case:
 
 def _after_sgd(tx, lr):
     return optax.chain(jopt.sgd(lr, 0.5), tx)
+
+
+def _then_rate(tx, lr):  # a step that already descends, scaled by lr (Rprop has no rate)
+    return optax.chain(tx, jopt.scale_by_learning_rate(lr, flip_sign=False))
 
 
 def _after_momentum(tx, lr):
@@ -230,6 +238,12 @@ CASES = [
     Case("keras.Adadelta", jk.Adadelta, dict(epsilon=1e-4, weight_decay=1e-3), 1.0),
     Case("keras.Adamax", jk.Adamax, dict(weight_decay=1e-3), 0.05),
     Case("keras.Nadam", jk.Nadam, dict(weight_decay=1e-3), 0.05),
+    # Rprop's learning_rate is its initial step size, a number: lr scales its steps here.
+    Case("rprop", jopt.rprop, dict(learning_rate=0.05), 1.0, None, around=_then_rate),
+    Case("scale_by_rprop", jopt.scale_by_rprop, dict(learning_rate=0.05, eta_plus=1.3), 1.0, None),
+    Case("asgd", jopt.asgd, dict(lambd=1e-3, t0=2.0), 0.05),
+    Case("swa", jopt.swa, dict(start=1, every=2), lr_arg=None, inner=lambda lr: jopt.sgd(lr, 0.5)),
+    Case("swa-ema", jopt.swa, dict(decay=0.9), lr_arg=None, inner=jopt.adam),
     # jopt.compat presets (tests/test_compat_*.py check every public name is here)
     Case(
         "torch.SGD",
@@ -290,7 +304,18 @@ CASES = [
     Case("keras.Lion", jk.Lion, dict(weight_decay=1e-3), 0.01),
     Case("keras.Lamb", jk.Lamb, dict(weight_decay=1e-3), 0.02),
     Case("keras.Muon", jk.Muon, dict(exclude_layers=["f"]), 0.02),
+    Case("torch.ASGD", jt.ASGD, dict(t0=2.0, weight_decay=1e-3), 0.05, "lr"),
+    Case(
+        "torch.Rprop",
+        jt.Rprop,
+        dict(lr=0.05, etas=(0.4, 1.3), maximize=True),
+        1.0,
+        None,
+        around=_then_rate,
+        maximize=True,
+    ),
 ]
 
 # Public callables that are not transformations, so not in the registry.
 NOT_TRANSFORMS = {"get_learning_rate", "minibatch_indices", "testing", "schedules", "compat"}
+NOT_TRANSFORMS |= {"averaged_params"}

@@ -17,6 +17,12 @@ import jopt.compat.torch as jt
 
 TOL = {np.float64: 1e-10, np.float32: 2e-5}
 
+# The torch.optim classes; LBFGS evaluates the loss itself and SparseAdam refuses, so the
+# lockstep tests here take the rest (tests/test_lbfgs.py, tests/test_sparse_adam.py).
+OPTIMIZERS = [n for n in jt.__all__ if n in torch.optim.__all__]
+LOCKSTEP = [n for n in OPTIMIZERS if n not in {"LBFGS", "SparseAdam"}]
+NO_SCHEDULE = {"Rprop"}  # lr is only Rprop's initial step size: a schedule is refused
+
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("case", TORCH_CASES, ids=[c.name for c in TORCH_CASES])
@@ -34,13 +40,14 @@ FLAGS = {"foreach", "fused", "capturable", "differentiable"}  # kernel choices: 
 def test_every_option_is_exercised():
     used = {(c.preset, k) for c in TORCH_CASES for k in {**c.kwargs, **c.jopt_kwargs}}
     used |= {(c.preset, "schedule") for c in TORCH_CASES if c.schedule is not None}
-    for preset in jt.__all__:
+    for preset in LOCKSTEP:
         params = set(inspect.signature(getattr(jt, preset)).parameters) - {"lr"} - FLAGS
-        missing = {p for p in params | {"schedule"} if (preset, p) not in used}
+        params |= set() if preset in NO_SCHEDULE else {"schedule"}
+        missing = {p for p in params if (preset, p) not in used}
         assert not missing, f"{preset}: options not compared with torch: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("name", jt.__all__)
+@pytest.mark.parametrize("name", [n for n in OPTIMIZERS if n != "LBFGS"])
 def test_defaults_are_torchs(name):
     ours = inspect.signature(getattr(jt, name)).parameters
     theirs = inspect.signature(getattr(torch.optim, name)).parameters
@@ -116,6 +123,12 @@ BAD = [
     ("Muon", dict(momentum=-0.5)),
     ("Muon", dict(weight_decay=-0.1)),
     ("Muon", dict(adjust_lr_fn="other")),
+    ("ASGD", dict(lr=-1.0)),
+    ("ASGD", dict(weight_decay=-0.1)),
+    ("Rprop", dict(lr=-1.0)),
+    ("Rprop", dict(etas=(1.5, 1.2))),
+    ("Rprop", dict(etas=(0.5, 0.9))),
+    ("Rprop", dict(etas=(0.0, 1.2))),
 ]
 
 
@@ -174,7 +187,7 @@ def test_stricter_than_torch_where_torch_would_diverge():
         jt.RMSprop(alpha=1.0)
 
 
-@pytest.mark.parametrize("name", jt.__all__)
+@pytest.mark.parametrize("name", LOCKSTEP)
 def test_kernel_flags_are_accepted_and_change_nothing(name):
     factory = getattr(jt, name)
     flags = {f: True for f in FLAGS & set(inspect.signature(factory).parameters)}
@@ -196,7 +209,7 @@ def test_kernel_flags_are_accepted_and_change_nothing(name):
 
 def test_public_names_are_in_the_registry():
     covered = {c.factory for c in CASES}
-    missing = [n for n in jt.__all__ if getattr(jt, n) not in covered]
+    missing = [n for n in LOCKSTEP if getattr(jt, n) not in covered]
     assert not missing, f"not in tests/registry.py: {missing}"
 
 

@@ -112,3 +112,18 @@ def test_a_transform_that_reuses_a_buffer_fails():
 def test_check_vmap_with_no_values_says_so():
     with pytest.raises(ValueError, match="values is empty"):
         jopt.testing.check_vmap(lambda lr: jopt.sgd(lr), PARAMS, GRADS, [])
+
+
+class Outer(NamedTuple):
+    inner: CountState
+
+
+def test_a_count_nested_in_a_state_is_found_and_checked():
+    # jopt.compat.torch.LBFGS keeps its learning-rate state inside its own NamedTuple.
+    nested = transform(
+        lambda u, s, p=None: (u, s), init=lambda p: Outer(CountState(jnp.zeros([], jnp.int32)))
+    )
+    jopt.testing.check_transformation(nested, PARAMS, GRADS, require_count=True)
+    bad = transform(lambda u, s, p=None: (u, s), init=lambda p: Outer(CountState(jnp.zeros([]))))
+    with pytest.raises(AssertionError, match="count must be an int32 scalar"):
+        jopt.testing.check_transformation(bad, PARAMS, GRADS)

@@ -49,6 +49,13 @@ def check_adam_family(
     return b1, b2
 
 
+def check_pair(call: str, name: str, value: Any) -> tuple[Any, Any]:
+    """A pair of numbers given as a tuple or list, e.g. Rprop's ``etas``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise TypeError(f"{call}: {name} must be a pair of numbers, got {value!r}.")
+    return value[0], value[1]
+
+
 def check_flags(call: str, **flags: Any) -> None:
     """torch's implementation switches (foreach, fused, capturable, differentiable): None
     or a bool, accepted and ignored. They pick a kernel in PyTorch, never the numbers;

@@ -1,0 +1,181 @@
+"""Parameter averaging: SWA's equal average and its EMA variant, kept in the optimizer state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jopt._base import (
+    Scalar,
+    cast,
+    check_params,
+    check_tree,
+    compute_dtype,
+    find_states,
+    increment,
+    state_dtype,
+    zero_count,
+)
+from jopt._validation import check_count, check_range
+
+
+class AveragedParamsState(NamedTuple):
+    """``count``: updates seen; ``n_averaged``: parameter vectors in the average (PyTorch's
+    ``AveragedModel.n_averaged``); ``average``: the averaged parameters (float16 leaves kept
+    in float32). Read it with :func:`jopt.averaged_params`."""
+
+    count: jax.Array
+    n_averaged: jax.Array
+    average: Any
+
+
+class AsgdAverageState(NamedTuple):
+    """ASGD's average ``ax`` (PyTorch's ``state["ax"]``) and the updates seen, ``count``."""
+
+    count: jax.Array
+    ax: Any
+
+
+def needs_params(call: str, params: Any) -> None:
+    if params is None:
+        raise ValueError(
+            f"{call}: update() needs params to average them; call tx.update(grads, state, params)."
+        )
+
+
+def average_step(
+    call: str,
+    average: Any,
+    updates: Any,
+    params: Any,
+    mix: Callable[[jax.Array, jax.Array, jnp.dtype], jax.Array],
+) -> Any:
+    """The average after this update: ``mix(average, θ_new, dt)`` per leaf, where θ_new =
+    θ + u is what ``optax.apply_updates`` will make of the params (computed the same way)."""
+    needs_params(call, params)
+    check_tree(call, updates, params, "the params")
+
+    def leaf(a, u, p):
+        new = jnp.asarray(p + u.astype(p.dtype)).astype(p.dtype)
+        dt = compute_dtype(a)
+        return mix(a.astype(dt), new.astype(dt), dt).astype(a.dtype)
+
+    return jax.tree.map(leaf, average, updates, params)
+
+
+def _lerp(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:
+    """PyTorch's ``lerp``: start + w(end − start) for |w| < 0.5, else end − (end − start)(1 − w)."""
+    return jnp.where(
+        jnp.abs(weight) < 0.5,
+        start + weight * (end - start),
+        end - (end - start) * (1.0 - weight),
+    )
+
+
+def _average_params(
+    call: str, start: Any, every: Any, decay: Scalar | None
+) -> optax.GradientTransformationExtraArgs:
+    def init_fn(params):
+        check_params(call, params)
+        # AveragedModel starts as a copy of the model: a new buffer per leaf.
+        average = jax.tree.map(lambda p: jnp.array(p, state_dtype(p), copy=True), params)
+        return AveragedParamsState(zero_count(), jnp.zeros([], jnp.int32), average)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del extra_args
+        check_tree(call, updates, state.average)
+        count = increment(state.count)
+        since = count - cast(start, jnp.int32)
+        take = (since > 0) & (since % cast(every, jnp.int32) == 0)
+        n = state.n_averaged
+        first = n == 0  # AveragedModel copies the params on its first update_parameters
+
+        def mix(a, new, dt):
+            if decay is None:  # avg + (θ − avg)/(n + 1)
+                mixed = a + (new - a) / (n + 1).astype(dt)
+            else:  # torch.lerp(avg, θ, 1 − decay)
+                mixed = _lerp(a, new, cast(1.0 - jnp.asarray(decay), dt))
+            return jnp.where(take, jnp.where(first, new, mixed), a)
+
+        average = average_step(call, state.average, updates, params, mix)
+        n_averaged = jnp.where(take, increment(n), n)
+        return updates, AveragedParamsState(count, n_averaged, average)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def swa(
+    tx: optax.GradientTransformation,
+    start: int = 0,
+    every: int = 1,
+    decay: Scalar | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """Stochastic weight averaging: ``tx``, with a running average of the parameters it makes.
+
+    After update t (t = 1, 2, …), when t > ``start`` and (t − ``start``) is a multiple of
+    ``every``, the new parameters θ_t join the average θ̄ (n: the number taken before):
+
+    θ̄ ← θ_t if n = 0 (the first one is copied),
+    θ̄ ← θ̄ + (θ_t − θ̄)/(n + 1) (the equal average of the n + 1 taken),
+    θ̄ ← β θ̄ + (1 − β) θ_t with ``decay`` β (an EMA instead).
+
+    This is ``torch.optim.swa_utils.AveragedModel`` (``decay``:
+    ``AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))``), its
+    ``update_parameters(model)`` called after those updates: ``start = swa_start·S``,
+    ``every = S`` reproduces ``if epoch >= swa_start: swa_model.update_parameters(model)`` at
+    the end of each epoch of S steps. Buffers (``use_buffers``) have no JAX counterpart here.
+
+    The updates are ``tx``'s, unchanged; ``update`` needs ``params``. The state is
+    ``(tx's state, AveragedParamsState)``, as ``optax.chain(tx, ...)`` makes it; read the
+    average with :func:`jopt.averaged_params` (evaluate with it, keep training ``params``).
+    Place ``swa`` outermost, so the average sees the final update. ``start`` and ``every``
+    may be traced integers; ``decay`` is in [0, 1].
+
+    >>> import jax.numpy as jnp, optax, jopt
+    >>> tx = jopt.swa(jopt.sgd(1.0), start=1)  # average the params after updates 2, 3, …
+    >>> params = jnp.array([0.0])
+    >>> state = tx.init(params)
+    >>> for g in (-1.0, -2.0, -4.0):  # params 1, 3, 7
+    ...     updates, state = tx.update(jnp.array([g]), state, params)
+    ...     params = optax.apply_updates(params, updates)
+    >>> jopt.averaged_params(state)  # (3 + 7)/2
+    Array([5.], dtype=float32)
+    """
+    call = "jopt.swa"
+    check_count(call, "start", start, 0)
+    check_count(call, "every", every, 1)
+    if decay is not None:
+        check_range(call, "decay", decay, 0.0, 1.0)
+    return optax.chain(tx, _average_params(call, start, every, decay))
+
+
+def averaged_params(state: Any) -> Any:
+    """The averaged parameters kept in an optimizer state: :func:`jopt.swa`'s average, or
+    ASGD's ``ax`` (:func:`jopt.asgd`, :func:`jopt.compat.torch.ASGD`).
+
+    Works on a bare state, on one nested in ``optax.chain``/``inject_hyperparams`` and on a
+    Flax ``nnx.Optimizer``'s ``opt_state``; with several averages, the first one found.
+    The tree has the params' structure and dtypes (float16 leaves are float32). Before the
+    first average it holds what PyTorch holds then: :func:`jopt.swa` the initial params
+    (``AveragedModel`` starts as a copy of the model), ASGD zeros (its ``ax``).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.swa(jopt.sgd(0.5))
+    >>> params = jnp.array([1.0, 2.0])
+    >>> _, state = tx.update(jnp.array([2.0, 2.0]), tx.init(params), params)
+    >>> jopt.averaged_params(state)  # the params after the first update
+    Array([0., 1.], dtype=float32)
+    """
+    found = find_states(state, (AveragedParamsState, AsgdAverageState))
+    if not found:
+        raise ValueError(
+            "jopt.averaged_params: no parameter average in this state; it reads the states of "
+            "jopt.swa, jopt.asgd and jopt.compat.torch.ASGD."
+        )
+    average = found[0].average if isinstance(found[0], AveragedParamsState) else found[0].ax
+    # ``[...]`` reads both a jax.Array and a Flax nnx Variable wrapping one.
+    return jax.tree.map(lambda x: jnp.asarray(x[...]), average)
