@@ -33,6 +33,8 @@ from hypothesis import strategies as st
 from registry import CASES, Case
 
 import jopt
+import jopt.compat.keras as jk
+import jopt.compat.torch as jt
 import jopt.schedules as schedules
 
 IDS = [c.name for c in CASES]
@@ -282,7 +284,12 @@ def test_zero_gradient_leaves_params_unchanged_unless_decay(case, problem):
 
 
 MOMENTUM_ARGS = ("momentum", "beta")  # Adam's β1 is not one: at 0 it is RMSprop, not GD
-MOMENTUM_CASES = [c for c in CASES if parameter_names(c) & set(MOMENTUM_ARGS)]
+# Muon orthogonalizes its buffer (Newton–Schulz): at β = 0 it is orthogonalized gradient
+# descent, which has no momentum-free twin to compare with.
+ORTHOGONALIZED = {jopt.muon, jopt.scale_by_muon, jt.Muon, jk.Muon}
+MOMENTUM_CASES = [
+    c for c in CASES if parameter_names(c) & set(MOMENTUM_ARGS) and c.factory not in ORTHOGONALIZED
+]
 
 
 @pytest.mark.parametrize("case", MOMENTUM_CASES, ids=[c.name for c in MOMENTUM_CASES])
@@ -317,16 +324,29 @@ def test_zero_momentum_is_gradient_descent(case, problem):
     check_momentum_zero(zero.make(lr), reference, problem.params, problem.grads, values)
 
 
-EPS_ARGS = ("eps", "epsilon")
+EPS_ARGS = ("eps", "epsilon", "eps1", "adam_eps")
+# Left out: a case wrapped in another optimizer (``around``: that optimizer's ε cannot be
+# set to 0 here), and Keras' Muon, whose Newton–Schulz ε is fixed at 1e-7 inside Keras.
+SCALE_CASES = [c for c in CASES if c.around is None and c.factory is not jk.Muon]
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+def _zero_eps(case) -> dict:
+    """Every ε of the factory set to 0 (torch Adafactor's pair (ε1, ε2): ε1 only, as ε2
+    floors RMS(θ), which does not depend on g)."""
+    zeros = {}
+    for name, p in inspect.signature(case.factory).parameters.items():
+        if name in EPS_ARGS:
+            zeros[name] = (0.0, p.default[1]) if isinstance(p.default, tuple) else 0.0
+    return zeros
+
+
+@pytest.mark.parametrize("case", SCALE_CASES, ids=[c.name for c in SCALE_CASES])
 @given(problem=problems(), k=st.integers(6, 10))
 def test_scale_invariance_with_zero_eps(case, problem, k):
     # c = 2^-k scales exactly in every float format (no rounding changes), so an
     # invariant update is reproduced to the bit; c << 1 makes every term that does not
     # scale with g (a decay, an initial accumulator) stand out.
-    eps = {n: 0.0 for n in EPS_ARGS if n in parameter_names(case)}
+    eps = _zero_eps(case)
     tx = with_args(case, problem, **eps).make(lr_of(case, problem))
     params, grads = problem.params, problem.grads
     if not case.scale_invariant:
@@ -343,7 +363,9 @@ def test_scale_invariance_with_zero_eps(case, problem, k):
     )
 
 
-MAXIMIZE_CASES = [c for c in CASES if "maximize" in parameter_names(c)]
+# A case whose factory sits inside another optimizer (``around``) is left out: the other
+# optimizer does not take the factory's ``maximize``.
+MAXIMIZE_CASES = [c for c in CASES if "maximize" in parameter_names(c) and c.around is None]
 
 
 def concave_gradient(problem: Problem):
@@ -395,15 +417,12 @@ def _warm_restarts(k, t_0, t_mult, eta, base):
     return eta + (base - eta) * _cos_half((k - start) / length)
 
 
-def _one_cycle(k, max_lr, total, pct, strategy, div, final_div, three_phase):
-    initial = max_lr / div
-    final = initial / final_div
+def _phases(k, total, pct, strategy, three_phase, levels):
+    # PyTorch's OneCycleLR phases: ends (inclusive) and the value at each phase boundary.
     if three_phase:
         ends = [pct * total - 1, 2 * pct * total - 2, total - 1]
-        levels = [initial, max_lr, initial, final]
     else:
         ends = [pct * total - 1, total - 1]
-        levels = [initial, max_lr, final]
     t = min(k, total - 1)
     start = 0.0
     for i, end in enumerate(ends):
@@ -413,6 +432,27 @@ def _one_cycle(k, max_lr, total, pct, strategy, div, final_div, three_phase):
             return b + (a - b) * _cos_half(x) if strategy == "cos" else a + (b - a) * x
         start = end
     raise AssertionError("unreachable")
+
+
+def _one_cycle(k, max_lr, total, pct, strategy, div, final_div, three_phase):
+    initial = max_lr / div
+    final = initial / final_div
+    levels = [initial, max_lr, initial, final] if three_phase else [initial, max_lr, final]
+    return _phases(k, total, pct, strategy, three_phase, levels)
+
+
+def _one_cycle_momentum(k, total, pct, strategy, low, high, three_phase):
+    # The momentum runs opposite to the rate: high → low while the rate rises, then back.
+    levels = [high, low, high, high] if three_phase else [high, low, high]
+    return _phases(k, total, pct, strategy, three_phase, levels)
+
+
+def _swalr(k, base, swa, anneal, strategy):
+    if anneal == 0:
+        return swa
+    x = min(k, anneal) / anneal
+    a = (1.0 - np.cos(np.pi * x)) / 2.0 if strategy == "cos" else x
+    return swa * a + base * (1.0 - a)
 
 
 def _cyclic(k, base, top, up, down, mode, gamma):
@@ -506,6 +546,38 @@ CLOSED_FORMS: dict[str, tuple] = {
         ),
         lambda a: schedules.one_cycle_lr(*a),
         _one_cycle,
+    ),
+    "cyclic_momentum": (
+        st.tuples(
+            st.floats(0.5, 0.85),
+            st.floats(0.85, 0.99),
+            SMALL_INT,
+            SMALL_INT,
+            st.sampled_from(["triangular", "triangular2", "exp_range"]),
+            st.floats(0.99, 1.0),
+        ),
+        lambda a: schedules.cyclic_momentum(*a),
+        # PyTorch: momentum = max − (max − base)·height·scale, the rate's cycle upside down.
+        lambda k, low, high, up, down, mode, gamma: (
+            high - (high - low) * _cyclic(k, 0.0, 1.0, up, down, mode, gamma)
+        ),
+    ),
+    "one_cycle_momentum": (
+        st.tuples(
+            st.integers(50, 500),
+            st.floats(0.1, 0.45),
+            st.sampled_from(["cos", "linear"]),
+            st.floats(0.5, 0.85),
+            st.floats(0.85, 0.99),
+            st.booleans(),
+        ),
+        lambda a: schedules.one_cycle_momentum(*a),
+        _one_cycle_momentum,
+    ),
+    "swalr": (
+        st.tuples(BASES, BASES, st.integers(0, 40), st.sampled_from(["cos", "linear"])),
+        lambda a: schedules.swalr(*a),
+        _swalr,
     ),
     "lambda_lr": (
         st.tuples(BASES, st.floats(0.0, 1.0)),
