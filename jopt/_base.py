@@ -190,7 +190,13 @@ def chain(*transforms: optax.GradientTransformation) -> optax.GradientTransforma
     so a large direction never overflows float16 on its way to a small step. The state is
     ``optax.chain``'s, unchanged.
     """
-    inner = optax.chain(*transforms)
+    return in_compute_dtype(optax.chain(*transforms))
+
+
+def in_compute_dtype(inner: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+    """``inner`` fed updates in the compute dtype, its output cast back to the gradients'
+    dtypes (what :func:`chain` does to its chain); the state is ``inner``'s."""
+    inner = optax.with_extra_args_support(inner)
 
     def update_fn(updates, state, params=None, **extra_args):
         wide = jax.tree.map(lambda g: g.astype(compute_dtype(g)), updates)

@@ -349,7 +349,11 @@ def keras_stepper(case: KerasCase, dtype, params0: dict[str, np.ndarray]):
             else:
                 kwargs["learning_rate"] = keras.optimizers.schedules.ExponentialDecay(base, *args)
         kwargs.update(case.keras_kwargs)
+        # jopt's argument for Keras' method optimizer.exclude_from_weight_decay(var_names=)
+        exclude = kwargs.pop("exclude_from_weight_decay", None)
         opt = getattr(keras.optimizers, case.preset)(**kwargs)
+        if exclude is not None:
+            opt.exclude_from_weight_decay(var_names=exclude)
         opt.build(variables)
     finally:
         keras.config.set_floatx(floatx)
@@ -357,9 +361,11 @@ def keras_stepper(case: KerasCase, dtype, params0: dict[str, np.ndarray]):
     def step(grads):
         keras.config.set_floatx(np.dtype(dtype).name)
         try:
-            opt.apply_gradients(
-                [(jnp.asarray(grads[k]), v) for k, v in zip(names, variables, strict=True)]
-            )
+            # Keras' JAX EMA overwrite multiplies floats by int32 flags: standard promotion.
+            with jax.numpy_dtype_promotion("standard"):
+                opt.apply_gradients(
+                    [(jnp.asarray(grads[k]), v) for k, v in zip(names, variables, strict=True)]
+                )
         finally:
             keras.config.set_floatx(floatx)
         return {k: np.asarray(v.value) for k, v in zip(names, variables, strict=True)}
