@@ -23,6 +23,8 @@ from jopt._base import ScaleByScheduleState as ScaleByScheduleState
 from jopt._base import Schedule as Schedule
 from jopt._base import get_learning_rate as get_learning_rate
 from jopt._base import scale_by_learning_rate as scale_by_learning_rate
+from jopt._ftrl import ScaleByFtrlState as ScaleByFtrlState
+from jopt._ftrl import scale_by_ftrl as scale_by_ftrl
 from jopt._minibatch import minibatch_indices as minibatch_indices
 from jopt._momentum import ScaleByMomentumState as ScaleByMomentumState
 from jopt._momentum import gd as gd
@@ -57,6 +59,7 @@ __all__ = [
     "ScaleByAdamState",
     "ScaleByAmsgradState",
     "ScaleByCountedTraceState",
+    "ScaleByFtrlState",
     "ScaleByLearningRateState",
     "ScaleByMomentumState",
     "ScaleByRmsState",
@@ -80,6 +83,7 @@ __all__ = [
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_amsgrad",
+    "scale_by_ftrl",
     "scale_by_learning_rate",
     "scale_by_momentum",
     "scale_by_nesterov",

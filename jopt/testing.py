@@ -74,8 +74,12 @@ def _signature(tree: Any) -> tuple:
 
 
 def _counts(state: Any) -> list:
-    nodes = jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "_fields"))
-    return [n.count for n in nodes if hasattr(n, "_fields") and "count" in n._fields]
+    # Every NamedTuple field named ``count``, nested states (a wrapper's) included.
+    return [
+        leaf
+        for path, leaf in jax.tree_util.tree_leaves_with_path(state)
+        if path and isinstance(path[-1], jax.tree_util.GetAttrKey) and path[-1].name == "count"
+    ]
 
 
 def _buffers(x: Any) -> list[int]:

@@ -14,7 +14,27 @@ from jopt.compat.keras._adagrad import Adagrad as Adagrad
 from jopt.compat.keras._adam import Adam as Adam
 from jopt.compat.keras._adam import AdamW as AdamW
 from jopt.compat.keras._common import KerasOptions as KerasOptions
+from jopt.compat.keras._common import ema_params as ema_params
+from jopt.compat.keras._ftrl import Ftrl as Ftrl
+from jopt.compat.keras._loss_scale import LossScaleOptimizer as LossScaleOptimizer
+from jopt.compat.keras._loss_scale import scale_loss as scale_loss
+from jopt.compat.keras._multi import MultiOptimizer as MultiOptimizer
+from jopt.compat.keras._multi import OptimizerMap as OptimizerMap
 from jopt.compat.keras._rmsprop import RMSprop as RMSprop
+from jopt.compat.keras._schedule_free import ScheduleFreeAdamW as ScheduleFreeAdamW
+from jopt.compat.keras._schedule_free import (
+    schedule_free_eval_params as schedule_free_eval_params,
+)
 from jopt.compat.keras._sgd import SGD as SGD
 
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "KerasOptions"]
+__all__ += [
+    "Ftrl",
+    "ScheduleFreeAdamW",
+    "LossScaleOptimizer",
+    "MultiOptimizer",
+    "OptimizerMap",
+    "ema_params",
+    "schedule_free_eval_params",
+    "scale_loss",
+]

@@ -91,7 +91,7 @@ def clipper(clipnorm: Any, global_clipnorm: Any, clipvalue: Any) -> Callable[[An
             if not leaves:
                 return updates
             squares = [jnp.sum(abs_sq(g)) for g in leaves]
-            wide = jnp.result_type(*[s.dtype for s in squares])
+            wide = max((s.dtype for s in squares), key=lambda d: jnp.finfo(d).bits)
             norm = jnp.sqrt(jnp.sum(jnp.stack([s.astype(wide) for s in squares])))
             c = cast(global_clipnorm, wide)
             scale = c * jnp.minimum(1.0 / norm, _reciprocal(global_clipnorm, wide))
@@ -266,7 +266,7 @@ def accumulate_and_average(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-def _found(state: Any, kind: type, what: str, where: str) -> list:
+def find_states(state: Any, kind: type, what: str, where: str) -> list:
     nodes = jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, kind))
     found = [s for s in nodes if isinstance(s, kind)]
     if not found:
@@ -274,19 +274,20 @@ def _found(state: Any, kind: type, what: str, where: str) -> list:
     return found
 
 
-def _value(x: Any) -> jax.Array:
+def leaf_value(x: Any) -> jax.Array:
     return jnp.asarray(x[...])  # reads a jax.Array and a Flax nnx Variable wrapping one
 
 
-def merge_leaves(params: Any, trees: list, leaf: Callable[..., jax.Array]) -> Any:
-    """``params`` with each leaf replaced by ``leaf(p, *found)`` from the first tree in
-    ``trees`` that holds it (an ``optax.multi_transform`` group masks the others out);
-    leaves no tree holds stay as they are."""
+def merge_leaves(params: Any, sources: list[tuple[Any, Callable[[Any, Any], Any]]]) -> Any:
+    """``params`` with each leaf replaced by ``fn(p, node)`` for the first ``(tree, fn)``
+    in ``sources`` whose tree holds it (an ``optax.multi_transform`` group masks the
+    others out); leaves no tree holds stay as they are."""
+    trees = [tree for tree, _ in sources]
 
     def pick(p, *nodes):
-        for found in nodes:
-            if not isinstance(found, optax.MaskedNode):
-                return leaf(p, found)
+        for node, (_, fn) in zip(nodes, sources, strict=True):
+            if not isinstance(node, optax.MaskedNode):
+                return fn(p, node)
         return p
 
     return jax.tree.map(pick, params, *trees)
@@ -313,11 +314,13 @@ def ema_params(state: Any, params: Any) -> Any:
     Array([2.5], dtype=float32)
     """
     where = "jopt.compat.keras.ema_params"
-    found = _found(state, KerasBaseState, "use_ema=True optimizer", where)
+    found = find_states(state, KerasBaseState, "use_ema=True optimizer", where)
     emas = [s.ema for s in found if s.ema is not None]
     if not emas:
         raise ValueError(f"{where}: no optimizer in this state was built with use_ema=True.")
-    return merge_leaves(params, emas, lambda p, e: _value(e).astype(jnp.asarray(p[...]).dtype))
+    return merge_leaves(
+        params, [(e, lambda p, e: leaf_value(e).astype(leaf_value(p).dtype)) for e in emas]
+    )
 
 
 # --------------------------------------------------- the loss scale and the result
