@@ -192,8 +192,9 @@ class KerasCase:
     build: Callable[[Any], dict] | None = None
     # perturb(step, grads) -> the gradients both sides get at that step (e.g. an inf).
     perturb: Callable[[int, dict], dict] | None = None
-    # Step Keras with optimizer.stateless_apply (what model.fit does on JAX): its
-    # LossScaleOptimizer's stateful apply leaks a tracer on the JAX backend.
+    # Step Keras with a jitted optimizer.stateless_apply (model.fit's path on JAX): its
+    # LossScaleOptimizer's stateful apply leaks a tracer on the JAX backend, and eager
+    # EMA / accumulation steps compile their lax.cond at every call (~1 s a step).
     stateless: bool = False
 
     def describe(self) -> str:
@@ -430,6 +431,7 @@ def keras_stepper(case: KerasCase, dtype, params0: dict[str, np.ndarray]):
         if exclude is not None:
             opt.exclude_from_weight_decay(var_names=exclude)
         opt.build(variables)
+        stateless_apply = jax.jit(opt.stateless_apply)
     finally:
         keras.config.set_floatx(floatx)
 
@@ -439,7 +441,7 @@ def keras_stepper(case: KerasCase, dtype, params0: dict[str, np.ndarray]):
             # Keras' JAX EMA overwrite multiplies floats by int32 flags: standard promotion.
             with jax.numpy_dtype_promotion("standard"):
                 if case.stateless:
-                    new_params, new_state = opt.stateless_apply(
+                    new_params, new_state = stateless_apply(
                         [v.value for v in opt.variables],
                         [jnp.asarray(grads[k]) for k in names],
                         [v.value for v in variables],
