@@ -279,18 +279,20 @@ def leaf_value(x: Any) -> jax.Array:
 
 
 def merge_leaves(params: Any, sources: list[tuple[Any, Callable[[Any, Any], Any]]]) -> Any:
-    """``params`` with each leaf replaced by ``fn(p, node)`` for the first ``(tree, fn)``
-    in ``sources`` whose tree holds it (an ``optax.multi_transform`` group masks the
-    others out); leaves no tree holds stay as they are."""
-    trees = [tree for tree, _ in sources]
+    """``params`` with each leaf replaced by ``fn(p, leaf)`` for the first ``(tree, fn)``
+    in ``sources`` whose tree holds a leaf of the same path (an ``optax.multi_transform``
+    group holds its own leaves only); leaves no tree holds stay as they are. Matching by
+    path name reads states wrapped in other containers (a Flax ``nnx.Optimizer``'s)."""
+    named: dict[str, tuple[Any, Callable]] = {}
+    for tree, fn in sources:
+        for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+            named.setdefault(path_name(path), (leaf, fn))
 
-    def pick(p, *nodes):
-        for node, (_, fn) in zip(nodes, sources, strict=True):
-            if not isinstance(node, optax.MaskedNode):
-                return fn(p, node)
-        return p
+    def pick(path, p):
+        hit = named.get(path_name(path))
+        return p if hit is None else hit[1](p, hit[0])
 
-    return jax.tree.map(pick, params, *trees)
+    return jax.tree_util.tree_map_with_path(pick, params)
 
 
 def ema_params(state: Any, params: Any) -> Any:
