@@ -128,6 +128,14 @@ def check_params(call: str, params: Any) -> None:
             )
 
 
+def require_params(call: str, params: Any, why: str) -> None:
+    """Raises ValueError when an update that reads the parameters got none."""
+    if params is None:
+        raise ValueError(
+            f"{call}: update() needs params {why}; call tx.update(grads, state, params)."
+        )
+
+
 def moments_like(
     call: str, params: Any, dtype: Any | None = None, *, fill: Any = 0.0, real: bool = False
 ) -> Any:

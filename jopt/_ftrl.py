@@ -20,6 +20,7 @@ from jopt._base import (
     moments_like,
     next_learning_rate,
     per_dtype,
+    require_params,
     stored,
 )
 from jopt._math import abs_sq
@@ -58,11 +59,7 @@ def _scale_by_ftrl(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        if params is None:
-            raise ValueError(
-                f"{call}: update() needs params (FTRL solves for the new parameters); "
-                "call tx.update(grads, state, params)."
-            )
+        require_params(call, params, "(FTRL solves for the new parameters)")
         check_tree(call, updates, state.accumulator)
         check_tree(call, updates, params, "the params")
         lr, rate = next_learning_rate(learning_rate, state.rate)

@@ -23,6 +23,7 @@ from jopt._base import (
     per_dtype,
     real_dtype,
     requested,
+    require_params,
     state_dtype,
     stored,
     zero_count,
@@ -70,11 +71,7 @@ def schedule_free_adamw(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        if params is None:
-            raise ValueError(
-                f"{call}: update() needs params (the step moves them between z and x); "
-                "call tx.update(grads, state, params)."
-            )
+        require_params(call, params, "(the step moves them between z and x)")
         check_tree(call, updates, state.z)
         check_tree(call, updates, params, "the params")
         lr, rate = next_learning_rate(learning_rate, state.rate)

@@ -454,3 +454,19 @@ def test_accumulation_zero_is_off_as_in_keras():
     assert _layout(jk.SGD(gradient_accumulation_steps=0).init(params)) == _layout(
         jk.SGD().init(params)
     )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: jk.Ftrl(),
+        lambda: jk.ScheduleFreeAdamW(),
+        lambda: jk.SGD(use_ema=True),
+        lambda: jk.Adam(weight_decay=0.1, gradient_accumulation_steps=2),
+    ],
+)
+def test_updates_that_read_the_params_need_them(make):
+    tx = make()
+    state = tx.init({"w": jnp.ones(2)})
+    with pytest.raises(ValueError, match=r"^jopt.compat.keras.\w+: update\(\) needs params"):
+        tx.update({"w": jnp.ones(2)}, state)

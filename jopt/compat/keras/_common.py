@@ -258,7 +258,7 @@ def _patterns(call: str, value: Any) -> tuple[re.Pattern, ...]:
 
 def keras_optimizer(
     call: str,
-    step: list[optax.GradientTransformation],
+    step: Sequence[optax.GradientTransformation],
     learning_rate: ScalarOrSchedule,
     weight_decay: Any,
     options: dict[str, Any],

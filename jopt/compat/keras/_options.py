@@ -5,7 +5,7 @@ loss-scale division (``keras/src/optimizers/base_optimizer.py`` and the JAX back
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -26,6 +26,7 @@ from jopt._base import (
     next_learning_rate,
     real_dtype,
     requested,
+    require_params,
     zero_count,
 )
 from jopt._math import abs_sq
@@ -51,13 +52,6 @@ def path_name(path: tuple) -> str:
         else:
             parts.append(str(getattr(k, "key", k)))
     return "/".join(parts)
-
-
-def _needs_params(call: str, params: Any, what: str) -> None:
-    if params is None:
-        raise ValueError(
-            f"{call}: update() needs params ({what}); call tx.update(grads, state, params)."
-        )
 
 
 # ------------------------------------------------------------------------- clipping
@@ -119,7 +113,7 @@ def clipper(clipnorm: Any, global_clipnorm: Any, clipvalue: Any) -> Callable[[An
 
 def decay_then_step(
     call: str,
-    step: list[optax.GradientTransformation],
+    step: Sequence[optax.GradientTransformation],
     learning_rate: ScalarOrSchedule,
     decay_of: Callable[[str, Any], Any] | None,
     clip: Callable[[Any], Any],
@@ -145,7 +139,7 @@ def decay_then_step(
         return (*inner.init(params), init_learning_rate(learning_rate, counted))
 
     def update_fn(updates, state, params=None, **extra_args):
-        _needs_params(call, params, "the weight decay reads them")
+        require_params(call, params, "(the weight decay reads them)")
         check_tree(call, updates, params, "the params")
         updates = clip(updates)
         *step_state, lr_state = state
@@ -153,7 +147,7 @@ def decay_then_step(
         lr, lr_state = next_learning_rate(learning_rate, lr_state)
         values, treedef = decays(params)
         shrinks, decayed = [], []
-        for p, wd in zip(treedef.flatten_up_to(params), values, strict=True):
+        for p, wd in zip(jax.tree.leaves(params), values, strict=True):
             if not requested(wd):
                 shrinks.append(None)
                 decayed.append(p)
@@ -167,7 +161,7 @@ def decay_then_step(
         )
         out = [
             u if s is None else (u.astype(s.dtype) - s).astype(u.dtype)
-            for u, s in zip(treedef.flatten_up_to(out), shrinks, strict=True)
+            for u, s in zip(jax.tree.leaves(out), shrinks, strict=True)
         ]
         return treedef.unflatten(out), (*step_state, lr_state)
 
@@ -242,7 +236,7 @@ def accumulate_and_average(
             iterations = count // n
         ema = state.ema
         if ema_momentum is not None:
-            _needs_params(call, params, "the EMA averages them")
+            require_params(call, params, "(the EMA averages them)")
             first = iterations == 0
 
             def average(p, u, e):
