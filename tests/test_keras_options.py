@@ -470,3 +470,26 @@ def test_updates_that_read_the_params_need_them(make):
     state = tx.init({"w": jnp.ones(2)})
     with pytest.raises(ValueError, match=r"^jopt.compat.keras.\w+: update\(\) needs params"):
         tx.update({"w": jnp.ones(2)}, state)
+
+
+def test_leaf_weight_decay_gives_each_leaf_its_own_decay():
+    # keras_optimizer's hook for presets with a decay per leaf (Keras Muon's
+    # adam_weight_decay): θ ← θ − θλ_leafα, exclusions still apply.
+    from jopt._base import _scale_by_learning_rate as lr_step
+    from jopt.compat.keras._common import keras_optimizer
+
+    def decay(path, leaf):
+        return 0.25 if leaf.ndim == 2 else (None if path == "b" else 0.125)
+
+    call = "test"
+    tx = keras_optimizer(
+        call, [lr_step(call, 0.5)], 0.5, None, dict(exclude_from_weight_decay="^c$"),
+        leaf_weight_decay=decay,
+    )  # fmt: skip
+    params = {"a": jnp.full((2, 2), 2.0), "b": jnp.full(2, 2.0), "c": jnp.full((2, 2), 2.0)}
+    params["d"] = jnp.full(3, 2.0)
+    grads = jax.tree.map(jnp.ones_like, params)
+    updates, _ = tx.update(grads, tx.init(params), params)
+    expected = {"a": -0.5 - 2 * 0.25 * 0.5, "b": -0.5, "c": -0.5, "d": -0.5 - 2 * 0.125 * 0.5}
+    for k, v in expected.items():
+        np.testing.assert_allclose(updates[k], v, rtol=1e-12)
