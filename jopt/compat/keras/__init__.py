@@ -7,7 +7,10 @@ docs/parity.md). ``learning_rate`` may be a number, a JAX scalar, a schedule
 ``iterations``), or a function of no arguments. ``weight_decay`` is Keras' decoupled
 decay, θ ← θ − θλα_t before the step. Keras keeps the learning rate inside its momentum
 buffers: a past gradient stays at the rate it was taken with (PyTorch rescales the whole
-buffer). Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, ….
+buffer). Every optimizer also takes Keras' base options (:class:`KerasOptions`: clipping,
+``exclude_from_weight_decay``, the parameter EMA read by :func:`ema_params`,
+``loss_scale_factor``, gradient accumulation). Notation: α the learning rate, g the
+gradient, θ the parameters, t = 1, 2, ….
 """
 
 from jopt.compat.keras._adagrad import Adagrad as Adagrad
