@@ -38,6 +38,8 @@ from jopt._base import ScaleByScheduleState as ScaleByScheduleState
 from jopt._base import Schedule as Schedule
 from jopt._base import get_learning_rate as get_learning_rate
 from jopt._base import scale_by_learning_rate as scale_by_learning_rate
+from jopt._ftrl import ScaleByFtrlState as ScaleByFtrlState
+from jopt._ftrl import scale_by_ftrl as scale_by_ftrl
 from jopt._lamb import lamb as lamb
 from jopt._lamb import scale_by_trust_ratio as scale_by_trust_ratio
 from jopt._lion import ScaleByLionState as ScaleByLionState
@@ -93,6 +95,7 @@ __all__ = [
     "ScaleByAdamaxState",
     "ScaleByAmsgradState",
     "ScaleByCountedTraceState",
+    "ScaleByFtrlState",
     "ScaleByLearningRateState",
     "ScaleByLionState",
     "ScaleByMomentumState",
@@ -133,6 +136,7 @@ __all__ = [
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_amsgrad",
+    "scale_by_ftrl",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_momentum",

@@ -129,6 +129,14 @@ def check_params(call: str, params: Any) -> None:
             )
 
 
+def require_params(call: str, params: Any, why: str) -> None:
+    """Raises ValueError when an update that reads the parameters got none."""
+    if params is None:
+        raise ValueError(
+            f"{call}: update() needs params {why}; call tx.update(grads, state, params)."
+        )
+
+
 def moments_like(
     call: str, params: Any, dtype: Any | None = None, *, fill: Any = 0.0, real: bool = False
 ) -> Any:
@@ -193,7 +201,13 @@ def chain(*transforms: optax.GradientTransformation) -> optax.GradientTransforma
     so a large direction never overflows float16 on its way to a small step. The state is
     ``optax.chain``'s, unchanged.
     """
-    inner = optax.chain(*transforms)
+    return in_compute_dtype(optax.chain(*transforms))
+
+
+def in_compute_dtype(inner: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+    """``inner`` fed updates in the compute dtype, its output cast back to the gradients'
+    dtypes (what :func:`chain` does to its chain); the state is ``inner``'s."""
+    inner = optax.with_extra_args_support(inner)
 
     def update_fn(updates, state, params=None, **extra_args):
         wide = jax.tree.map(lambda g: g.astype(compute_dtype(g)), updates)

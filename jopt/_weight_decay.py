@@ -18,6 +18,7 @@ from jopt._base import (
     next_learning_rate,
     per_dtype,
     requested,
+    require_params,
     zero_count,
 )
 from jopt._validation import check_learning_rate, check_nonnegative
@@ -30,10 +31,7 @@ class AddDecayedWeightsState(NamedTuple):
 
 
 def _needs_params(call: str, params: Any) -> None:
-    if params is None:
-        raise ValueError(
-            f"{call}: update() needs params to decay; call tx.update(grads, state, params)."
-        )
+    require_params(call, params, "to decay")
 
 
 def _add_decayed_weights(

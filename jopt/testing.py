@@ -74,14 +74,12 @@ def _signature(tree: Any) -> tuple[Any, ...]:
 
 
 def _counts(state: Any) -> list[Any]:
-    # Every NamedTuple's count, also those nested in another NamedTuple (optax.masked's
-    # MaskedState, multi_transform's state).
-    counts: list[Any] = []
-    for node in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "_fields")):
-        if hasattr(node, "_fields"):
-            counts += [node.count] if "count" in node._fields else []
-            counts += _counts([getattr(node, f) for f in node._fields if f != "count"])
-    return counts
+    # Every NamedTuple field named ``count``, nested states (a wrapper's) included.
+    return [
+        leaf
+        for path, leaf in jax.tree_util.tree_leaves_with_path(state)
+        if path and isinstance(path[-1], jax.tree_util.GetAttrKey) and path[-1].name == "count"
+    ]
 
 
 def _buffers(x: Any) -> list[int]:

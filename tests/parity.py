@@ -517,6 +517,15 @@ class KerasCase:
     # A looser bound for float64 where Keras itself does not compute in float64
     # (its row comment gives the reason and the measured error).
     f64_tol: float | None = None
+    # build(module) -> more keyword arguments, made from ``module`` (jopt.compat.keras or
+    # keras.optimizers): the inner optimizers of LossScaleOptimizer / MultiOptimizer.
+    build: Callable[[Any], dict] | None = None
+    # perturb(step, grads) -> the gradients both sides get at that step (e.g. an inf).
+    perturb: Callable[[int, dict], dict] | None = None
+    # Step Keras with a jitted optimizer.stateless_apply (model.fit's path on JAX): its
+    # LossScaleOptimizer's stateful apply leaks a tracer on the JAX backend, and eager
+    # EMA / accumulation steps compile their lax.cond at every call (~1 s a step).
+    stateless: bool = False
 
     def describe(self) -> str:
         return describe(self)
@@ -647,6 +656,65 @@ KERAS_CASES = [
 ]
 
 
+# Issue 15: Ftrl, ScheduleFreeAdamW, LossScaleOptimizer, MultiOptimizer.
+def _overflow(step: int, grads: dict) -> dict:
+    """Non-finite gradients at steps 10, 11 (inf) and 30 (NaN): LossScaleOptimizer skips."""
+    if step in (10, 11):
+        return {**grads, "w": grads["w"].at[0, 0].set(jnp.inf)}
+    if step == 30:
+        return {**grads, "b": grads["b"].at[1].set(jnp.nan)}
+    return grads
+
+
+KERAS_CASES += [
+    KerasCase("ftrl", "Ftrl", dict(learning_rate=0.25)),
+    KerasCase(
+        "ftrl-l1-l2-shrinkage-beta-power-wd-expdecay",
+        "Ftrl",
+        dict(
+            learning_rate_power=-0.25,
+            initial_accumulator_value=0.25,
+            l1_regularization_strength=0.015625,
+            l2_regularization_strength=0.0625,
+            l2_shrinkage_regularization_strength=0.03125,
+            beta=0.5,
+            weight_decay=0.0078125,
+        ),
+        ("keras_exp", 0.25, 20, 0.5),
+    ),
+    KerasCase("schedulefree", "ScheduleFreeAdamW", dict(learning_rate=0.03125)),
+    KerasCase(
+        "schedulefree-betas-eps-warmup-wd-expdecay",
+        "ScheduleFreeAdamW",
+        dict(beta_1=0.8, beta_2=0.99, epsilon=1e-6, warmup_steps=10, weight_decay=0.0625),
+        ("keras_exp", 0.0625, 20, 0.5),
+    ),
+    KerasCase(
+        "lossscale-adam-skips-nonfinite",
+        "LossScaleOptimizer",
+        dict(initial_scale=4.0, dynamic_growth_steps=8),
+        build=lambda m: dict(inner_optimizer=m.Adam(learning_rate=0.015625, loss_scale_factor=8.0)),
+        perturb=_overflow,
+        stateless=True,
+        text="Adam(0.015625, loss_scale_factor=8 (ignored)), initial_scale=4, "
+        "dynamic_growth_steps=8, inf/NaN gradients at steps 10, 11, 30",
+    ),
+    KerasCase(
+        "multi-sgd-adam-rmsprop-loss_scale_factor",
+        "MultiOptimizer",
+        dict(loss_scale_factor=2.0),
+        build=lambda m: dict(
+            optimizer_map=m.OptimizerMap(
+                m.SGD(learning_rate=0.03125, momentum=0.5),
+                {"b": m.Adam(learning_rate=0.015625, use_ema=True), "s|x": m.RMSprop(0.0078125)},
+            )
+        ),
+        text="OptimizerMap(SGD(momentum=0.5), {'b': Adam(use_ema=True), 's|x': RMSprop}), "
+        "loss_scale_factor=2",
+    ),
+]
+
+
 # ------------------------------------------------------------------------------- runners
 
 
@@ -658,18 +726,22 @@ def lockstep(
     steps: int,
     sign: float = 1.0,
     loss: Callable = loss_jnp,
+    perturb: Callable[[int, dict], dict] | None = None,
 ):
     """Both trajectories (lists of dicts of float64 NumPy arrays), fed the same gradients.
 
     ``reference_step(grads)`` applies the reference optimizer to the NumPy gradients
-    (in ``dtype``) and returns its parameters after the step.
+    (in ``dtype``) and returns its parameters after the step. ``perturb(step, grads)``,
+    if given, replaces the gradients both get at each step.
     """
     params = {k: jnp.asarray(v, dtype) for k, v in params0.items()}
     grad_fn = jax.jit(jax.grad(loss), static_argnums=1)
     update = jax.jit(lambda g, s, p: tx.update(g, s, p))
     state, ours, theirs = tx.init(params), [], []
-    for _ in range(steps):
+    for i in range(steps):
         grads = grad_fn(params, sign)
+        if perturb is not None:
+            grads = perturb(i, grads)
         updates, state = update(grads, state, params)
         params = optax.apply_updates(params, updates)
         ours.append({k: np.asarray(v, np.float64) for k, v in params.items()})
@@ -739,6 +811,8 @@ def jopt_keras(case: KerasCase):
         else:
             kwargs["learning_rate"] = jopt_schedule(case.schedule)
     kwargs.update(case.jopt_kwargs)
+    if case.build is not None:
+        kwargs.update(case.build(jk))
     return getattr(jk, case.preset)(**kwargs)
 
 
@@ -765,20 +839,38 @@ def keras_stepper(case: KerasCase, dtype, params0: dict[str, np.ndarray]):
             else:
                 kwargs["learning_rate"] = keras.optimizers.schedules.ExponentialDecay(base, *args)
         kwargs.update(case.keras_kwargs)
+        if case.build is not None:
+            kwargs.update(case.build(keras.optimizers))
+        # jopt's argument for Keras' method optimizer.exclude_from_weight_decay(var_names=)
+        exclude = kwargs.pop("exclude_from_weight_decay", None)
         opt = getattr(keras.optimizers, case.preset)(**kwargs)
+        if exclude is not None:
+            opt.exclude_from_weight_decay(var_names=exclude)
         opt.build(variables)
+        stateless_apply = jax.jit(opt.stateless_apply)
     finally:
         keras.config.set_floatx(floatx)
 
     def step(grads):
         keras.config.set_floatx(np.dtype(dtype).name)
         try:
-            # Keras' own Muon mixes float32 and float64 (its ops.norm is float32):
-            # the reference runs under JAX's standard promotion, jopt under strict.
+            # Keras mixes dtypes (its EMA overwrite multiplies floats by int32 flags, its
+            # Muon's ops.norm is float32): the reference runs under standard promotion.
             with jax.numpy_dtype_promotion("standard"):
-                opt.apply_gradients(
-                    [(jnp.asarray(grads[k]), v) for k, v in zip(names, variables, strict=True)]
-                )
+                if case.stateless:
+                    new_params, new_state = stateless_apply(
+                        [v.value for v in opt.variables],
+                        [jnp.asarray(grads[k]) for k in names],
+                        [v.value for v in variables],
+                    )
+                    for v, value in zip(
+                        variables + opt.variables, new_params + new_state, strict=True
+                    ):
+                        v.assign(value)
+                else:
+                    opt.apply_gradients(
+                        [(jnp.asarray(grads[k]), v) for k, v in zip(names, variables, strict=True)]
+                    )
         finally:
             keras.config.set_floatx(floatx)
         return {k: np.asarray(v.value) for k, v in zip(names, variables, strict=True)}
@@ -811,6 +903,11 @@ def torch_errors(case: TorchCase, dtype, steps: int = STEPS) -> tuple[float, flo
 def keras_errors(case: KerasCase, dtype, steps: int = STEPS) -> tuple[float, float]:
     params0 = case.params()
     ours, theirs = lockstep(
-        jopt_keras(case), keras_stepper(case, dtype, params0), params0, dtype, steps
+        jopt_keras(case),
+        keras_stepper(case, dtype, params0),
+        params0,
+        dtype,
+        steps,
+        perturb=case.perturb,
     )
     return errors(ours, theirs)

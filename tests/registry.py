@@ -34,6 +34,9 @@ class Case:
     # The factory's learning-rate argument; None: the factory takes none, and the case
     # is factory(**kwargs) followed by jopt.scale_by_learning_rate(lr).
     lr_arg: str | None = "learning_rate"
+    # With lr_arg None: the factory's arguments that carry the lr, made from it (the
+    # inner optimizers of a wrapper such as jopt.compat.keras.LossScaleOptimizer).
+    lr_kwargs: Callable[[Any], dict] | None = None
     # Builds the tested transformation from factory(...) and the lr, when it is more
     # than the factory (e.g. a transform that comes after an optimizer).
     around: Callable[[optax.GradientTransformation, Any], optax.GradientTransformation] | None = (
@@ -45,15 +48,13 @@ class Case:
     # checked both ways there, so a wrong or missing flag fails):
     decays: bool = False  # a weight-decay term moves the params even at zero gradient
     scale_invariant: bool = False  # with eps = 0 the update ignores a gradient scale c > 0
-    # A wrapper (jopt.swa): the case is factory(inner(lr), **kwargs).
-    inner: Callable[[Any], optax.GradientTransformation] | None = None
 
     def build(self, wrap: Callable[[Callable], Callable], lr: Any) -> optax.GradientTransformation:
         """The case's transformation at ``lr``, its factory passed through ``wrap``."""
         factory = wrap(self.factory)
-        if self.inner is not None:
-            return factory(self.inner(lr), **self.kwargs)
-        if self.lr_arg is None:
+        if self.lr_kwargs is not None:
+            tx = factory(**self.kwargs, **self.lr_kwargs(lr))
+        elif self.lr_arg is None:
             tx = factory(**self.kwargs)
             if self.around is None:
                 return optax.chain(tx, jopt.scale_by_learning_rate(lr))
@@ -310,8 +311,20 @@ CASES = [
         scale_invariant=True,
     ),
     Case("asgd", jopt.asgd, dict(lambd=1e-3, t0=2.0), 0.05, decays=True),
-    Case("swa", jopt.swa, dict(start=1, every=2), lr_arg=None, inner=lambda lr: jopt.sgd(lr, 0.5)),
-    Case("swa-ema", jopt.swa, dict(decay=0.9), lr_arg=None, inner=jopt.adam),
+    Case(
+        "swa",
+        jopt.swa,
+        dict(start=1, every=2),
+        lr_arg=None,
+        lr_kwargs=lambda lr: dict(tx=jopt.sgd(lr, 0.5)),
+    ),
+    Case(
+        "swa-ema",
+        jopt.swa,
+        dict(decay=0.9),
+        lr_arg=None,
+        lr_kwargs=lambda lr: dict(tx=jopt.adam(lr)),
+    ),
     # jopt.compat presets (tests/test_compat_*.py check every public name is here)
     Case(
         "torch.SGD",
@@ -401,6 +414,52 @@ CASES = [
         around=_then_rate,
         maximize=True,
         scale_invariant=True,
+    ),
+    # Issue 15: Keras' base options, Ftrl, ScheduleFreeAdamW, LossScaleOptimizer, MultiOptimizer
+    Case("scale_by_ftrl", jopt.scale_by_ftrl, dict(beta=0.1, l2_shrinkage=1e-4), 1.0),
+    Case("keras.Ftrl", jk.Ftrl, dict(l1_regularization_strength=1e-4, weight_decay=1e-3), 1.0),
+    Case(
+        "keras.ScheduleFreeAdamW",
+        jk.ScheduleFreeAdamW,
+        dict(warmup_steps=5, weight_decay=1e-3),
+        0.05,
+    ),
+    Case(
+        "keras.Adam-options",
+        jk.Adam,
+        dict(
+            global_clipnorm=10.0,
+            use_ema=True,
+            ema_momentum=0.5,
+            ema_overwrite_frequency=7,
+            gradient_accumulation_steps=2,
+            loss_scale_factor=2.0,
+            weight_decay=1e-3,
+            exclude_from_weight_decay=["b"],
+        ),
+        0.05,
+    ),
+    Case("keras.SGD-clipnorm-ema", jk.SGD, dict(clipnorm=10.0, use_ema=True), 0.05),
+    Case("keras.RMSprop-clipvalue", jk.RMSprop, dict(clipvalue=10.0), 0.01),
+    Case(
+        "keras.LossScaleOptimizer",
+        jk.LossScaleOptimizer,
+        dict(initial_scale=8.0, dynamic_growth_steps=100),
+        lr_arg=None,
+        lr_kwargs=lambda lr: dict(inner_optimizer=jk.Adam(lr, loss_scale_factor=4.0)),
+        lr=0.05,
+    ),
+    Case(
+        "keras.MultiOptimizer",
+        jk.MultiOptimizer,
+        dict(loss_scale_factor=2.0),
+        lr_arg=None,
+        lr_kwargs=lambda lr: dict(
+            optimizer_map=jk.OptimizerMap(
+                jk.SGD(lr, momentum=0.5), {"b|s": jk.Adam(lr, use_ema=True)}
+            )
+        ),
+        lr=0.05,
     ),
 ]
 

@@ -24,3 +24,13 @@ def test_train_digits_nnx_learns(optimizer, capsys):
     accuracy = load("train_digits_nnx").main(args)
     assert accuracy > 0.8
     assert "epoch  2" in capsys.readouterr().out
+
+
+def test_port_keras_matches_keras_model_fit(capsys):
+    # The same batches from the same weights: Keras' model.fit and the jopt port end on
+    # the same EMA weights, up to float32 rounding.
+    result = load("port_keras").main(["--epochs", "1"])
+    assert result["difference"] < 1e-4
+    assert abs(result["keras"][0] - result["jopt"][0]) < 1e-4
+    assert result["jopt"][1] > 0.5
+    assert "jopt.compat.keras.AdamW" in capsys.readouterr().out

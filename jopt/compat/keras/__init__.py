@@ -7,8 +7,11 @@ docs/parity.md). ``learning_rate`` may be a number, a JAX scalar, a schedule
 ``iterations``), or a function of no arguments. ``weight_decay`` is Keras' decoupled
 decay, θ ← θ − θλα_t before the step. Keras keeps the learning rate inside its momentum
 buffers: a past gradient stays at the rate it was taken with (PyTorch rescales the whole
-buffer). :mod:`jopt.compat.keras.schedules` holds ``keras.optimizers.schedules``.
-Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, ….
+buffer). Every optimizer also takes Keras' base options (:class:`KerasOptions`: clipping,
+``exclude_from_weight_decay``, the parameter EMA read by :func:`ema_params`,
+``loss_scale_factor``, gradient accumulation). :mod:`jopt.compat.keras.schedules` holds
+``keras.optimizers.schedules``. Notation: α the learning rate, g the gradient, θ the
+parameters, t = 1, 2, ….
 """
 
 from jopt.compat.keras import schedules as schedules
@@ -19,11 +22,21 @@ from jopt.compat.keras._adam import Adam as Adam
 from jopt.compat.keras._adam import AdamW as AdamW
 from jopt.compat.keras._adamax import Adamax as Adamax
 from jopt.compat.keras._common import KerasOptions as KerasOptions
+from jopt.compat.keras._common import ema_params as ema_params
+from jopt.compat.keras._ftrl import Ftrl as Ftrl
 from jopt.compat.keras._lamb import Lamb as Lamb
 from jopt.compat.keras._lion import Lion as Lion
+from jopt.compat.keras._loss_scale import LossScaleOptimizer as LossScaleOptimizer
+from jopt.compat.keras._loss_scale import scale_loss as scale_loss
+from jopt.compat.keras._multi import MultiOptimizer as MultiOptimizer
+from jopt.compat.keras._multi import OptimizerMap as OptimizerMap
 from jopt.compat.keras._muon import Muon as Muon
 from jopt.compat.keras._nadam import Nadam as Nadam
 from jopt.compat.keras._rmsprop import RMSprop as RMSprop
+from jopt.compat.keras._schedule_free import ScheduleFreeAdamW as ScheduleFreeAdamW
+from jopt.compat.keras._schedule_free import (
+    schedule_free_eval_params as schedule_free_eval_params,
+)
 from jopt.compat.keras._sgd import SGD as SGD
 
 __all__ = [
@@ -41,4 +54,12 @@ __all__ = [
     "Lion",
     "Muon",
     "schedules",
+    "Ftrl",
+    "ScheduleFreeAdamW",
+    "LossScaleOptimizer",
+    "MultiOptimizer",
+    "OptimizerMap",
+    "ema_params",
+    "schedule_free_eval_params",
+    "scale_loss",
 ]

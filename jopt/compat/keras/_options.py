@@ -1,0 +1,369 @@
+"""Keras' base options as transformations around a preset's step: clipping, the
+decoupled decay with its exclusions, gradient accumulation, the parameter EMA and the
+loss-scale division (``keras/src/optimizers/base_optimizer.py`` and the JAX backend's
+``keras/src/backend/jax/optimizer.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jopt._base import (
+    ScalarOrSchedule,
+    cast,
+    check_tree,
+    compute_dtype,
+    evaluate,
+    in_compute_dtype,
+    increment,
+    init_learning_rate,
+    moments_like,
+    next_learning_rate,
+    real_dtype,
+    requested,
+    require_params,
+    zero_count,
+)
+from jopt._math import abs_sq
+
+# ---------------------------------------------------------------------------- paths
+
+
+def path_name(path: tuple) -> str:
+    """A leaf's path as Keras writes a variable's: its keys joined by ``/``
+    (``{"dense": {"bias": b}}`` → ``"dense/bias"``). The ``.value`` a Flax NNX
+    Variable adds at the end is dropped (``"l1/kernel"``, not ``"l1/kernel/value"``)."""
+    keys = list(path)
+    if keys and isinstance(keys[-1], jax.tree_util.GetAttrKey) and keys[-1].name == "value":
+        keys.pop()
+    parts = []
+    for k in keys:
+        if isinstance(k, jax.tree_util.DictKey):
+            parts.append(str(k.key))
+        elif isinstance(k, jax.tree_util.GetAttrKey):
+            parts.append(k.name)
+        elif isinstance(k, jax.tree_util.SequenceKey):
+            parts.append(str(k.idx))
+        else:
+            parts.append(str(getattr(k, "key", k)))
+    return "/".join(parts)
+
+
+# ------------------------------------------------------------------------- clipping
+
+
+def _reciprocal(value: Any, dtype: Any) -> jax.Array:
+    # Keras computes 1.0 / clip_norm in Python (float64) before it meets the array.
+    if isinstance(value, (int, float, np.number)):
+        return cast(1.0 / float(value), dtype)
+    return 1 / cast(value, dtype)
+
+
+def clipper(clipnorm: Any, global_clipnorm: Any, clipvalue: Any) -> Callable[[Any], Any]:
+    """Keras' ``_clip_gradients``: the one of the three that is set (and > 0)."""
+    if requested(clipnorm):
+
+        def clip_leaf(g):
+            rdt = real_dtype(g.dtype)
+            c = cast(clipnorm, rdt)
+            l2sum = jnp.sum(abs_sq(g), keepdims=True)
+            positive = l2sum > 0  # Keras' two-tap where: no NaN from sqrt(0)'s gradient
+            l2norm = jnp.where(positive, jnp.sqrt(jnp.where(positive, l2sum, 1.0)), l2sum)
+            clipped = g * c.astype(g.dtype) / jnp.maximum(l2norm, c).astype(g.dtype)
+            return jnp.where(c > 0, clipped, g)
+
+        return lambda updates: jax.tree.map(clip_leaf, updates)
+    if requested(global_clipnorm):
+
+        def clip_global(updates):
+            leaves = jax.tree.leaves(updates)
+            if not leaves:
+                return updates
+            squares = [jnp.sum(abs_sq(g)) for g in leaves]
+            wide = max((s.dtype for s in squares), key=lambda d: jnp.finfo(d).bits)
+            norm = jnp.sqrt(jnp.sum(jnp.stack([s.astype(wide) for s in squares])))
+            c = cast(global_clipnorm, wide)
+            scale = c * jnp.minimum(1.0 / norm, _reciprocal(global_clipnorm, wide))
+            scale = scale + (norm - norm)  # NaN for a non-finite norm, as Keras
+            scale = jnp.where(c > 0, scale, jnp.ones([], wide))
+            return jax.tree.map(lambda g: g * scale.astype(g.dtype), updates)
+
+        return clip_global
+    if requested(clipvalue):
+
+        def clip_value(g):
+            v = cast(clipvalue, real_dtype(g.dtype))
+            if jnp.issubdtype(g.dtype, jnp.complexfloating):
+                clipped = jax.lax.complex(jnp.clip(g.real, -v, v), jnp.clip(g.imag, -v, v))
+            else:
+                clipped = jnp.clip(g, -v, v)
+            return jnp.where(v > 0, clipped, g)
+
+        return lambda updates: jax.tree.map(clip_value, updates)
+    return lambda updates: updates
+
+
+# --------------------------------------------------------------- decay, then the step
+
+
+def decay_then_step(
+    call: str,
+    step: Sequence[optax.GradientTransformation],
+    learning_rate: ScalarOrSchedule,
+    decay_of: Callable[[str, Any], Any] | None,
+    clip: Callable[[Any], Any],
+) -> optax.GradientTransformationExtraArgs:
+    """clip(g); θ' = θ − θλα_t on the leaves ``decay_of(path, leaf)`` gives a λ; the
+    step at θ'; the update is the step's minus θλα_t. State: the step's tuple, then the
+    learning-rate state of the decay (with a count if a λ is a schedule)."""
+    inner = optax.with_extra_args_support(optax.chain(*step))
+    if decay_of is None:
+
+        def plain_update(updates, state, params=None, **extra_args):
+            return inner.update(clip(updates), state, params, **extra_args)
+
+        return optax.GradientTransformationExtraArgs(inner.init, plain_update)
+
+    def decays(tree):
+        flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
+        return [decay_of(path_name(path), leaf) for path, leaf in flat], treedef
+
+    def init_fn(params):
+        values, _ = decays(params)
+        counted = any(callable(v) for v in values)
+        return (*inner.init(params), init_learning_rate(learning_rate, counted))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        require_params(call, params, "(the weight decay reads them)")
+        check_tree(call, updates, params, "the params")
+        updates = clip(updates)
+        *step_state, lr_state = state
+        count = getattr(lr_state, "count", None)
+        lr, lr_state = next_learning_rate(learning_rate, lr_state)
+        values, treedef = decays(params)
+        shrinks, decayed = [], []
+        for p, wd in zip(jax.tree.leaves(params), values, strict=True):
+            if not requested(wd):
+                shrinks.append(None)
+                decayed.append(p)
+                continue
+            dt = compute_dtype(p)
+            shrink = p.astype(dt) * cast(evaluate(wd, count), dt) * cast(lr, dt)  # Keras: θ·λ·α
+            shrinks.append(shrink)
+            decayed.append((p.astype(dt) - shrink).astype(p.dtype))
+        out, step_state = inner.update(
+            updates, tuple(step_state), treedef.unflatten(decayed), **extra_args
+        )
+        out = [
+            u if s is None else (u.astype(s.dtype) - s).astype(u.dtype)
+            for u, s in zip(jax.tree.leaves(out), shrinks, strict=True)
+        ]
+        return treedef.unflatten(out), (*step_state, lr_state)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+# ------------------------------------------------------ accumulation and the EMA
+
+
+class KerasBaseState(NamedTuple):
+    """The state of Keras' gradient accumulation and parameter EMA around a preset.
+
+    ``count``: calls so far (Keras' ``optimizer._iterations``; its ``iterations`` is
+    ``count // gradient_accumulation_steps``); ``accumulated``: the sum of the gradients
+    since the last update (None without accumulation); ``ema``: the moving average of
+    the parameters (None without ``use_ema``; read it with :func:`ema_params`);
+    ``inner``: the preset's own state.
+    """
+
+    count: jax.Array
+    accumulated: Any
+    ema: Any
+    inner: Any
+
+
+def accumulate_and_average(
+    call: str,
+    body: optax.GradientTransformationExtraArgs,
+    steps: Any | None,
+    ema_momentum: Any | None,
+    overwrite_frequency: Any | None,
+) -> optax.GradientTransformationExtraArgs:
+    """Keras' ``_backend_apply_gradients`` (JAX backend): every ``steps``-th call runs
+    ``body`` on the mean of the accumulated gradients, the others only add to the sum;
+    then (``ema_momentum`` not None) the EMA of the new parameters, and every
+    ``overwrite_frequency``-th iteration the update that lands them on it."""
+
+    def init_fn(params):
+        return KerasBaseState(
+            zero_count(),
+            moments_like(call, params) if steps is not None else None,
+            moments_like(call, params) if ema_momentum is not None else None,
+            body.init(params),
+        )
+
+    def update_fn(updates, state, params=None, **extra_args):
+        count = state.count
+        accumulated = state.accumulated
+        if steps is None:
+            out, inner = body.update(updates, state.inner, params, **extra_args)
+            iterations = count
+        else:
+            check_tree(call, updates, accumulated, "the accumulated gradients")
+            n = jnp.asarray(steps).astype(count.dtype)
+
+            def run():
+                mean = jax.tree.map(
+                    lambda g, a: (g + a.astype(g.dtype)) / cast(steps, g.dtype),
+                    updates,
+                    accumulated,
+                )
+                out, inner = body.update(mean, state.inner, params, **extra_args)
+                return out, inner, jax.tree.map(jnp.zeros_like, accumulated)
+
+            def wait():
+                added = jax.tree.map(
+                    lambda g, a: (g + a.astype(g.dtype)).astype(a.dtype), updates, accumulated
+                )
+                return jax.tree.map(jnp.zeros_like, updates), state.inner, added
+
+            out, inner, accumulated = jax.lax.cond((count + 1) % n == 0, run, wait)
+            iterations = count // n
+        ema = state.ema
+        if ema_momentum is not None:
+            require_params(call, params, "(the EMA averages them)")
+            first = iterations == 0
+
+            def average(p, u, e):
+                dt = u.dtype
+                momentum = jnp.where(first, jnp.zeros([], dt), cast(ema_momentum, dt))
+                new = p.astype(dt) + u
+                return (momentum * e.astype(dt) + (1 - momentum) * new).astype(e.dtype)
+
+            ema = jax.tree.map(average, params, out, ema)
+            if overwrite_frequency is not None:
+                every = jnp.asarray(overwrite_frequency).astype(count.dtype)
+                now = (iterations + 1) % every == 0
+                out = jax.tree.map(
+                    lambda p, u, e: jnp.where(now, e.astype(u.dtype) - p.astype(u.dtype), u),
+                    params,
+                    out,
+                    ema,
+                )
+        return out, KerasBaseState(increment(count), accumulated, ema, inner)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def find_states(state: Any, kind: type, what: str, where: str) -> list:
+    nodes = jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, kind))
+    found = [s for s in nodes if isinstance(s, kind)]
+    if not found:
+        raise ValueError(f"{where}: no {what} in this state.")
+    return found
+
+
+def leaf_value(x: Any) -> jax.Array:
+    return jnp.asarray(x[...])  # reads a jax.Array and a Flax nnx Variable wrapping one
+
+
+def merge_leaves(params: Any, sources: list[tuple[Any, Callable[[Any, Any], Any]]]) -> Any:
+    """``params`` with each leaf replaced by ``fn(p, leaf)`` for the first ``(tree, fn)``
+    in ``sources`` whose tree holds a leaf of the same path (an ``optax.multi_transform``
+    group holds its own leaves only); leaves no tree holds stay as they are. Matching by
+    path name reads states wrapped in other containers (a Flax ``nnx.Optimizer``'s)."""
+    named: dict[str, tuple[Any, Callable]] = {}
+    for tree, fn in sources:
+        for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+            named.setdefault(path_name(path), (leaf, fn))
+
+    def pick(path, p):
+        hit = named.get(path_name(path))
+        return p if hit is None else hit[1](p, hit[0])
+
+    return jax.tree_util.tree_map_with_path(pick, params)
+
+
+def ema_params(state: Any, params: Any) -> Any:
+    """The parameters with ``use_ema=True``'s moving average in place of each leaf it
+    covers: what Keras' ``optimizer.finalize_variable_values`` (called at the end of
+    ``model.fit``) writes into the model. Leaves of a :func:`MultiOptimizer` group
+    without ``use_ema`` keep their values.
+
+    ``state`` is any state holding a jopt.compat.keras optimizer's (bare, in a chain,
+    or a Flax ``nnx.Optimizer``'s ``opt_state``); ``params``, the current parameters.
+
+    >>> import jax.numpy as jnp, optax
+    >>> import jopt.compat.keras as jk
+    >>> tx = jk.SGD(learning_rate=1.0, use_ema=True, ema_momentum=0.5)
+    >>> params = jnp.array([4.0])
+    >>> state = tx.init(params)
+    >>> for _ in range(2):  # θ: 3 then 2; EMA: 3 (the first) then 0.5·3 + 0.5·2
+    ...     updates, state = tx.update(jnp.array([1.0]), state, params)
+    ...     params = optax.apply_updates(params, updates)
+    >>> jk.ema_params(state, params)
+    Array([2.5], dtype=float32)
+    """
+    where = "jopt.compat.keras.ema_params"
+    found = find_states(state, KerasBaseState, "use_ema=True optimizer", where)
+    emas = [s.ema for s in found if s.ema is not None]
+    if not emas:
+        raise ValueError(f"{where}: no optimizer in this state was built with use_ema=True.")
+    return merge_leaves(
+        params, [(e, lambda p, e: leaf_value(e).astype(leaf_value(p).dtype)) for e in emas]
+    )
+
+
+# --------------------------------------------------- the loss scale and the result
+
+
+class KerasTransformation(optax.GradientTransformationExtraArgs):
+    """What a ``jopt.compat.keras`` factory returns: an ordinary optax transformation
+    that also knows its ``loss_scale_factor`` and carries ``unscaled``, itself without
+    that division. :func:`LossScaleOptimizer` and :func:`MultiOptimizer` step the
+    ``unscaled`` one, as Keras replaces an inner optimizer's ``loss_scale_factor``
+    with their own."""
+
+    kind: str
+    loss_scale_factor: Any
+    unscaled: optax.GradientTransformationExtraArgs
+
+
+def _divided(body: optax.GradientTransformation, factor: Any) -> optax.GradientTransformation:
+    def update_fn(updates, state, params=None, **extra_args):
+        updates = jax.tree.map(lambda g: g / cast(factor, g.dtype), updates)  # Keras: g / s
+        return body.update(updates, state, params, **extra_args)
+
+    return optax.GradientTransformationExtraArgs(body.init, update_fn)
+
+
+def keras_transformation(
+    body: optax.GradientTransformation, loss_scale_factor: Any, kind: str = "optimizer"
+) -> KerasTransformation:
+    """``body`` run in the compute dtype, the gradients first divided by
+    ``loss_scale_factor`` (if set)."""
+
+    def make(tx: optax.GradientTransformation, factor: Any) -> KerasTransformation:
+        wide = in_compute_dtype(tx)
+        out = KerasTransformation(wide.init, wide.update)
+        out.kind, out.loss_scale_factor = kind, factor
+        return out
+
+    unscaled = make(body, None)
+    unscaled.unscaled = unscaled
+    if loss_scale_factor is None:
+        return unscaled
+    scaled = make(_divided(body, loss_scale_factor), loss_scale_factor)
+    scaled.unscaled = unscaled
+    return scaled
+
+
+def unscaled(tx: Any) -> optax.GradientTransformationExtraArgs:
+    """``tx`` without its own loss-scale division (a jopt.compat.keras optimizer), or
+    ``tx`` itself (any other transformation)."""
+    return optax.with_extra_args_support(getattr(tx, "unscaled", tx))
