@@ -223,3 +223,15 @@ def test_legacy_decay_meets_the_contracts():
     make = lambda lr: jk.SGD(lr, momentum=0.9, decay=0.5, weight_decay=0.01)  # noqa: E731
     jopt.testing.check_transformation(make(0.1), params, grads)
     jopt.testing.check_vmap(make, params, grads, [0.1, 0.2])
+
+
+def test_every_optimizer_class_of_keras_optimizers_is_here():
+    classes = [
+        n
+        for n in dir(keras.optimizers)
+        if inspect.isclass(getattr(keras.optimizers, n))
+        and issubclass(getattr(keras.optimizers, n), keras.optimizers.Optimizer)
+        and n != "Optimizer"
+    ]
+    assert len(classes) == 16  # Keras 3.15
+    assert sorted(set(classes) - set(PRESETS)) == []

@@ -231,3 +231,19 @@ def test_lr_decay_meets_the_contracts():
     grads = jax.tree.map(lambda p: (0.5 * p).astype(p.dtype), params)
     jopt.testing.check_transformation(jt.Adagrad(0.1, lr_decay=0.5), params, grads)
     jopt.testing.check_vmap(lambda lr: jt.Adagrad(lr, lr_decay=0.5), params, grads, [0.1, 0.2])
+
+
+def test_every_optimizer_class_of_torch_optim_is_here():
+    classes = [
+        n
+        for n in torch.optim.__all__
+        if inspect.isclass(getattr(torch.optim, n))
+        and issubclass(getattr(torch.optim, n), torch.optim.Optimizer)
+        and n != "Optimizer"
+    ]
+    assert len(classes) == 15  # torch 2.13
+    assert sorted(n for n in classes if n not in jt.__all__) == []
+    reproduced = [n for n in classes if n != "SparseAdam"]
+    assert all(n in OPTIMIZERS for n in reproduced)
+    with pytest.raises(NotImplementedError, match="sparse"):
+        jt.SparseAdam()
