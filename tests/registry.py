@@ -47,6 +47,9 @@ class Case:
     # Properties tests/test_properties.py checks, decided from the case's math (and
     # checked both ways there, so a wrong or missing flag fails):
     decays: bool = False  # a weight-decay term moves the params even at zero gradient
+    # The rate jopt.get_learning_rate reads after update k + 1 under a schedule ``rate``
+    # (count -> lr); None: rate(k). ASGD records its η_t, which the lr sits inside.
+    recorded_rate: Callable[[Callable[[int], float], int], float] | None = None
     scale_invariant: bool = False  # with eps = 0 the update ignores a gradient scale c > 0
 
     def build(self, wrap: Callable[[Callable], Callable], lr: Any) -> optax.GradientTransformation:
@@ -64,6 +67,12 @@ class Case:
 
     def make(self, lr: Any) -> optax.GradientTransformation:
         return self.build(lambda f: f, lr)
+
+
+def _asgd_eta(rate, k, lambd, alpha):
+    # PyTorch's η for update k + 1: computed after update k with that update's lr.
+    lr = rate(max(k - 1, 0))
+    return lr / (1.0 + lambd * lr * k) ** alpha
 
 
 def _after_sgd(tx, lr):
@@ -310,7 +319,14 @@ CASES = [
         None,
         scale_invariant=True,
     ),
-    Case("asgd", jopt.asgd, dict(lambd=1e-3, t0=2.0), 0.05, decays=True),
+    Case(
+        "asgd",
+        jopt.asgd,
+        dict(lambd=1e-3, t0=2.0),
+        0.05,
+        decays=True,
+        recorded_rate=lambda rate, k: _asgd_eta(rate, k, 1e-3, 0.75),
+    ),
     Case(
         "swa",
         jopt.swa,
@@ -404,7 +420,15 @@ CASES = [
     Case(
         "keras.Muon", jk.Muon, dict(exclude_layers=["f"]), 0.02, decays=True, scale_invariant=True
     ),
-    Case("torch.ASGD", jt.ASGD, dict(t0=2.0, weight_decay=1e-3), 0.05, "lr", decays=True),
+    Case(
+        "torch.ASGD",
+        jt.ASGD,
+        dict(t0=2.0, weight_decay=1e-3),
+        0.05,
+        "lr",
+        decays=True,
+        recorded_rate=lambda rate, k: _asgd_eta(rate, k, 1e-4, 0.75),
+    ),
     Case(
         "torch.Rprop",
         jt.Rprop,
