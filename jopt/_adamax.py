@@ -113,7 +113,7 @@ def scale_by_adamax(
     Array([ 1., -1.], dtype=float32)
     """
     call = "jopt.scale_by_adamax"
-    options = dict(eps_in_max=eps_in_max, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    options: dict[str, Any] = dict(eps_in_max=eps_in_max, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
     check_adamax(call, b1, b2, eps, **options)
     return _scale_by_adamax(call, b1, b2, eps, **options)
 
@@ -145,6 +145,6 @@ def adamax(
     """
     call = "jopt.adamax"
     check_learning_rate(call, learning_rate)
-    options = dict(eps_in_max=eps_in_max, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    options: dict[str, Any] = dict(eps_in_max=eps_in_max, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
     check_adamax(call, b1, b2, eps, **options)
     return chain(_scale_by_adamax(call, b1, b2, eps, **options), lr_step(call, learning_rate))

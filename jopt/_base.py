@@ -319,7 +319,7 @@ def scale_by_learning_rate(
     return _scale_by_learning_rate(call, learning_rate, flip_sign)
 
 
-def find_states(state: Any, kinds: tuple[type, ...]) -> list:
+def find_states(state: Any, kinds: tuple[type, ...]) -> list[Any]:
     """The NamedTuple states of the given classes inside ``state``, outermost first
     (through ``optax.chain``, ``inject_hyperparams`` and Flax ``nnx.Optimizer`` states)."""
     return [

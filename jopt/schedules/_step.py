@@ -4,10 +4,11 @@ ExponentialLR, PolynomialLR, and Keras' legacy inverse-time ``decay``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax.numpy as jnp
 
-from jopt._base import Scalar, Schedule, cast, evaluate
+from jopt._base import Scalar, ScalarOrSchedule, Schedule, cast, evaluate
 from jopt._validation import check_int, check_nonnegative, check_range
 from jopt.schedules._common import as_count, check_milestones, float_dtype, power, wide_dtype
 
@@ -159,7 +160,7 @@ def polynomial_lr(base_lr: Scalar, total_iters: int = 5, power: Scalar = 1.0) ->
 
 
 def inverse_time(
-    base_lr: Scalar, decay: Scalar, decay_steps: float = 1, staircase: bool = False
+    base_lr: ScalarOrSchedule, decay: Any, decay_steps: float = 1, staircase: bool = False
 ) -> Schedule:
     """``base_lr(count) / (1 + decay * p)``, ``p = count / decay_steps`` (floored when
     ``staircase``), ``base_lr`` a number or a schedule.

@@ -45,8 +45,9 @@ def Adamax(  # noqa: N802
     """
     call = "jopt.compat.keras.Adamax"
     lr = keras_learning_rate(call, learning_rate)
-    names = dict(b1_name="beta_1", b2_name="beta_2", eps_name="epsilon")
-    check_adamax(call, beta_1, beta_2, epsilon, **names)
+    check_adamax(
+        call, beta_1, beta_2, epsilon, b1_name="beta_1", b2_name="beta_2", eps_name="epsilon"
+    )
     check_weight_decay(call, weight_decay)
     steps = [_scale_by_adamax(call, beta_1, beta_2, epsilon, eps_in_max=False), lr_step(call, lr)]
     return keras_optimizer(call, steps, lr, weight_decay, dict(options))
