@@ -95,10 +95,14 @@ def schedule_free_adamw(
             v_new = stored(v_old + (abs_sq(g) - v_old) * (1 - b2), v.dtype)
             denom = jnp.sqrt(v_new / correction) + eps
             z_new = stored(z_old - (alpha.astype(dt) * g) / denom.astype(dt), z.dtype)
-            x_old = (y - (1 - b1) * z_old) / b1
-            x_new = (1 - weight.astype(dt)) * x_old + weight.astype(dt) * z_new
-            y_new = (1 - b1) * z_new + b1 * x_new
-            return (y_new - y).astype(out_dtype), z_new.astype(z.dtype), v_new.astype(v.dtype)
+            # Keras: x_old = (y − (1 − β1) z_old)/β1, x_new = (1 − w) x_old + w z_new,
+            # y_new = (1 − β1) z_new + β1 x_new. Written as y_new − y, with Δz = z_new − z_old:
+            # (1 − β1) Δz + w (z_old − y + β1 Δz), which never subtracts two
+            # parameter-sized numbers to get the small update (their rounding, an ulp of θ,
+            # would be 1e-5 of the update in float32).
+            dz, w = z_new - z_old, weight.astype(dt)
+            out = (1 - b1) * dz + w * (z_old - y + b1 * dz)
+            return out.astype(out_dtype), z_new.astype(z.dtype), v_new.astype(v.dtype)
 
         out, z, v = map_leaves(step, 3, updates, params, state.z, state.v)
         return out, ScheduleFreeAdamWState(increment(state.count), z, v, state.beta_1, rate)

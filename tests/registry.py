@@ -46,7 +46,9 @@ class Case:
     needs_value: bool = False  # update() takes value=<the monitored loss>
     # Properties tests/test_properties.py checks, decided from the case's math (and
     # checked both ways there, so a wrong or missing flag fails):
-    decays: bool = False  # a weight-decay term moves the params even at zero gradient
+    # a weight-decay term (or FTRL's pull to the origin) moves the params even at zero
+    # gradient, towards zero (from the first update that moves them)
+    decays: bool = False
     # The rate jopt.get_learning_rate reads after update k + 1 under a schedule ``rate``
     # (count -> lr); None: rate(k). ASGD records its η_t, which the lr sits inside.
     recorded_rate: Callable[[Callable[[int], float], int], float] | None = None
@@ -440,13 +442,25 @@ CASES = [
         scale_invariant=True,
     ),
     # Issue 15: Keras' base options, Ftrl, ScheduleFreeAdamW, LossScaleOptimizer, MultiOptimizer
-    Case("scale_by_ftrl", jopt.scale_by_ftrl, dict(beta=0.1, l2_shrinkage=1e-4), 1.0),
-    Case("keras.Ftrl", jk.Ftrl, dict(l1_regularization_strength=1e-4, weight_decay=1e-3), 1.0),
+    # FTRL computes θ from its accumulators (θ = (clip(z, ±λ1) − z)/q), and z starts at 0:
+    # at zero gradient the first step lands θ on 0 (with l2_shrinkage, a hair past it).
+    Case("scale_by_ftrl", jopt.scale_by_ftrl, dict(beta=0.1, l2_shrinkage=1e-4), 1.0, decays=True),
+    Case(
+        "keras.Ftrl",
+        jk.Ftrl,
+        dict(l1_regularization_strength=1e-4, weight_decay=1e-3),
+        1.0,
+        decays=True,
+    ),
+    # Decoupled decay, Adam-normalized z steps (scale-free at ε = 0). At zero gradient the
+    # first step puts θ back on x_1 = z_1 = θ_0 (the decay undone), the next ones decay.
     Case(
         "keras.ScheduleFreeAdamW",
         jk.ScheduleFreeAdamW,
         dict(warmup_steps=5, weight_decay=1e-3),
         0.05,
+        decays=True,
+        scale_invariant=True,
     ),
     Case(
         "keras.Adam-options",
@@ -459,12 +473,20 @@ CASES = [
             gradient_accumulation_steps=2,
             loss_scale_factor=2.0,
             weight_decay=1e-3,
-            exclude_from_weight_decay=["b"],
+            # the contract tree's float16 leaf; no key of the properties' random trees
+            # (a, b, c): a tree whose every leaf is excluded would have nothing to decay
+            exclude_from_weight_decay=["f"],
         ),
         0.05,
+        # the first call only accumulates, the second decays; Adam at ε = 0 with a
+        # decoupled decay is scale-free, and the clip norm 10 is above every gradient
+        # the properties draw (|g| <= 2, at most 18 entries), so it never clips
+        decays=True,
+        scale_invariant=True,
     ),
     Case("keras.SGD-clipnorm-ema", jk.SGD, dict(clipnorm=10.0, use_ema=True), 0.05),
-    Case("keras.RMSprop-clipvalue", jk.RMSprop, dict(clipvalue=10.0), 0.01),
+    # RMSprop at ε = 0 is scale-free; the clip value 10 is above every drawn |g| <= 2
+    Case("keras.RMSprop-clipvalue", jk.RMSprop, dict(clipvalue=10.0), 0.01, scale_invariant=True),
     Case(
         "keras.LossScaleOptimizer",
         jk.LossScaleOptimizer,

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import optax
 import pytest
-from parity import KERAS_CASES, STEPS, keras_errors
+from parity import KERAS_CASES, STEPS, keras_errors, keras_reductions_in_float64
 from registry import CASES
 
 import jopt
@@ -41,16 +41,7 @@ def test_trajectory_matches_keras(case, dtype):
 def test_float64_gap_is_keras_float32_reductions(case, monkeypatch):
     # The looser float64 bound of these cases is Keras' doing: its ops.mean and ops.norm
     # reduce in float32. Kept in float64, Keras agrees with jopt to the usual 1e-10.
-    from keras.src.backend.jax import linalg, numpy
-
-    def mean(x, axis=None, keepdims=False):
-        return jnp.mean(jnp.asarray(x), axis=axis, keepdims=keepdims)
-
-    def norm(x, ord=None, axis=None, keepdims=False):
-        return jnp.linalg.norm(jnp.asarray(x), ord=ord, axis=axis, keepdims=keepdims)
-
-    monkeypatch.setattr(numpy, "mean", mean)
-    monkeypatch.setattr(linalg, "norm", norm)
+    keras_reductions_in_float64(monkeypatch)
     assert keras_errors(case, np.float64)[1] <= TOL[np.float64]
 
 

@@ -183,21 +183,23 @@ def relative_gap(got, want) -> float:
 
 
 def check_zero_gradient(tx, params, *, decays: bool, steps: int = STEPS, values=None) -> None:
-    """Zero gradients from the initial state: no update at all, or (``decays``) a first
-    update that moves the params towards zero, and moves some."""
+    """Zero gradients from the initial state: no update at all, or (``decays``) updates
+    that are exactly zero until the first that moves the params (a call that only
+    accumulates gradients, a step that undoes the decay), which moves them towards zero."""
     zeros = [jax.tree.map(jnp.zeros_like, params) for _ in range(steps)]
     updates = run(tx, params, zeros, values)
+    moving = [t for t, u in enumerate(updates) if any(np.any(x != 0) for x, _ in _leaves64(u))]
     if not decays:
-        for t, u in enumerate(updates):
-            for leaf in jax.tree.leaves(u):
-                assert np.all(np.asarray(leaf, np.float64) == 0.0), (
-                    f"zero gradient, step {t + 1}: the params moved by {leaf}"
-                )
+        for t in moving[:1]:
+            moved = [x for x, _ in _leaves64(updates[t]) if np.any(x != 0)]
+            raise AssertionError(f"zero gradient, step {t + 1}: the params moved by {moved[0]}")
         return
-    pairs = list(zip(_leaves64(updates[0]), _leaves64(params), strict=True))
-    assert any(np.any(u != 0.0) for (u, _), _ in pairs), "a decaying case did not move"
-    for (u, _), (p, _) in pairs:
-        assert np.all(u * p <= 0.0), f"decay moved params away from zero: {p} by {u}"
+    assert moving, "a decaying case did not move"
+    first = moving[0]  # the params are the initial ones until then
+    for (u, _), (p, _) in zip(_leaves64(updates[first]), _leaves64(params), strict=True):
+        assert np.all(u * p <= 0.0), (
+            f"step {first + 1}: decay moved params away from zero: {p} by {u}"
+        )
 
 
 def check_momentum_zero(tx, reference, params, grads, values=None) -> None:
@@ -667,6 +669,28 @@ def test_zero_gradient_check_fails_on_decay_that_grows_the_params():
     with pytest.raises(AssertionError, match="did not move"):  # a flag set without decay
         check_zero_gradient(jopt.sgd(0.1), params, decays=True)
     check_zero_gradient(jopt.sgd(0.1, weight_decay=0.5), params, decays=True)
+    # after a first update of zeros (as with accumulation), the first that moves is checked
+    with pytest.raises(AssertionError, match="step 2: decay moved params away"):
+        check_zero_gradient(
+            _from_second_call(optax.chain(grows, jopt.sgd(0.1))), params, decays=True
+        )
+    with pytest.raises(AssertionError, match="step 2: the params moved"):
+        check_zero_gradient(
+            _from_second_call(jopt.sgd(0.1, weight_decay=0.5)), params, decays=False
+        )
+    check_zero_gradient(_from_second_call(jopt.sgd(0.1, weight_decay=0.5)), params, decays=True)
+
+
+def _from_second_call(tx):
+    """``tx`` with its first update replaced by zeros."""
+
+    def update(u, s, p=None):
+        count, inner = s
+        out, inner = tx.update(u, inner, p)
+        out = jax.tree.map(lambda x: jnp.where(count > 0, x, jnp.zeros_like(x)), out)
+        return out, (count + 1, inner)
+
+    return optax.GradientTransformation(lambda p: (jnp.zeros([], jnp.int32), tx.init(p)), update)
 
 
 def _leaky_momentum(beta):

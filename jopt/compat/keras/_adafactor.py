@@ -19,7 +19,6 @@ from jopt.compat.keras._common import (
 from jopt.compat.keras._common import (
     learning_rate as keras_learning_rate,
 )
-from jopt.compat.keras._decay_first import reads_decayed_params
 
 
 @with_options
@@ -64,6 +63,5 @@ def Adafactor(  # noqa: N802 (Keras' class name)
     moments = scale_by_adafactor_moments(
         call, b2_decay=beta_2_decay, eps1=epsilon_1, eps2=epsilon_2, clip_threshold=clip_threshold
     )
-    steps = [*reads_decayed_params(call, [moments], lr, weight_decay)]
-    steps.append(lr_step(call, relative_step_size(lr)))
+    steps = [moments, lr_step(call, relative_step_size(lr))]
     return keras_optimizer(call, steps, lr, weight_decay, dict(options))

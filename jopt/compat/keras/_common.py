@@ -271,8 +271,10 @@ def keras_optimizer(
     it never enters a buffer.
 
     ``leaf_weight_decay(path, leaf)``, if given, replaces ``weight_decay`` leaf by leaf
-    (a number, or None for no decay; e.g. Keras Muon's ``adam_weight_decay`` for the
-    leaves it hands to AdamW); ``exclude_from_weight_decay`` still applies.
+    (a number or a schedule, None for no decay; Keras Muon's ``weight_decay`` for its
+    matrices, ``adam_weight_decay`` for the leaves it hands to AdamW), with the same
+    order (decay first, the step reads the decayed θ); ``exclude_from_weight_decay``
+    still applies.
     The state is the step's (a tuple, then the decay's learning-rate state when a decay
     is asked for), wrapped in a :class:`KerasBaseState` when accumulation or the EMA
     is asked for.

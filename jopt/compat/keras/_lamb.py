@@ -19,7 +19,6 @@ from jopt.compat.keras._common import (
 from jopt.compat.keras._common import (
     learning_rate as keras_learning_rate,
 )
-from jopt.compat.keras._decay_first import reads_decayed_params
 
 
 @with_options
@@ -52,9 +51,9 @@ def Lamb(  # noqa: N802 (Keras' class name)
     names: dict[str, Any] = dict(b1_name="beta_1", b2_name="beta_2", eps_name="epsilon")
     check_adam(call, beta_1, beta_2, epsilon, **names)
     check_weight_decay(call, weight_decay)
-    direction = [
+    steps = [
         scale_by_adam_moments(call, b1=beta_1, b2=beta_2, eps=epsilon),
         _scale_by_trust_ratio(call),
+        lr_step(call, lr),
     ]
-    steps = reads_decayed_params(call, direction, lr, weight_decay)
-    return keras_optimizer(call, [*steps, lr_step(call, lr)], lr, weight_decay, dict(options))
+    return keras_optimizer(call, steps, lr, weight_decay, dict(options))

@@ -14,7 +14,6 @@ from jopt._base import Scalar, ScalarOrSchedule, requested
 from jopt._base import _scale_by_learning_rate as lr_step
 from jopt._muon import _scale_by_muon, check_muon, scaled
 from jopt._validation import check_flag, check_nonnegative, check_optional, check_range
-from jopt._weight_decay import _decoupled_weight_decay
 from jopt.compat.keras._common import (
     KerasOptions,
     keras_optimizer,
@@ -23,25 +22,13 @@ from jopt.compat.keras._common import (
 from jopt.compat.keras._common import (
     learning_rate as keras_learning_rate,
 )
-
-
-def path_name(path: tuple) -> str:
-    """A tree path as Keras writes a variable's path: the keys joined by "/"
-    (``{"dense": {"kernel": w}}`` → ``"dense/kernel"``)."""
-    names = []
-    for key in path:
-        for attr in ("key", "name", "idx"):
-            if hasattr(key, attr):
-                names.append(str(getattr(key, attr)))
-                break
-        else:
-            names.append(str(key))
-    return "/".join(names)
+from jopt.compat.keras._options import path_name
 
 
 def _uses_adam(exclude_layers: Sequence[str], exclude_embeddings: bool):
-    def uses_adam(path: tuple, leaf: Any) -> bool:
-        name = path_name(path)
+    """Keras' ``_should_use_adamw``, on a leaf's path as Keras writes a variable's."""
+
+    def uses_adam(name: str, leaf: Any) -> bool:
         return (
             len(getattr(leaf, "shape", ())) != 2
             or (exclude_embeddings and "embedding" in name.lower())
@@ -139,10 +126,10 @@ def Muon(  # noqa: N802 (Keras' class name)
     uses_adam = _uses_adam(keywords, exclude_embeddings)
 
     def adam_leaves(tree):
-        return jax.tree_util.tree_map_with_path(uses_adam, tree)
+        return jax.tree_util.tree_map_with_path(lambda p, x: uses_adam(path_name(p), x), tree)
 
     def muon_leaves(tree):
-        return jax.tree_util.tree_map_with_path(lambda p, x: not uses_adam(p, x), tree)
+        return jax.tree.map(lambda adam: not adam, adam_leaves(tree))
 
     muon = _scale_by_muon(
         call,
@@ -160,8 +147,18 @@ def Muon(  # noqa: N802 (Keras' class name)
         optax.masked(optax.chain(muon, lr_step(call, lr)), muon_leaves),
         optax.masked(optax.chain(adam, lr_step(call, scaled(lr, adam_lr_ratio))), adam_leaves),
     ]
-    # Keras' Muon decays each leaf with its own group's λ, at α_t (not α_t·adam_lr_ratio).
-    for decay, mask in ((weight_decay, muon_leaves), (adam_weight_decay, adam_leaves)):
-        if requested(decay):
-            steps.append(_decoupled_weight_decay(call, lr, decay, mask))
-    return keras_optimizer(call, steps, lr, None, dict(options))
+
+    def leaf_weight_decay(name: str, leaf: Any) -> Any:
+        # Keras' Muon._apply_weight_decay: each leaf its group's λ, at α_t (not
+        # α_t·adam_lr_ratio), on the parameters before the step, like the base decay.
+        return adam_weight_decay if uses_adam(name, leaf) else weight_decay
+
+    decays = requested(weight_decay) or requested(adam_weight_decay)
+    return keras_optimizer(
+        call,
+        steps,
+        lr,
+        weight_decay,
+        dict(options),
+        leaf_weight_decay=leaf_weight_decay if decays else None,
+    )

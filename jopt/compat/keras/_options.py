@@ -118,9 +118,12 @@ def decay_then_step(
     decay_of: Callable[[str, Any], Any] | None,
     clip: Callable[[Any], Any],
 ) -> optax.GradientTransformationExtraArgs:
-    """clip(g); θ' = θ − θλα_t on the leaves ``decay_of(path, leaf)`` gives a λ; the
-    step at θ'; the update is the step's minus θλα_t. State: the step's tuple, then the
-    learning-rate state of the decay (with a count if a λ is a schedule)."""
+    """clip(g); θ' = θ − θλα_t on the leaves ``decay_of(path, leaf)`` gives a λ (in the
+    compute dtype); the step at θ'; the update is the step's plus θ' − θ, so it lands θ
+    where Keras does: on θ' moved by the step. Keras' rule "decay the parameters first,
+    the step reads the decayed ones" lives here only (Adafactor's RMS(θ), Lamb's ‖θ‖,
+    ScheduleFreeAdamW's y, Muon's two λ through ``decay_of``). State: the step's tuple,
+    then the learning-rate state of the decay (with a count if a λ is a schedule)."""
     inner = optax.with_extra_args_support(optax.chain(*step))
     if decay_of is None:
 
@@ -146,22 +149,24 @@ def decay_then_step(
         count = getattr(lr_state, "count", None)
         lr, lr_state = next_learning_rate(learning_rate, lr_state)
         values, treedef = decays(params)
-        shrinks, decayed = [], []
+        moved, decayed = [], []
         for p, wd in zip(jax.tree.leaves(params), values, strict=True):
             if not requested(wd):
-                shrinks.append(None)
+                moved.append(None)
                 decayed.append(p)
                 continue
-            dt = compute_dtype(p)
-            shrink = p.astype(dt) * cast(evaluate(wd, count), dt) * cast(lr, dt)  # Keras: θ·λ·α
-            shrinks.append(shrink)
-            decayed.append((p.astype(dt) - shrink).astype(p.dtype))
+            p = p.astype(compute_dtype(p))
+            d = p - p * cast(evaluate(wd, count), p.dtype) * cast(lr, p.dtype)  # Keras: θ·λ·α
+            decayed.append(d)
+            # what the decay moved θ by, as rounded in θ': the update lands θ on θ' + the
+            # step's update (so a step that puts θ' back on θ returns exactly 0)
+            moved.append(p - d)
         out, step_state = inner.update(
             updates, tuple(step_state), treedef.unflatten(decayed), **extra_args
         )
         out = [
-            u if s is None else (u.astype(s.dtype) - s).astype(u.dtype)
-            for u, s in zip(jax.tree.leaves(out), shrinks, strict=True)
+            u if m is None else (u.astype(m.dtype) - m).astype(u.dtype)
+            for u, m in zip(jax.tree.leaves(out), moved, strict=True)
         ]
         return treedef.unflatten(out), (*step_state, lr_state)
 
