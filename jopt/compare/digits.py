@@ -27,10 +27,10 @@ class MLP(nnx.Module):
     """64-``hidden``-10 ReLU MLP on the 8×8 digit images (flattened)."""
 
     def __init__(self, hidden: int = HIDDEN, *, rngs: nnx.Rngs):
-        self.l1 = nnx.Linear(64, hidden, rngs=rngs)
-        self.l2 = nnx.Linear(hidden, 10, rngs=rngs)
+        self.l1: nnx.Linear = nnx.Linear(64, hidden, rngs=rngs)
+        self.l2: nnx.Linear = nnx.Linear(hidden, 10, rngs=rngs)
 
-    def __call__(self, x):
+    def __call__(self, x: jax.Array) -> jax.Array:
         return self.l2(jax.nn.relu(self.l1(x)))
 
 

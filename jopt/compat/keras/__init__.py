@@ -22,7 +22,6 @@ from jopt.compat.keras._adam import Adam as Adam
 from jopt.compat.keras._adam import AdamW as AdamW
 from jopt.compat.keras._adamax import Adamax as Adamax
 from jopt.compat.keras._common import KerasOptions as KerasOptions
-from jopt.compat.keras._common import ema_params as ema_params
 from jopt.compat.keras._ftrl import Ftrl as Ftrl
 from jopt.compat.keras._lamb import Lamb as Lamb
 from jopt.compat.keras._lion import Lion as Lion
@@ -32,6 +31,7 @@ from jopt.compat.keras._multi import MultiOptimizer as MultiOptimizer
 from jopt.compat.keras._multi import OptimizerMap as OptimizerMap
 from jopt.compat.keras._muon import Muon as Muon
 from jopt.compat.keras._nadam import Nadam as Nadam
+from jopt.compat.keras._options import ema_params as ema_params
 from jopt.compat.keras._rmsprop import RMSprop as RMSprop
 from jopt.compat.keras._schedule_free import ScheduleFreeAdamW as ScheduleFreeAdamW
 from jopt.compat.keras._schedule_free import (

@@ -127,7 +127,7 @@ def with_options(preset: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def _per_call(schedule: Callable, steps: Any) -> Callable:
+def _per_call(schedule: Callable[..., Any], steps: Any) -> Callable[..., Any]:
     def per_update(count):
         n = jnp.asarray(steps).astype(count.dtype)
         return schedule(count * n + (n - 1))
@@ -234,7 +234,7 @@ def check_options(call: str, options: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
-def _patterns(call: str, value: Any) -> tuple[re.Pattern, ...]:
+def _patterns(call: str, value: Any) -> tuple[re.Pattern[str], ...]:
     name = "exclude_from_weight_decay"
     if value is None:
         return ()
@@ -305,4 +305,3 @@ def keras_optimizer(
 
 
 KerasBaseState = _options.KerasBaseState
-ema_params = _options.ema_params

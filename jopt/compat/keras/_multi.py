@@ -4,7 +4,7 @@ parameters, on ``optax.multi_transform``."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Hashable, Iterator, MutableMapping
 from typing import Any
 
 import jax
@@ -23,7 +23,7 @@ def _check_member(where: str, tx: Any) -> None:
         raise ValueError(f"{where}: MultiOptimizer cannot be used inside an MultiOptimizer.")
 
 
-class OptimizerMap(MutableMapping):
+class OptimizerMap(MutableMapping[str, Any]):
     """``keras.optimizers.OptimizerMap``: parameter paths (or regular expressions over
     them) mapped to optimizers, ``default_optimizer`` for the rest.
 
@@ -140,7 +140,7 @@ def MultiOptimizer(  # noqa: N802
         check_range(call, "loss_scale_factor", loss_scale_factor, 0.0, lo_open=True)
 
     def grouped(tree):
-        chosen: list = []
+        chosen: list[Any] = []
         labels = []
         flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
         for path, _ in flat:
@@ -157,7 +157,9 @@ def MultiOptimizer(  # noqa: N802
                 index = len(chosen)
                 chosen.append(tx)
             labels.append(index)
-        transforms = {i: unscaled(tx) for i, tx in enumerate(chosen)}
+        transforms: dict[Hashable, optax.GradientTransformation] = {
+            i: unscaled(tx) for i, tx in enumerate(chosen)
+        }
         return optax.multi_transform(transforms, treedef.unflatten(labels))
 
     def init_fn(params):

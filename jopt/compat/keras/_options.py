@@ -5,6 +5,7 @@ loss-scale division (``keras/src/optimizers/base_optimizer.py`` and the JAX back
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -34,7 +35,7 @@ from jopt._math import abs_sq
 # ---------------------------------------------------------------------------- paths
 
 
-def path_name(path: tuple) -> str:
+def path_name(path: tuple[Any, ...]) -> str:
     """A leaf's path as Keras writes a variable's: its keys joined by ``/``
     (``{"dense": {"bias": b}}`` → ``"dense/bias"``). The ``.value`` a Flax NNX
     Variable adds at the end is dropped (``"l1/kernel"``, not ``"l1/kernel/value"``)."""
@@ -139,7 +140,8 @@ def decay_then_step(
     def init_fn(params):
         values, _ = decays(params)
         counted = any(callable(v) for v in values)
-        return (*inner.init(params), init_learning_rate(learning_rate, counted))
+        inner_state = typing.cast(tuple[Any, ...], inner.init(params))
+        return (*inner_state, init_learning_rate(learning_rate, counted))
 
     def update_fn(updates, state, params=None, **extra_args):
         require_params(call, params, "(the weight decay reads them)")
@@ -156,7 +158,8 @@ def decay_then_step(
                 decayed.append(p)
                 continue
             p = p.astype(compute_dtype(p))
-            d = p - p * cast(evaluate(wd, count), p.dtype) * cast(lr, p.dtype)  # Keras: θ·λ·α
+            wd_now = wd if count is None else evaluate(wd, count)
+            d = p - p * cast(wd_now, p.dtype) * cast(lr, p.dtype)  # Keras: θ·λ·α
             decayed.append(d)
             # what the decay moved θ by, as rounded in θ': the update lands θ on θ' + the
             # step's update (so a step that puts θ' back on θ returns exactly 0)
@@ -168,7 +171,7 @@ def decay_then_step(
             u if m is None else (u.astype(m.dtype) - m).astype(u.dtype)
             for u, m in zip(jax.tree.leaves(out), moved, strict=True)
         ]
-        return treedef.unflatten(out), (*step_state, lr_state)
+        return treedef.unflatten(out), (*typing.cast(tuple[Any, ...], step_state), lr_state)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -265,7 +268,7 @@ def accumulate_and_average(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-def find_states(state: Any, kind: type, what: str, where: str) -> list:
+def find_states(state: Any, kind: type, what: str, where: str) -> list[Any]:
     nodes = jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, kind))
     found = [s for s in nodes if isinstance(s, kind)]
     if not found:
@@ -282,7 +285,7 @@ def merge_leaves(params: Any, sources: list[tuple[Any, Callable[[Any, Any], Any]
     in ``sources`` whose tree holds a leaf of the same path (an ``optax.multi_transform``
     group holds its own leaves only); leaves no tree holds stay as they are. Matching by
     path name reads states wrapped in other containers (a Flax ``nnx.Optimizer``'s)."""
-    named: dict[str, tuple[Any, Callable]] = {}
+    named: dict[str, tuple[Any, Callable[..., Any]]] = {}
     for tree, fn in sources:
         for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
             named.setdefault(path_name(path), (leaf, fn))
