@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from jopt import compat as compat
 from jopt import schedules as schedules
+from jopt import sharding as sharding
 from jopt import testing as testing
 from jopt._adagrad import ScaleByAdagradState as ScaleByAdagradState
 from jopt._adagrad import adagrad as adagrad
@@ -88,5 +89,6 @@ __all__ = [
     "scale_by_trace",
     "schedules",
     "sgd",
+    "sharding",
     "testing",
 ]

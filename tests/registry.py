@@ -139,4 +139,11 @@ CASES = [
 ]
 
 # Public callables that are not transformations, so not in the registry.
-NOT_TRANSFORMS = {"get_learning_rate", "minibatch_indices", "testing", "schedules", "compat"}
+NOT_TRANSFORMS = {
+    "get_learning_rate",
+    "minibatch_indices",
+    "testing",
+    "schedules",
+    "compat",
+    "sharding",
+}
