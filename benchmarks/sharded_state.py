@@ -16,7 +16,8 @@ the gradients given with the params' sharding (as the backward pass leaves them)
   zero_axis="data"))``, and the step's in/out shardings from the same call.
 
 The first two use ``jax.jit(step)`` without shardings, as most training loops do. Columns:
-optimizer-state bytes on each device (min-max over the 8), median step time, the
+optimizer-state bytes on each device (min-max over the 8), median step time, the bytes
+XLA's cost analysis counts for one device's step (a noise-free measure of its work), the
 collectives in the compiled step (XLA's HLO text: all-gather / reduce-scatter /
 all-reduce, async starts included), and XLA compiles over ``--steps`` steps.
 """
@@ -87,69 +88,92 @@ def collectives(hlo: str) -> dict[str, int]:
     return {c: len(re.findall(rf"\b{c}(?:-start)?\(", hlo)) for c in COLLECTIVES}
 
 
-def run(name: str, layout: str, mesh, shapes, steps: int) -> dict:
-    tx = CONTENDERS[name]()
-    replicated = NamedSharding(mesh, P())
-    if layout == "sharded params":
-        where = {k: split_largest(mesh, s) for k, s in shapes}
-    else:
-        where = {k: replicated for k, _ in shapes}
-    params = {k: jax.device_put(jnp.full(s, 0.5, jnp.float32), where[k]) for k, s in shapes}
-    grads = {k: jax.device_put(jnp.full(s, 0.01, jnp.float32), where[k]) for k, s in shapes}
+class Contender:
+    """One library's Adam in one layout: its params, state, jitted step and records."""
 
-    def step(params, state, grads):
-        updates, state = tx.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
+    def __init__(self, name: str, layout: str, mesh, shapes):
+        tx = CONTENDERS[name]()
+        replicated = NamedSharding(mesh, P())
+        if layout == "sharded params":
+            where = {k: split_largest(mesh, s) for k, s in shapes}
+        else:
+            where = {k: replicated for k, _ in shapes}
+        self.params = {
+            k: jax.device_put(jnp.full(s, 0.5, jnp.float32), where[k]) for k, s in shapes
+        }
+        self.grads = {
+            k: jax.device_put(jnp.full(s, 0.01, jnp.float32), where[k]) for k, s in shapes
+        }
 
-    if layout == "ZeRO-1":
-        shardings = jopt.sharding.state_shardings(tx, params, zero_axis="data")
-        state = jax.jit(tx.init, out_shardings=shardings)(params)
-        jitted = jax.jit(
-            step,
-            in_shardings=(where, shardings, where),
-            out_shardings=(where, shardings),
-            donate_argnums=(0, 1),
-        )
-    else:
-        state = tx.init(params)  # what a training loop writes
-        jitted = jax.jit(step, donate_argnums=(0, 1))
-    state_bytes = per_device_bytes(state)
+        def step(params, state, grads):
+            updates, state = tx.update(grads, state, params)
+            return optax.apply_updates(params, updates), state
 
-    compiles = []
+        if layout == "ZeRO-1":
+            shardings = jopt.sharding.state_shardings(tx, self.params, zero_axis="data")
+            self.state = jax.jit(tx.init, out_shardings=shardings)(self.params)
+            self.jitted = jax.jit(
+                step,
+                in_shardings=(where, shardings, where),
+                out_shardings=(where, shardings),
+                donate_argnums=(0, 1),
+            )
+        else:
+            self.state = tx.init(self.params)  # what a training loop writes
+            self.jitted = jax.jit(step, donate_argnums=(0, 1))
+        self.bytes = per_device_bytes(self.state)
+        self.times: list[float] = []
+        self.compiled: list[bool] = []
+
+    def step(self, compiles: list) -> None:
+        before, start = len(compiles), time.perf_counter()
+        self.params, self.state = self.jitted(self.params, self.state, self.grads)
+        jax.block_until_ready((self.params, self.state))
+        self.times.append(time.perf_counter() - start)
+        self.compiled.append(len(compiles) > before)
+
+    def result(self) -> dict:
+        steady = [t for t, c in zip(self.times, self.compiled, strict=True) if not c]
+        # the executable the steady steps ran (already compiled: taken from the cache)
+        compiled = self.jitted.lower(self.params, self.state, self.grads).compile()
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        leaves = jax.tree.leaves(self.state)
+        return {
+            "bytes": self.bytes,
+            "total": sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in leaves),
+            "ms": 1e3 * statistics.median(steady or self.times),
+            "collectives": collectives(compiled.as_text()),
+            "compiles": sum(self.compiled),
+            "accessed": cost.get("bytes accessed", float("nan")),
+        }
+
+
+def run_layout(layout: str, mesh, shapes, steps: int) -> dict:
+    """jopt and optax set up side by side, their steps interleaved (one each per round)."""
+    contenders = {name: Contender(name, layout, mesh, shapes) for name in CONTENDERS}
+    compiles: list[float] = []
 
     def count(event, duration, **kwargs):
         if event == COMPILE_EVENT:
             compiles.append(duration)
 
-    times, compiled = [], []
     jax.monitoring.register_event_duration_secs_listener(count)
     try:
         for _ in range(steps):
-            before, start = len(compiles), time.perf_counter()
-            params, state = jitted(params, state, grads)
-            jax.block_until_ready((params, state))
-            times.append(time.perf_counter() - start)
-            compiled.append(len(compiles) > before)
+            for contender in contenders.values():
+                contender.step(compiles)
     finally:
         jax.monitoring.unregister_event_duration_listener(count)
-    steady = [t for t, c in zip(times, compiled, strict=True) if not c] or times
-    # the executable the steady steps run (already compiled: taken from the cache)
-    hlo = jitted.lower(params, state, grads).compile().as_text()
-    return {
-        "bytes": state_bytes,
-        "total": sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree.leaves(state)),
-        "ms": 1e3 * statistics.median(steady),
-        "collectives": collectives(hlo),
-        "compiles": len(compiles),
-        "steps": steps,
-    }
+    return {name: c.result() for name, c in contenders.items()}
 
 
 def table(results: dict) -> str:
     lines = [
         "| layout | library | state bytes / device (min–max) | total / 8 | step ms "
-        "| all-gather | reduce-scatter | all-reduce | XLA compiles in the steps |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| XLA bytes accessed / device | all-gather | reduce-scatter | all-reduce "
+        "| XLA compiles in the steps |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (layout, name), r in results.items():
         lo, hi = min(r["bytes"]), max(r["bytes"])
@@ -157,6 +181,7 @@ def table(results: dict) -> str:
         c = r["collectives"]
         lines.append(
             f"| {layout} | {name} | {spread} | {r['total'] // DEVICES:,} | {r['ms']:.1f} "
+            f"| {r['accessed'] / 1e6:.1f} M "
             f"| {c['all-gather']} | {c['reduce-scatter']} | {c['all-reduce']} "
             f"| {r['compiles']} |"
         )
@@ -192,7 +217,7 @@ def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies first dimensions")
     parser.add_argument("--layers", type=int, default=12, help="transformer layers")
-    parser.add_argument("--steps", type=int, default=6, help="steps per contender and layout")
+    parser.add_argument("--steps", type=int, default=10, help="steps per contender and layout")
     parser.add_argument(
         "--out", default=str(ROOT / "docs" / "benchmarks.md"), help="markdown ('' to skip)"
     )
@@ -211,19 +236,20 @@ def main(argv=None) -> str:
         for k, s in _transformer_shapes(layers=args.layers)
     ]
     n = sum(int(np.prod(s)) for _, s in shapes)
-    results = {}
-    for layout in LAYOUTS:
-        for name in CONTENDERS:  # one contender at a time: memory is freed in between
-            results[layout, name] = run(name, layout, mesh, shapes, args.steps)
-            print(f"{layout:15s} {name:6s} {results[layout, name]}", flush=True)
+    results, load = {}, os.getloadavg()[0]
+    for layout in LAYOUTS:  # one layout at a time: its arrays are freed before the next
+        for name, result in run_layout(layout, mesh, shapes, args.steps).items():
+            results[layout, name] = result
+            print(f"{layout:15s} {name:6s} {result}", flush=True)
     notes, ok = verdict(results)
     body = (
         f"Adam (lr 1e-3, float32) on a transformer-shaped tree of {n / 1e6:.1f} M parameters "
         f"({args.layers} layers, d=384, {len(shapes)} leaves), over {DEVICES} virtual CPU devices (one process, mesh "
-        f"'data': {DEVICES}, Auto axes), {args.steps} donated steps per row.\n"
+        f"'data': {DEVICES}, Auto axes), {args.steps} donated steps per row, the two libraries' "
+        "steps interleaved; step ms: median of the steps that did not compile.\n"
         f"Run {datetime.date.today().isoformat()}: {versions()}; {machine(jax.devices()[0])}; "
-        "the 8 devices share the machine's cores, so step times compare layouts and "
-        "libraries in this run, not hardware.\n\n"
+        f"load average {load:.1f} at the start (a shared machine): the 8 devices share its "
+        "cores, so step times compare layouts and libraries in this run, not hardware.\n\n"
         + table(results)
         + "\n\n"
         + notes

@@ -30,16 +30,19 @@ AUTO = jax.make_mesh((2, 4), AXES, axis_types=(AxisType.Auto,) * 2)
 SPECS = {"w": P("data", "model"), "b": P(), "f": P(None, "model"), "s": P()}
 
 
-def sharded_tree(mesh):
-    """w over both axes, f over "model", b odd-sized and s a scalar (replicated)."""
-    k = jax.random.split(jax.random.key(1), 4)
+def sharded_tree(mesh, specs=SPECS, f_shape=(2, 4)):
+    """w (8, 4) float32, b (5,) bfloat16 (odd-sized), f float16, s a float64 scalar.
+
+    By default w is over both axes, f over "model", b and s replicated.
+    """
+    k = jax.random.split(jax.random.key(1), 3)
     params = {
         "w": jax.random.normal(k[0], (8, 4), jnp.float32),
         "b": jax.random.normal(k[1], (5,), jnp.bfloat16),
-        "f": jax.random.normal(k[2], (2, 4), jnp.float16),
+        "f": jax.random.normal(k[2], f_shape, jnp.float16),
         "s": jnp.asarray(0.7, jnp.float64),
     }
-    return {k: jax.device_put(v, NamedSharding(mesh, SPECS[k])) for k, v in params.items()}
+    return {k: jax.device_put(v, NamedSharding(mesh, specs[k])) for k, v in params.items()}
 
 
 def expected_spec(path):
@@ -259,18 +262,14 @@ def test_zero1_splits_the_state_over_the_data_axis(mesh):
         jopt.testing.assert_trees_close((params, state), ref, f"ZeRO-1 vs unsharded, step {i}")
 
 
-ZERO_SPECS = {"w": P(), "b": P(), "f": P(None, "model"), "s": P()}
-
-
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_every_case_runs_zero1_on_explicit_axes(case):
-    # Explicit axes make a step that mixes differently sharded arrays an error: jopt
-    # must update each ZeRO-split moment in its own sharding. w (replicated) and f
-    # (over "model") get their moments split over "data"; b (odd) and s stay whole.
-    params = {
-        k: jax.device_put(v, NamedSharding(EXPLICIT, ZERO_SPECS[k]))
-        for k, v in sharded_tree(EXPLICIT).items()
-    }
+    # Explicit axes make a step that mixes two shardings of one dimension an error:
+    # f is over "model" on (2, 32)'s dimension 1, its moments over ("model", "data")
+    # there, so jopt must update them in their own sharding. w (replicated) gets its
+    # moments split over "data"; b (odd-sized) and s (a scalar) stay whole.
+    specs = {"w": P(), "b": P(), "f": P(None, "model"), "s": P()}
+    params = sharded_tree(EXPLICIT, specs, f_shape=(2, 32))
     tx = case.make(case.lr)
     extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
     shardings = jopt.sharding.state_shardings(tx, params, zero_axis="data")
