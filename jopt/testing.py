@@ -143,6 +143,14 @@ def check_transformation(
     Traceback (most recent call last):
     ...
     AssertionError: no NamedTuple with a `count` field in the state
+
+    On 8 devices, w split over both mesh axes (b, odd-sized, replicated):
+
+    >>> import jax
+    >>> mesh = jax.make_mesh((2, 4), ("data", "model"))
+    >>> params = {"w": jnp.ones((4, 8)), "b": jnp.zeros(5)}
+    >>> grads = {"w": jnp.full((4, 8), 0.5), "b": jnp.ones(5)}
+    >>> jopt.testing.check_transformation(jopt.adam(1e-2), params, grads, mesh=mesh)
     """
     with jax.numpy_dtype_promotion("strict"):
         state = tx.init(params)
