@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from jopt import compat as compat
 from jopt import schedules as schedules
+from jopt import sharding as sharding
 from jopt import testing as testing
 from jopt._adadelta import ScaleByAdadeltaState as ScaleByAdadeltaState
 from jopt._adadelta import adadelta as adadelta
@@ -152,5 +153,6 @@ __all__ = [
     "schedules",
     "sgd",
     "swa",
+    "sharding",
     "testing",
 ]

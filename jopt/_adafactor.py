@@ -116,7 +116,7 @@ def scale_by_adafactor_moments(
                 )
             return jnp.zeros_like(p, dtype=dt)
 
-        return ScaleByAdafactorState(count=zero_count(), nu=jax.tree.map(make, params))
+        return ScaleByAdafactorState(count=zero_count(params), nu=jax.tree.map(make, params))
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args

@@ -117,8 +117,8 @@ def scale_by_adam_moments(
         nu = moments_like(call, params, nu_dtype, real=True)
         if amsgrad:
             nu_max = moments_like(call, params, nu_dtype, real=True)
-            return ScaleByAmsgradState(count=zero_count(), mu=mu, nu=nu, nu_max=nu_max)
-        return ScaleByAdamState(count=zero_count(), mu=mu, nu=nu)
+            return ScaleByAmsgradState(count=zero_count(params), mu=mu, nu=nu, nu_max=nu_max)
+        return ScaleByAdamState(count=zero_count(params), mu=mu, nu=nu)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args

@@ -54,7 +54,7 @@ def _scale_by_adamax(
     def init_fn(params):
         mu = moments_like(call, params, mu_dtype)
         nu = moments_like(call, params, nu_dtype, real=True)
-        return ScaleByAdamaxState(count=zero_count(), mu=mu, nu=nu)
+        return ScaleByAdamaxState(count=zero_count(params), mu=mu, nu=nu)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args

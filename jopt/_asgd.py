@@ -36,7 +36,7 @@ def _asgd_step(
 ) -> optax.GradientTransformationExtraArgs:
     def init_fn(params):
         moments_like(call, params)  # checks the leaves' dtypes
-        return init_learning_rate(learning_rate, counted=True)
+        return init_learning_rate(learning_rate, params, counted=True)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
@@ -66,7 +66,7 @@ def _asgd_step(
 
 def _asgd_average(call: str, t0: Scalar) -> optax.GradientTransformationExtraArgs:
     def init_fn(params):
-        return AsgdAverageState(zero_count(), moments_like(call, params))
+        return AsgdAverageState(zero_count(params), moments_like(call, params))
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args

@@ -83,7 +83,7 @@ def _average_params(
         check_params(call, params)
         # AveragedModel starts as a copy of the model: a new buffer per leaf.
         average = jax.tree.map(lambda p: jnp.array(p, state_dtype(p), copy=True), params)
-        return AveragedParamsState(zero_count(), jnp.zeros([], jnp.int32), average)
+        return AveragedParamsState(zero_count(params), zero_count(params), average)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args

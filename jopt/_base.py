@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.experimental.shard_alike import shard_alike
+from jax.sharding import NamedSharding, PartitionSpec
 
 from jopt._validation import check_flag, check_learning_rate
 
@@ -143,24 +145,58 @@ def moments_like(
     """One new array per parameter, filled with ``fill``, in ``state_dtype``.
 
     Each array is its own buffer (donation needs that) and is created where its
-    parameter lives: ``jnp.full_like`` keeps a committed parameter's sharding, and under
-    ``jit`` it follows the parameter's sharding, so no full-size moment of a sharded
-    parameter is ever built on one device.
+    parameter lives, so no full-size moment of a sharded parameter is ever built on one
+    device: eagerly, ``jnp.full_like`` gives it a committed parameter's sharding (each
+    device fills its own shard); under ``jit`` it is tied to its parameter with
+    ``shard_alike``, so XLA gives both one sharding on a mesh with ``Auto`` axes too
+    (``Explicit`` axes carry the sharding in the type already).
     """
     check_params(call, params)
 
     def make(p):
         dt = state_dtype(p, dtype, real=real)
         if isinstance(fill, (int, float)) and fill == 0:
-            return jnp.zeros_like(p, dtype=dt)
-        return jnp.full_like(p, cast(fill, dt), dtype=dt)
+            m = jnp.zeros_like(p, dtype=dt)
+        else:
+            m = jnp.full_like(p, cast(fill, dt), dtype=dt)
+        return shard_alike(p, m)[1] if isinstance(p, jax.core.Tracer) else m
 
     return jax.tree.map(make, params)
 
 
-def zero_count() -> jax.Array:
-    """A new int32 step count, 0 (uncommitted: it follows the computation it joins)."""
-    return jnp.zeros([], jnp.int32)
+def _replicated(params: Any) -> jax.sharding.Sharding | None:
+    # Where jit puts a scalar output of a step over these params: replicated over the
+    # devices of the first committed parameter (None: nothing committed, or traced).
+    for leaf in jax.tree.leaves(params):
+        if isinstance(leaf, jax.core.Tracer) or not isinstance(leaf, jax.Array):
+            continue
+        if not leaf.committed:
+            continue
+        sharding = leaf.sharding
+        if isinstance(sharding, NamedSharding):
+            return NamedSharding(sharding.mesh, PartitionSpec())
+        return sharding if len(sharding.device_set) == 1 else None
+    return None
+
+
+def scalar(params: Any, value: Any, dtype: Any) -> jax.Array:
+    """A new state scalar (its own buffer) holding ``value`` as ``dtype``.
+
+    Replicated over the devices of committed ``params`` (e.g. sharded over a mesh), as
+    ``jit`` returns it from a step, so the second step finds the state where the first
+    left it and does not compile again; uncommitted for uncommitted params, traced
+    under a trace.
+    """
+    x = jnp.array(value, dtype)
+    sharding = _replicated(params)
+    if sharding is None or isinstance(x, jax.core.Tracer):
+        return x
+    return jax.device_put(x, sharding)
+
+
+def zero_count(params: Any) -> jax.Array:
+    """A new int32 step count, 0, placed as :func:`scalar` places it."""
+    return scalar(params, 0, jnp.int32)
 
 
 def increment(count: jax.Array) -> jax.Array:
@@ -185,9 +221,39 @@ def map_leaves(
     """Applies ``fn(g, *leaves) -> tuple`` leaf-wise and returns ``num_outputs`` trees.
 
     ``updates`` fixes the structure; every tree in ``trees`` must have the same one.
+    ``fn``'s first output is the update, the others new state leaves.
+
+    On a mesh with ``Explicit`` axes a state leaf may be sharded apart from its
+    gradient (ZeRO-1: :func:`jopt.sharding.state_shardings` with ``zero_axis``), and
+    explicit shardings do not mix: ``fn`` then runs in the state's sharding (the
+    gradient resharded to it, so each device updates its own slice) and the update is
+    resharded back to the gradient's (an all-gather). ``Auto`` axes leave that to XLA.
     """
-    out = jax.tree.map(fn, updates, *trees)
+
+    def run(g, *leaves):
+        want = _explicit(leaves[0]) if leaves else None
+        have = _explicit(g)
+        if want is None or (have is not None and _spec(have, g) == _spec(want, g)):
+            return fn(g, *leaves)
+        out = fn(jax.sharding.reshard(g, want), *leaves)
+        back = have if have is not None else NamedSharding(want.mesh, PartitionSpec())
+        return (jax.sharding.reshard(out[0], back), *out[1:])
+
+    out = jax.tree.map(run, updates, *trees)
     return tuple(jax.tree.map(lambda _, o, i=i: o[i], updates, out) for i in range(num_outputs))
+
+
+def _explicit(x: Any) -> Any:
+    # The sharding a value's type carries over Explicit mesh axes (None: none does).
+    sharding = getattr(jax.typeof(x), "sharding", None)
+    if sharding is None or jax.sharding.AxisType.Explicit not in sharding.mesh.axis_types:
+        return None
+    return sharding
+
+
+def _spec(sharding: Any, x: Any) -> tuple:
+    spec = tuple(sharding.spec)
+    return spec + (None,) * (jnp.ndim(x) - len(spec))
 
 
 # ------------------------------------------------------------------------------ chains
@@ -247,16 +313,20 @@ def _lr_array(value: Any) -> jax.Array:
     return jnp.asarray(value).astype(jnp.result_type(float))
 
 
-def init_learning_rate(learning_rate: ScalarOrSchedule, counted: bool = False) -> LearningRateState:
-    """The state of a step that applies ``learning_rate`` (a constant or a schedule).
+def init_learning_rate(
+    learning_rate: ScalarOrSchedule, params: Any, counted: bool = False
+) -> LearningRateState:
+    """The state of a step that applies ``learning_rate`` (a constant or a schedule),
+    its scalars placed for ``params`` (see :func:`scalar`).
 
     ``counted=True`` keeps a count for a constant rate too (another scheduled
     hyperparameter of the same step reads it).
     """
+    dtype = jnp.result_type(float)
     if callable(learning_rate) or counted:
-        count = zero_count()
-        return ScaleByScheduleState(count, _lr_array(evaluate(learning_rate, count)))
-    return ScaleByLearningRateState(_lr_array(learning_rate))
+        count = zero_count(params)
+        return ScaleByScheduleState(count, scalar(params, evaluate(learning_rate, count), dtype))
+    return ScaleByLearningRateState(scalar(params, learning_rate, dtype))
 
 
 def next_learning_rate(
@@ -266,6 +336,11 @@ def next_learning_rate(
     if isinstance(state, ScaleByScheduleState):
         lr = evaluate(learning_rate, state.count)
         return lr, ScaleByScheduleState(increment(state.count), _lr_array(lr))
+    if not isinstance(learning_rate, jax.Array):
+        # A number: init recorded it and it never changes. Passing the state through
+        # keeps the recorded rate where init placed it (a constant output of a jitted
+        # step that uses no other input lands uncommitted on one device).
+        return learning_rate, state
     return learning_rate, ScaleByLearningRateState(_lr_array(learning_rate))
 
 
@@ -276,7 +351,7 @@ def _scale_by_learning_rate(
 
     def init_fn(params):
         check_params(call, params)
-        return init_learning_rate(learning_rate)
+        return init_learning_rate(learning_rate, params)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args

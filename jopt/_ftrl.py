@@ -54,7 +54,7 @@ def _scale_by_ftrl(
         return ScaleByFtrlState(
             moments_like(call, params, fill=initial_accumulator_value, real=True),
             moments_like(call, params),
-            init_learning_rate(learning_rate),
+            init_learning_rate(learning_rate, params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):

@@ -170,7 +170,7 @@ def _scale_by_muon(
         _check_matrices(call, params)
         trace = moments_like(call, params, mu_dtype)
         if counted:
-            return ScaleByCountedTraceState(zero_count(), trace)
+            return ScaleByCountedTraceState(zero_count(params), trace)
         return ScaleByTraceState(trace)
 
     def update_fn(updates, state, params=None, **extra_args):

@@ -22,6 +22,7 @@ from jopt._base import (
     moments_like,
     per_dtype,
     real_dtype,
+    scalar,
     zero_count,
 )
 from jopt._base import _scale_by_learning_rate as lr_step
@@ -59,7 +60,7 @@ def _scale_by_nadam(
     def init_fn(params):
         mu = moments_like(call, params, mu_dtype)
         nu = moments_like(call, params, nu_dtype, real=True)
-        return ScaleByNadamState(zero_count(), jnp.ones([], wide), mu, nu)
+        return ScaleByNadamState(zero_count(params), scalar(params, 1.0, wide), mu, nu)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import Scalar, cast, compute_dtype, increment, zero_count
+from jopt._base import Scalar, cast, compute_dtype, increment, scalar, zero_count
 from jopt._validation import (
     check_choice,
     check_count,
@@ -114,15 +114,14 @@ def reduce_lr_on_plateau(
         )
 
     def init_fn(params):
-        del params
         dtype = jnp.result_type(float)
         worst = math.inf if mode == "min" else -math.inf
         return ReduceLROnPlateauState(  # each field its own buffer (donation)
-            best=jnp.full([], worst, dtype),
-            num_bad_epochs=zero_count(),
-            cooldown_counter=zero_count(),
-            scale=jnp.ones([], dtype),
-            count=zero_count(),
+            best=scalar(params, worst, dtype),
+            num_bad_epochs=zero_count(params),
+            cooldown_counter=zero_count(params),
+            scale=scalar(params, 1.0, dtype),
+            count=zero_count(params),
         )
 
     def update_fn(updates, state, params=None, *, value=None, **extra_args):

@@ -24,6 +24,7 @@ from jopt._base import (
     real_dtype,
     requested,
     require_params,
+    scalar,
     state_dtype,
     stored,
     zero_count,
@@ -62,11 +63,11 @@ def schedule_free_adamw(
 
     def init_fn(params):
         return ScheduleFreeAdamWState(
-            zero_count(),
+            zero_count(params),
             _copy(call, params),
             moments_like(call, params, real=True),
-            jnp.asarray(beta_1).astype(jnp.result_type(float)),
-            init_learning_rate(learning_rate),
+            scalar(params, beta_1, jnp.result_type(float)),
+            init_learning_rate(learning_rate, params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):

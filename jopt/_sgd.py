@@ -71,7 +71,9 @@ def _scale_by_trace(
     def init_fn(params):
         trace = moments_like(call, params, mu_dtype)
         return (
-            ScaleByCountedTraceState(zero_count(), trace) if counted else ScaleByTraceState(trace)
+            ScaleByCountedTraceState(zero_count(params), trace)
+            if counted
+            else ScaleByTraceState(trace)
         )
 
     def update_fn(updates, state, params=None, **extra_args):

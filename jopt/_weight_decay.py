@@ -40,8 +40,7 @@ def _add_decayed_weights(
     scheduled = callable(weight_decay)
 
     def init_fn(params):
-        del params
-        return AddDecayedWeightsState(zero_count()) if scheduled else optax.EmptyState()
+        return AddDecayedWeightsState(zero_count(params)) if scheduled else optax.EmptyState()
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
@@ -104,8 +103,7 @@ def _decoupled_weight_decay(
     scheduled = callable(weight_decay)
 
     def init_fn(params):
-        del params
-        return init_learning_rate(learning_rate, counted=scheduled)
+        return init_learning_rate(learning_rate, params, counted=scheduled)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args

@@ -510,5 +510,12 @@ CASES = [
 ]
 
 # Public callables that are not transformations, so not in the registry.
-NOT_TRANSFORMS = {"get_learning_rate", "minibatch_indices", "testing", "schedules", "compat"}
-NOT_TRANSFORMS |= {"averaged_params"}
+NOT_TRANSFORMS = {
+    "get_learning_rate",
+    "minibatch_indices",
+    "testing",
+    "schedules",
+    "compat",
+    "sharding",
+    "averaged_params",
+}

@@ -162,6 +162,23 @@ def test_gpu_script_stops_without_a_gpu(tmp_path, nvidia_smi, jax_gpu, message):
     assert not any("benchmarks/update_step.py" in c["argv"] for c in calls)
 
 
+def test_sharded_state_benchmark_runs_and_meets_its_targets(tmp_path):
+    # 8 virtual devices (conftest.py); byte counts, collectives and compiles, no timings
+    out = tmp_path / "benchmarks.md"
+    with jax.numpy_dtype_promotion("standard"):  # optax.adam mixes dtypes
+        args = ["--scale", "0.002", "--layers", "1", "--steps", "2", "--out", str(out)]
+        body = load("sharded_state").main(args)
+    for row in ("| replicated | jopt |", "| sharded params | optax |", "| ZeRO-1 | jopt |"):
+        assert row in body
+    assert "Targets met: yes" in body
+    assert "<!-- begin sharded_state -->" in out.read_text()
+
+
+def test_gpu_script_runs_the_benchmark_on_the_gpu():
+    script = (BENCH / "gpu.sh").read_text()
+    assert "update_step.py" in script and "--device gpu" in script
+
+
 # Every optimizer with moments, built with bfloat16 state.
 LOW = {
     "adam": lambda **kw: jopt.adam(1e-2, **kw),

@@ -12,13 +12,16 @@ from registry import CASES, NOT_TRANSFORMS
 import jopt
 
 IDS = [c.name for c in CASES]
+# 8 virtual CPU devices (conftest.py); jopt.testing shards the mixed tree over it:
+# w over both axes, f over "data", b (odd-sized) and s (a scalar) replicated.
+MESH = jax.make_mesh((2, 4), ("data", "model"))
 
 
 def mixed_tree():
     """Params and grads in every float dtype, including a scalar leaf."""
     k = jax.random.split(jax.random.key(0), 4)
     params = {
-        "w": jax.random.normal(k[0], (4, 3), jnp.float32),
+        "w": jax.random.normal(k[0], (4, 4), jnp.float32),
         "b": jax.random.normal(k[1], (5,), jnp.bfloat16),
         "f": jax.random.normal(k[2], (2, 2), jnp.float16),
         "s": jnp.asarray(0.7, jnp.float64),
@@ -31,7 +34,8 @@ def mixed_tree():
 def test_contract(case):
     params, grads = mixed_tree()
     extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
-    jopt.testing.check_transformation(case.make(case.lr), params, grads, steps=3, **extra)
+    tx = case.make(case.lr)
+    jopt.testing.check_transformation(tx, params, grads, steps=3, mesh=MESH, **extra)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -42,7 +46,9 @@ def test_contract_with_a_schedule(case):
     extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
     schedule = jopt.schedules.step_lr(case.lr, step_size=2, gamma=0.5)
     tx = case.make(schedule)
-    jopt.testing.check_transformation(tx, params, grads, steps=3, require_count=True, **extra)
+    jopt.testing.check_transformation(
+        tx, params, grads, steps=3, require_count=True, mesh=MESH, **extra
+    )
     # With Keras' gradient_accumulation_steps=n the params move at every n-th call only,
     # and the schedule is evaluated at the calls (Keras' optimizer._iterations): the rate
     # recorded is that of the call of the last update (the first's, before any).

@@ -45,3 +45,20 @@ def test_port_pytorch_mnist_follows_torch(capsys):
     assert result["jopt"][1] < result["jopt"][0]
     assert result["lr"] == pytest.approx(0.7)  # the second epoch ran at 1.0 · 0.7
     assert "PyTorch" in capsys.readouterr().out
+
+
+def test_train_sharded_prints_the_state_bytes_of_each_layout(capsys):
+    example = load("train_sharded")
+    args = ["--devices", "8", "--steps", "3", "--batch-size", "16"]
+    runs = {layout: example.main(["--layout", layout, *args]) for layout in example.LAYOUTS}
+    out = capsys.readouterr().out
+    total = runs["replicated"]["total"]
+    assert f"optimizer state: {total} bytes in all" in out and "device 7:" in out
+    assert list(runs["replicated"]["state_bytes"].values()) == [total] * 8
+    for layout in ("sharded", "zero1"):  # a 1/8 of each moment, but the 10 biases of l2
+        per_device = list(runs[layout]["state_bytes"].values())
+        assert per_device == [per_device[0]] * 8 and per_device[0] < total / 8 + 100, layout
+    # the same numbers whichever layout
+    for layout in ("sharded", "zero1"):
+        for name, value in runs[layout]["params"].items():
+            np.testing.assert_allclose(value, runs["replicated"]["params"][name], rtol=1e-5)

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import Scalar, cast, zero_count
+from jopt._base import Scalar, scalar, zero_count
 from jopt._validation import check_count, check_range
 from jopt.compat.keras._common import OPTION_DEFAULTS
 from jopt.compat.keras._options import (
@@ -95,7 +95,8 @@ def LossScaleOptimizer(  # noqa: N802
     inner = unscaled(inner_optimizer)
 
     def init_fn(params):
-        return LossScaleState(zero_count(), cast(initial_scale, jnp.float32), inner.init(params))
+        scale = scalar(params, initial_scale, jnp.float32)
+        return LossScaleState(zero_count(params), scale, inner.init(params))
 
     def update_fn(updates, state, params=None, **extra_args):
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(updates)]))

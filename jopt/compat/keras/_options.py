@@ -141,7 +141,7 @@ def decay_then_step(
         values, _ = decays(params)
         counted = any(callable(v) for v in values)
         inner_state = typing.cast(tuple[Any, ...], inner.init(params))
-        return (*inner_state, init_learning_rate(learning_rate, counted))
+        return (*inner_state, init_learning_rate(learning_rate, params, counted))
 
     def update_fn(updates, state, params=None, **extra_args):
         require_params(call, params, "(the weight decay reads them)")
@@ -209,7 +209,7 @@ def accumulate_and_average(
 
     def init_fn(params):
         return KerasBaseState(
-            zero_count(),
+            zero_count(params),
             moments_like(call, params) if steps is not None else None,
             moments_like(call, params) if ema_momentum is not None else None,
             body.init(params),

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import Scalar, cast, compute_dtype, find_states
+from jopt._base import Scalar, cast, compute_dtype, find_states, scalar, zero_count
 from jopt._validation import check_count, check_flag, check_range
 
 
@@ -123,8 +123,8 @@ class GradScaler:
 
         def init_fn(params):
             return GradScalerState(
-                scale=jnp.full([], init_scale, jnp.float32),
-                growth_tracker=jnp.zeros([], jnp.int32),
+                scale=scalar(params, init_scale, jnp.float32),
+                growth_tracker=zero_count(params),
                 inner_state=inner.init(params),
             )
 

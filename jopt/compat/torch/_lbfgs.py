@@ -27,6 +27,8 @@ from jopt._base import (
     compute_dtype,
     init_learning_rate,
     next_learning_rate,
+    scalar,
+    zero_count,
 )
 from jopt._validation import check_choice, check_flag, check_int, check_nonnegative
 from jopt.compat.torch._common import check_lr
@@ -267,17 +269,17 @@ def _lbfgs(
         dt = _flat_dtype(params)
         n = sum(int(np.prod(jnp.shape(leaf))) for leaf in jax.tree.leaves(params))
         return LbfgsState(
-            n_iter=jnp.zeros([], jnp.int32),
+            n_iter=zero_count(params),
             d=jnp.zeros([n], dt),
-            t=jnp.zeros([], dt),
+            t=scalar(params, 0.0, dt),
             old_dirs=jnp.zeros([history_size, n], dt),
             old_stps=jnp.zeros([history_size, n], dt),
             ro=jnp.zeros([history_size], dt),
-            history_start=jnp.zeros([], jnp.int32),
-            history_len=jnp.zeros([], jnp.int32),
-            h_diag=jnp.ones([], dt),
+            history_start=zero_count(params),
+            history_len=zero_count(params),
+            h_diag=scalar(params, 1.0, dt),
             prev_flat_grad=jnp.zeros([n], dt),
-            rate=init_learning_rate(lr),
+            rate=init_learning_rate(lr, params),
         )
 
     def step_fn(updates, state, params, value, grad, extra_args, value_fn):
