@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -24,6 +25,7 @@ from jopt._base import (
     requested,
     state_dtype,
     zero_count,
+    zeros_placed_like,
 )
 from jopt._base import _scale_by_learning_rate as lr_step
 from jopt._math import abs_sq, ema
@@ -54,6 +56,13 @@ class ScaleByAdafactorState(NamedTuple):
 
     count: jax.Array
     nu: Any
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _zeros_mean(p: jax.Array, dtype: Any, axis: int) -> jax.Array:
+    # Zeros of p's shape without axis, sharded as p is on the other axes (eager, jit,
+    # Auto and Explicit mesh axes alike); XLA folds the reduction of zeros to a constant.
+    return zeros_placed_like(p, dtype).sum(axis)
 
 
 def _is_factored(x: Any) -> bool:
@@ -110,11 +119,9 @@ def scale_by_adafactor_moments(
         def make(p):
             dt = state_dtype(p, real=True)
             shape = jnp.shape(p)
-            if len(shape) >= 2:  # small (sublinear) buffers: created unsharded
-                return FactoredSecondMoment(
-                    jnp.zeros(shape[:-1], dt), jnp.zeros(shape[:-2] + shape[-1:], dt)
-                )
-            return jnp.zeros_like(p, dtype=dt)
+            if len(shape) >= 2:  # sharded as the parameter's rows / columns are
+                return FactoredSecondMoment(_zeros_mean(p, dt, -1), _zeros_mean(p, dt, -2))
+            return zeros_placed_like(p, dt)
 
         return ScaleByAdafactorState(count=zero_count(params), nu=jax.tree.map(make, params))
 

@@ -17,6 +17,7 @@ from jopt._base import (
     compute_dtype,
     find_states,
     increment,
+    map_leaves,
     state_dtype,
     zero_count,
 )
@@ -59,12 +60,12 @@ def average_step(
     needs_params(call, params)
     check_tree(call, updates, params, "the params")
 
-    def leaf(a, u, p):
+    def leaf(u, a, p):
         new = jnp.asarray(p + u.astype(p.dtype)).astype(p.dtype)
         dt = compute_dtype(a)
-        return mix(a.astype(dt), new.astype(dt), dt).astype(a.dtype)
+        return u, mix(a.astype(dt), new.astype(dt), dt).astype(a.dtype)
 
-    return jax.tree.map(leaf, average, updates, params)
+    return map_leaves(leaf, 2, updates, average, params)[1]
 
 
 def _lerp(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, TypeGuard
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -156,12 +157,23 @@ def moments_like(
     def make(p):
         dt = state_dtype(p, dtype, real=real)
         if isinstance(fill, (int, float)) and fill == 0:
-            m = jnp.zeros_like(p, dtype=dt)
-        else:
-            m = jnp.full_like(p, cast(fill, dt), dtype=dt)
-        return shard_alike(p, m)[1] if isinstance(p, jax.core.Tracer) else m
+            return zeros_placed_like(p, dt)
+        return _tie(p, jnp.full_like(p, cast(fill, dt), dtype=dt))
 
     return jax.tree.map(make, params)
+
+
+def zeros_placed_like(like: Any, dtype: Any) -> jax.Array:
+    """A new zero array of ``like``'s shape in ``dtype``, placed as ``like`` (see
+    :func:`moments_like`). For a statistic of part of a parameter pass that part, e.g.
+    ``p[..., 0]`` for a row statistic: it is sharded as the parameter's rows are."""
+    return _tie(like, jnp.zeros_like(like, dtype=dtype))
+
+
+def _tie(like: Any, new: jax.Array) -> jax.Array:
+    # Eagerly *_like already places new as a committed like; under jit it depends on
+    # no value of like, so nothing would make XLA shard the two alike (Auto axes).
+    return shard_alike(like, new)[1] if isinstance(like, jax.core.Tracer) else new
 
 
 def _replicated(params: Any) -> jax.sharding.Sharding | None:
@@ -225,17 +237,22 @@ def map_leaves(
 
     On a mesh with ``Explicit`` axes a state leaf may be sharded apart from its
     gradient (ZeRO-1: :func:`jopt.sharding.state_shardings` with ``zero_axis``), and
-    explicit shardings do not mix: ``fn`` then runs in the state's sharding (the
-    gradient resharded to it, so each device updates its own slice) and the update is
-    resharded back to the gradient's (an all-gather). ``Auto`` axes leave that to XLA.
+    explicit shardings do not mix: ``fn`` then runs in the first such state leaf's
+    sharding (the gradient and every other leaf of its shape resharded to it, so each
+    device updates its own slice) and the update is resharded back to the gradient's
+    (an all-gather). ``Auto`` axes leave that to XLA.
     """
 
     def run(g, *leaves):
-        want = _explicit(leaves[0]) if leaves else None
         have = _explicit(g)
-        if want is None or (have is not None and _spec(have, g) == _spec(want, g)):
+        want = next((w for x in leaves if _apart(w := _explicit(x), x, g, have)), None)
+        if want is None:
             return fn(g, *leaves)
-        out = fn(jax.sharding.reshard(g, want), *leaves)
+        moved = [
+            jax.sharding.reshard(x, want) if _apart(_explicit(x), x, g, want) else x
+            for x in (g, *leaves)
+        ]
+        out = fn(*moved)
         back = have if have is not None else NamedSharding(want.mesh, PartitionSpec())
         return (jax.sharding.reshard(out[0], back), *out[1:])
 
@@ -243,15 +260,37 @@ def map_leaves(
     return tuple(jax.tree.map(lambda _, o, i=i: o[i], updates, out) for i in range(num_outputs))
 
 
+def _apart(sharding: Any, x: Any, g: Any, other: Any) -> bool:
+    # x, an array of g's shape, is explicitly sharded (as sharding) other than other
+    if sharding is None or jnp.shape(x) != jnp.shape(g):
+        return False
+    return other is None or _spec(sharding, g) != _spec(other, g)
+
+
+def gathered(fn: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
+    """``fn(x)`` on the whole of ``x``: an ``x`` sharded over ``Explicit`` mesh axes is
+    gathered first and the result resharded as ``x`` (for math on a whole matrix, such as
+    Muon's Newton–Schulz products, which explicit shardings cannot contract); otherwise
+    ``fn(x)`` as it is (``Auto`` axes: XLA places the products)."""
+    have = _explicit(x)
+    if have is None or all(e is None for e in have.spec):
+        return fn(x)
+    whole = fn(jax.sharding.reshard(x, NamedSharding(have.mesh, PartitionSpec())))
+    return jax.sharding.reshard(whole, have)
+
+
 def _explicit(x: Any) -> Any:
-    # The sharding a value's type carries over Explicit mesh axes (None: none does).
+    # The sharding a value's type carries over Explicit mesh axes (None: none does, or
+    # x is not an array, e.g. a factored statistic's NamedTuple).
+    if not isinstance(x, (jax.Array, np.ndarray, np.generic)):
+        return None
     sharding = getattr(jax.typeof(x), "sharding", None)
     if sharding is None or jax.sharding.AxisType.Explicit not in sharding.mesh.axis_types:
         return None
     return sharding
 
 
-def _spec(sharding: Any, x: Any) -> tuple:
+def _spec(sharding: Any, x: Any) -> tuple[Any, ...]:
     spec = tuple(sharding.spec)
     return spec + (None,) * (jnp.ndim(x) - len(spec))
 

@@ -20,6 +20,7 @@ from jopt._base import (
     check_tree,
     compute_dtype,
     evaluate,
+    gathered,
     increment,
     map_leaves,
     moments_like,
@@ -189,7 +190,10 @@ def _scale_by_muon(
             gw = g.astype(dt)
             b_new = moving_average(mu, rest, b, gw)
             direction = rest * gw + mu * b_new if nesterov else b_new
-            out = orthogonalize(direction, coefficients, ns_steps, eps, eps_clamp, ns_dtype)
+            out = gathered(
+                lambda x: orthogonalize(x, coefficients, ns_steps, eps, eps_clamp, ns_dtype),
+                direction,
+            )
             out = out * _adjust(g.shape, adjust_lr, rms_rate, dt)
             return out.astype(g.dtype), b_new.astype(b.dtype)
 

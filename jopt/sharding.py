@@ -46,6 +46,10 @@ def state_shardings(
                                {d : (shape[d] / |spec(p)[d]|) mod |zero_axis| = 0}
                                of shape[d] / |spec(p)[d]|
 
+    A factored statistic of a parameter (Adafactor's ``row`` / ``col``, the mean of g²
+    over the parameter's last / second-to-last axis) gets the parameter's spec without
+    that axis; ZeRO leaves these sublinear buffers as they are.
+
     ``mesh`` defaults to the mesh of the first parameter sharded with a
     ``NamedSharding``, then to the mesh set with ``jax.set_mesh``. Raises ``ValueError``
     naming the argument for a ``zero_axis`` that is not an axis of the mesh, a mesh
@@ -105,7 +109,8 @@ def state_shardings(
     def sharding(path, leaf):
         spec = _follow(tuple(path), tuple(leaf.shape), specs)
         if spec is None:
-            return NamedSharding(mesh, PartitionSpec())
+            spec = _factored(tuple(path), tuple(leaf.shape), specs)
+            return NamedSharding(mesh, PartitionSpec(*(spec or ())))
         if zero_axis is not None and not any(zero_axis in _axes(e) for e in spec):
             spec = _split(spec, tuple(leaf.shape), mesh, zero_axis)
         return NamedSharding(mesh, PartitionSpec(*spec))
@@ -113,7 +118,7 @@ def state_shardings(
     return jax.tree_util.tree_map_with_path(sharding, state)
 
 
-def _the_mesh(mesh: Any, leaves: list) -> Mesh:
+def _the_mesh(mesh: Any, leaves: list[Any]) -> Mesh:
     shardings = [getattr(leaf, "sharding", None) for _, leaf in leaves]
     if mesh is None:
         named = [s for s in shardings if isinstance(s, NamedSharding)]
@@ -150,12 +155,14 @@ def _the_mesh(mesh: Any, leaves: list) -> Mesh:
     return mesh
 
 
-def _param_spec(leaf: Any) -> tuple:
+def _param_spec(leaf: Any) -> tuple[Any, ...]:
     s = getattr(leaf, "sharding", None)
     return tuple(s.spec) if isinstance(s, NamedSharding) else ()
 
 
-def _follow(path: tuple, shape: tuple, specs: list) -> tuple | None:
+def _follow(
+    path: tuple[Any, ...], shape: tuple[Any, ...], specs: list[Any]
+) -> tuple[Any, ...] | None:
     """The spec of the parameter this state leaf mirrors (the longest matching path)."""
     best, found = -1, None
     for param_path, param_shape, spec in specs:
@@ -169,7 +176,28 @@ def _follow(path: tuple, shape: tuple, specs: list) -> tuple | None:
     return found
 
 
-def _axes(entry: Any) -> tuple:
+def _factored(
+    path: tuple[Any, ...], shape: tuple[Any, ...], specs: list[Any]
+) -> tuple[Any, ...] | None:
+    """A factored statistic of a parameter (Adafactor's ``row``, averaged over the last
+    axis, or ``col``, over the second-to-last): the parameter's spec without that axis."""
+    last = path[-1] if path else None
+    drop = {"row": -1, "col": -2}.get(str(getattr(last, "name", "")))
+    if drop is None:
+        return None
+    for param_path, param_shape, spec in specs:
+        n = len(param_path)
+        if len(param_shape) < 2 or path[len(path) - 1 - n : -1] != param_path:
+            continue
+        full = list(spec + (None,) * (len(param_shape) - len(spec)))
+        kept = list(param_shape)
+        del full[drop], kept[drop]
+        if tuple(kept) == shape:
+            return tuple(full)
+    return None
+
+
+def _axes(entry: Any) -> tuple[Any, ...]:
     if entry is None:
         return ()
     if isinstance(entry, str):
@@ -177,7 +205,9 @@ def _axes(entry: Any) -> tuple:
     return tuple(a for a in entry if isinstance(a, str)) if isinstance(entry, tuple) else ()
 
 
-def _split(spec: tuple, shape: tuple, mesh: Mesh, zero_axis: str) -> tuple:
+def _split(
+    spec: tuple[Any, ...], shape: tuple[Any, ...], mesh: Mesh, zero_axis: str
+) -> tuple[Any, ...]:
     size = mesh.shape[zero_axis]
     full = spec + (None,) * (len(shape) - len(spec))
     best, best_extent = None, 0

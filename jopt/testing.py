@@ -277,7 +277,7 @@ def _check_on_mesh(tx, params, grads, mesh, expected, extra_args) -> None:
 
     compiles, counting = 0, False
 
-    def count(event: str, duration: float, **kwargs: Any) -> None:
+    def count(event: str, duration_secs: float, **kwargs: str | int) -> None:
         nonlocal compiles
         if counting and event == _COMPILE_EVENT:
             compiles += 1

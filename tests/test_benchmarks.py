@@ -174,11 +174,6 @@ def test_sharded_state_benchmark_runs_and_meets_its_targets(tmp_path):
     assert "<!-- begin sharded_state -->" in out.read_text()
 
 
-def test_gpu_script_runs_the_benchmark_on_the_gpu():
-    script = (BENCH / "gpu.sh").read_text()
-    assert "update_step.py" in script and "--device gpu" in script
-
-
 # Every optimizer with moments, built with bfloat16 state.
 LOW = {
     "adam": lambda **kw: jopt.adam(1e-2, **kw),

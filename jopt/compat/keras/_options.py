@@ -23,6 +23,7 @@ from jopt._base import (
     in_compute_dtype,
     increment,
     init_learning_rate,
+    map_leaves,
     moments_like,
     next_learning_rate,
     real_dtype,
@@ -226,8 +227,9 @@ def accumulate_and_average(
             n = jnp.asarray(steps).astype(count.dtype)
 
             def run():
-                mean = jax.tree.map(
-                    lambda g, a: (g + a.astype(g.dtype)) / cast(steps, g.dtype),
+                (mean,) = map_leaves(
+                    lambda g, a: ((g + a.astype(g.dtype)) / cast(steps, g.dtype),),
+                    1,
                     updates,
                     accumulated,
                 )
@@ -235,10 +237,13 @@ def accumulate_and_average(
                 return out, inner, jax.tree.map(jnp.zeros_like, accumulated)
 
             def wait():
-                added = jax.tree.map(
-                    lambda g, a: (g + a.astype(g.dtype)).astype(a.dtype), updates, accumulated
+                zeros, added = map_leaves(
+                    lambda g, a: (jnp.zeros_like(g), (g + a.astype(g.dtype)).astype(a.dtype)),
+                    2,
+                    updates,
+                    accumulated,
                 )
-                return jax.tree.map(jnp.zeros_like, updates), state.inner, added
+                return zeros, state.inner, added
 
             out, inner, accumulated = jax.lax.cond((count + 1) % n == 0, run, wait)
             iterations = count // n
@@ -246,23 +251,21 @@ def accumulate_and_average(
         if ema_momentum is not None:
             require_params(call, params, "(the EMA averages them)")
             first = iterations == 0
-
-            def average(p, u, e):
-                dt = u.dtype
-                momentum = jnp.where(first, jnp.zeros([], dt), cast(ema_momentum, dt))
-                new = p.astype(dt) + u
-                return (momentum * e.astype(dt) + (1 - momentum) * new).astype(e.dtype)
-
-            ema = jax.tree.map(average, params, out, ema)
+            now = None
             if overwrite_frequency is not None:
                 every = jnp.asarray(overwrite_frequency).astype(count.dtype)
                 now = (iterations + 1) % every == 0
-                out = jax.tree.map(
-                    lambda p, u, e: jnp.where(now, e.astype(u.dtype) - p.astype(u.dtype), u),
-                    params,
-                    out,
-                    ema,
-                )
+
+            def average(u, p, e):
+                dt = u.dtype
+                momentum = jnp.where(first, jnp.zeros([], dt), cast(ema_momentum, dt))
+                new = p.astype(dt) + u
+                e = (momentum * e.astype(dt) + (1 - momentum) * new).astype(e.dtype)
+                if now is not None:  # the update that lands the params on the EMA
+                    u = jnp.where(now, e.astype(dt) - p.astype(dt), u)
+                return u, e
+
+            out, ema = map_leaves(average, 2, out, params, ema)
         return out, KerasBaseState(increment(count), accumulated, ema, inner)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
