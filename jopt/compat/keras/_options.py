@@ -31,6 +31,9 @@ from jopt._base import (
     require_params,
     zero_count,
 )
+from jopt._base import (
+    find_states as base_find_states,
+)
 from jopt._math import abs_sq
 
 # ---------------------------------------------------------------------------- paths
@@ -272,8 +275,8 @@ def accumulate_and_average(
 
 
 def find_states(state: Any, kind: type, what: str, where: str) -> list[Any]:
-    nodes = jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, kind))
-    found = [s for s in nodes if isinstance(s, kind)]
+    """:func:`jopt._base.find_states` for one class; ValueError naming ``where`` if none."""
+    found = base_find_states(state, (kind,))
     if not found:
         raise ValueError(f"{where}: no {what} in this state.")
     return found
