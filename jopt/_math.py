@@ -18,14 +18,16 @@ def abs_sq(g: jax.Array) -> jax.Array:
     return g * g
 
 
-def ema(decay: jax.Array, rest: jax.Array, moment: jax.Array, x: jax.Array) -> jax.Array:
-    """The moving average ``decay·moment + rest·x`` (rest = 1 − decay, or 1 for a sum),
-    computed in ``x``'s dtype and rounded to the moment's storage dtype.
+def ema(decay: jax.Array, rest: jax.Array | None, moment: jax.Array, x: jax.Array) -> jax.Array:
+    """The moving average ``decay·moment + rest·x`` (rest = 1 − decay, or None for the sum
+    ``decay·moment + x``: no multiply by one for XLA to compile and remove), computed in
+    ``x``'s dtype and rounded to the moment's storage dtype.
 
     The result is in the compute dtype, as the step uses it; store it with
     ``.astype(moment.dtype)``.
     """
-    return stored(decay * moment.astype(x.dtype) + rest * x, moment.dtype)
+    added = x if rest is None else rest * x
+    return stored(decay * moment.astype(x.dtype) + added, moment.dtype)
 
 
 def normalize(g: jax.Array, denom_sq: jax.Array, eps: jax.Array, eps_in_sqrt: bool) -> jax.Array:

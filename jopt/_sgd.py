@@ -86,7 +86,7 @@ def _scale_by_trace(
         def scalars(dt):
             mu = cast(mu_now, dt)
             if not dampened:
-                return mu, mu, jnp.ones((), dt)
+                return mu, mu, None
             # The first step fills the (zero) buffer with g undampened: select the two
             # scalars rather than every element.
             keep = jnp.where(first, jnp.zeros((), dt), mu)
