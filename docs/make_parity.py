@@ -73,11 +73,12 @@ libraries' own roundings, not a difference of formula: in float64 every row agre
 better except Keras' Adafactor and Muon, whose means and norms Keras computes in float32 even
 for float64 variables (`keras.ops.mean`, `keras.ops.norm`); with those two reductions kept in
 float64 they agree to 2e-15 too
-(`tests/test_compat_keras.py::test_float64_gap_is_keras_float32_reductions`). Longer runs measure the conditioning of the trajectory
-as much as the formula: once a coordinate has converged, RMSprop's denominator decays with its
-gradient and the step amplifies last-bit differences of the gradient exponentially (with
-`--steps 100` the centered RMSprop row reaches 2e-7 in float64 and 5e-3 in float32 from about
-step 85 on; in float64 that is 1e-7 while the coordinate itself moves by 1e-2).
+(`tests/test_compat_keras.py::test_float64_gap_is_keras_float32_reductions`). Longer runs
+measure the conditioning of the trajectory as much as the formula: once a coordinate has
+converged, RMSprop's denominator decays with its gradient and the step amplifies last-bit
+differences of the gradient exponentially (with `--steps 100` the centered RMSprop row
+reaches 2e-7 in float64 and 5e-3 in float32 from about step 85 on; in float64 that is 1e-7
+while the coordinate itself moves by 1e-2).
 
 Versions: {versions}; Python {platform.python_version()}, {platform.machine()} CPU.
 
