@@ -23,6 +23,7 @@ from jopt._base import (
     per_dtype,
     real_dtype,
     requested,
+    require_params,
     state_dtype,
     zero_count,
     zeros_placed_like,
@@ -36,7 +37,7 @@ from jopt._validation import (
     check_optional,
     check_range,
 )
-from jopt._weight_decay import _decoupled_weight_decay, _needs_params
+from jopt._weight_decay import _decoupled_weight_decay
 
 
 class FactoredSecondMoment(NamedTuple):
@@ -127,7 +128,7 @@ def scale_by_adafactor_moments(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _needs_params(call, params)
+        require_params(call, params, "(the step is scaled by their RMS)")
         check_tree(call, updates, params, "the params")
         check_tree(call, updates, jax.tree.map(lambda _: 0, state.nu, is_leaf=_is_factored))
         count = increment(state.count)

@@ -6,13 +6,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._average import AsgdAverageState, average_step, needs_params
+from jopt._average import AsgdAverageState, average_step
 from jopt._base import (
     Scalar,
     ScalarOrSchedule,
     ScaleByScheduleState,
     cast,
     chain,
+    check_params,
     check_tree,
     compute_dtype,
     evaluate,
@@ -20,6 +21,7 @@ from jopt._base import (
     init_learning_rate,
     moments_like,
     per_dtype,
+    require_params,
     zero_count,
 )
 from jopt._validation import check_learning_rate, check_nonnegative, check_range
@@ -35,12 +37,12 @@ def _asgd_step(
     call: str, learning_rate: ScalarOrSchedule, lambd: Scalar, alpha: Scalar
 ) -> optax.GradientTransformationExtraArgs:
     def init_fn(params):
-        moments_like(call, params)  # checks the leaves' dtypes
+        check_params(call, params)
         return init_learning_rate(learning_rate, params, counted=True)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        needs_params(call, params)
+        require_params(call, params, "(the step decays them)")
         check_tree(call, updates, params, "the params")
         sdt = _scalar_dtype()
         c = state.count  # updates applied; this is update t = c + 1

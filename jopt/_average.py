@@ -18,10 +18,11 @@ from jopt._base import (
     find_states,
     increment,
     map_leaves,
+    require_params,
     state_dtype,
     zero_count,
 )
-from jopt._validation import check_count, check_range
+from jopt._validation import check_count, check_range, check_transformation
 
 
 class AveragedParamsState(NamedTuple):
@@ -41,13 +42,6 @@ class AsgdAverageState(NamedTuple):
     ax: Any
 
 
-def needs_params(call: str, params: Any) -> None:
-    if params is None:
-        raise ValueError(
-            f"{call}: update() needs params to average them; call tx.update(grads, state, params)."
-        )
-
-
 def average_step(
     call: str,
     average: Any,
@@ -57,7 +51,7 @@ def average_step(
 ) -> Any:
     """The average after this update: ``mix(average, θ_new, dt)`` per leaf, where θ_new =
     θ + u is what ``optax.apply_updates`` will make of the params (computed the same way)."""
-    needs_params(call, params)
+    require_params(call, params, "to average them")
     check_tree(call, updates, params, "the params")
 
     def leaf(u, a, p):
@@ -147,6 +141,7 @@ def swa(
     Array([5.], dtype=float32)
     """
     call = "jopt.swa"
+    check_transformation(call, "tx", tx)
     check_count(call, "start", start, 0)
     check_count(call, "every", every, 1)
     if decay is not None:

@@ -132,6 +132,17 @@ def check_params(call: str, params: Any) -> None:
             )
 
 
+def check_real_params(call: str, params: Any, why: str) -> None:
+    """Raises TypeError naming the first complex leaf, for math that needs real numbers
+    (``why`` says which, and what to use instead)."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        if jnp.iscomplexobj(leaf):
+            raise TypeError(
+                f"{call}: init() got the complex parameter "
+                f"{jax.tree_util.keystr(path) or '(root)'}; {why}"
+            )
+
+
 def require_params(call: str, params: Any, why: str) -> None:
     """Raises ValueError when an update that reads the parameters got none."""
     if params is None:
@@ -165,8 +176,7 @@ def moments_like(
 
 def zeros_placed_like(like: Any, dtype: Any) -> jax.Array:
     """A new zero array of ``like``'s shape in ``dtype``, placed as ``like`` (see
-    :func:`moments_like`). For a statistic of part of a parameter pass that part, e.g.
-    ``p[..., 0]`` for a row statistic: it is sharded as the parameter's rows are."""
+    :func:`moments_like`)."""
     return _tie(like, jnp.zeros_like(like, dtype=dtype))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import optax
 
@@ -13,6 +12,7 @@ from jopt._base import (
     Scalar,
     ScalarOrSchedule,
     cast,
+    check_real_params,
     check_tree,
     compute_dtype,
     init_learning_rate,
@@ -48,9 +48,7 @@ def _scale_by_ftrl(
     beta: Scalar,
 ) -> optax.GradientTransformationExtraArgs:
     def init_fn(params):
-        for leaf in jax.tree.leaves(params):
-            if jnp.iscomplexobj(leaf):
-                raise TypeError(f"{call}: FTRL's clip and sign need real parameters.")
+        check_real_params(call, params, "FTRL's clip and sign need real parameters.")
         return ScaleByFtrlState(
             moments_like(call, params, fill=initial_accumulator_value, real=True),
             moments_like(call, params),
@@ -86,13 +84,21 @@ def _scale_by_ftrl(
             sigma = (n_pow - jnp.power(n_old, power)) / alpha
             z_new = stored(z.astype(dt) + ((g + shrink * w) - sigma * w), z.dtype)
             quadratic = n_pow / alpha + 2 * lam2
-            w_new = (jnp.clip(z_new, -lam1, lam1) - z_new) / quadratic
+            # 0 only for a coordinate with no gradient yet, no accumulator and no λ2: it
+            # stays where it is (Keras divides 0 by 0 there and writes NaN).
+            solved = (jnp.clip(z_new, -lam1, lam1) - z_new) / jnp.where(quadratic > 0, quadratic, 1)
+            w_new = jnp.where(quadratic > 0, solved, w)
             return (w_new - w).astype(out_dtype), n_new.astype(n.dtype), z_new.astype(z.dtype)
 
         out, n, z = map_leaves(step, 3, updates, params, state.accumulator, state.linear)
         return out, ScaleByFtrlState(n, z, rate)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def check_ftrl_rate(call: str, learning_rate: Any) -> None:
+    """FTRL divides by α: a constant rate must be > 0 (a schedule must stay above 0)."""
+    check_range(call, "learning_rate", learning_rate, 0.0, lo_open=True, schedule=True)
 
 
 def scale_by_ftrl(
@@ -119,7 +125,9 @@ def scale_by_ftrl(
 
     n starts at ``initial_accumulator_value``, z at 0. As
     ``keras.optimizers.Ftrl`` (McMahan et al., 2013, "Ad Click Prediction"). Real
-    parameters only.
+    parameters only. α_t divides: a constant rate must be > 0 and a schedule must stay
+    above 0. Where the denominator is 0 (``initial_accumulator_value=0``, λ2 = 0 and no
+    gradient yet on that coordinate) θ stays as it is; Keras writes NaN there.
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.scale_by_ftrl(0.5, initial_accumulator_value=0.0, l1=0.1)
@@ -130,6 +138,7 @@ def scale_by_ftrl(
     """
     call = "jopt.scale_by_ftrl"
     check_learning_rate(call, learning_rate)
+    check_ftrl_rate(call, learning_rate)
     check_range(call, "learning_rate_power", learning_rate_power, hi=0.0)
     for name, value in [
         ("initial_accumulator_value", initial_accumulator_value),

@@ -16,11 +16,12 @@ from jopt._base import (
     check_tree,
     compute_dtype,
     requested,
+    require_params,
 )
 from jopt._base import _scale_by_learning_rate as lr_step
 from jopt._math import abs_sq
 from jopt._validation import check_learning_rate, check_optional
-from jopt._weight_decay import _add_decayed_weights, _needs_params
+from jopt._weight_decay import _add_decayed_weights
 
 
 def _scale_by_trust_ratio(call: str) -> optax.GradientTransformationExtraArgs:
@@ -32,7 +33,7 @@ def _scale_by_trust_ratio(call: str) -> optax.GradientTransformationExtraArgs:
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _needs_params(call, params)
+        require_params(call, params, "(the trust ratio reads their norm)")
         check_tree(call, updates, params, "the params")
 
         def scale(u, p):

@@ -17,6 +17,7 @@ from jopt._base import (
     cast,
     chain,
     check_params,
+    check_real_params,
     check_tree,
     compute_dtype,
     evaluate,
@@ -39,6 +40,7 @@ from jopt._validation import (
     check_learning_rate,
     check_nonnegative,
     check_optional,
+    check_range,
     check_real,
 )
 from jopt._weight_decay import _add_decayed_weights
@@ -61,9 +63,9 @@ def check_muon(
     mu_dtype: Any = None,
 ) -> tuple[Any, Any, Any]:
     """Muon's configuration; returns the three Newton–Schulz coefficients."""
-    check_nonnegative(call, "momentum", momentum, schedule=True)
+    check_range(call, "momentum", momentum, 0.0, 1.0, schedule=True)
     coefficients = check_coefficients(call, ns_coefficients)
-    check_int(call, "ns_steps", ns_steps, 0, 99)
+    check_int(call, "ns_steps", ns_steps, 0, 99, "each step is unrolled into the program")
     check_nonnegative(call, "eps", eps)
     check_flag(call, "nesterov", nesterov)
     check_choice(call, "adjust_lr", adjust_lr, ADJUST_LR)
@@ -133,13 +135,11 @@ def _adjust(shape: tuple[int, ...], adjust_lr: str, rms_rate: Any, dt: Any) -> j
 
 def _check_matrices(call: str, params: Any) -> None:
     check_params(call, params)
+    check_real_params(
+        call, params, "Muon does not support complex parameters (nor does PyTorch's)."
+    )
     for path, leaf in jax.tree_util.tree_leaves_with_path(params):
         where = jax.tree_util.keystr(path) or "(root)"
-        if jnp.iscomplexobj(leaf):
-            raise TypeError(
-                f"{call}: the parameter {where} is complex; Muon does not support complex "
-                "parameters (nor does PyTorch's)."
-            )
         if jnp.ndim(leaf) != 2:
             raise ValueError(
                 f"{call}: Muon only supports 2D parameters whereas we found a parameter with "
@@ -182,14 +182,14 @@ def _scale_by_muon(
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
             mu = cast(mu_now, dt)
-            return mu, (1.0 - mu) if ema else jnp.ones((), dt)
+            return mu, (1.0 - mu) if ema else None
 
         def step(g, b):
             dt = compute_dtype(g)
             mu, rest = scalars(dt)
             gw = g.astype(dt)
             b_new = moving_average(mu, rest, b, gw)
-            direction = rest * gw + mu * b_new if nesterov else b_new
+            direction = (gw if rest is None else rest * gw) + mu * b_new if nesterov else b_new
             out = gathered(
                 lambda x: orthogonalize(x, coefficients, ns_steps, eps, eps_clamp, ns_dtype),
                 direction,
@@ -313,7 +313,8 @@ def muon(
     Defaults are Jordan's reference: α = 0.02, μ = 0.95, Nesterov, (a, b, c) = (3.4445,
     −4.7750, 2.0315), K = 5, ε = 1e-7, s = sqrt(max(1, m/n)). The iteration runs in the
     update's dtype (Jordan's code uses bfloat16: pass ``ns_dtype=jnp.bfloat16``).
-    ``weight_decay`` λ (``None``: off) is decoupled, θ ← θ(1 − αλ), on every leaf.
+    ``weight_decay`` λ (``None``: off) is decoupled: θ ← θ(1 − αλ) on Muon's leaves,
+    θ ← θ(1 − α_A λ) on the others (the λθ term of their AdamW step above).
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.muon(0.1)

@@ -49,7 +49,8 @@ def scale_by_radam(
     mu_dtype: Any | None = None,
     nu_dtype: Any | None = None,
 ) -> optax.GradientTransformationExtraArgs:
-    """RAdam's direction: r_t·m̂_t·sqrt(1−β2^t)/(sqrt(v_t) + ε) once ρ_t > 5, else m̂_t.
+    """RAdam's direction: r_t·m̂_t·sqrt(1−β2^t)/(sqrt(v_t) + ε) once ρ_t > ``threshold``,
+    else m̂_t.
 
     See :func:`jopt.radam`. The state is Adam's (:class:`jopt.ScaleByAdamState`); ``b1``
     may be a schedule ``count -> β1``.

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import Scalar, cast, chain, check_tree, compute_dtype, map_leaves, moments_like
+from jopt._base import (
+    Scalar,
+    cast,
+    chain,
+    check_real_params,
+    check_tree,
+    compute_dtype,
+    map_leaves,
+    moments_like,
+)
 from jopt._validation import check_range, concrete_values
 
 
@@ -62,13 +70,13 @@ def _scale_by_rprop(
     max_step_size: Scalar,
 ) -> optax.GradientTransformationExtraArgs:
     def init_fn(params):
-        for leaf in jax.tree.leaves(params):
-            if jnp.iscomplexobj(leaf):
-                raise TypeError(
-                    f"{call}: init() got a complex parameter; Rprop compares gradient signs, "
-                    "which complex numbers do not have. Use jopt.compat.torch.Rprop (it steps "
-                    "the real and imaginary parts separately, as PyTorch does)."
-                )
+        check_real_params(
+            call,
+            params,
+            "Rprop compares gradient signs, which complex numbers do not have. Use "
+            "jopt.compat.torch.Rprop (it steps the real and imaginary parts separately, as "
+            "PyTorch does).",
+        )
         return ScaleByRpropState(
             step_size=moments_like(call, params, fill=learning_rate),
             prev=moments_like(call, params),

@@ -173,7 +173,14 @@ def check_flag(call: str, name: str, value: Any) -> bool:
     return bool(value)
 
 
-def check_int(call: str, name: str, value: Any, minimum: int, maximum: int = 2**31 - 1) -> int:
+def check_int(
+    call: str,
+    name: str,
+    value: Any,
+    minimum: int,
+    maximum: int = 2**31 - 1,
+    why: str = "the step count is int32",
+) -> int:
     """A static integer argument (a shape, a step count), ``minimum <= value <= maximum``.
 
     Python and NumPy integers and concrete integer 0-d arrays are accepted; the upper
@@ -198,7 +205,7 @@ def check_int(call: str, name: str, value: Any, minimum: int, maximum: int = 2**
     if int(value) > maximum:
         raise ValueError(
             f"{call}: {name}={int(value)!r} is invalid; {name} must be an integer in "
-            f"[{minimum}, {maximum}] (the step count is int32)."
+            f"[{minimum}, {maximum}] ({why})."
         )
     return int(value)
 
@@ -248,6 +255,16 @@ def check_dtype(call: str, name: str, value: Any) -> jnp.dtype | None:
             "dtype such as jnp.float32 or jnp.bfloat16."
         )
     return dtype
+
+
+def check_transformation(
+    call: str, name: str, value: Any, example: str = "jopt.adam(1e-3)"
+) -> None:
+    """TypeError unless ``value`` is a gradient transformation (callable init and update)."""
+    if not (callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))):
+        raise _kind_error(
+            call, name, value, f"an optax gradient transformation (init, update), e.g. {example}"
+        )
 
 
 def check_callable(call: str, name: str, value: Any, what: str) -> None:

@@ -30,10 +30,6 @@ class AddDecayedWeightsState(NamedTuple):
     count: jax.Array
 
 
-def _needs_params(call: str, params: Any) -> None:
-    require_params(call, params, "to decay")
-
-
 def _add_decayed_weights(
     call: str, weight_decay: ScalarOrSchedule, mask: Any | None = None
 ) -> optax.GradientTransformationExtraArgs:
@@ -44,7 +40,7 @@ def _add_decayed_weights(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _needs_params(call, params)
+        require_params(call, params, "to decay them")
         check_tree(call, updates, params, "the params")
         wd = evaluate(weight_decay, state.count) if scheduled else weight_decay
         decay_of = per_dtype(lambda dt: cast(wd, dt))
@@ -107,7 +103,7 @@ def _decoupled_weight_decay(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        _needs_params(call, params)
+        require_params(call, params, "to decay them")
         check_tree(call, updates, params, "the params")
         wd = evaluate(weight_decay, state.count) if scheduled else weight_decay
         lr, state = next_learning_rate(learning_rate, state)

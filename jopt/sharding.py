@@ -15,6 +15,8 @@ from typing import Any
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jopt._validation import check_transformation
+
 __all__ = ["state_shardings"]
 
 _CALL = "jopt.sharding.state_shardings"
@@ -73,11 +75,7 @@ def state_shardings(
     >>> jopt.sharding.state_shardings(tx, params)[0].mu["w"].spec  # no ZeRO: as w
     P(None, 'model')
     """
-    if not callable(getattr(tx, "init", None)):
-        raise TypeError(
-            f"{_CALL}: tx must be a gradient transformation (with an init function), got "
-            f"{type(tx).__name__}."
-        )
+    check_transformation(_CALL, "tx", tx)
     leaves = jax.tree_util.tree_leaves_with_path(params)
     for path, leaf in leaves:
         if not hasattr(leaf, "shape") or not hasattr(leaf, "dtype"):

@@ -164,3 +164,11 @@ def test_readme_snippet_skips_overflowing_float16_steps():
     assert float(scaler.get_scale(state)) == 2.0**15  # the float16 gradients overflowed
     jopt.testing.assert_trees_close(params, before)  # skipped
     assert int(state.inner_state[0].count) == 1
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_wrap_wants_a_transformation(enabled):
+    with pytest.raises(
+        TypeError, match=r"^jopt.compat.torch.GradScaler.wrap: tx='adam' is invalid"
+    ):
+        jt.GradScaler(enabled=enabled).wrap("adam")

@@ -456,6 +456,9 @@ NEW_PRESETS_JOPT_ONLY = [
     (lambda: jk.MultiOptimizer(jk.OptimizerMap(A), 0.0), ValueError, "loss_scale_factor=0.0"),
     (lambda: jopt.scale_by_ftrl(learning_rate_power=0.5), ValueError, "learning_rate_power"),
     (lambda: jopt.scale_by_ftrl(l2=-1.0), ValueError, "scale_by_ftrl: l2=-1.0 is invalid"),
+    # FTRL divides by the rate: Keras accepts 0 and writes NaN, jopt refuses it
+    (lambda: jk.Ftrl(learning_rate=0.0), ValueError, r"Ftrl: learning_rate=0.0 .*\(0, inf\)"),
+    (lambda: jopt.scale_by_ftrl(0.0), ValueError, r"scale_by_ftrl: learning_rate=0.0"),
 ]
 
 
@@ -509,3 +512,22 @@ def test_leaf_weight_decay_gives_each_leaf_its_own_decay():
     expected = {"a": -0.5 - 2 * 0.25 * 0.5, "b": -0.5, "c": -0.5, "d": -0.5 - 2 * 0.125 * 0.5}
     for k, v in expected.items():
         np.testing.assert_allclose(updates[k], v, rtol=1e-12)
+
+
+def test_ftrl_leaves_a_coordinate_without_gradient_where_keras_writes_nan():
+    # initial_accumulator_value=0 and no gradient yet on a coordinate: FTRL's
+    # denominator sqrt(n)/α + 2λ2 is 0 there. Keras divides 0 by 0; jopt keeps θ.
+    grads = np.array([1.0, 0.0, -1.0], np.float32)
+    with jax.numpy_dtype_promotion("standard"):  # Keras mixes its float32 with Python floats
+        var = keras.Variable(np.array([1.0, 2.0, 3.0], np.float32))
+        theirs = keras.optimizers.Ftrl(learning_rate=0.1, initial_accumulator_value=0.0)
+        theirs.apply_gradients([(keras.ops.convert_to_tensor(grads), var)])
+        keras_after = np.asarray(var.value)
+    assert np.isnan(keras_after[1]) and np.isfinite(keras_after[[0, 2]]).all()
+    tx = jk.Ftrl(learning_rate=0.1, initial_accumulator_value=0.0)
+    params = jnp.array([1.0, 2.0, 3.0], jnp.float32)
+    ours = np.asarray(
+        optax.apply_updates(params, tx.update(jnp.asarray(grads), tx.init(params), params)[0])
+    )
+    np.testing.assert_allclose(ours[[0, 2]], keras_after[[0, 2]], rtol=1e-6)
+    assert ours[1] == 2.0

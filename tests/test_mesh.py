@@ -334,7 +334,7 @@ def test_state_shardings_follows_a_real_view_and_a_masked_state():
             "sharded over the axis 'model' of size 4, which mesh",
         ),
         (dict(mesh="mesh"), TypeError, "mesh must be a jax.sharding.Mesh"),
-        (dict(tx=object()), TypeError, "tx must be a gradient transformation"),
+        (dict(tx=object()), TypeError, "tx=<object .*> is invalid; tx must be an optax gradient"),
         (
             dict(tx=jopt.add_decayed_weights(0.1, mask={"other": True})),
             ValueError,

@@ -93,7 +93,7 @@ def test_a_schedule_is_refused_not_ignored(factory):
 
 def test_complex_params_need_the_torch_preset():
     params = jnp.array([1.0 + 2.0j, -1.0j])
-    with pytest.raises(TypeError, match="complex parameter; .*jopt.compat.torch.Rprop"):
+    with pytest.raises(TypeError, match=r"complex parameter \(root\); .*jopt.compat.torch.Rprop"):
         jopt.rprop().init(params)
     # jt.Rprop steps the real and imaginary parts separately, as torch does
     p = torch.tensor([1.0 + 2.0j, -1.0j], dtype=torch.complex128, requires_grad=True)

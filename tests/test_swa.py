@@ -96,6 +96,14 @@ def test_bad_arguments(kwargs, match):
         jopt.swa(jopt.sgd(0.1), **kwargs)
 
 
+@pytest.mark.parametrize("tx", ["sgd", None, jopt.sgd])
+def test_swa_wants_a_transformation(tx):
+    with pytest.raises(
+        TypeError, match=r"^jopt.swa: tx=.* is invalid; tx must be an optax gradient"
+    ):
+        jopt.swa(tx)
+
+
 def test_swa_needs_params():
     tx = jopt.swa(jopt.sgd(0.1))
     with pytest.raises(ValueError, match="jopt.swa: update\\(\\) needs params"):

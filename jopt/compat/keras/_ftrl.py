@@ -8,7 +8,7 @@ from typing import Any, Unpack
 import optax
 
 from jopt._base import Scalar, ScalarOrSchedule
-from jopt._ftrl import _scale_by_ftrl
+from jopt._ftrl import _scale_by_ftrl, check_ftrl_rate
 from jopt._validation import check_nonnegative, check_real, concrete_values
 from jopt.compat.keras._common import (
     KerasOptions,
@@ -66,6 +66,7 @@ def Ftrl(  # noqa: N802
     """
     call = "jopt.compat.keras.Ftrl"
     lr = keras_learning_rate(call, learning_rate)
+    check_ftrl_rate(call, learning_rate)
     _check_keras(call, "initial_accumulator_value", initial_accumulator_value, "positive")
     _check_keras(call, "learning_rate_power", learning_rate_power, "negative")
     _check_keras(call, "l1_regularization_strength", l1_regularization_strength, "positive")

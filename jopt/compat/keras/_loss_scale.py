@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from jopt._base import Scalar, scalar, zero_count
-from jopt._validation import check_count, check_range
+from jopt._validation import check_count, check_range, check_transformation
 from jopt.compat.keras._common import OPTION_DEFAULTS
 from jopt.compat.keras._options import (
     KerasTransformation,
@@ -32,11 +32,7 @@ class LossScaleState(NamedTuple):
 
 
 def check_inner(call: str, name: str, tx: Any) -> None:
-    if not isinstance(tx, optax.GradientTransformation | optax.GradientTransformationExtraArgs):
-        raise TypeError(
-            f"{call}: {name}={tx!r} is invalid; {name} must be an optax transformation, e.g. "
-            "jopt.compat.keras.Adam(...)."
-        )
+    check_transformation(call, name, tx, "jopt.compat.keras.Adam(...)")
 
 
 def LossScaleOptimizer(  # noqa: N802

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from jopt._base import Scalar, cast, compute_dtype, find_states, scalar, zero_count
-from jopt._validation import check_count, check_flag, check_range
+from jopt._validation import check_count, check_flag, check_range, check_transformation
 
 
 class GradScalerState(NamedTuple):
@@ -115,6 +115,7 @@ class GradScaler:
         >>> tx.update(jnp.array([8.0]), tx.init(jnp.zeros(1)))[0]  # the step of 8/4
         Array([-2.], dtype=float32)
         """
+        check_transformation("jopt.compat.torch.GradScaler.wrap", "tx", tx)
         if not self.enabled:
             return optax.with_extra_args_support(tx)
         inner = optax.with_extra_args_support(tx)
