@@ -10,14 +10,13 @@ import keras
 import numpy as np
 import optax
 import pytest
-from parity import KERAS_CASES, STEPS, keras_errors, keras_reductions_in_float64
+from parity import KERAS_CASES, STEPS, TOL, keras_errors, keras_reductions_in_float64, tolerance
 from registry import CASES
 
 import jopt
 import jopt.compat.keras as jk
 from jopt.compat.keras._common import OPTION_DEFAULTS
 
-TOL = {np.float64: 1e-10, np.float32: 2e-5}
 # The optimizers: the classes of jk.__all__ Keras has, but OptimizerMap (a mapping).
 PRESETS = [
     n for n in jk.__all__ if n[0].isupper() and hasattr(keras.optimizers, n) and n != "OptimizerMap"
@@ -28,7 +27,7 @@ PRESETS = [
 @pytest.mark.parametrize("case", KERAS_CASES, ids=[c.name for c in KERAS_CASES])
 def test_trajectory_matches_keras(case, dtype):
     max_abs, max_rel = keras_errors(case, dtype)
-    tol = case.f64_tol if dtype is np.float64 and case.f64_tol is not None else TOL[dtype]
+    tol = tolerance(case, dtype)
     assert max_rel <= tol, (
         f"{case.name} ({np.dtype(dtype).name}, {STEPS} steps): max rel err {max_rel:.3g}, "
         f"max abs err {max_abs:.3g}"

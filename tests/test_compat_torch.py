@@ -9,13 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from parity import STEPS, TORCH_CASES, torch_errors
+from parity import STEPS, TORCH_CASES, tolerance, torch_errors
 from registry import CASES
 
 import jopt
 import jopt.compat.torch as jt
-
-TOL = {np.float64: 1e-10, np.float32: 2e-5}
 
 # The torch.optim classes; LBFGS evaluates the loss itself and SparseAdam refuses, so the
 # lockstep tests here take the rest (tests/test_lbfgs.py, tests/test_sparse_adam.py).
@@ -28,7 +26,7 @@ NO_SCHEDULE = {"Rprop"}  # lr is only Rprop's initial step size: a schedule is r
 @pytest.mark.parametrize("case", TORCH_CASES, ids=[c.name for c in TORCH_CASES])
 def test_trajectory_matches_torch(case, dtype):
     max_abs, max_rel = torch_errors(case, dtype)
-    assert max_rel <= TOL[dtype], (
+    assert max_rel <= tolerance(case, dtype), (
         f"{case.name} ({np.dtype(dtype).name}, {STEPS} steps): max rel err {max_rel:.3g}, "
         f"max abs err {max_abs:.3g}"
     )
