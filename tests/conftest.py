@@ -29,15 +29,13 @@ from hypothesis import Phase, settings  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
-# No "explain" phase: it reruns a failing example ~100 times (each may compile).
+# No "shrink" or "explain" phase by default: each reruns a failing example many times
+# (each run may compile), so a regression that fails many registry cases at once could
+# take hours to report. JOPT_HYPOTHESIS_PROFILE=jopt-shrink shrinks, to debug one case.
+_PROFILE = dict(max_examples=10, deadline=None, derandomize=True, database=None, print_blob=False)
+settings.register_profile("jopt", phases=[Phase.explicit, Phase.generate], **_PROFILE)
 settings.register_profile(
-    "jopt",
-    max_examples=10,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    print_blob=False,
-    phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    "jopt-shrink", phases=[Phase.explicit, Phase.generate, Phase.shrink], **_PROFILE
 )
 settings.load_profile(os.environ.get("JOPT_HYPOTHESIS_PROFILE", "jopt"))
 

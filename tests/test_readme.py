@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import pytest
 
 import jopt
 
@@ -42,15 +44,25 @@ def test_readme_lists_every_public_optimizer_schedule_and_preset():
     import jopt.compat.keras as jk
     import jopt.compat.torch as jt
 
+    # Whole names only (a bare substring test finds "lamb" in "lambda", "swa" in "swalr"):
+    # a function as jopt.name or `name`, a schedule called, a preset by its full path.
     names = [
-        n for n in jopt.__all__ if n[0].islower() and n not in {"testing", "schedules", "compat"}
+        rf"(jopt\.|`){n}\b"
+        for n in jopt.__all__
+        if n[0].islower() and n not in {"testing", "schedules", "compat"}
     ]
-    names += [f"{s}(" for s in jopt.schedules.__all__]
-    names += [f"jopt.compat.torch.{n}`" for n in jt.__all__] + [
-        f"jopt.compat.keras.{n}`" for n in jk.__all__
-    ]
-    missing = [n for n in names if n not in README]
+    names += [rf"\b{s}\(" for s in jopt.schedules.__all__]
+    names += [rf"jopt\.compat\.torch\.{n}`" for n in jt.__all__]
+    names += [rf"jopt\.compat\.keras\.{n}`" for n in jk.__all__]
+    missing = [n for n in names if not re.search(n, README)]
     assert not missing, f"README does not mention: {missing}"
+
+
+def test_readme_check_sees_a_name_only_inside_a_longer_one(monkeypatch):
+    # The check above fails for a README that names lamb only inside "lambda".
+    monkeypatch.setattr(sys.modules[__name__], "README", "lambda `swalr` optax.lion")
+    with pytest.raises(AssertionError, match="lamb"):
+        test_readme_lists_every_public_optimizer_schedule_and_preset()
 
 
 def test_mesh_example_runs_each_layout():
