@@ -421,8 +421,8 @@ JOPT_ONLY = [
     (dict(clipnorm=-1.0), ValueError, "clipnorm=-1.0 is invalid"),
     (dict(global_clipnorm=float("nan")), ValueError, "global_clipnorm=nan is invalid"),
     (dict(loss_scale_factor=0.0), ValueError, "loss_scale_factor=0.0 is invalid"),
-    (dict(ema_overwrite_frequency=0), ValueError, "ema_overwrite_frequency"),
-    (dict(ema_momentum=float("nan")), ValueError, "ema_momentum"),
+    (dict(use_ema=True, ema_overwrite_frequency=0), ValueError, "ema_overwrite_frequency"),
+    (dict(use_ema=True, ema_momentum=float("nan")), ValueError, "ema_momentum"),
     (dict(gradient_accumulation_steps=2.0), ValueError, "gradient_accumulation_steps"),
     (dict(gradient_accumulation_steps="2"), TypeError, "gradient_accumulation_steps"),
     (dict(use_ema=1), TypeError, "use_ema=1 is invalid"),
@@ -531,3 +531,13 @@ def test_ftrl_leaves_a_coordinate_without_gradient_where_keras_writes_nan():
     )
     np.testing.assert_allclose(ours[[0, 2]], keras_after[[0, 2]], rtol=1e-6)
     assert ours[1] == 2.0
+
+
+@pytest.mark.parametrize("kwargs", [dict(ema_momentum=1.5), dict(ema_overwrite_frequency=0.5)])
+def test_ema_options_are_only_checked_with_use_ema_as_keras(kwargs):
+    keras.optimizers.Adam(**kwargs)  # accepted: no EMA, nothing to check
+    jk.Adam(**kwargs)
+    with pytest.raises(ValueError):
+        keras.optimizers.Adam(use_ema=True, **kwargs)
+    with pytest.raises(ValueError, match=r"^jopt.compat.keras.Adam: `ema_"):
+        jk.Adam(use_ema=True, **kwargs)

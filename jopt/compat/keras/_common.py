@@ -202,15 +202,16 @@ def check_options(call: str, options: dict[str, Any]) -> dict[str, Any]:
             f"Received: clipnorm={opts['clipnorm']}, clipvalue={opts['clipvalue']}, "
             f"global_clipnorm={opts['global_clipnorm']}"
         )
-    check_flag(call, "use_ema", opts["use_ema"])
+    use_ema = check_flag(call, "use_ema", opts["use_ema"])
     check_real(call, "ema_momentum", opts["ema_momentum"])
     momentum = concrete_values(opts["ema_momentum"])
-    if momentum is not None and not 0.0 <= float(momentum) <= 1.0:  # NaN fails too
+    # Keras checks the EMA's two options only when use_ema is on (they are unused else)
+    if use_ema and momentum is not None and not 0.0 <= float(momentum) <= 1.0:  # NaN fails too
         raise ValueError(
             f"{call}: `ema_momentum` must be in the range [0, 1]. "
             f"Received: ema_momentum={opts['ema_momentum']}"
         )
-    if opts["ema_overwrite_frequency"] is not None:
+    if use_ema and opts["ema_overwrite_frequency"] is not None:
         _keras_int(
             call,
             "ema_overwrite_frequency",
