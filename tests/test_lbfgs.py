@@ -28,11 +28,19 @@ CASES = [
     dict(),
     dict(line_search_fn="strong_wolfe"),
     dict(lr=0.5, max_iter=4, history_size=3),  # the history ring wraps around
-    # every tolerance and the evaluation budget end some steps early
+    # the evaluation budget ends some steps early
     dict(
         lr=0.3, max_iter=3, max_eval=5, history_size=2, tolerance_change=1e-5, tolerance_grad=1e-4
     ),
     dict(max_iter=6, max_eval=7, tolerance_change=1e-4, line_search_fn="strong_wolfe"),
+]
+# Each stopping rule on its own ends steps early (max_iter=20, 6 steps: fewer than 120
+# iterations); dropping any one of them from jopt changes the iteration count (checked).
+STOPS = [
+    dict(max_iter=20, tolerance_grad=1e-3, tolerance_change=0.0),  # max|g| before and in the loop
+    dict(max_iter=20, tolerance_grad=1e-3, tolerance_change=0.0, line_search_fn="strong_wolfe"),
+    dict(max_iter=20, tolerance_grad=0.0, tolerance_change=1e-3),  # |f_new - f| < tol
+    dict(lr=0.01, max_iter=20, tolerance_grad=0.0, tolerance_change=1e-2),  # max|d·t| <= tol
 ]
 
 
@@ -99,6 +107,13 @@ def test_steps_match_torch(kwargs, dtype):
     worst, ours, theirs = lbfgs_errors(kwargs, dtype)
     assert ours == theirs  # the same number of iterations
     assert worst <= TOL[dtype], worst
+
+
+@pytest.mark.parametrize("kwargs", STOPS, ids=["grad", "grad-strong-wolfe", "loss-change", "step"])
+def test_each_stopping_rule_matches_torch(kwargs):
+    worst, ours, theirs = lbfgs_errors(kwargs, np.float64)
+    assert ours == theirs < 6 * kwargs["max_iter"]
+    assert worst <= TOL[np.float64], worst
 
 
 def test_a_curved_valley_matches_torch_in_float64():
