@@ -221,6 +221,8 @@ class TorchCase:
     # dtype, float32 unless a float64 user sets it.
     default_dtype: bool = False
     text: str | None = None
+    # perturb(step, grads) -> the gradients both sides get at that step (as KerasCase's).
+    perturb: Callable[[int, dict], dict] | None = None
 
     @property
     def sign(self) -> float:
@@ -228,6 +230,13 @@ class TorchCase:
 
     def describe(self) -> str:
         return describe(self)
+
+
+def _tiny_rows(grads: dict) -> dict:
+    """A zero row of w and b scaled by 1e-17: v ≈ 1e-34 there, below ε1² in float64
+    (4.9e-32) and float32 (1.4e-14), so PyTorch's default ε1 (the dtype's machine
+    epsilon) sets those steps."""
+    return {**grads, "w": grads["w"].at[0].set(0.0), "b": grads["b"] * 1e-17}
 
 
 TORCH_CASES = [
@@ -370,6 +379,14 @@ TORCH_CASES = [
         jopt_kwargs=dict(weight_decay=DECAY),
         schedulers=lambda opt: [GroupValues(opt, weight_decay=DECAY)],
         text="lr=0.5, a weight_decay schedule (set on the param group)",
+    ),
+    TorchCase(
+        "adafactor-tiny-gradients-default-eps",
+        "Adafactor",
+        dict(lr=0.5),
+        params=params_with_tensor,
+        perturb=lambda step, grads: _tiny_rows(grads),
+        text="lr=0.5, a zero row of w's gradient and b's scaled by 1e-17 (ε1's default sets b's step)",
     ),
     TorchCase(
         "adafactor-maximize-wd-steplr",
@@ -931,7 +948,13 @@ def errors(actual, expected) -> tuple[float, float]:
 def torch_errors(case: TorchCase, dtype, steps: int = STEPS) -> tuple[float, float]:
     params0 = case.params()
     ours, theirs = lockstep(
-        jopt_torch(case), torch_stepper(case, dtype, params0), params0, dtype, steps, case.sign
+        jopt_torch(case),
+        torch_stepper(case, dtype, params0),
+        params0,
+        dtype,
+        steps,
+        case.sign,
+        perturb=case.perturb,
     )
     return errors(ours, theirs)
 
