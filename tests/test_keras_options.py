@@ -541,3 +541,23 @@ def test_ema_options_are_only_checked_with_use_ema_as_keras(kwargs):
         keras.optimizers.Adam(use_ema=True, **kwargs)
     with pytest.raises(ValueError, match=r"^jopt.compat.keras.Adam: `ema_"):
         jk.Adam(use_ema=True, **kwargs)
+
+
+def test_a_zero_argument_learning_rate_is_called_at_every_step_as_keras():
+    # The rate a function of no arguments returns changes between two eager steps; both
+    # libraries must read the new one (a port that called it once would move 0.5 twice).
+    box = [0.5]
+    grads = np.array([1.0, -2.0], np.float32)
+    with jax.numpy_dtype_promotion("standard"):  # Keras mixes its float32 with Python floats
+        var = keras.Variable(np.zeros(2, np.float32))
+        theirs = keras.optimizers.SGD(learning_rate=lambda: box[0])
+        tx = jk.SGD(learning_rate=lambda: box[0])
+        params = jnp.zeros(2, jnp.float32)
+        state = tx.init(params)
+        for rate in (0.5, 0.25):
+            box[0] = rate
+            theirs.apply_gradients([(keras.ops.convert_to_tensor(grads), var)])
+            updates, state = tx.update(jnp.asarray(grads), state, params)
+            params = optax.apply_updates(params, updates)
+    np.testing.assert_array_equal(np.asarray(var.value), [-0.75, 1.5])
+    np.testing.assert_array_equal(np.asarray(params), np.asarray(var.value))
