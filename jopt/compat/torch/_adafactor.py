@@ -6,8 +6,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import optax
 
 from jopt._adafactor import relative_step_size, scale_by_adafactor_moments
@@ -16,31 +14,15 @@ from jopt._base import _scale_by_learning_rate as lr_step
 from jopt._validation import check_flag
 from jopt._weight_decay import _decoupled_weight_decay, maximize_and_decay
 from jopt.compat._common import check
-from jopt.compat.torch._common import check_flags
-
-
-def refuse_complex(call: str, name: str, tx: optax.GradientTransformation):
-    """``tx``, whose ``init`` refuses complex parameters as torch.optim.``name`` does."""
-
-    def init_fn(params):
-        for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-            if jnp.iscomplexobj(leaf):
-                raise TypeError(
-                    f"{call}: {name} does not support complex parameters (found one at "
-                    f"{jax.tree_util.keystr(path) or '(root)'})."
-                )
-        return tx.init(params)
-
-    return optax.GradientTransformationExtraArgs(init_fn, tx.update)
+from jopt.compat.torch._common import check_flags, check_pair, refuse_complex
 
 
 def _check_eps(call: str, eps: Any) -> tuple[Any, Any]:
-    if isinstance(eps, (str, bytes)) or not isinstance(eps, Sequence) or len(eps) != 2:
-        raise TypeError(f"{call}: eps must be a pair (eps1 or None, eps2), got {eps!r}.")
-    if eps[0] is not None:
-        check(call, "epsilon1 should be >= 0 but is", "eps[0]", eps[0])
-    check(call, "epsilon2 should be >= 0 but is", "eps[1]", eps[1])
-    return eps[0], eps[1]
+    eps1, eps2 = check_pair(call, "eps", eps)
+    if eps1 is not None:
+        check(call, "epsilon1 should be >= 0 but is", "eps[0]", eps1)
+    check(call, "epsilon2 should be >= 0 but is", "eps[1]", eps2)
+    return eps1, eps2
 
 
 def Adafactor(  # noqa: N802 (torch's class name)

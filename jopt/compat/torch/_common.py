@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import ScalarOrSchedule, chain, requested
+from jopt._base import ScalarOrSchedule, chain, check_real_params, requested
 from jopt._base import _scale_by_learning_rate as lr_step
 from jopt._validation import check_flag
 from jopt._weight_decay import _add_decayed_weights, maximize_and_decay
@@ -91,6 +91,16 @@ def torch_optimizer(
     return _real_view(
         chain(*maximize_and_decay(call, maximize, weight_decay), *steps, lr_step(call, lr))
     )
+
+
+def refuse_complex(call: str, name: str, tx: optax.GradientTransformation):
+    """``tx``, whose ``init`` refuses complex parameters as torch.optim.``name`` does."""
+
+    def init_fn(params):
+        check_real_params(call, params, f"{name} does not support complex parameters.")
+        return tx.init(params)
+
+    return optax.GradientTransformationExtraArgs(init_fn, tx.update)
 
 
 def _as_real(x: jax.Array) -> jax.Array:

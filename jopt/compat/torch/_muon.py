@@ -8,13 +8,11 @@ from typing import Any
 import jax.numpy as jnp
 import optax
 
-from jopt._base import Scalar, ScalarOrSchedule, requested
+from jopt._base import Scalar, ScalarOrSchedule
 from jopt._muon import NS_COEFFICIENTS, _scale_by_muon, check_coefficients
 from jopt._validation import check_flag, check_int
-from jopt._weight_decay import _add_decayed_weights
 from jopt.compat._common import check
-from jopt.compat.torch._adafactor import refuse_complex
-from jopt.compat.torch._common import torch_optimizer
+from jopt.compat.torch._common import refuse_complex, torch_optimizer
 
 
 def Muon(  # noqa: N802 (torch's class name)
@@ -92,6 +90,7 @@ def Muon(  # noqa: N802 (torch's class name)
             ns_dtype=jnp.bfloat16,
         )
     ]
-    if requested(weight_decay):  # θ(1 − αλ): λθ joins the step, outside the buffer
-        steps.append(_add_decayed_weights(call, weight_decay))
-    return refuse_complex(call, "Muon", torch_optimizer(call, steps, lr, maximize=maximize))
+    tx = torch_optimizer(  # θ(1 − αλ): λθ joins the step, outside the buffer
+        call, steps, lr, maximize=maximize, weight_decay=weight_decay, decoupled_weight_decay=True
+    )
+    return refuse_complex(call, "Muon", tx)
