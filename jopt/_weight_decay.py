@@ -124,9 +124,11 @@ def decoupled_weight_decay(
 ) -> optax.GradientTransformationExtraArgs:
     """Adds the decay step −α_t λ θ to updates that already carry their learning rate.
 
-    Δθ ← Δθ − α_t λ θ: Keras 3's ``weight_decay``, θ ← θ − θλα_t applied before the
-    optimizer's own step. Use it where the learning rate sits inside a buffer, so the
-    decay must not pass through it (Keras SGD and RMSprop momentum: place it after
+    Δθ ← Δθ − α_t λ θ: Keras 3's ``weight_decay`` θ ← θ − θλα_t, for a step that does
+    not read θ (``jopt.compat.keras`` presets decay θ first and run the step on the
+    decayed θ, Keras' exact order, which differs for steps that read θ: LAMB, Adafactor,
+    FTRL). Use it where the learning rate sits inside a buffer, so the decay must not
+    pass through it (a Keras-style SGD or RMSprop momentum: place it after
     :func:`jopt.scale_by_trace`); elsewhere :func:`jopt.add_decayed_weights` before
     the learning-rate step is the same math. ``learning_rate`` and ``weight_decay`` are
     numbers or schedules ``count -> value`` evaluated at the updates already applied; the
