@@ -31,7 +31,9 @@ def test_ten_line_example_trains():
     assert float(jopt.get_learning_rate(scope["optimizer"].opt_state)) == 1e-2
 
 
-def test_two_commands_are_the_ones_ci_runs():
+def test_ci_installs_and_tests_as_the_readme_says():
+    # .ci/run installs with the README's first command and runs its second (the tests);
+    # the first command's main job, jopt-compare, runs in tests/test_compare.py (fewer steps).
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     block = re.search(r"## Two commands\n\n```bash\n(.*?)```", README, flags=re.S).group(1)
     install_and_main, test = [line.split("#")[0].strip() for line in block.strip().splitlines()]
