@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import jopt.compat.keras.schedules as ks  # noqa: E402
 import jopt.schedules as schedules  # noqa: E402
-from jopt._plateau import reduce_lr_on_plateau  # noqa: E402
+from jopt import reduce_lr_on_plateau  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "schedules.png"
 

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
-from jopt._validation import check_int
+from jopt._core.checks import checked, integer, unchecked
 
 
+def _batch_fits(call: str, arguments: Mapping[str, Any]) -> None:
+    """A batch is at most the whole data set."""
+    num_examples, batch_size = arguments["num_examples"], arguments["batch_size"]
+    if batch_size > num_examples:
+        raise ValueError(
+            f"{call}: batch_size={batch_size} is larger than num_examples={num_examples}; "
+            "batch_size must be in [1, num_examples]."
+        )
+
+
+@checked(
+    _batch_fits,
+    key=unchecked("a jax.random key; jax.random.permutation checks it"),
+    num_examples=integer(1),
+    batch_size=integer(1),
+)
 def minibatch_indices(key: jax.Array, num_examples: int, batch_size: int) -> jax.Array:
     """One epoch of random mini-batches B^(t), shape ``[num_examples // batch_size, batch_size]``.
 
@@ -16,6 +35,14 @@ def minibatch_indices(key: jax.Array, num_examples: int, batch_size: int) -> jax
     ``batch_size=1`` is online learning (SGD in the deck's sense). The mini-batch loss
     is E(θ) = (1/|B|) Σ_{n∈B} E_n(θ). Jittable (sizes are static), int32 indices.
 
+    Args:
+      key: a ``jax.random`` key; each key draws its own permutation.
+      num_examples: the size of the data set, an integer >= 1.
+      batch_size: the examples per batch, an integer in [1, num_examples].
+
+    Returns:
+      An int32 array of shape ``[num_examples // batch_size, batch_size]``.
+
     >>> import jax, jopt
     >>> idx = jopt.minibatch_indices(jax.random.key(0), 10, 3)
     >>> idx.shape, idx.dtype
@@ -23,14 +50,6 @@ def minibatch_indices(key: jax.Array, num_examples: int, batch_size: int) -> jax
     >>> len(set(idx.ravel().tolist()))
     9
     """
-    call = "jopt.minibatch_indices"
-    num_examples = check_int(call, "num_examples", num_examples, 1)
-    batch_size = check_int(call, "batch_size", batch_size, 1)
-    if batch_size > num_examples:
-        raise ValueError(
-            f"{call}: batch_size={batch_size} is larger than num_examples={num_examples}; "
-            "batch_size must be in [1, num_examples]."
-        )
     num_batches = num_examples // batch_size
     perm = jax.random.permutation(key, num_examples)[: num_batches * batch_size]
     return perm.astype(jnp.int32).reshape(num_batches, batch_size)

@@ -19,9 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import NamedSharding, PartitionSpec
 
-from jopt.sharding import state_shardings
+from jopt.sharding._testing import check_on_mesh
 
 # Per-dtype tolerance for "the same numbers": jit fuses ops (and may contract to FMA),
 # eager does not, so only rounding-level differences are allowed.
@@ -221,85 +220,7 @@ def check_transformation(
             assert_trees_close((p, s, u), eager[i], f"donated jit vs eager, step {i + 1}")
 
         if mesh is not None:
-            _check_on_mesh(tx, params, grads, mesh, eager, extra_args)
-
-
-_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-
-
-def _spread(x: Any, mesh: jax.sharding.Mesh) -> NamedSharding:
-    # A sharding for a test leaf: kept if the caller sharded it, else each mesh axis on
-    # the first free dimension its size divides (replicated along it when none does).
-    if isinstance(getattr(x, "sharding", None), NamedSharding) and x.committed:
-        return x.sharding
-    spec: list[Any] = [None] * jnp.ndim(x)
-    for axis in mesh.axis_names:
-        for d, n in enumerate(jnp.shape(x)):
-            if spec[d] is None and n % mesh.shape[axis] == 0:
-                spec[d] = axis
-                break
-    return NamedSharding(mesh, PartitionSpec(*spec))
-
-
-def _check_placed(tree: Any, want: Any, what: str, *, uncommitted_ok: bool = False) -> None:
-    for (path, leaf), expected in zip(
-        jax.tree_util.tree_leaves_with_path(tree), jax.tree.leaves(want), strict=True
-    ):
-        if not isinstance(leaf, jax.Array):
-            continue  # a Python constant: jit makes it an array (the signature check)
-        if uncommitted_ok and not leaf.committed and expected.is_fully_replicated:
-            continue  # jit replicates it; the compile count says what that costs
-        assert leaf.committed and leaf.sharding.is_equivalent_to(expected, leaf.ndim), (
-            f"{what}{jax.tree_util.keystr(path)} has sharding {leaf.sharding}"
-            f"{'' if leaf.committed else ' (uncommitted: built whole on one device)'}, "
-            f"expected {expected.spec} over the mesh, as its parameter "
-            "(jopt.sharding.state_shardings); create it with jnp.zeros_like(param)"
-        )
-
-
-def _check_on_mesh(tx, params, grads, mesh, expected, extra_args) -> None:
-    # ``expected``: the eager (params, state, updates) of each step, already checked
-    # against jit; the sharded run must give the same numbers.
-    where = jax.tree.map(lambda x: _spread(x, mesh), params)
-    p0, g = (jax.tree.map(jax.device_put, t, where) for t in (params, grads))
-    want = state_shardings(tx, p0, mesh)
-    state = tx.init(p0)
-    _check_placed(state, want, "on the mesh, init: state", uncommitted_ok=True)
-    loose = [
-        jax.tree_util.keystr(path)
-        for path, leaf in jax.tree_util.tree_leaves_with_path(state)
-        if isinstance(leaf, jax.Array) and not leaf.committed
-    ]
-
-    def step(p, s, g):
-        u, s = tx.update(g, s, p, **extra_args)
-        return optax.apply_updates(p, u), s, u
-
-    compiles, counting = 0, False
-
-    def count(event: str, duration_secs: float, **kwargs: str | int) -> None:
-        nonlocal compiles
-        if counting and event == _COMPILE_EVENT:
-            compiles += 1
-
-    sharded, p, s = jax.jit(step), p0, state
-    jax.monitoring.register_event_duration_secs_listener(count)
-    try:
-        for i, single in enumerate(expected):
-            counting = True
-            p, s, u = sharded(p, s, g)
-            counting = False
-            _check_placed(s, want, f"on the mesh, after jitted update {i + 1}: state")
-            _check_placed(p, where, f"on the mesh, after jitted update {i + 1}: params")
-            assert_trees_close((p, s, u), single, f"sharded vs single device, step {i + 1}")
-    finally:
-        jax.monitoring.unregister_event_duration_listener(count)
-    assert compiles == 1, (
-        f"on the mesh, the jitted update compiled {compiles} times in {len(expected)} steps "
-        f"(expected 1); uncommitted state leaves after init: {loose or 'none'} (jit returns them "
-        "replicated, so the next step sees new shardings and compiles again; create them "
-        "replicated over the params' mesh)"
-    )
+            check_on_mesh(tx, params, grads, mesh, eager, extra_args, assert_trees_close)
 
 
 def check_vmap(

@@ -17,11 +17,6 @@ os.environ.setdefault(
     "HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "jopt-hypothesis")
 )
 
-# 8 virtual CPU devices for the mesh tests and doctests (jopt.sharding), set before jax
-# is imported: XLA reads the flag when it creates the CPU backend.
-if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-    flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
-    os.environ["XLA_FLAGS"] = flags.strip()
 
 import jax  # noqa: E402
 from hypothesis import Phase, settings  # noqa: E402

@@ -292,7 +292,7 @@ def test_radam_switches_at_the_step_pytorch_does(b2):
             ) ** 0.5
         return None
 
-    from jopt._adam import rectification
+    from jopt._algorithms.adam.adam import rectification
 
     for step in range(1, 200):
         on, r = rectification(b2, 5.0, jnp.asarray(step, jnp.int32))

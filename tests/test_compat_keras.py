@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import optax
 import pytest
-from parity import KERAS_CASES, STEPS, TOL, keras_errors, keras_reductions_in_float64, tolerance
-from registry import CASES
+from tests.support.parity import KERAS_CASES, STEPS, TOL, keras_errors, keras_reductions_in_float64, tolerance
+from tests.support.registry import CASES
 
 import jopt
 import jopt.compat.keras as jk

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from parity import STEPS, TORCH_CASES, tolerance, torch_errors
-from registry import CASES
+from tests.support.parity import STEPS, TORCH_CASES, tolerance, torch_errors
+from tests.support.registry import CASES
 
 import jopt
 import jopt.compat.torch as jt

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from registry import CASES, NOT_TRANSFORMS
+from tests.support.registry import CASES, NOT_TRANSFORMS
 
 import jopt
 

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import optax
 import pytest
-from parity import (
+from tests.support.parity import (
     KERAS_CASES,
     STEPS,
     KerasCase,
@@ -495,6 +495,7 @@ def test_leaf_weight_decay_gives_each_leaf_its_own_decay():
     # keras_optimizer's hook for presets with a decay per leaf (Keras Muon's
     # adam_weight_decay): θ ← θ − θλ_leafα, exclusions still apply.
     from jopt._base import _scale_by_learning_rate as lr_step
+
     from jopt.compat.keras._common import keras_optimizer
 
     def decay(path, leaf):

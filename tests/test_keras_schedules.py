@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import optax
 import pytest
-from parity import KerasCase, keras_errors
+from tests.support.parity import KerasCase, keras_errors
 
 import jopt
 import jopt.compat.keras as jk

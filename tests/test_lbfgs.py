@@ -17,7 +17,7 @@ import numpy as np
 import optax
 import pytest
 import torch
-from parity import init_params, loss_jnp
+from tests.support.parity import init_params, loss_jnp
 
 import jopt
 import jopt.compat.torch as jt

@@ -19,7 +19,7 @@ import pytest
 from flax import nnx
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
-from registry import CASES
+from tests.support.registry import CASES
 
 import jopt
 

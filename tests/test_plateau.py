@@ -15,7 +15,7 @@ import torch
 from flax import nnx
 from torch.optim import lr_scheduler as tl
 
-from jopt._plateau import ReduceLROnPlateauState, reduce_lr_on_plateau
+from jopt import ReduceLROnPlateauState, reduce_lr_on_plateau
 
 STEPS = 300
 

@@ -30,7 +30,7 @@ import optax
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from registry import CASES, Case
+from tests.support.registry import CASES, Case
 
 import jopt
 import jopt.compat.keras as jk

@@ -20,6 +20,8 @@ import pytest
 import jopt
 import jopt.compat.keras.schedules as ks
 import jopt.schedules as schedules
+from jopt._core.checks import Real
+from jopt.schedules._common import Numbers, Schedules
 
 
 def _one(k):
@@ -153,3 +155,40 @@ def test_the_table_fails_on_a_factory_that_does_not_check():
             test_bad_input_is_rejected_at_construction("unchecked", "base_lr", "number")
     finally:
         del FACTORIES["unchecked"], VALID["unchecked"]
+
+
+# The two sequence rules of the schedules (the other rules are tested in tests/core).
+SEQUENCE_RULES = {
+    "schedules": (Schedules(), [[_one], (_one, _one)]),
+    "numbers": (Numbers(Real(0.0)), [[], [0, 2.5], np.asarray([1.0, 2.0])]),
+    "numbers-static": (Numbers(Real(0.0, static=True)), [[1, 2.5]]),
+}
+SEQUENCE_CASES = [
+    (kind, label, value)
+    for kind, (rule, _) in SEQUENCE_RULES.items()
+    for label, value in rule.bad().items()
+]
+
+
+@pytest.mark.parametrize("kind", SEQUENCE_RULES)
+def test_sequence_rules_accept_their_valid_values(kind):
+    rule, good = SEQUENCE_RULES[kind]
+    for value in good:
+        assert list(rule("jopt.f", "x", value)) == list(value)
+
+
+def test_static_numbers_are_floats():
+    # Static numbers shape the schedule (boundaries): normalized to Python floats.
+    out = Numbers(Real(0.0, static=True))("jopt.f", "x", [1, np.int64(2)])
+    assert out == [1.0, 2.0] and all(type(v) is float for v in out)
+
+
+@pytest.mark.parametrize(
+    "kind, label, value", SEQUENCE_CASES, ids=[f"{k}-{n}" for k, n, _ in SEQUENCE_CASES]
+)
+def test_sequence_rules_reject_each_class_of_bad_value(kind, label, value):
+    rule, _ = SEQUENCE_RULES[kind]
+    with pytest.raises((TypeError, ValueError)) as error:
+        rule("jopt.f", "x", value)
+    message = str(error.value)
+    assert message.startswith("jopt.f: x") and "invalid" in message, message

@@ -23,8 +23,10 @@ import torch
 from torch.optim import lr_scheduler as tl
 from torch.optim import swa_utils
 
+import jopt
+import jopt.compat.keras.schedules as keras_schedules
 import jopt.schedules as schedules
-from jopt._base import scale_by_learning_rate
+from jopt import scale_by_learning_rate
 
 STEPS = 320
 
@@ -556,6 +558,92 @@ def test_one_cycle_past_total_steps_holds_final_rate(anneal_strategy, three_phas
     np.testing.assert_allclose(want[-1], final, rtol=1e-9)
     for k in (total, total + 1, 10 * total, 2**31 - 1):
         assert float(sched(jnp.int32(k))) == pytest.approx(final, rel=1e-12)
+
+
+def _counted_factor(calls):
+    """A MultiplicativeLR factor that records every evaluation (at run time, under jit)."""
+
+    def factor(k):
+        jax.debug.callback(lambda k: calls.append(int(k)), k)
+        return jnp.where(k % 3 == 0, 0.5, 0.99)
+
+    return factor
+
+
+@pytest.mark.parametrize("base", [0.1, np.float32(0.1)], ids=["float64", "float32"])
+def test_multiplicative_lr_costs_one_factor_call_per_update(base):
+    # Issue 18: the rate was a product over 1..count at every update, O(count) (3.6 ms at
+    # count 1e6). As PyTorch's, a jopt optimizer now advances it from the last rate: one
+    # factor call per update, no loop, the same rates as the schedule called pointwise.
+    calls, steps = [], 40
+    sched = schedules.multiplicative_lr(jnp.asarray(base), _counted_factor(calls))
+    # The rates pointwise (a loop over 1..k each), for the comparison only: not counted.
+    plain = schedules.multiplicative_lr(
+        jnp.asarray(base), lambda k: jnp.where(k % 3 == 0, 0.5, 0.99)
+    )
+    want = jax.jit(jax.vmap(plain))(jnp.arange(steps, dtype=jnp.int32))
+    for tx in (scale_by_learning_rate(sched), jopt.adam(sched, eps=0.0)):
+        state = tx.init(jnp.zeros(2, jnp.float32))
+        update = jax.jit(tx.update)
+        jaxpr = str(jax.make_jaxpr(tx.update)(jnp.ones(2, jnp.float32), state))
+        assert "while" not in jaxpr  # no loop over the count in the step
+        jax.effects_barrier()
+        calls.clear()
+        rates = []
+        for _ in range(steps):
+            _, state = update(jnp.ones(2, jnp.float32), state)
+            rates.append(jopt.get_learning_rate(state))
+        jax.effects_barrier()
+        assert len(calls) == steps  # was 0 + 1 + ... + 39 = 780
+        np.testing.assert_array_equal(np.asarray(rates), np.asarray(want, np.float64))
+    # The pointwise schedule still evaluates the product: count calls.
+    calls.clear()
+    sched(jnp.int32(7))
+    jax.effects_barrier()
+    assert sorted(calls) == list(range(1, 8))
+
+
+def test_multiplicative_lr_in_an_optimizer_matches_torch():
+    # The recurrence multiplies as PyTorch does (lr * lr_lambda(k)): float64 rates equal.
+    want = torch_lrs(lambda o, b: tl.MultiplicativeLR(o, lambda e: 1.0 - 0.003 * (e % 5)), 0.3)
+    sched = schedules.multiplicative_lr(0.3, lambda k: 1.0 - 0.003 * (k % 5).astype(float))
+    tx = scale_by_learning_rate(sched)
+    state = tx.init(jnp.zeros(1))
+    update = jax.jit(tx.update)
+    got = []
+    for _ in range(STEPS):
+        _, state = update(jnp.ones(1), state)
+        got.append(float(jopt.get_learning_rate(state)))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_count_errors_name_the_schedule_that_refused():
+    # Helpers raise unnamed errors; the public schedule names them: alone, under jit,
+    # and nested inside another schedule (the innermost public one that refused).
+    mult = schedules.multiplicative_lr(0.1, lambda k: 0.5)
+    refused = r"^jopt\.schedules\.multiplicative_lr: count must be an integer array"
+    for sched in (mult, jax.jit(mult)):
+        with pytest.raises(TypeError, match=refused) as info:
+            sched(jnp.float32(3.0))
+        assert type(info.value) is TypeError
+    nested = (
+        schedules.sequential_lr([schedules.constant_lr(0.1), mult], [3]),
+        schedules.chained_lr(0.1, mult),
+    )
+    for sched in nested:
+        with pytest.raises(TypeError, match=refused):
+            jax.jit(sched)(jnp.float32(4.0))
+    for sched, call in [
+        (schedules.chained_lr(0.1, mult), r"jopt\.schedules\.chained_lr"),
+        (schedules.sequential_lr([mult], []), r"jopt\.schedules\.sequential_lr"),
+        (schedules.inverse_time_decay(0.1, 0.5), r"jopt\.schedules\.inverse_time_decay"),
+        (
+            keras_schedules.InverseTimeDecay(0.1, 10, 0.5),
+            r"jopt\.compat\.keras\.schedules\.InverseTimeDecay",
+        ),
+    ]:
+        with pytest.raises(TypeError, match=rf"^{call}: count must be an integer or real array"):
+            jax.jit(sched)(jnp.bool_(True))
 
 
 def test_sequential_restarts_multiplicative_from_its_base():

@@ -22,7 +22,10 @@ author = "the jopt authors"
 copyright = "the jopt authors"  # noqa: A001 (Sphinx's name)
 release = version = jopt.__version__
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "myst_parser"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.napoleon", "myst_parser"]
+# Google-style Args:/Returns: sections (napoleon), no reST field lists by hand.
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 
@@ -105,7 +108,9 @@ def _paragraphs(lines: list[str]) -> list[str]:
         par = lines[i:j]
         first = par[0].strip()
         literal_next = par[-1].rstrip().endswith("::")
-        if _STRUCTURAL.match(first):
+        if first.startswith(":"):  # a field list (napoleon's Args:/Returns:): |x| is text
+            out += [_escape_bars(line) for line in par]
+        elif _STRUCTURAL.match(first):
             out += par
         else:
             par = [_escape_bars(line) for line in par]

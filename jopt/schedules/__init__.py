@@ -5,7 +5,8 @@ PyTorch uses at its k-th ``optimizer.step()`` under ``opt.step(); sched.step()``
 Every schedule is jittable with a traced count, works under ``vmap`` over counts and
 over its float hyperparameters, and is accepted as ``learning_rate`` by jopt's and
 optax's optimizers. A real count (``k / iters_per_epoch``) evaluates a schedule between
-steps (all but :func:`multiplicative_lr`, a product over steps). The momentum halves of
+steps (all but :func:`multiplicative_lr`, a product over steps, which jopt's optimizers
+advance from their last rate in O(1) per update). The momentum halves of
 ``CyclicLR`` and ``OneCycleLR`` (:func:`cyclic_momentum`, :func:`one_cycle_momentum`)
 are schedules for ``momentum`` or ``betas[0]``. Invalid configuration raises
 ``TypeError`` or ``ValueError`` at construction, naming the call and the argument.

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jopt._base import Schedule as Schedule
-from jopt._base import cast
-from jopt._validation import check_int, check_range, concrete_values
+from jopt._core.checks import Real, Rule, UnnamedTypeError, concrete_values, function
+from jopt._core.dtypes import cast
+from jopt._core.hyperparams import Schedule as Schedule
 
 
 def float_dtype(*values: Any) -> jnp.dtype:
@@ -22,7 +23,7 @@ def float_dtype(*values: Any) -> jnp.dtype:
     one under ``vmap``), else the default float (float32, or float64 with x64 on).
     Python numbers are weakly typed and never force a dtype.
     """
-    dtypes = []
+    dtypes: list[Any] = []
     for value in values:
         aval = jax.typeof(value)
         if not aval.weak_type and jnp.issubdtype(aval.dtype, jnp.floating):
@@ -34,12 +35,13 @@ def float_dtype(*values: Any) -> jnp.dtype:
         return jnp.dtype(jnp.result_type(*dtypes))
 
 
-def as_count(call: str, count: Any, *, integer: bool = False) -> jax.Array:
+def as_count(count: Any, *, integer: bool = False) -> jax.Array:
     """``count`` as an integer or real array (scalar, traced or batched).
 
     Integer counts are the usual case. A real count (``k / iters_per_epoch``) evaluates
     the schedule between steps, as PyTorch's ``scheduler.step(epoch + i / iters)``;
-    ``integer=True`` refuses it (a product over steps has no fractional step).
+    ``integer=True`` refuses it (a product over steps has no fractional step). Raises
+    :class:`jopt._core.checks.UnnamedTypeError`, which the public schedule names.
     """
     count = jnp.asarray(count)
     ok = jnp.issubdtype(count.dtype, jnp.integer) or (
@@ -47,8 +49,8 @@ def as_count(call: str, count: Any, *, integer: bool = False) -> jax.Array:
     )
     if not ok:
         want = "an integer array" if integer else "an integer or real array"
-        raise TypeError(
-            f"{call}: count must be {want} (the number of updates already applied), "
+        raise UnnamedTypeError(
+            f"count must be {want} (the number of updates already applied), "
             f"got dtype {count.dtype}."
         )
     return count
@@ -79,27 +81,6 @@ def count_div(count: jax.Array, period: int) -> jax.Array:
     return jnp.zeros_like(count) if _beyond(count, period) else count // period
 
 
-def static_real(
-    call: str,
-    name: str,
-    value: Any,
-    lo: float = -math.inf,
-    hi: float = math.inf,
-    *,
-    lo_open: bool = False,
-    hi_open: bool = False,
-) -> float:
-    """A real number that shapes the schedule (a period, a phase end): checked as
-    :func:`jopt._validation.check_range` does, and concrete (not traced)."""
-    check_range(call, name, value, lo, hi, lo_open=lo_open, hi_open=hi_open)
-    if concrete_values(value) is None:
-        raise TypeError(
-            f"{call}: {name} is traced; {name} must be a concrete number (it fixes the "
-            "shape of the schedule, so it cannot be a vmapped or jitted value)."
-        )
-    return float(value)
-
-
 def half_cosine(distance: jax.Array, length: Any) -> jax.Array:
     """``(1 + cos(pi * (length - distance) / length)) / 2`` computed without cancellation.
 
@@ -109,22 +90,6 @@ def half_cosine(distance: jax.Array, length: Any) -> jax.Array:
     where the learning rate is smallest.
     """
     return jnp.sin((math.pi / 2) * distance / length) ** 2
-
-
-def check_milestones(call: str, milestones: Any, *, strict: bool) -> tuple[int, ...]:
-    """Integer milestones >= 0; strictly increasing when ``strict``."""
-    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence | np.ndarray):
-        raise ValueError(
-            f"{call}: milestones={milestones!r} is invalid; milestones must be a sequence "
-            "of integers >= 0."
-        )
-    values = tuple(check_int(call, f"milestones[{i}]", m, 0) for i, m in enumerate(milestones))
-    if strict and any(b <= a for a, b in zip(values, values[1:], strict=False)):
-        raise ValueError(
-            f"{call}: milestones={list(values)!r} is invalid; milestones must be strictly "
-            "increasing."
-        )
-    return values
 
 
 def power(base: Any, exponent: jax.Array, dtype: Any) -> jax.Array:
@@ -145,3 +110,53 @@ def power(base: Any, exponent: jax.Array, dtype: Any) -> jax.Array:
     if correction == 0.0:
         return rounded**exponent
     return rounded**exponent * jnp.exp(exponent * correction)
+
+
+# ------------------------------------------------------------------- argument rules
+
+SCHEDULE = function("a schedule (a function count -> value)")
+
+
+def at_least_one(call: str, name: str, entries: Sequence[Any]) -> None:
+    """A sequence argument that must not be empty."""
+    if not entries:
+        raise ValueError(
+            f"{call}: {name} has 0 entries, which is invalid; {name} must have at least 1."
+        )
+
+
+@dataclass(frozen=True)
+class Schedules(Rule):
+    """A non-empty sequence of schedules (functions ``count -> value``), returned as a list."""
+
+    def __call__(self, call: str, name: str, value: Any) -> Any:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise ValueError(
+                f"{call}: {name}={value!r} is invalid; {name} must be a sequence of "
+                "schedules (functions count -> value)."
+            )
+        entries = [SCHEDULE(call, f"{name}[{i}]", s) for i, s in enumerate(value)]
+        at_least_one(call, name, entries)
+        return entries
+
+    def bad(self) -> dict[str, Any]:
+        return {"str": "ab", "number": 0.5, "entry": [0.5], "empty": []}
+
+
+@dataclass(frozen=True)
+class Numbers(Rule):
+    """A sequence of numbers, each checked by ``entry`` as ``name[i]``; returned as a list
+    (of floats when ``entry`` is static: they shape the schedule)."""
+
+    entry: Real
+
+    def __call__(self, call: str, name: str, value: Any) -> Any:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+            raise TypeError(
+                f"{call}: {name}={value!r} is invalid; {name} must be a sequence of numbers."
+            )
+        entries = [self.entry(call, f"{name}[{i}]", v) for i, v in enumerate(value)]
+        return [float(v) for v in entries] if self.entry.static else entries
+
+    def bad(self) -> dict[str, Any]:
+        return {"str": "ab", "number": 0.5, "entry": ["0.5"]}

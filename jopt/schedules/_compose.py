@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from jopt._base import Scalar, cast
-from jopt._validation import check_nonnegative
-from jopt.schedules._common import Schedule, as_count, check_milestones, float_dtype
+from jopt._core.checks import checked, integers, nonnegative
+from jopt._core.dtypes import cast
+from jopt._core.hyperparams import Scalar
+from jopt.schedules._common import (
+    SCHEDULE,
+    Schedule,
+    Schedules,
+    as_count,
+    at_least_one,
+    float_dtype,
+)
 
 
-def _check_schedules(call: str, name: str, schedules: Any, minimum: int) -> list[Schedule]:
-    if isinstance(schedules, (str, bytes)) or not isinstance(schedules, Sequence):
+def _one_milestone_between(call: str, arguments: Mapping[str, Any]) -> None:
+    schedules, milestones = arguments["schedules"], arguments["milestones"]
+    if len(milestones) != len(schedules) - 1:
         raise ValueError(
-            f"{call}: {name}={schedules!r} is invalid; {name} must be a sequence of "
-            "schedules (functions count -> value)."
+            f"{call}: milestones={list(milestones)!r} is invalid with {len(schedules)} "
+            "schedules; there must be exactly one milestone fewer than schedules."
         )
-    for i, s in enumerate(schedules):
-        if not callable(s):
-            raise ValueError(
-                f"{call}: {name}[{i}]={s!r} is invalid; {name}[{i}] must be a schedule "
-                "(a function count -> value)."
-            )
-    if len(schedules) < minimum:
-        raise ValueError(
-            f"{call}: {name} has {len(schedules)} entries, which is invalid; {name} must "
-            f"have at least {minimum}."
-        )
-    return list(schedules)
+
+
+def _some_factor(call: str, arguments: Mapping[str, Any]) -> None:
+    at_least_one(call, "factors", arguments["factors"])
 
 
 def _common_dtype(values: list[jax.Array]) -> list[jax.Array]:
@@ -39,6 +40,7 @@ def _common_dtype(values: list[jax.Array]) -> list[jax.Array]:
     return [cast(v, dtype) for v in values]
 
 
+@checked(_one_milestone_between, schedules=Schedules(), milestones=integers(0, increasing=True))
 def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> Schedule:
     """One schedule after another: PyTorch's ``SequentialLR``.
 
@@ -52,6 +54,14 @@ def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> S
     no closed form) from the *current* rate times ``lr_lambda(0)``; here it restarts
     from its own ``base_lr``, as the rule above says.
 
+    Args:
+      schedules: the schedules in order, at least one (functions ``count -> value``).
+      milestones: the counts at which the next schedule takes over, integers >= 0,
+        strictly increasing, one fewer than ``schedules``.
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> import jopt.schedules as schedules
     >>> warm = schedules.linear_lr(1.0, start_factor=0.5, total_iters=2)
     >>> decay = schedules.exponential_lr(1.0, gamma=0.5)
@@ -59,18 +69,10 @@ def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> S
     >>> [float(sched(k)) for k in range(5)]
     [0.5, 0.75, 1.0, 0.5, 0.25]
     """
-    call = "jopt.schedules.sequential_lr"
-    schedules = _check_schedules(call, "schedules", schedules, 1)
-    milestones = check_milestones(call, milestones, strict=True)
-    if len(milestones) != len(schedules) - 1:
-        raise ValueError(
-            f"{call}: milestones={list(milestones)!r} is invalid with {len(schedules)} "
-            "schedules; there must be exactly one milestone fewer than schedules."
-        )
     offsets = (0, *milestones)
 
-    def schedule(count):
-        count = as_count(call, count)
+    def schedule(count: Any) -> jax.Array:
+        count = as_count(count)
         # Every child runs on a count >= 0; the ones not in force are discarded.
         values = _common_dtype(
             [
@@ -86,6 +88,7 @@ def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> S
     return schedule
 
 
+@checked(_some_factor, base_lr=nonnegative(), factors=SCHEDULE)
 def chained_lr(base_lr: Scalar, *factors: Schedule) -> Schedule:
     """``base_lr * factors[0](count) * factors[1](count) * ...``: PyTorch's ``ChainedScheduler``.
 
@@ -98,6 +101,13 @@ def chained_lr(base_lr: Scalar, *factors: Schedule) -> Schedule:
     set the rate outright (``LambdaLR``, ``CyclicLR``, ``OneCycleLR``, the warm restarts)
     overwrite each other in PyTorch, which is not a product; do not chain those.
 
+    Args:
+      base_lr: the base rate, a number >= 0 (or a traced scalar).
+      *factors: the factors, at least one, schedules built with base rate 1.
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> import jopt.schedules as schedules
     >>> sched = schedules.chained_lr(
     ...     0.05,
@@ -107,16 +117,13 @@ def chained_lr(base_lr: Scalar, *factors: Schedule) -> Schedule:
     >>> [round(float(sched(k)), 6) for k in range(4)]
     [0.005, 0.0045, 0.0405, 0.03645]
     """
-    call = "jopt.schedules.chained_lr"
-    check_nonnegative(call, "base_lr", base_lr)
-    factors_list = _check_schedules(call, "factors", factors, 1)
 
-    def schedule(count):
-        count = as_count(call, count)
+    def schedule(count: Any) -> jax.Array:
+        count = as_count(count)
         # The base rate's dtype decides, as in every other schedule; factors follow it.
         dtype = float_dtype(base_lr)
         lr = cast(base_lr, dtype)
-        for factor in factors_list:
+        for factor in factors:
             lr = lr * cast(factor(count), dtype)
         return lr
 

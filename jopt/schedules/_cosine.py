@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jopt._base import Scalar, cast
-from jopt._validation import check_int, check_nonnegative
+from jopt._core.checks import checked, integer, nonnegative
+from jopt._core.dtypes import cast
+from jopt._core.hyperparams import Scalar
 from jopt.schedules._common import (
     Schedule,
     as_count,
@@ -17,6 +21,7 @@ from jopt.schedules._common import (
 )
 
 
+@checked(base_lr=nonnegative(), t_max=integer(1), eta_min=nonnegative())
 def cosine_annealing_lr(base_lr: Scalar, t_max: int, eta_min: Scalar = 0.0) -> Schedule:
     """``eta_min + (base_lr - eta_min) * (1 + cos(pi * count / t_max)) / 2``: ``CosineAnnealingLR``.
 
@@ -26,18 +31,22 @@ def cosine_annealing_lr(base_lr: Scalar, t_max: int, eta_min: Scalar = 0.0) -> S
     (the period ``2 * t_max`` never overflows the count's integer type), and a real
     count gives PyTorch's closed form at a fractional step.
 
+    Args:
+      base_lr: the rate at count 0, a number >= 0 (or a traced scalar).
+      t_max: the steps of a half period, down to ``eta_min``, an integer >= 1.
+      eta_min: the lowest rate, a number >= 0.
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> import jopt.schedules as schedules
     >>> sched = schedules.cosine_annealing_lr(1.0, t_max=4)
     >>> [round(float(sched(k)), 6) for k in range(9)]
     [1.0, 0.853553, 0.5, 0.146447, 0.0, 0.146447, 0.5, 0.853553, 1.0]
     """
-    call = "jopt.schedules.cosine_annealing_lr"
-    check_nonnegative(call, "base_lr", base_lr)
-    t_max = check_int(call, "t_max", t_max, 1)
-    check_nonnegative(call, "eta_min", eta_min)
 
-    def schedule(count):
-        count = as_count(call, count)
+    def schedule(count: Any) -> jax.Array:
+        count = as_count(count)
         dtype = float_dtype(base_lr, eta_min)
         # Phase in one period [0, 2 t_max), then the signed distance to the trough.
         phase = count_mod(count, 2 * t_max)
@@ -48,6 +57,7 @@ def cosine_annealing_lr(base_lr: Scalar, t_max: int, eta_min: Scalar = 0.0) -> S
     return schedule
 
 
+@checked(base_lr=nonnegative(), t_0=integer(1), t_mult=integer(1), eta_min=nonnegative())
 def cosine_annealing_warm_restarts(
     base_lr: Scalar, t_0: int, t_mult: int = 1, eta_min: Scalar = 0.0
 ) -> Schedule:
@@ -62,6 +72,15 @@ def cosine_annealing_warm_restarts(
     A real count evaluates between steps: ``lambda k: sched(k / iters)`` is PyTorch's
     ``scheduler.step(epoch + i / iters)`` called before the i-th update of each epoch.
 
+    Args:
+      base_lr: the rate at each restart, a number >= 0 (or a traced scalar).
+      t_0: the steps of the first cycle, an integer >= 1.
+      t_mult: the factor by which each cycle is longer than the last, an integer >= 1.
+      eta_min: the lowest rate, a number >= 0.
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> import jopt.schedules as schedules
     >>> sched = schedules.cosine_annealing_warm_restarts(1.0, t_0=2, t_mult=2)
     >>> [round(float(sched(k)), 6) for k in range(7)]
@@ -69,14 +88,9 @@ def cosine_annealing_warm_restarts(
     >>> round(float(sched(2.5)), 6)  # a fractional count
     0.96194
     """
-    call = "jopt.schedules.cosine_annealing_warm_restarts"
-    check_nonnegative(call, "base_lr", base_lr)
-    t_0 = check_int(call, "t_0", t_0, 1)
-    t_mult = check_int(call, "t_mult", t_mult, 1)
-    check_nonnegative(call, "eta_min", eta_min)
 
-    def schedule(count):
-        count = as_count(call, count)
+    def schedule(count: Any) -> jax.Array:
+        count = as_count(count)
         dtype = float_dtype(base_lr, eta_min)
         if t_mult == 1:
             t_cur = count_mod(count, t_0)

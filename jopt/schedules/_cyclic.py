@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from jopt._base import Scalar, cast
-from jopt._validation import check_callable, check_choice, check_nonnegative, check_range
+from jopt._core.checks import (
+    Real,
+    checked,
+    choice,
+    closed_unit_interval,
+    function,
+    nonnegative,
+    optional,
+    positive,
+)
+from jopt._core.dtypes import cast
+from jopt._core.hyperparams import Scalar
 from jopt.schedules._common import (
     Schedule,
     as_count,
@@ -18,22 +27,29 @@ from jopt.schedules._common import (
     count_mod,
     float_dtype,
     power,
-    static_real,
     wide_dtype,
 )
 
-_MAX_STEP_SIZE = 2**31 - 1
-_MODES = ("triangular", "triangular2", "exp_range")
+# A half-cycle length: a concrete real number in (0, 2**31 - 1] (it shapes the cycle).
+_STEP_SIZE = Real(0.0, 2**31 - 1, lo_open=True, static=True)
+# The rules of the cycle's arguments, shared by cyclic_lr and cyclic_momentum.
+CYCLE_RULES = dict(
+    step_size_up=_STEP_SIZE,
+    step_size_down=optional(_STEP_SIZE),
+    mode=choice("triangular", "triangular2", "exp_range"),
+    gamma=positive(),
+    scale_fn=optional(function("a function x -> factor in [0, 1], or None")),
+    scale_mode=choice("cycle", "iterations"),
+)
 
 
-def _step_size(call: str, name: str, value: Any) -> int | float:
-    """A half-cycle length: a real number in (0, 2**31 - 1], kept an int when integral."""
-    x = static_real(call, name, value, 0.0, _MAX_STEP_SIZE, lo_open=True)
+def _length(value: Any) -> int | float:
+    """A checked half-cycle length as a Python number, kept an int when integral."""
+    x = float(value)
     return int(x) if x.is_integer() else x
 
 
-def _cycle(
-    call: str,
+def cycle(
     step_size_up: Any,
     step_size_down: Any,
     mode: str,
@@ -41,15 +57,10 @@ def _cycle(
     scale_fn: Any,
     scale_mode: str,
 ) -> Callable[[jax.Array, Any], jax.Array]:
-    """Checks the cycle's arguments; returns ``(count, dtype) -> s(count) * scale`` in [0, 1]
-    (the fraction of the way from the cycle's start value to its peak)."""
-    up = _step_size(call, "step_size_up", step_size_up)
-    down = up if step_size_down is None else _step_size(call, "step_size_down", step_size_down)
-    mode = check_choice(call, "mode", mode, _MODES)
-    check_range(call, "gamma", gamma, 0.0, math.inf, lo_open=True)
-    if scale_fn is not None:
-        check_callable(call, "scale_fn", scale_fn, "a function x -> factor in [0, 1], or None")
-    scale_mode = check_choice(call, "scale_mode", scale_mode, ("cycle", "iterations"))
+    """From checked arguments (:data:`CYCLE_RULES`), ``(count, dtype) -> s(count) * scale``
+    in [0, 1] (the fraction of the way from the cycle's start value to its peak)."""
+    up = _length(step_size_up)
+    down = up if step_size_down is None else _length(step_size_down)
     total = up + down
 
     def fraction(count: jax.Array, dtype: Any) -> jax.Array:
@@ -79,6 +90,7 @@ def _cycle(
     return fraction
 
 
+@checked(base_lr=nonnegative(), max_lr=nonnegative(), **CYCLE_RULES)
 def cyclic_lr(
     base_lr: Scalar,
     max_lr: Scalar,
@@ -107,6 +119,19 @@ def cyclic_lr(
     the cycle ``up + down`` may exceed the int32 range. The momentum that PyTorch
     cycles with ``cycle_momentum=True`` is :func:`cyclic_momentum`.
 
+    Args:
+      base_lr: the lower rate, where each cycle starts, a number >= 0 (or a traced scalar).
+      max_lr: the upper rate, the peak, a number >= 0.
+      step_size_up: the steps of the rising half, a real number in (0, 2**31 - 1].
+      step_size_down: the steps of the falling half (None: ``step_size_up``).
+      mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"`` (the scale above).
+      gamma: the base of ``exp_range``'s scale, a number > 0.
+      scale_fn: a custom scale, a function ``x -> factor in [0, 1]``, or None.
+      scale_mode: what ``scale_fn`` receives, ``"cycle"`` or ``"iterations"`` (the count).
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> import jopt.schedules as schedules
     >>> sched = schedules.cyclic_lr(0.1, 0.5, step_size_up=2)
     >>> [round(float(sched(k)), 6) for k in range(6)]
@@ -115,13 +140,10 @@ def cyclic_lr(
     >>> [float(halved(k)) for k in range(6)]
     [0.0, 1.0, 0.0, 0.5, 0.0, 0.25]
     """
-    call = "jopt.schedules.cyclic_lr"
-    check_nonnegative(call, "base_lr", base_lr)
-    check_nonnegative(call, "max_lr", max_lr)
-    fraction = _cycle(call, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
+    fraction = cycle(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
 
-    def schedule(count):
-        count = as_count(call, count)
+    def schedule(count: Any) -> jax.Array:
+        count = as_count(count)
         dtype = float_dtype(base_lr, max_lr, gamma)
         low = cast(base_lr, dtype)
         return low + (cast(max_lr, dtype) - low) * fraction(count, dtype)
@@ -129,6 +151,7 @@ def cyclic_lr(
     return schedule
 
 
+@checked(base_momentum=closed_unit_interval(), max_momentum=closed_unit_interval(), **CYCLE_RULES)
 def cyclic_momentum(
     base_momentum: Scalar = 0.8,
     max_momentum: Scalar = 0.9,
@@ -151,18 +174,29 @@ def cyclic_momentum(
     ``RMSprop(momentum=...)`` or ``Adam(betas=(sched, 0.999))``; ``cycle_momentum=False``
     is a constant momentum instead.
 
+    Args:
+      base_momentum: the momentum at the rate's peak, in [0, 1] (or a traced scalar).
+      max_momentum: the momentum where each cycle starts, in [0, 1].
+      step_size_up: the steps of the rising half of the rate, a real number in
+        (0, 2**31 - 1].
+      step_size_down: the steps of the falling half (None: ``step_size_up``).
+      mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+      gamma: the base of ``exp_range``'s scale, a number > 0.
+      scale_fn: a custom scale, a function ``x -> factor in [0, 1]``, or None.
+      scale_mode: what ``scale_fn`` receives, ``"cycle"`` or ``"iterations"``.
+
+    Returns:
+      A schedule: a function ``count -> momentum``.
+
     >>> import jopt.schedules as schedules
     >>> sched = schedules.cyclic_momentum(0.8, 0.9, step_size_up=2)
     >>> [round(float(sched(k)), 6) for k in range(5)]
     [0.9, 0.85, 0.8, 0.85, 0.9]
     """
-    call = "jopt.schedules.cyclic_momentum"
-    check_range(call, "base_momentum", base_momentum, 0.0, 1.0)
-    check_range(call, "max_momentum", max_momentum, 0.0, 1.0)
-    fraction = _cycle(call, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
+    fraction = cycle(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
 
-    def schedule(count):
-        count = as_count(call, count)
+    def schedule(count: Any) -> jax.Array:
+        count = as_count(count)
         dtype = float_dtype(base_momentum, max_momentum, gamma)
         high = cast(max_momentum, dtype)
         return high - (high - cast(base_momentum, dtype)) * fraction(count, dtype)

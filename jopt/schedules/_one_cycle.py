@@ -2,84 +2,122 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from jopt._base import Scalar, cast
-from jopt._validation import check_choice, check_flag, check_int, check_nonnegative, check_range
-from jopt.schedules._common import (
-    Schedule,
-    as_count,
-    float_dtype,
-    half_cosine,
-    static_real,
-    wide_dtype,
+from jopt._core.checks import (
+    Real,
+    checked,
+    choice,
+    closed_unit_interval,
+    flag,
+    integer,
+    nonnegative,
+    optional,
+    positive,
 )
+from jopt._core.dtypes import cast
+from jopt._core.hyperparams import Scalar
+from jopt.schedules._common import Schedule, as_count, float_dtype, half_cosine, wide_dtype
 
 _INT32_MAX = 2**31 - 1
 
 
-def _total_steps(call: str, total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:
-    """``total_steps``, or ``epochs * steps_per_epoch`` (exactly one of the two given)."""
-    if total_steps is not None:
-        if epochs is not None or steps_per_epoch is not None:
+def _total(arguments: Mapping[str, Any]) -> int | None:
+    """``total_steps``, or ``epochs * steps_per_epoch``; None when neither is given."""
+    total, epochs, per_epoch = (
+        arguments["total_steps"],
+        arguments["epochs"],
+        arguments["steps_per_epoch"],
+    )
+    if total is not None:
+        return total
+    return None if epochs is None or per_epoch is None else epochs * per_epoch
+
+
+def _one_length(call: str, arguments: Mapping[str, Any]) -> None:
+    """``total_steps``, or ``epochs`` and ``steps_per_epoch``: exactly one of the two."""
+    total, epochs, per_epoch = (
+        arguments["total_steps"],
+        arguments["epochs"],
+        arguments["steps_per_epoch"],
+    )
+    if total is not None:
+        if epochs is not None or per_epoch is not None:
             raise ValueError(
-                f"{call}: total_steps={total_steps!r} and epochs={epochs!r}, "
-                f"steps_per_epoch={steps_per_epoch!r} are both given; give total_steps OR "
+                f"{call}: total_steps={total!r} and epochs={epochs!r}, "
+                f"steps_per_epoch={per_epoch!r} are both given; give total_steps OR "
                 "(epochs AND steps_per_epoch)."
             )
-        return check_int(call, "total_steps", total_steps, 1)
-    if epochs is None or steps_per_epoch is None:
+        return
+    if epochs is None or per_epoch is None:
         raise ValueError(
             f"{call}: total_steps is None and epochs={epochs!r}, steps_per_epoch="
-            f"{steps_per_epoch!r}; give total_steps OR (epochs AND steps_per_epoch)."
+            f"{per_epoch!r}; give total_steps OR (epochs AND steps_per_epoch)."
         )
-    epochs = check_int(call, "epochs", epochs, 1)
-    steps_per_epoch = check_int(call, "steps_per_epoch", steps_per_epoch, 1)
-    if epochs * steps_per_epoch > _INT32_MAX:
+    if epochs * per_epoch > _INT32_MAX:
         raise ValueError(
-            f"{call}: epochs * steps_per_epoch = {epochs * steps_per_epoch} is invalid; "
+            f"{call}: epochs * steps_per_epoch = {epochs * per_epoch} is invalid; "
             f"the total must be at most {_INT32_MAX} (the step count is int32)."
         )
-    return epochs * steps_per_epoch
 
 
-def _one_cycle(
-    call: str,
-    total_steps: Any,
-    epochs: Any,
-    steps_per_epoch: Any,
-    pct_start: Any,
-    anneal_strategy: str,
-    three_phase: bool,
-) -> Callable[[jax.Array, Sequence[jax.Array], Any], jax.Array]:
-    """Checks the phase arguments; returns ``(count, levels, dtype) -> value`` that
-    anneals from ``levels[i]`` to ``levels[i + 1]`` in phase ``i``."""
-    total = _total_steps(call, total_steps, epochs, steps_per_epoch)
-    pct = static_real(call, "pct_start", pct_start, 0.0, 1.0, lo_open=True, hi_open=True)
-    strategy = check_choice(call, "anneal_strategy", anneal_strategy, ("cos", "linear"))
-    three_phase = check_flag(call, "three_phase", three_phase)
-    # Phase ends exactly as PyTorch computes them (float64, before any cast).
-    warm_end = pct * total - 1
-    if warm_end <= 0:
+def _phase_ends(pct: float, total: int, three_phase: bool) -> list[float]:
+    """The last count of each phase, exactly as PyTorch computes them (float64)."""
+    ends = [pct * total - 1, float(total - 1)]
+    if three_phase:
+        ends.insert(1, 2 * pct * total - 2)
+    return ends
+
+
+def _phases_not_empty(call: str, arguments: Mapping[str, Any]) -> None:
+    total = _total(arguments)
+    assert total is not None  # _one_length ran first
+    pct, three_phase = float(arguments["pct_start"]), arguments["three_phase"]
+    ends = _phase_ends(pct, total, three_phase)
+    if ends[0] <= 0:
         raise ValueError(
             f"{call}: pct_start={pct!r} is invalid with total_steps={total}; "
             "pct_start * total_steps must be > 1 so that the warm-up phase is not empty."
         )
-    ends = [warm_end, float(total - 1)]
-    if three_phase:
-        ends.insert(1, 2 * pct * total - 2)
-        if ends[2] <= ends[1]:
-            raise ValueError(
-                f"{call}: pct_start={pct!r} is invalid with total_steps={total} and "
-                "three_phase=True; 2 * pct_start * total_steps - 2 must be < "
-                "total_steps - 1 so that the last phase is not empty."
-            )
+    if three_phase and ends[2] <= ends[1]:
+        raise ValueError(
+            f"{call}: pct_start={pct!r} is invalid with total_steps={total} and "
+            "three_phase=True; 2 * pct_start * total_steps - 2 must be < "
+            "total_steps - 1 so that the last phase is not empty."
+        )
+
+
+# The rules of the phases, shared by one_cycle_lr and one_cycle_momentum (the relations
+# _one_length, then _phases_not_empty, check them together).
+PHASE_RULES = dict(
+    total_steps=optional(integer(1)),
+    pct_start=Real(0.0, 1.0, lo_open=True, hi_open=True, static=True),
+    anneal_strategy=choice("cos", "linear"),
+    three_phase=flag(),
+    epochs=optional(integer(1)),
+    steps_per_epoch=optional(integer(1)),
+)
+
+
+def one_cycle(
+    total_steps: int | None,
+    epochs: int | None,
+    steps_per_epoch: int | None,
+    pct_start: Any,
+    anneal_strategy: str,
+    three_phase: bool,
+) -> Callable[[jax.Array, Sequence[jax.Array], Any], jax.Array]:
+    """From checked arguments (:data:`PHASE_RULES`), ``(count, levels, dtype) -> value``
+    that anneals from ``levels[i]`` to ``levels[i + 1]`` in phase ``i``."""
+    total = _total(dict(total_steps=total_steps, epochs=epochs, steps_per_epoch=steps_per_epoch))
+    assert total is not None  # checked
+    ends = _phase_ends(float(pct_start), total, three_phase)
     starts = [0.0, *ends[:-1]]
+    strategy = anneal_strategy
 
     def value(count: jax.Array, levels: Sequence[jax.Array], dtype: Any) -> jax.Array:
         # Positions in the widest float; past the end the count is held at T - 1.
@@ -101,6 +139,14 @@ def _one_cycle(
     return value
 
 
+@checked(
+    _one_length,
+    _phases_not_empty,
+    max_lr=nonnegative(),
+    div_factor=positive(),
+    final_div_factor=positive(),
+    **PHASE_RULES,
+)
 def one_cycle_lr(
     max_lr: Scalar,
     total_steps: int | None = None,
@@ -135,22 +181,31 @@ def one_cycle_lr(
     ones a ``T``-step PyTorch run uses, equal PyTorch's. The momentum that PyTorch
     cycles with ``cycle_momentum=True`` is :func:`one_cycle_momentum`.
 
+    Args:
+      max_lr: the peak rate, a number >= 0 (or a traced scalar).
+      total_steps: ``T``, the steps of the cycle, an integer >= 1 (or None with
+        ``epochs`` and ``steps_per_epoch``).
+      pct_start: ``p``, the fraction of ``T`` spent warming up, in (0, 1).
+      anneal_strategy: ``"cos"`` or ``"linear"``.
+      div_factor: ``max_lr / initial``, a number > 0.
+      final_div_factor: ``initial / final``, a number > 0.
+      three_phase: anneal back to ``initial`` before the final decay.
+      epochs: with ``steps_per_epoch``, ``T = epochs * steps_per_epoch``, an integer >= 1.
+      steps_per_epoch: an integer >= 1 (see ``epochs``).
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> import jopt.schedules as schedules
     >>> sched = schedules.one_cycle_lr(1.0, total_steps=10, anneal_strategy="linear",
     ...                                div_factor=10.0, final_div_factor=10.0)
     >>> [round(float(sched(k)), 4) for k in (0, 1, 2, 5, 9, 10, 50)]
     [0.1, 0.55, 1.0, 0.5757, 0.01, 0.01, 0.01]
     """
-    call = "jopt.schedules.one_cycle_lr"
-    check_nonnegative(call, "max_lr", max_lr)
-    check_range(call, "div_factor", div_factor, 0.0, math.inf, lo_open=True)
-    check_range(call, "final_div_factor", final_div_factor, 0.0, math.inf, lo_open=True)
-    value = _one_cycle(
-        call, total_steps, epochs, steps_per_epoch, pct_start, anneal_strategy, three_phase
-    )
+    value = one_cycle(total_steps, epochs, steps_per_epoch, pct_start, anneal_strategy, three_phase)
 
-    def schedule(count):
-        count = as_count(call, count)
+    def schedule(count: Any) -> jax.Array:
+        count = as_count(count)
         dtype = float_dtype(max_lr, div_factor, final_div_factor)
         peak = cast(max_lr, dtype)
         initial = peak / cast(div_factor, dtype)
@@ -161,6 +216,13 @@ def one_cycle_lr(
     return schedule
 
 
+@checked(
+    _one_length,
+    _phases_not_empty,
+    base_momentum=closed_unit_interval(),
+    max_momentum=closed_unit_interval(),
+    **PHASE_RULES,
+)
 def one_cycle_momentum(
     total_steps: int | None = None,
     pct_start: float = 0.3,
@@ -185,21 +247,30 @@ def one_cycle_momentum(
     writes: ``jopt.compat.torch.SGD(momentum=...)``, ``RMSprop(momentum=...)`` or
     ``Adam(betas=(sched, 0.999))``; ``cycle_momentum=False`` is a constant momentum instead.
 
+    Args:
+      total_steps: ``T``, the steps of the cycle, an integer >= 1 (or None with
+        ``epochs`` and ``steps_per_epoch``).
+      pct_start: the fraction of ``T`` spent in the first phase, in (0, 1).
+      anneal_strategy: ``"cos"`` or ``"linear"``.
+      base_momentum: the momentum at the rate's peak, in [0, 1] (or a traced scalar).
+      max_momentum: the momentum at the start and the end, in [0, 1].
+      three_phase: the phases of :func:`one_cycle_lr`'s ``three_phase``.
+      epochs: with ``steps_per_epoch``, ``T = epochs * steps_per_epoch``, an integer >= 1.
+      steps_per_epoch: an integer >= 1 (see ``epochs``).
+
+    Returns:
+      A schedule: a function ``count -> momentum``.
+
     >>> import jopt.schedules as schedules
     >>> sched = schedules.one_cycle_momentum(10, anneal_strategy="linear",
     ...                                      base_momentum=0.8, max_momentum=0.9)
     >>> [round(float(sched(k)), 4) for k in (0, 1, 2, 9, 10)]
     [0.9, 0.85, 0.8, 0.9, 0.9]
     """
-    call = "jopt.schedules.one_cycle_momentum"
-    check_range(call, "base_momentum", base_momentum, 0.0, 1.0)
-    check_range(call, "max_momentum", max_momentum, 0.0, 1.0)
-    value = _one_cycle(
-        call, total_steps, epochs, steps_per_epoch, pct_start, anneal_strategy, three_phase
-    )
+    value = one_cycle(total_steps, epochs, steps_per_epoch, pct_start, anneal_strategy, three_phase)
 
-    def schedule(count):
-        count = as_count(call, count)
+    def schedule(count: Any) -> jax.Array:
+        count = as_count(count)
         dtype = float_dtype(base_momentum, max_momentum)
         low, high = cast(base_momentum, dtype), cast(max_momentum, dtype)
         levels = [high, low, high, high] if three_phase else [high, low, high]

@@ -15,29 +15,29 @@ parameters, t = 1, 2, ….
 """
 
 from jopt.compat.keras import schedules as schedules
-from jopt.compat.keras._adadelta import Adadelta as Adadelta
-from jopt.compat.keras._adafactor import Adafactor as Adafactor
-from jopt.compat.keras._adagrad import Adagrad as Adagrad
 from jopt.compat.keras._adam import Adam as Adam
+from jopt.compat.keras._adam import Adamax as Adamax
 from jopt.compat.keras._adam import AdamW as AdamW
-from jopt.compat.keras._adamax import Adamax as Adamax
+from jopt.compat.keras._adam import Nadam as Nadam
+from jopt.compat.keras._adaptive import Adadelta as Adadelta
+from jopt.compat.keras._adaptive import Adagrad as Adagrad
+from jopt.compat.keras._adaptive import RMSprop as RMSprop
 from jopt.compat.keras._common import KerasOptions as KerasOptions
 from jopt.compat.keras._ftrl import Ftrl as Ftrl
-from jopt.compat.keras._lamb import Lamb as Lamb
-from jopt.compat.keras._lion import Lion as Lion
+from jopt.compat.keras._layerwise import Lamb as Lamb
 from jopt.compat.keras._loss_scale import LossScaleOptimizer as LossScaleOptimizer
 from jopt.compat.keras._loss_scale import scale_loss as scale_loss
+from jopt.compat.keras._matrix import Adafactor as Adafactor
+from jopt.compat.keras._matrix import Muon as Muon
 from jopt.compat.keras._multi import MultiOptimizer as MultiOptimizer
 from jopt.compat.keras._multi import OptimizerMap as OptimizerMap
-from jopt.compat.keras._muon import Muon as Muon
-from jopt.compat.keras._nadam import Nadam as Nadam
 from jopt.compat.keras._options import ema_params as ema_params
-from jopt.compat.keras._rmsprop import RMSprop as RMSprop
 from jopt.compat.keras._schedule_free import ScheduleFreeAdamW as ScheduleFreeAdamW
 from jopt.compat.keras._schedule_free import (
     schedule_free_eval_params as schedule_free_eval_params,
 )
 from jopt.compat.keras._sgd import SGD as SGD
+from jopt.compat.keras._sign import Lion as Lion
 
 __all__ = [
     "SGD",

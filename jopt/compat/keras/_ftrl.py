@@ -1,41 +1,65 @@
-"""``keras.optimizers.Ftrl``."""
+"""``keras.optimizers.Ftrl``: :func:`jopt.scale_by_ftrl` with Keras' argument names
+(``l1_regularization_strength → l1``, ...) and Keras' words for its refusals."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Unpack
 
 import optax
 
-from jopt._base import Scalar, ScalarOrSchedule
-from jopt._ftrl import _scale_by_ftrl, check_ftrl_rate
-from jopt._validation import check_nonnegative, check_real, concrete_values
+from jopt._algorithms.proximal.ftrl import scale_by_ftrl
+from jopt._core.checks import Rule, concrete_values, nonnegative, positive, real
+from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt.compat.keras._common import (
+    LEARNING_RATE,
+    WEIGHT_DECAY,
     KerasOptions,
-    check_weight_decay,
     keras_optimizer,
-    with_options,
-)
-from jopt.compat.keras._common import (
-    learning_rate as keras_learning_rate,
+    keras_preset,
 )
 
 
-def _check_keras(call: str, name: str, value: Any, sign: str) -> None:
-    """Keras' check (its words) that ``value`` is >= 0 (``sign="positive"``) or <= 0."""
-    check_real(call, name, value)
-    x = concrete_values(value)
-    if x is None:
-        return
-    if not math.isfinite(float(x)):
-        raise ValueError(f"{call}: {name}={value!r} is invalid; {name} must be a finite number.")
-    bad = not float(x) >= 0.0 if sign == "positive" else not float(x) <= 0.0  # NaN is bad
-    if bad:
-        raise ValueError(f"{call}: `{name}` needs to be {sign} or zero. Received: {name}={value}.")
+@dataclass(frozen=True)
+class KerasSign(Rule):
+    """A finite real number >= 0 (``sign="positive"``) or <= 0 (``"negative"``), refused
+    in Keras' words ("`l1_regularization_strength` needs to be positive or zero")."""
+
+    sign: str
+
+    def __call__(self, call: str, name: str, value: Any) -> Any:
+        real()(call, name, value)  # a finite real number
+        x = concrete_values(value)
+        if x is None:
+            return value
+        if not (float(x) >= 0.0 if self.sign == "positive" else float(x) <= 0.0):
+            raise ValueError(
+                f"{call}: `{name}` needs to be {self.sign} or zero. Received: {name}={value}."
+            )
+        return value
+
+    def bad(self) -> dict[str, Any]:
+        return real().bad() | {"wrong-sign": -1.0 if self.sign == "positive" else 1.0}
 
 
-@with_options
-def Ftrl(  # noqa: N802
+def _rate_divides(call: str, arguments: Mapping[str, Any]) -> None:
+    """FTRL divides by α: a constant rate must be > 0 (Keras' rule takes 0)."""
+    positive(schedule=True)(call, "learning_rate", arguments["learning_rate"])
+
+
+@keras_preset(
+    _rate_divides,
+    learning_rate=LEARNING_RATE,
+    learning_rate_power=KerasSign("negative"),
+    initial_accumulator_value=KerasSign("positive"),
+    l1_regularization_strength=KerasSign("positive"),
+    l2_regularization_strength=KerasSign("positive"),
+    l2_shrinkage_regularization_strength=KerasSign("positive"),
+    beta=nonnegative(),
+    weight_decay=WEIGHT_DECAY,
+)
+def Ftrl(  # noqa: N802 (Keras' class name)
     learning_rate: ScalarOrSchedule = 0.001,
     learning_rate_power: Scalar = -0.5,
     initial_accumulator_value: Scalar = 0.1,
@@ -57,6 +81,21 @@ def Ftrl(  # noqa: N802
 
     n starts at ``initial_accumulator_value``, z at 0. Real parameters only.
 
+    Args:
+      learning_rate: α > 0 (it divides), a schedule ``count -> α`` that stays above 0, or
+        a function of no arguments.
+      learning_rate_power: p <= 0.
+      initial_accumulator_value: n_0 >= 0.
+      l1_regularization_strength: λ1 >= 0.
+      l2_regularization_strength: λ2 >= 0.
+      l2_shrinkage_regularization_strength: λs >= 0.
+      beta: β >= 0.
+      weight_decay: Keras' decoupled decay λ >= 0 (or a schedule), None for none.
+      **options: Keras' base options (:class:`KerasOptions`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``; ``update`` needs ``params``.
+
     >>> import jax.numpy as jnp
     >>> import jopt.compat.keras as jk
     >>> tx = jk.Ftrl(learning_rate=0.5, initial_accumulator_value=0.0)
@@ -64,29 +103,13 @@ def Ftrl(  # noqa: N802
     >>> tx.update(jnp.array([2.0]), tx.init(params), params)[0]  # −z/(sqrt(n)/α) = −2/4
     Array([-0.5], dtype=float32)
     """
-    call = "jopt.compat.keras.Ftrl"
-    lr = keras_learning_rate(call, learning_rate)
-    check_ftrl_rate(call, learning_rate)
-    _check_keras(call, "initial_accumulator_value", initial_accumulator_value, "positive")
-    _check_keras(call, "learning_rate_power", learning_rate_power, "negative")
-    _check_keras(call, "l1_regularization_strength", l1_regularization_strength, "positive")
-    _check_keras(call, "l2_regularization_strength", l2_regularization_strength, "positive")
-    _check_keras(
-        call,
-        "l2_shrinkage_regularization_strength",
-        l2_shrinkage_regularization_strength,
-        "positive",
+    step = scale_by_ftrl(
+        learning_rate,
+        learning_rate_power=learning_rate_power,
+        initial_accumulator_value=initial_accumulator_value,
+        l1=l1_regularization_strength,
+        l2=l2_regularization_strength,
+        l2_shrinkage=l2_shrinkage_regularization_strength,
+        beta=beta,
     )
-    check_nonnegative(call, "beta", beta)
-    check_weight_decay(call, weight_decay)
-    step = _scale_by_ftrl(
-        call,
-        lr,
-        learning_rate_power,
-        initial_accumulator_value,
-        l1_regularization_strength,
-        l2_regularization_strength,
-        l2_shrinkage_regularization_strength,
-        beta,
-    )
-    return keras_optimizer(call, [step], lr, weight_decay, dict(options))
+    return keras_optimizer(step, learning_rate, weight_decay, options)

@@ -9,16 +9,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import Scalar, scalar, zero_count
-from jopt._validation import check_count, check_range, check_transformation
-from jopt.compat.keras._common import OPTION_DEFAULTS
-from jopt.compat.keras._options import (
-    KerasTransformation,
-    find_states,
-    keras_transformation,
-    leaf_value,
-    unscaled,
+from jopt._core.checks import (
+    UnnamedValueError,
+    checked,
+    integer,
+    positive,
+    transformation,
+    unchecked,
 )
+from jopt._core.hyperparams import Scalar
+from jopt._core.state import scalar, zero_count
+from jopt.compat.keras._common import OPTION_DEFAULTS
+from jopt.compat.keras._options import OUTER_LOSS_SCALE, find_one, keras_transformation, leaf_value
+
+INNER = transformation("jopt.compat.keras.Adam(...)")
 
 
 class LossScaleState(NamedTuple):
@@ -31,10 +35,11 @@ class LossScaleState(NamedTuple):
     inner: Any
 
 
-def check_inner(call: str, name: str, tx: Any) -> None:
-    check_transformation(call, name, tx, "jopt.compat.keras.Adam(...)")
-
-
+@checked(
+    inner_optimizer=INNER,
+    initial_scale=positive(),
+    dynamic_growth_steps=integer(1, traced=True),
+)
 def LossScaleOptimizer(  # noqa: N802
     inner_optimizer: optax.GradientTransformation,
     initial_scale: Scalar = 2.0**15,
@@ -63,32 +68,28 @@ def LossScaleOptimizer(  # noqa: N802
     >>> updates, jk.scale_loss(state, 1.0)
     (Array([0.], dtype=float32), Array(2., dtype=float32))
     """
-    call = "jopt.compat.keras.LossScaleOptimizer"
     if not kwargs.pop("dynamic", True):
-        raise ValueError(
-            f"{call}: LossScaleOptimizer no longer supports `dynamic=False`. Instead, simply "
+        raise UnnamedValueError(
+            "LossScaleOptimizer no longer supports `dynamic=False`. Instead, simply "
             "set `loss_scale_factor` directly on the `inner_optimizer`."
         )
     for name, default in OPTION_DEFAULTS.items():
         if name in kwargs and kwargs.pop(name) != default:
-            raise ValueError(
-                f"{call}: LossScaleOptimizer does not support `{name}`. Instead, set "
+            raise UnnamedValueError(
+                f"LossScaleOptimizer does not support `{name}`. Instead, set "
                 f"`{name}` on the `inner_optimizer`."
             )
     if kwargs.pop("weight_decay", None) is not None:
-        raise ValueError(
-            f"{call}: LossScaleOptimizer does not support `weight_decay`. Instead, set "
+        raise UnnamedValueError(
+            "LossScaleOptimizer does not support `weight_decay`. Instead, set "
             "`weight_decay` on the `inner_optimizer`."
         )
     if kwargs:
-        raise ValueError(
-            f"{call}: LossScaleOptimizer does not support arguments: "
-            f"`{'`, `'.join(kwargs.keys())}`."
+        raise UnnamedValueError(
+            f"LossScaleOptimizer does not support arguments: `{'`, `'.join(kwargs.keys())}`."
         )
-    check_inner(call, "inner_optimizer", inner_optimizer)
-    check_range(call, "initial_scale", initial_scale, 0.0, lo_open=True)
-    check_count(call, "dynamic_growth_steps", dynamic_growth_steps, 1)
-    inner = unscaled(inner_optimizer)
+    inner = optax.with_extra_args_support(inner_optimizer)
+    outside = {OUTER_LOSS_SCALE: True}  # the inner optimizers' own factors are skipped
 
     def init_fn(params):
         scale = scalar(params, initial_scale, jnp.float32)
@@ -100,7 +101,7 @@ def LossScaleOptimizer(  # noqa: N802
 
         def step():
             grads = jax.tree.map(lambda g: g / scale.astype(g.dtype), updates)
-            out, inner_state = inner.update(grads, state.inner, params, **extra_args)
+            out, inner_state = inner.update(grads, state.inner, params, **{**extra_args, **outside})
             grow = state.step_counter == jnp.asarray(dynamic_growth_steps).astype(jnp.int32) - 1
             counter = jnp.where(grow, jnp.zeros_like(state.step_counter), state.step_counter + 1)
             return out, LossScaleState(counter, jnp.where(grow, scale * 2, scale), inner_state)
@@ -112,7 +113,7 @@ def LossScaleOptimizer(  # noqa: N802
         return jax.lax.cond(finite, step, skip)
 
     body = optax.GradientTransformationExtraArgs(init_fn, update_fn)
-    return keras_transformation(body, None, kind="loss_scale")
+    return keras_transformation(body, None)
 
 
 # Keras' signature has **kwargs only to reject them with its messages; without it in the
@@ -123,6 +124,10 @@ LossScaleOptimizer.__signature__ = _signature.replace(  # type: ignore[attr-defi
 )
 
 
+@checked(
+    state=unchecked("any pytree holding a LossScaleOptimizer state; searched by type"),
+    loss=unchecked("a number or an array; multiplied as it is"),
+)
 def scale_loss(state: Any, loss: Any) -> jax.Array:
     """``loss`` times the current dynamic scale of the :func:`LossScaleOptimizer` whose
     state is ``state`` (Keras' ``optimizer.scale_loss(loss)``): differentiate this,
@@ -134,12 +139,7 @@ def scale_loss(state: Any, loss: Any) -> jax.Array:
     >>> jk.scale_loss(tx.init(jnp.zeros(2)), jnp.asarray(0.5))
     Array(512., dtype=float32)
     """
-    where = "jopt.compat.keras.scale_loss"
-    found = find_states(state, LossScaleState, "LossScaleOptimizer state", where)
+    found = find_one(state, LossScaleState, "LossScaleOptimizer state")
     loss = jnp.asarray(loss)
     scale = leaf_value(found[0].dynamic_scale)
     return loss * scale.astype(loss.dtype)
-
-
-def is_kind(tx: Any, kind: str) -> bool:
-    return isinstance(tx, KerasTransformation) and tx.kind == kind

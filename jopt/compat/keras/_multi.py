@@ -5,22 +5,54 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import optax
 
-from jopt._base import Scalar
-from jopt._validation import check_range
-from jopt.compat.keras._loss_scale import check_inner, is_kind
-from jopt.compat.keras._options import keras_transformation, path_name, unscaled
+from jopt._core.checks import (
+    UnnamedTypeError,
+    UnnamedValueError,
+    check_later,
+    checked,
+    optional,
+    positive,
+    unchecked,
+)
+from jopt._core.hyperparams import Scalar
+from jopt._core.state import find_states
+from jopt.compat.keras._loss_scale import INNER, LossScaleState
+from jopt.compat.keras._options import (
+    OUTER_LOSS_SCALE,
+    keras_transformation,
+    path_name,
+    state_kinds,
+)
 
 
-def _check_member(where: str, tx: Any) -> None:
-    if is_kind(tx, "loss_scale"):
-        raise ValueError(f"{where}: LossScaleOptimizer cannot be used inside an MultiOptimizer.")
-    if is_kind(tx, "multi"):
-        raise ValueError(f"{where}: MultiOptimizer cannot be used inside an MultiOptimizer.")
+class MultiOptimizerState(NamedTuple):
+    """``inner``: the ``optax.multi_transform`` state of the groups (one optimizer state
+    per group, each over its own leaves)."""
+
+    inner: Any
+
+
+_NESTED = {
+    LossScaleState: "optimizer cannot be LossScaleOptimizer.",
+    MultiOptimizerState: "optimizer cannot be MultiOptimizer.",
+}
+_INSIDE = {
+    LossScaleState: "LossScaleOptimizer cannot be used inside an MultiOptimizer.",
+    MultiOptimizerState: "MultiOptimizer cannot be used inside an MultiOptimizer.",
+}
+
+
+def _refuse(kinds: set[type], messages: dict[type, str]) -> None:
+    # Keras' nesting rules, read from the state a member builds (its structure), so they
+    # hold however the member is wrapped (optax.chain, optax.inject_hyperparams).
+    for kind, message in messages.items():
+        if kind in kinds:
+            raise UnnamedValueError(message)
 
 
 class OptimizerMap(MutableMapping[str, Any]):
@@ -41,26 +73,27 @@ class OptimizerMap(MutableMapping[str, Any]):
     (True, True)
     """
 
+    @checked(
+        default_optimizer=unchecked("Keras' TypeError for a non-optimizer: below"),
+        optimizer_map=unchecked("Keras' TypeError for a non-dict: below"),
+    )
     def __init__(
         self,
         default_optimizer: optax.GradientTransformation,
         optimizer_map: dict[str, optax.GradientTransformation] | None = None,
     ):
-        where = "jopt.compat.keras.OptimizerMap"
         if not isinstance(default_optimizer, optax.GradientTransformation):
-            raise TypeError(
-                f"{where}: default_optimizer must be an optax transformation (e.g. a "
+            raise UnnamedTypeError(
+                "default_optimizer must be an optax transformation (e.g. a "
                 f"jopt.compat.keras optimizer). Received: {default_optimizer}"
             )
         if optimizer_map is not None and not isinstance(optimizer_map, dict):
-            raise TypeError(
-                f"{where}: optimizer_map must be a dictionary. Received: {optimizer_map}"
-            )
-        _check_member(where, default_optimizer)
+            raise UnnamedTypeError(f"optimizer_map must be a dictionary. Received: {optimizer_map}")
+        _refuse(state_kinds(default_optimizer), _INSIDE)
         self._default_optimizer = default_optimizer
         self._optimizer_map: dict[str, Any] = {}
         for key, tx in (optimizer_map or {}).items():
-            self[key] = tx
+            self._add(key, tx)
 
     @property
     def default_optimizer(self) -> optax.GradientTransformation:
@@ -71,30 +104,31 @@ class OptimizerMap(MutableMapping[str, Any]):
             return self._optimizer_map[key]
         matching = [p for p in self._optimizer_map if re.fullmatch(p, key)]
         if len(matching) > 1:
-            raise ValueError(
-                f"jopt.compat.keras.OptimizerMap: Multiple optimizers assigned to variable {key}."
-            )
+            raise UnnamedValueError(f"Multiple optimizers assigned to variable {key}.")
         if matching:
             return self._optimizer_map[matching[0]]
         return self._default_optimizer
 
+    @checked(
+        key=unchecked("Keras' ValueError for a non-string key: below"),
+        optimizer=unchecked("Keras' ValueError for a non-optimizer: below"),
+    )
     def __setitem__(self, key: str, optimizer: optax.GradientTransformation) -> None:
-        where = "jopt.compat.keras.OptimizerMap"
+        self._add(key, optimizer)
+
+    def _add(self, key: str, optimizer: optax.GradientTransformation) -> None:
         if key in self._optimizer_map:
-            raise ValueError(
-                f"{where}: '{key}' already exists in the OptimizerMap with value "
+            raise UnnamedValueError(
+                f"'{key}' already exists in the OptimizerMap with value "
                 f"{self._optimizer_map[key]}. Please make sure to not use duplicated keys."
             )
         if not isinstance(key, str):
-            raise ValueError(f"{where}: key must be a string. Received: {key}")
+            raise UnnamedValueError(f"key must be a string. Received: {key}")
         if not isinstance(optimizer, optax.GradientTransformation):
-            raise ValueError(
-                f"{where}: optimizer must be an optax transformation. Received: {optimizer}"
+            raise UnnamedValueError(
+                f"optimizer must be an optax transformation. Received: {optimizer}"
             )
-        if is_kind(optimizer, "loss_scale"):
-            raise ValueError(f"{where}: optimizer cannot be LossScaleOptimizer.")
-        if is_kind(optimizer, "multi"):
-            raise ValueError(f"{where}: optimizer cannot be MultiOptimizer.")
+        _refuse(state_kinds(optimizer), _NESTED)
         self._optimizer_map[key] = optimizer
 
     def __delitem__(self, key: str) -> None:
@@ -107,6 +141,10 @@ class OptimizerMap(MutableMapping[str, Any]):
         return iter(self._optimizer_map)
 
 
+@checked(
+    optimizer_map=unchecked("an OptimizerMap or a function path -> optimizer: below"),
+    loss_scale_factor=optional(positive()),
+)
 def MultiOptimizer(  # noqa: N802
     optimizer_map: OptimizerMap | Callable[[str], optax.GradientTransformation],
     loss_scale_factor: Scalar | None = None,
@@ -130,16 +168,14 @@ def MultiOptimizer(  # noqa: N802
     >>> updates["kernel"], updates["bias"]
     (Array([-0.5, -0.5], dtype=float32), Array([-0.125, -0.125], dtype=float32))
     """
-    call = "jopt.compat.keras.MultiOptimizer"
     if not isinstance(optimizer_map, OptimizerMap) and not callable(optimizer_map):
-        raise TypeError(
-            f"{call}: optimizer_map={optimizer_map!r} is invalid; optimizer_map must be a "
+        raise UnnamedTypeError(
+            f"optimizer_map={optimizer_map!r} is invalid; optimizer_map must be a "
             "jopt.compat.keras.OptimizerMap or a function path -> optimizer."
         )
-    if loss_scale_factor is not None:
-        check_range(call, "loss_scale_factor", loss_scale_factor, 0.0, lo_open=True)
+    outside = {OUTER_LOSS_SCALE: True}  # the members' own loss-scale factors are skipped
 
-    def grouped(tree):
+    def grouped(tree, check=False):
         chosen: list[Any] = []
         labels = []
         flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
@@ -150,23 +186,26 @@ def MultiOptimizer(  # noqa: N802
                 if isinstance(optimizer_map, OptimizerMap)
                 else optimizer_map(name)
             )
-            check_inner(call, f"the optimizer of {name!r}", tx)
-            _check_member(call, tx)
+            if check:
+                check_later(INNER, f"the optimizer of {name!r}", tx)
             index = next((i for i, t in enumerate(chosen) if t is tx), None)
             if index is None:
                 index = len(chosen)
                 chosen.append(tx)
             labels.append(index)
-        transforms: dict[Hashable, optax.GradientTransformation] = {
-            i: unscaled(tx) for i, tx in enumerate(chosen)
-        }
+        transforms: dict[Hashable, optax.GradientTransformation] = dict(enumerate(chosen))
         return optax.multi_transform(transforms, treedef.unflatten(labels))
 
     def init_fn(params):
-        return grouped(params).init(params)
+        state = MultiOptimizerState(grouped(params, check=True).init(params))
+        inner = find_states(state.inner, (LossScaleState, MultiOptimizerState))
+        _refuse({type(s) for s in inner}, _INSIDE)
+        return state
 
     def update_fn(updates, state, params=None, **extra_args):
-        return grouped(updates).update(updates, state, params, **extra_args)
+        tx = grouped(updates)
+        out, inner = tx.update(updates, state.inner, params, **{**extra_args, **outside})
+        return out, MultiOptimizerState(inner)
 
     body = optax.GradientTransformationExtraArgs(init_fn, update_fn)
-    return keras_transformation(body, loss_scale_factor, kind="multi")
+    return keras_transformation(body, loss_scale_factor)

@@ -14,27 +14,24 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jopt._base import (
-    ScalarOrSchedule,
-    cast,
+from jopt._core.chain import in_compute_dtype
+from jopt._core.checks import UnnamedValueError, checked, unchecked
+from jopt._core.dtypes import cast, compute_dtype, real_dtype
+from jopt._core.elementwise import abs_sq
+from jopt._core.hyperparams import ScalarOrSchedule
+from jopt._core.layout import PerParam, is_state
+from jopt._core.learning_rate import init_learning_rate, next_learning_rate
+from jopt._core.state import (
     check_tree,
-    compute_dtype,
     evaluate,
-    in_compute_dtype,
+    find_states,
     increment,
-    init_learning_rate,
-    map_leaves,
     moments_like,
-    next_learning_rate,
-    real_dtype,
     requested,
     require_params,
     zero_count,
 )
-from jopt._base import (
-    find_states as base_find_states,
-)
-from jopt._math import abs_sq
+from jopt.sharding._leafwise import map_leaves
 
 # ---------------------------------------------------------------------------- paths
 
@@ -117,7 +114,6 @@ def clipper(clipnorm: Any, global_clipnorm: Any, clipvalue: Any) -> Callable[[An
 
 
 def decay_then_step(
-    call: str,
     step: Sequence[optax.GradientTransformation],
     learning_rate: ScalarOrSchedule,
     decay_of: Callable[[str, Any], Any] | None,
@@ -148,8 +144,8 @@ def decay_then_step(
         return (*inner_state, init_learning_rate(learning_rate, params, counted))
 
     def update_fn(updates, state, params=None, **extra_args):
-        require_params(call, params, "(the weight decay reads them)")
-        check_tree(call, updates, params, "the params")
+        require_params(params, "(the weight decay reads them)")
+        check_tree(updates, params, "the params")
         updates = clip(updates)
         *step_state, lr_state = state
         count = getattr(lr_state, "count", None)
@@ -162,7 +158,7 @@ def decay_then_step(
                 decayed.append(p)
                 continue
             p = p.astype(compute_dtype(p))
-            wd_now = wd if count is None else evaluate(wd, count)
+            wd_now = wd if count is None else evaluate(wd, count, "the weight-decay schedule")
             d = p - p * cast(wd_now, p.dtype) * cast(lr, p.dtype)  # Keras: θ·λ·α
             decayed.append(d)
             # what the decay moved θ by, as rounded in θ': the update lands θ on θ' + the
@@ -194,13 +190,12 @@ class KerasBaseState(NamedTuple):
     """
 
     count: jax.Array
-    accumulated: Any
-    ema: Any
+    accumulated: PerParam
+    ema: PerParam
     inner: Any
 
 
 def accumulate_and_average(
-    call: str,
     body: optax.GradientTransformationExtraArgs,
     steps: Any | None,
     ema_momentum: Any | None,
@@ -214,8 +209,8 @@ def accumulate_and_average(
     def init_fn(params):
         return KerasBaseState(
             zero_count(params),
-            moments_like(call, params) if steps is not None else None,
-            moments_like(call, params) if ema_momentum is not None else None,
+            moments_like(params) if steps is not None else None,
+            moments_like(params) if ema_momentum is not None else None,
             body.init(params),
         )
 
@@ -226,7 +221,7 @@ def accumulate_and_average(
             out, inner = body.update(updates, state.inner, params, **extra_args)
             iterations = count
         else:
-            check_tree(call, updates, accumulated, "the accumulated gradients")
+            check_tree(updates, accumulated, "the accumulated gradients")
             n = jnp.asarray(steps).astype(count.dtype)
 
             def run():
@@ -252,7 +247,7 @@ def accumulate_and_average(
             iterations = count // n
         ema = state.ema
         if ema_momentum is not None:
-            require_params(call, params, "(the EMA averages them)")
+            require_params(params, "(the EMA averages them)")
             first = iterations == 0
             now = None
             if overwrite_frequency is not None:
@@ -274,11 +269,12 @@ def accumulate_and_average(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-def find_states(state: Any, kind: type, what: str, where: str) -> list[Any]:
-    """:func:`jopt._base.find_states` for one class; ValueError naming ``where`` if none."""
-    found = base_find_states(state, (kind,))
+def find_one(state: Any, kind: type, what: str) -> list[Any]:
+    """The states of class ``kind`` inside ``state``; a ValueError (named by the public
+    reader) if there is none."""
+    found = find_states(state, (kind,))
     if not found:
-        raise ValueError(f"{where}: no {what} in this state.")
+        raise UnnamedValueError(f"no {what} in this state.")
     return found
 
 
@@ -303,6 +299,10 @@ def merge_leaves(params: Any, sources: list[tuple[Any, Callable[[Any, Any], Any]
     return jax.tree_util.tree_map_with_path(pick, params)
 
 
+@checked(
+    state=unchecked("any pytree holding a jopt.compat.keras state; searched by type"),
+    params=unchecked("the parameters; matched to the averages by path"),
+)
 def ema_params(state: Any, params: Any) -> Any:
     """The parameters with ``use_ema=True``'s moving average in place of each leaf it
     covers: what Keras' ``optimizer.finalize_variable_values`` (called at the end of
@@ -323,11 +323,10 @@ def ema_params(state: Any, params: Any) -> Any:
     >>> jk.ema_params(state, params)
     Array([2.5], dtype=float32)
     """
-    where = "jopt.compat.keras.ema_params"
-    found = find_states(state, KerasBaseState, "use_ema=True optimizer", where)
+    found = find_one(state, KerasBaseState, "use_ema=True optimizer")
     emas = [s.ema for s in found if s.ema is not None]
     if not emas:
-        raise ValueError(f"{where}: no optimizer in this state was built with use_ema=True.")
+        raise UnnamedValueError("no optimizer in this state was built with use_ema=True.")
     return merge_leaves(
         params, [(e, lambda p, e: leaf_value(e).astype(leaf_value(p).dtype)) for e in emas]
     )
@@ -335,49 +334,50 @@ def ema_params(state: Any, params: Any) -> Any:
 
 # --------------------------------------------------- the loss scale and the result
 
-
-class KerasTransformation(optax.GradientTransformationExtraArgs):
-    """What a ``jopt.compat.keras`` factory returns: an ordinary optax transformation
-    that also knows its ``loss_scale_factor`` and carries ``unscaled``, itself without
-    that division. :func:`LossScaleOptimizer` and :func:`MultiOptimizer` step the
-    ``unscaled`` one, as Keras replaces an inner optimizer's ``loss_scale_factor``
-    with their own."""
-
-    kind: str
-    loss_scale_factor: Any
-    unscaled: optax.GradientTransformationExtraArgs
-
-
-def _divided(body: optax.GradientTransformation, factor: Any) -> optax.GradientTransformation:
-    def update_fn(updates, state, params=None, **extra_args):
-        updates = jax.tree.map(lambda g: g / cast(factor, g.dtype), updates)  # Keras: g / s
-        return body.update(updates, state, params, **extra_args)
-
-    return optax.GradientTransformationExtraArgs(body.init, update_fn)
+OUTER_LOSS_SCALE = "keras_loss_scale_outside"
+"""The ``update`` keyword by which a :func:`LossScaleOptimizer` or :func:`MultiOptimizer`
+tells the optimizers inside it that it owns the loss scale: their own
+``loss_scale_factor`` division is skipped, as Keras replaces an inner optimizer's factor
+with the wrapper's. A keyword argument of ``update`` travels through ``optax.chain``,
+``optax.inject_hyperparams`` and ``optax.multi_transform``, so the rule holds however the
+inner preset is wrapped."""
 
 
 def keras_transformation(
-    body: optax.GradientTransformation, loss_scale_factor: Any, kind: str = "optimizer"
-) -> KerasTransformation:
+    body: optax.GradientTransformation, loss_scale_factor: Any
+) -> optax.GradientTransformationExtraArgs:
     """``body`` run in the compute dtype, the gradients first divided by
-    ``loss_scale_factor`` (if set)."""
-
-    def make(tx: optax.GradientTransformation, factor: Any) -> KerasTransformation:
-        wide = in_compute_dtype(tx)
-        out = KerasTransformation(wide.init, wide.update)
-        out.kind, out.loss_scale_factor = kind, factor
-        return out
-
-    unscaled = make(body, None)
-    unscaled.unscaled = unscaled
+    ``loss_scale_factor`` (if set) unless an outer Keras wrapper owns the loss scale
+    (:data:`OUTER_LOSS_SCALE`)."""
+    body = optax.with_extra_args_support(body)
     if loss_scale_factor is None:
-        return unscaled
-    scaled = make(_divided(body, loss_scale_factor), loss_scale_factor)
-    scaled.unscaled = unscaled
-    return scaled
+        return in_compute_dtype(body)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        if not extra_args.get(OUTER_LOSS_SCALE, False):
+            # Keras: g / s
+            updates = jax.tree.map(lambda g: g / cast(loss_scale_factor, g.dtype), updates)
+        return body.update(updates, state, params, **extra_args)
+
+    return in_compute_dtype(optax.GradientTransformationExtraArgs(body.init, update_fn))
 
 
-def unscaled(tx: Any) -> optax.GradientTransformationExtraArgs:
-    """``tx`` without its own loss-scale division (a jopt.compat.keras optimizer), or
-    ``tx`` itself (any other transformation)."""
-    return optax.with_extra_args_support(getattr(tx, "unscaled", tx))
+def state_kinds(tx: Any, params: Any = None) -> set[type]:
+    """The NamedTuple classes in ``tx``'s state (for the nesting rules of Keras' wrappers):
+    read from ``tx.init(params)`` without computing it, with an empty parameter tree when
+    ``params`` is None (an empty set if ``init`` cannot run on it)."""
+    try:
+        state = jax.eval_shape(tx.init, {} if params is None else params)
+    except Exception:  # noqa: BLE001 - a transformation that needs real params: no answer yet
+        return set()
+    kinds: set[type] = set()
+
+    def visit(tree: Any) -> None:
+        for node in jax.tree.leaves(tree, is_leaf=is_state):
+            if is_state(node):
+                kinds.add(type(node))
+                for child in node:
+                    visit(child)
+
+    visit(state)
+    return kinds

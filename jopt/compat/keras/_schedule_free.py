@@ -1,4 +1,9 @@
-"""``keras.optimizers.ScheduleFreeAdamW`` and the point it evaluates at."""
+"""``keras.optimizers.ScheduleFreeAdamW`` and the point it evaluates at.
+
+The preset maps Keras' arguments onto jopt's schedule-free step (``schedule_free_adamw``,
+the learning rate inside z) inside :func:`keras_optimizer` (Keras' base options and its
+decoupled decay).
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,32 @@ from typing import Any, Unpack
 
 import optax
 
-from jopt._base import Scalar, ScalarOrSchedule
-from jopt._schedule_free import ScheduleFreeAdamWState, eval_point, schedule_free_adamw
-from jopt._validation import check_count, check_nonnegative, check_range, check_unit
+from jopt._algorithms.averaging.schedule_free import (
+    ScheduleFreeAdamWState,
+    eval_point,
+    schedule_free_adamw,
+)
+from jopt._core.checks import Real, checked, integer, nonnegative, unchecked, unit_interval
+from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt.compat.keras._common import (
+    LEARNING_RATE,
+    WEIGHT_DECAY,
     KerasOptions,
-    check_weight_decay,
     keras_optimizer,
-    with_options,
+    keras_preset,
 )
-from jopt.compat.keras._common import (
-    learning_rate as keras_learning_rate,
-)
-from jopt.compat.keras._options import find_states, leaf_value, merge_leaves
+from jopt.compat.keras._options import find_one, leaf_value, merge_leaves
 
 
-@with_options
-def ScheduleFreeAdamW(  # noqa: N802
+@keras_preset(
+    learning_rate=LEARNING_RATE,
+    beta_1=Real(0.0, 1.0, lo_open=True),  # x = (y − (1 − β1)z)/β1 divides by β1
+    beta_2=unit_interval(),
+    epsilon=nonnegative(),
+    warmup_steps=integer(0, traced=True),
+    weight_decay=WEIGHT_DECAY,
+)
+def ScheduleFreeAdamW(  # noqa: N802 (Keras' class name)
     learning_rate: ScalarOrSchedule = 0.0025,
     beta_1: Scalar = 0.9,
     beta_2: Scalar = 0.999,
@@ -44,6 +58,18 @@ def ScheduleFreeAdamW(  # noqa: N802
     :func:`schedule_free_eval_params` reads from the state (Keras itself never swaps
     x in: ``model.evaluate`` uses θ).
 
+    Args:
+      learning_rate: α >= 0, a schedule ``count -> α``, or a function of no arguments.
+      beta_1: β1 in (0, 1].
+      beta_2: β2 in [0, 1).
+      epsilon: ε >= 0.
+      warmup_steps: the steps of the linear warmup of α, an integer >= 0 (0: none).
+      weight_decay: Keras' decoupled decay λ >= 0 (or a schedule), None for none.
+      **options: Keras' base options (:class:`KerasOptions`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``; ``update`` needs ``params``.
+
     >>> import jax.numpy as jnp
     >>> import jopt.compat.keras as jk
     >>> tx = jk.ScheduleFreeAdamW(learning_rate=0.1, beta_1=0.5)
@@ -53,17 +79,14 @@ def ScheduleFreeAdamW(  # noqa: N802
     >>> params + updates, jk.schedule_free_eval_params(state, params + updates)
     (Array([0.9], dtype=float32), Array([0.9], dtype=float32))
     """
-    call = "jopt.compat.keras.ScheduleFreeAdamW"
-    lr = keras_learning_rate(call, learning_rate)
-    check_range(call, "beta_1", beta_1, 0.0, 1.0, lo_open=True)
-    check_unit(call, "beta_2", beta_2)
-    check_nonnegative(call, "epsilon", epsilon)
-    check_count(call, "warmup_steps", warmup_steps, 0)
-    check_weight_decay(call, weight_decay)
-    step = schedule_free_adamw(call, lr, beta_1, beta_2, epsilon, warmup_steps)
-    return keras_optimizer(call, [step], lr, weight_decay, dict(options))
+    step = schedule_free_adamw(learning_rate, beta_1, beta_2, epsilon, warmup_steps)
+    return keras_optimizer(step, learning_rate, weight_decay, options)
 
 
+@checked(
+    state=unchecked("any pytree holding a ScheduleFreeAdamW state; searched by type"),
+    params=unchecked("the parameters; matched to z by path"),
+)
 def schedule_free_eval_params(state: Any, params: Any) -> Any:
     """The point to evaluate a :func:`ScheduleFreeAdamW` model at:
     x = (θ − (1 − β1)·z) / β1, θ the current (training) parameters.
@@ -72,6 +95,13 @@ def schedule_free_eval_params(state: Any, params: Any) -> Any:
     :func:`MultiOptimizer` group, or a Flax ``nnx.Optimizer``'s ``opt_state``); leaves
     that another optimizer steps keep their values. Evaluate on the result, keep
     training on ``params``.
+
+    Args:
+      state: the optimizer state, or any pytree holding it.
+      params: the current (training) parameters θ.
+
+    Returns:
+      x, a tree with the structure of ``params``.
 
     >>> import jax.numpy as jnp, optax
     >>> import jopt.compat.keras as jk
@@ -84,10 +114,12 @@ def schedule_free_eval_params(state: Any, params: Any) -> Any:
     >>> jk.schedule_free_eval_params(state, params)  # mean(0.875, 0.75, 0.625)
     Array([ 0.75, -0.75], dtype=float32)
     """
-    where = "jopt.compat.keras.schedule_free_eval_params"
-    found = find_states(state, ScheduleFreeAdamWState, "ScheduleFreeAdamW state", where)
+    found = find_one(state, ScheduleFreeAdamWState, "ScheduleFreeAdamW state")
 
-    def source(s):
-        return s.z, lambda p, z: eval_point(leaf_value(p), leaf_value(z), leaf_value(s.beta_1))
+    def source(s: ScheduleFreeAdamWState) -> tuple[Any, Any]:
+        def at(p: Any, z: Any) -> Any:
+            return eval_point(leaf_value(p), leaf_value(z), leaf_value(s.beta_1))
+
+        return s.z, at
 
     return merge_leaves(params, [source(s) for s in found])

@@ -1,39 +1,60 @@
-"""``keras.optimizers.SGD``."""
+"""``keras.optimizers.SGD``, whose learning rate sits inside the momentum buffer."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Unpack
 
 import optax
 
-from jopt._base import Scalar, ScalarOrSchedule, requested
-from jopt._base import _scale_by_learning_rate as lr_step
-from jopt._sgd import _scale_by_trace
-from jopt._validation import check_flag, check_optional, check_real, concrete_values
+from jopt._algorithms.sgd.sgd import scale_by_trace
+from jopt._core.checks import concrete_values, flag, nonnegative, optional, real
+from jopt._core.hyperparams import Scalar, ScalarOrSchedule
+from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.state import requested
 from jopt.compat.keras._common import (
+    LEARNING_RATE,
+    WEIGHT_DECAY,
     KerasOptions,
-    check_weight_decay,
     keras_optimizer,
-    with_options,
-)
-from jopt.compat.keras._common import (
-    learning_rate as keras_learning_rate,
+    keras_preset,
 )
 from jopt.schedules._step import inverse_time
 
 
 def lr_inside_momentum(
-    call: str, learning_rate: ScalarOrSchedule, momentum: Any, nesterov: bool = False
+    learning_rate: ScalarOrSchedule, momentum: Scalar | None, nesterov: bool = False
 ) -> list[optax.GradientTransformation]:
     """−α_t·(direction), then Keras' lr-inside momentum buffer b_t = μ b_{t−1} − α_t d_t
-    (a heavy-ball trace after the learning-rate step); Nesterov outputs μ b_t − α_t d_t."""
-    steps: list[optax.GradientTransformation] = [lr_step(call, learning_rate)]
+    (:func:`jopt.scale_by_trace` after the learning-rate step); Nesterov outputs
+    μ b_t − α_t d_t. No buffer without a momentum (``None`` or a Python/NumPy 0). From
+    checked arguments; Keras' nesterov flag does nothing at μ = 0 (then g + 0·b = b)."""
+    steps: list[optax.GradientTransformation] = [scale_by_learning_rate(learning_rate)]
     if requested(momentum):
-        steps.append(_scale_by_trace(call, momentum, nesterov=nesterov))
+        mu = concrete_values(momentum)
+        nesterov = nesterov and (mu is None or float(mu) > 0)
+        steps.append(scale_by_trace(momentum, nesterov=nesterov))
     return steps
 
 
-@with_options
+def _momentum_in_unit_interval(call: str, arguments: Mapping[str, Any]) -> None:
+    """Keras' rule and wording: ``momentum`` in [0, 1]."""
+    momentum = arguments["momentum"]
+    mu = None if momentum is None else concrete_values(momentum)
+    if mu is not None and not 0.0 <= float(mu) <= 1.0:
+        raise ValueError(
+            f"{call}: `momentum` must be a float between [0, 1]. Received: momentum={momentum!r}"
+        )
+
+
+@keras_preset(
+    _momentum_in_unit_interval,
+    learning_rate=LEARNING_RATE,
+    momentum=optional(real()),
+    nesterov=flag(),
+    decay=optional(nonnegative()),
+    weight_decay=WEIGHT_DECAY,
+)
 def SGD(  # noqa: N802 (Keras' class name)
     learning_rate: ScalarOrSchedule = 0.01,
     momentum: Scalar | None = None,
@@ -48,9 +69,22 @@ def SGD(  # noqa: N802 (Keras' class name)
     θ ← θ − θλα_t (weight_decay);
     v_t = μ v_{t−1} − α_t g;  θ ← θ + μ v_t − α_t g (nesterov) or θ + v_t.
 
+    The learning-rate step, then :func:`jopt.scale_by_trace` (the buffer holds −α_t g).
     ``momentum``: Keras' default 0, off (``None`` here). With a constant α this is
     PyTorch's SGD with dampening 0; with a schedule it is not (the buffer keeps each
     gradient at its own α_t). Keras' nesterov flag does nothing without momentum.
+
+    Args:
+      learning_rate: α >= 0, a schedule ``count -> α`` (Keras' ``iterations``), or a
+        function of no arguments called at every step.
+      momentum: μ in [0, 1]; Keras' default 0, off (``None`` here).
+      nesterov: Nesterov momentum.
+      decay: tf.keras 2's inverse-time decay of α, >= 0 (``None``: off).
+      weight_decay: Keras' decoupled decay λ >= 0 (or a schedule), None for none.
+      **options: Keras' base options (:class:`KerasOptions`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
 
     >>> import jax.numpy as jnp
     >>> import jopt.compat.keras as jk
@@ -61,20 +95,6 @@ def SGD(  # noqa: N802 (Keras' class name)
     >>> u1, u2
     (Array([-0.1], dtype=float32), Array([-0.1], dtype=float32))
     """
-    call = "jopt.compat.keras.SGD"
-    lr = keras_learning_rate(call, learning_rate)
-    if momentum is not None:
-        check_real(call, "momentum", momentum)
-        m = concrete_values(momentum)
-        if m is not None and not 0 <= float(m) <= 1:
-            raise ValueError(
-                f"{call}: `momentum` must be a float between [0, 1]. "
-                f"Received: momentum={momentum!r}"
-            )
-    check_flag(call, "nesterov", nesterov)
-    check_optional(call, "decay", decay)
-    check_weight_decay(call, weight_decay)
-    if requested(decay):
-        lr = inverse_time(lr, decay)
-    steps = lr_inside_momentum(call, lr, momentum, nesterov)
-    return keras_optimizer(call, steps, lr, weight_decay, dict(options))
+    lr = inverse_time(learning_rate, decay) if requested(decay) else learning_rate
+    steps = lr_inside_momentum(lr, momentum, nesterov)
+    return keras_optimizer(steps, lr, weight_decay, options)

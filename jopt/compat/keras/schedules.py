@@ -20,21 +20,30 @@ and with Keras' float32 values to within 1e-6 of the peak rate.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
-import numpy as np
 
-from jopt._base import Scalar, cast
-from jopt._validation import check_flag, check_nonnegative, check_optional, check_range
+from jopt._core.checks import (
+    Real,
+    checked,
+    closed_unit_interval,
+    flag,
+    nonnegative,
+    optional,
+    text,
+)
+from jopt._core.dtypes import cast
+from jopt._core.hyperparams import Scalar
 from jopt.schedules._common import (
+    Numbers,
     Schedule,
     as_count,
     float_dtype,
     half_cosine,
     power,
-    static_real,
     wide_dtype,
 )
 from jopt.schedules._step import inverse_time
@@ -48,37 +57,43 @@ __all__ = [
     "CosineDecayRestarts",
 ]
 
-_PREFIX = "jopt.compat.keras.schedules."
 _MAX_RESTART_TABLE = 4096  # cycles listed exactly; beyond, Keras' logarithm finds the cycle
+# A number of steps that shapes the schedule (a decay span): a concrete real > 0.
+_STEPS = Real(0.0, lo_open=True, static=True)
+# The rules ExponentialDecay and InverseTimeDecay share.
+_DECAY_RULES = dict(
+    initial_learning_rate=nonnegative(),
+    decay_steps=_STEPS,
+    decay_rate=nonnegative(),
+    staircase=flag(),
+    name=text(),
+)
 
 
-def _name(call: str, name: Any) -> None:
-    if not isinstance(name, str):
-        raise TypeError(f"{call}: name={name!r} is invalid; name must be a string.")
+def _one_value_more(call: str, arguments: Mapping[str, Any]) -> None:
+    bounds, values = arguments["boundaries"], arguments["values"]
+    if len(bounds) != len(values) - 1:
+        raise ValueError(
+            f"{call}: boundaries has {len(bounds)} entries and values {len(values)}, which is "
+            "invalid; values must have exactly one entry more than boundaries."
+        )
 
 
-def _steps(call: str, name: str, value: Any) -> float:
-    return static_real(call, name, value, 0.0, math.inf, lo_open=True)
+def _increasing(call: str, arguments: Mapping[str, Any]) -> None:
+    bounds = arguments["boundaries"]
+    if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
+        raise ValueError(
+            f"{call}: boundaries={bounds!r} is invalid; boundaries must be strictly increasing."
+        )
 
 
-def _check_decay(
-    call: str, initial: Any, decay_steps: Any, rate: Any, staircase: Any, name: Any
-) -> tuple[float, bool]:
-    """The arguments ExponentialDecay and InverseTimeDecay share."""
-    check_nonnegative(call, "initial_learning_rate", initial)
-    decay_steps = _steps(call, "decay_steps", decay_steps)
-    check_nonnegative(call, "decay_rate", rate)
-    staircase = check_flag(call, "staircase", staircase)
-    _name(call, name)
-    return decay_steps, staircase
-
-
-def _position(count: Any, call: str, decay_steps: float, staircase: bool = False) -> Any:
+def _position(count: Any, decay_steps: float, staircase: bool = False) -> jax.Array:
     """``count / decay_steps`` in the widest float, floored when ``staircase``."""
-    p = as_count(call, count).astype(wide_dtype()) / decay_steps
+    p = as_count(count).astype(wide_dtype()) / decay_steps
     return jnp.floor(p) if staircase else p
 
 
+@checked(**_DECAY_RULES)
 def ExponentialDecay(
     initial_learning_rate: Scalar,
     decay_steps: float,
@@ -90,6 +105,16 @@ def ExponentialDecay(
 
     With ``staircase=True`` the exponent is ``floor(count / decay_steps)``.
 
+    Args:
+      initial_learning_rate: the rate at count 0, a number >= 0 (or a traced scalar).
+      decay_steps: the steps of one decay by ``decay_rate``, a real number > 0.
+      decay_rate: the factor per ``decay_steps`` steps, a number >= 0.
+      staircase: decay in whole steps of ``decay_steps`` (the exponent floored).
+      name: Keras' name of the schedule, a string (unused).
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> from jopt.compat.keras.schedules import ExponentialDecay
     >>> sched = ExponentialDecay(1.0, decay_steps=2, decay_rate=0.25)
     >>> [float(sched(k)) for k in range(5)]
@@ -98,19 +123,23 @@ def ExponentialDecay(
     >>> [float(stairs(k)) for k in range(5)]
     [1.0, 1.0, 0.25, 0.25, 0.0625]
     """
-    call = _PREFIX + "ExponentialDecay"
-    decay_steps, staircase = _check_decay(
-        call, initial_learning_rate, decay_steps, decay_rate, staircase, name
-    )
+    steps = float(decay_steps)
 
-    def schedule(count):
-        p = _position(count, call, decay_steps, staircase)
+    def schedule(count: Any) -> jax.Array:
+        p = _position(count, steps, staircase)
         dtype = float_dtype(initial_learning_rate, decay_rate)
         return cast(initial_learning_rate, dtype) * power(decay_rate, p, dtype)
 
     return schedule
 
 
+@checked(
+    _one_value_more,
+    _increasing,
+    boundaries=Numbers(Real(0.0, static=True)),
+    values=Numbers(nonnegative()),
+    name=text(),
+)
 def PiecewiseConstantDecay(
     boundaries: Sequence[float], values: Sequence[Scalar], name: str = "PiecewiseConstant"
 ) -> Schedule:
@@ -120,34 +149,24 @@ def PiecewiseConstantDecay(
     boundaries[-1]``. Boundaries are step counts (real numbers >= 0, strictly increasing,
     concrete); values are learning rates (they may be traced).
 
+    Args:
+      boundaries: the counts where the rate changes, real numbers >= 0, strictly
+        increasing.
+      values: the rates, numbers >= 0 (or traced scalars), one more than ``boundaries``.
+      name: Keras' name of the schedule, a string (unused).
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> from jopt.compat.keras.schedules import PiecewiseConstantDecay
     >>> sched = PiecewiseConstantDecay([2, 4], [1.0, 0.5, 0.25])
     >>> [float(sched(k)) for k in range(6)]
     [1.0, 1.0, 1.0, 0.5, 0.5, 0.25]
     """
-    call = _PREFIX + "PiecewiseConstantDecay"
-    for arg, seq in (("boundaries", boundaries), ("values", values)):
-        if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence | np.ndarray):
-            raise TypeError(
-                f"{call}: {arg}={seq!r} is invalid; {arg} must be a sequence of numbers."
-            )
-    bounds = [static_real(call, f"boundaries[{i}]", b, 0.0) for i, b in enumerate(boundaries)]
-    for i, v in enumerate(values):
-        check_nonnegative(call, f"values[{i}]", v)
-    if len(bounds) != len(values) - 1:
-        raise ValueError(
-            f"{call}: boundaries has {len(bounds)} entries and values {len(values)}, which is "
-            "invalid; values must have exactly one entry more than boundaries."
-        )
-    if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
-        raise ValueError(
-            f"{call}: boundaries={bounds!r} is invalid; boundaries must be strictly increasing."
-        )
-    _name(call, name)
-    values = list(values)
+    bounds = list(boundaries)
 
-    def schedule(count):
-        t = as_count(call, count).astype(wide_dtype())
+    def schedule(count: Any) -> jax.Array:
+        t = as_count(count).astype(wide_dtype())
         dtype = float_dtype(*values)
         table = jnp.stack([cast(v, dtype) for v in values])
         if not bounds:
@@ -158,6 +177,14 @@ def PiecewiseConstantDecay(
     return schedule
 
 
+@checked(
+    initial_learning_rate=nonnegative(),
+    decay_steps=_STEPS,
+    end_learning_rate=nonnegative(),
+    power=nonnegative(),
+    cycle=flag(),
+    name=text(),
+)
 def PolynomialDecay(
     initial_learning_rate: Scalar,
     decay_steps: float,
@@ -177,6 +204,17 @@ def PolynomialDecay(
     so with ``cycle`` the decay restarts (from a lower start) at every multiple of
     ``decay_steps``. ``1 - count / D`` is computed as ``(D - count) / D``.
 
+    Args:
+      initial_learning_rate: the rate at count 0, a number >= 0 (or a traced scalar).
+      decay_steps: ``D``, the steps of the decay, a real number > 0.
+      end_learning_rate: the rate at its end, a number >= 0.
+      power: the exponent of the decay, a number >= 0.
+      cycle: restart the decay at every multiple of ``decay_steps``.
+      name: Keras' name of the schedule, a string (unused).
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> from jopt.compat.keras.schedules import PolynomialDecay
     >>> sched = PolynomialDecay(1.0, 4, end_learning_rate=0.0, power=2.0)
     >>> [float(sched(k)) for k in range(6)]
@@ -185,22 +223,15 @@ def PolynomialDecay(
     >>> [round(float(cyc(k)), 6) for k in range(6)]
     [1.0, 0.5, 0.0, 0.25, 0.0, 0.166667]
     """
-    call = _PREFIX + "PolynomialDecay"
-    check_nonnegative(call, "initial_learning_rate", initial_learning_rate)
-    decay_steps = _steps(call, "decay_steps", decay_steps)
-    check_nonnegative(call, "end_learning_rate", end_learning_rate)
-    check_nonnegative(call, "power", power)
-    cycle = check_flag(call, "cycle", cycle)
-    _name(call, name)
-    exponent = power
+    exponent, steps = power, float(decay_steps)
 
-    def schedule(count):
-        t = as_count(call, count).astype(wide_dtype())
+    def schedule(count: Any) -> jax.Array:
+        t = as_count(count).astype(wide_dtype())
         dtype = float_dtype(initial_learning_rate, end_learning_rate, exponent)
         if cycle:
-            span = decay_steps * jnp.maximum(jnp.ceil(t / decay_steps), 1.0)
+            span = steps * jnp.maximum(jnp.ceil(t / steps), 1.0)
         else:
-            span, t = jnp.full_like(t, decay_steps), jnp.minimum(t, decay_steps)
+            span, t = jnp.full_like(t, steps), jnp.minimum(t, steps)
         left = ((span - t) / span).astype(dtype)
         end = cast(end_learning_rate, dtype)
         return (cast(initial_learning_rate, dtype) - end) * left ** cast(exponent, dtype) + end
@@ -208,6 +239,7 @@ def PolynomialDecay(
     return schedule
 
 
+@checked(**_DECAY_RULES)
 def InverseTimeDecay(
     initial_learning_rate: Scalar,
     decay_steps: float,
@@ -220,23 +252,38 @@ def InverseTimeDecay(
     With ``staircase=True``, ``count / decay_steps`` is floored. (With ``decay_steps=1`` it
     is :func:`jopt.schedules.inverse_time_decay`, tf.keras 2's legacy ``decay``.)
 
+    Args:
+      initial_learning_rate: the rate at count 0, a number >= 0 (or a traced scalar).
+      decay_steps: the steps per unit of ``decay_rate``, a real number > 0.
+      decay_rate: the decay per ``decay_steps`` steps, a number >= 0.
+      staircase: decay in whole steps of ``decay_steps`` (``count / decay_steps``
+        floored).
+      name: Keras' name of the schedule, a string (unused).
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> from jopt.compat.keras.schedules import InverseTimeDecay
     >>> sched = InverseTimeDecay(1.0, decay_steps=2, decay_rate=1.0)
     >>> [round(float(sched(k)), 6) for k in range(5)]
     [1.0, 0.666667, 0.5, 0.4, 0.333333]
     """
-    call = _PREFIX + "InverseTimeDecay"
-    decay_steps, staircase = _check_decay(
-        call, initial_learning_rate, decay_steps, decay_rate, staircase, name
-    )
-    decay = inverse_time(initial_learning_rate, decay_rate, decay_steps, staircase)
+    decay = inverse_time(initial_learning_rate, decay_rate, float(decay_steps), staircase)
 
-    def schedule(count):
-        return decay(as_count(call, count))
+    def schedule(count: Any) -> jax.Array:
+        return decay(as_count(count))
 
     return schedule
 
 
+@checked(
+    initial_learning_rate=nonnegative(),
+    decay_steps=_STEPS,
+    alpha=closed_unit_interval(),
+    name=text(),
+    warmup_target=optional(nonnegative()),
+    warmup_steps=Real(0.0, static=True),
+)
 def CosineDecay(
     initial_learning_rate: Scalar,
     decay_steps: float,
@@ -255,29 +302,34 @@ def CosineDecay(
         otherwise:  lr = peak * ((1 - alpha) * (1 + cos(pi * s / D)) / 2 + alpha),
                     s = min(count - W, D)
 
+    Args:
+      initial_learning_rate: the rate at count 0, a number >= 0 (or a traced scalar).
+      decay_steps: ``D``, the steps of the cosine decay, a real number > 0.
+      alpha: the rate at the end of the decay as a fraction of the peak, in [0, 1].
+      name: Keras' name of the schedule, a string (unused).
+      warmup_target: the peak reached after the warm-up, a number >= 0, or None (no
+        warm-up).
+      warmup_steps: ``W``, the steps of the warm-up, a real number >= 0.
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> from jopt.compat.keras.schedules import CosineDecay
     >>> sched = CosineDecay(0.0, decay_steps=4, warmup_target=1.0, warmup_steps=2)
     >>> [round(float(sched(k)), 6) for k in range(8)]
     [0.0, 0.5, 1.0, 0.853553, 0.5, 0.146447, 0.0, 0.0]
     """
-    call = _PREFIX + "CosineDecay"
-    check_nonnegative(call, "initial_learning_rate", initial_learning_rate)
-    decay_steps = _steps(call, "decay_steps", decay_steps)
-    check_range(call, "alpha", alpha, 0.0, 1.0)
-    _name(call, name)
-    check_optional(call, "warmup_target", warmup_target)
-    warmup = static_real(call, "warmup_steps", warmup_steps, 0.0)
-    if warmup_target is None:
-        warmup = 0.0
+    steps = float(decay_steps)
+    warmup = 0.0 if warmup_target is None else float(warmup_steps)
 
-    def schedule(count):
-        t = as_count(call, count).astype(wide_dtype())
+    def schedule(count: Any) -> jax.Array:
+        t = as_count(count).astype(wide_dtype())
         extra = [] if warmup_target is None else [warmup_target]
         dtype = float_dtype(initial_learning_rate, alpha, *extra)
         start = cast(initial_learning_rate, dtype)
         peak = start if warmup_target is None else cast(warmup_target, dtype)
-        s = jnp.clip(t - warmup, 0.0, decay_steps)
-        wave = half_cosine((decay_steps - s).astype(dtype), decay_steps)
+        s = jnp.clip(t - warmup, 0.0, steps)
+        wave = half_cosine((steps - s).astype(dtype), steps)
         a = cast(alpha, dtype)
         lr = peak * ((1.0 - a) * wave + a)
         if warmup > 0:
@@ -289,6 +341,14 @@ def CosineDecay(
     return schedule
 
 
+@checked(
+    initial_learning_rate=nonnegative(),
+    first_decay_steps=_STEPS,
+    t_mul=Real(1.0, static=True),
+    m_mul=nonnegative(),
+    alpha=closed_unit_interval(),
+    name=text(),
+)
 def CosineDecayRestarts(
     initial_learning_rate: Scalar,
     first_decay_steps: float,
@@ -310,18 +370,23 @@ def CosineDecayRestarts(
     shrinking cycles (Keras accepts ``t_mul < 1``) end after ``first_decay_steps / (1 -
     t_mul)`` steps, where Keras returns NaN.
 
+    Args:
+      initial_learning_rate: the rate at count 0, a number >= 0 (or a traced scalar).
+      first_decay_steps: ``T_0``, the steps of the first cycle, a real number > 0.
+      t_mul: the factor by which each cycle is longer than the last, a real number >= 1.
+      m_mul: the factor by which each cycle's peak is lower than the last, a number >= 0.
+      alpha: the rate at the end of a cycle as a fraction of the peak, in [0, 1].
+      name: Keras' name of the schedule, a string (unused).
+
+    Returns:
+      A schedule: a function ``count -> learning rate``.
+
     >>> from jopt.compat.keras.schedules import CosineDecayRestarts
     >>> sched = CosineDecayRestarts(1.0, first_decay_steps=2, t_mul=2.0, m_mul=0.5)
     >>> [round(float(sched(k)), 6) for k in range(7)]
     [1.0, 0.5, 0.5, 0.426777, 0.25, 0.073223, 0.25]
     """
-    call = _PREFIX + "CosineDecayRestarts"
-    check_nonnegative(call, "initial_learning_rate", initial_learning_rate)
-    first = _steps(call, "first_decay_steps", first_decay_steps)
-    t_mul = static_real(call, "t_mul", t_mul, 1.0)
-    check_nonnegative(call, "m_mul", m_mul)
-    check_range(call, "alpha", alpha, 0.0, 1.0)
-    _name(call, name)
+    first, t_mul = float(first_decay_steps), float(t_mul)
     # Exact starts and lengths of the first cycles (float64 sums of the lengths).
     starts, lengths = [0.0], [first]
     while t_mul > 1 and len(starts) < _MAX_RESTART_TABLE and starts[-1] + lengths[-1] < 2**63:
@@ -329,8 +394,8 @@ def CosineDecayRestarts(
         lengths.append(lengths[-1] * t_mul)
     table_end = starts[-1] + lengths[-1]
 
-    def schedule(count):
-        t = as_count(call, count).astype(wide_dtype())
+    def schedule(count: Any) -> jax.Array:
+        t = as_count(count).astype(wide_dtype())
         dtype = float_dtype(initial_learning_rate, m_mul, alpha)
         if t_mul == 1:
             i = jnp.floor(t / first)

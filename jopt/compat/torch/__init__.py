@@ -11,23 +11,23 @@ their real view, as PyTorch does.
 Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, … the step.
 """
 
-from jopt.compat.torch._adadelta import Adadelta as Adadelta
-from jopt.compat.torch._adafactor import Adafactor as Adafactor
-from jopt.compat.torch._adagrad import Adagrad as Adagrad
 from jopt.compat.torch._adam import Adam as Adam
+from jopt.compat.torch._adam import Adamax as Adamax
 from jopt.compat.torch._adam import AdamW as AdamW
-from jopt.compat.torch._adamax import Adamax as Adamax
+from jopt.compat.torch._adam import NAdam as NAdam
+from jopt.compat.torch._adam import RAdam as RAdam
+from jopt.compat.torch._adaptive import Adadelta as Adadelta
+from jopt.compat.torch._adaptive import Adagrad as Adagrad
+from jopt.compat.torch._adaptive import RMSprop as RMSprop
 from jopt.compat.torch._amp import GradScaler as GradScaler
 from jopt.compat.torch._amp import GradScalerState as GradScalerState
-from jopt.compat.torch._asgd import ASGD as ASGD
+from jopt.compat.torch._averaging import ASGD as ASGD
 from jopt.compat.torch._lbfgs import LBFGS as LBFGS
 from jopt.compat.torch._lbfgs import LbfgsState as LbfgsState
-from jopt.compat.torch._muon import Muon as Muon
-from jopt.compat.torch._nadam import NAdam as NAdam
-from jopt.compat.torch._radam import RAdam as RAdam
-from jopt.compat.torch._rmsprop import RMSprop as RMSprop
-from jopt.compat.torch._rprop import Rprop as Rprop
+from jopt.compat.torch._matrix import Adafactor as Adafactor
+from jopt.compat.torch._matrix import Muon as Muon
 from jopt.compat.torch._sgd import SGD as SGD
+from jopt.compat.torch._sign import Rprop as Rprop
 from jopt.compat.torch._sparse_adam import SparseAdam as SparseAdam
 
 __all__ = [

@@ -8,8 +8,22 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import Scalar, cast, compute_dtype, find_states, scalar, zero_count
-from jopt._validation import check_count, check_flag, check_range, check_transformation
+from jopt._core.checks import (
+    Real,
+    UnnamedValueError,
+    checked,
+    flag,
+    integer,
+    positive,
+    text,
+    transformation,
+    unchecked,
+)
+from jopt._core.dtypes import cast, compute_dtype
+from jopt._core.hyperparams import Scalar
+from jopt._core.state import find_states, scalar, zero_count
+
+STATE = unchecked("any pytree holding a GradScalerState; searched by type")
 
 
 class GradScalerState(NamedTuple):
@@ -38,6 +52,15 @@ class GradScaler:
     :meth:`scale` the loss unchanged. ``device`` is accepted and ignored (JAX places
     arrays itself). Unlike PyTorch, float16 gradients may be unscaled (in float32).
 
+    Args:
+      device: accepted and ignored (a string, as PyTorch's).
+      init_scale: the first scale S > 0.
+      growth_factor: S ← S·growth_factor after ``growth_interval`` finite steps, > 1.
+      backoff_factor: S ← S·backoff_factor after a non-finite step, in (0, 1).
+      growth_interval: the finite steps in a row before S grows, an integer >= 1 (may be
+        traced).
+      enabled: False makes the scaler a no-op (:meth:`wrap` returns ``tx``).
+
     >>> import jax, jax.numpy as jnp, optax
     >>> import jopt.compat.torch as jt
     >>> scaler = jt.GradScaler(init_scale=2.0**10, growth_interval=2)
@@ -56,6 +79,16 @@ class GradScaler:
     [0.125] 1024.0
     """
 
+    @checked(
+        device=text(),
+        init_scale=positive(),
+        growth_factor=Real(1.0, lo_open=True, message="The growth factor must be > 1.0"),
+        backoff_factor=Real(
+            0.0, 1.0, lo_open=True, hi_open=True, message="The backoff factor must be < 1.0"
+        ),
+        growth_interval=integer(1, traced=True),
+        enabled=flag(),
+    )
     def __init__(
         self,
         device: str = "cuda",
@@ -65,30 +98,6 @@ class GradScaler:
         growth_interval: int = 2000,
         enabled: bool = True,
     ) -> None:
-        call = "jopt.compat.torch.GradScaler"
-        if not isinstance(device, str):
-            raise TypeError(f"{call}: device={device!r} is invalid; device must be a string.")
-        check_range(call, "init_scale", init_scale, 0.0, lo_open=True)
-        check_range(
-            call,
-            "growth_factor",
-            growth_factor,
-            1.0,
-            lo_open=True,
-            message="The growth factor must be > 1.0",
-        )
-        check_range(
-            call,
-            "backoff_factor",
-            backoff_factor,
-            0.0,
-            1.0,
-            lo_open=True,
-            hi_open=True,
-            message="The backoff factor must be < 1.0",
-        )
-        check_count(call, "growth_interval", growth_interval, 1)
-        check_flag(call, "enabled", enabled)
         self.device = device
         self.init_scale = init_scale
         self.growth_factor = growth_factor
@@ -103,11 +112,18 @@ class GradScaler:
             f"enabled={self.enabled!r})"
         )
 
+    @checked(tx=transformation())
     def wrap(self, tx: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
         """``tx`` behind the scaler: its ``update`` takes the gradients of the scaled loss.
 
         The state is :class:`GradScalerState` (``scale``, ``growth_tracker``,
         ``inner_state``); extra keyword arguments of ``update`` go to ``tx``.
+
+        Args:
+          tx: the optimizer to run on the unscaled gradients.
+
+        Returns:
+          An ``optax.GradientTransformationExtraArgs`` (``tx`` itself when disabled).
 
         >>> import jax.numpy as jnp
         >>> import jopt.compat.torch as jt
@@ -115,7 +131,6 @@ class GradScaler:
         >>> tx.update(jnp.array([8.0]), tx.init(jnp.zeros(1)))[0]  # the step of 8/4
         Array([-2.], dtype=float32)
         """
-        check_transformation("jopt.compat.torch.GradScaler.wrap", "tx", tx)
         if not self.enabled:
             return optax.with_extra_args_support(tx)
         inner = optax.with_extra_args_support(tx)
@@ -164,11 +179,17 @@ class GradScaler:
 
         return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
+    @checked(loss=unchecked("a number or an array; multiplied as it is"), state=STATE)
     def scale(self, loss: Any, state: Any) -> jax.Array:
         """The loss times the current scale S, in float32 or wider (PyTorch's ``scale``).
 
-        ``state`` is the wrapped optimizer's state, or any state holding it (an
-        ``optax.chain``'s, a Flax ``nnx.Optimizer``'s ``opt_state``).
+        Args:
+          loss: the loss (a number or an array).
+          state: the wrapped optimizer's state, or any state holding it (an
+            ``optax.chain``'s, a Flax ``nnx.Optimizer``'s ``opt_state``).
+
+        Returns:
+          ``loss``·S, float32 for float16 and bfloat16 losses.
 
         >>> import jax.numpy as jnp
         >>> import jopt.compat.torch as jt
@@ -182,15 +203,22 @@ class GradScaler:
             return loss
         found = find_states(state, (GradScalerState,))
         if not found:
-            raise ValueError(
-                "jopt.compat.torch.GradScaler.scale: no GradScalerState in this state; pass the "
-                "state of the transformation GradScaler.wrap returned."
+            raise UnnamedValueError(
+                "no GradScalerState in this state; pass the state of the transformation "
+                "GradScaler.wrap returned."
             )
         dtype = compute_dtype(loss)  # float16 and bfloat16 losses become float32
         return loss.astype(dtype) * jnp.asarray(found[0].scale[...]).astype(dtype)
 
+    @checked(state=STATE)
     def get_scale(self, state: Any) -> jax.Array:
         """The current scale S (1.0 when disabled, as PyTorch's ``get_scale``).
+
+        Args:
+          state: the wrapped optimizer's state, or any state holding it.
+
+        Returns:
+          S, a float32 scalar.
 
         >>> import jax.numpy as jnp
         >>> import jopt.compat.torch as jt

@@ -1,103 +1,101 @@
-"""What every ``jopt.compat.torch`` preset shares: torch's checks, its first two lines
-(maximize, coupled weight decay), the learning-rate step and complex parameters."""
+"""What every ``jopt.compat.torch`` preset shares: torch's argument rules (with torch's
+wording), its order of operations and complex parameters.
+
+A preset is a declaration: its signature (torch's names and defaults), its rules, and one
+call of :func:`torch_optimizer` that maps the arguments onto jopt primitives::
+
+    g ← −g                  (maximize)
+    g ← g + λθ              (weight_decay, coupled; decoupled_weight_decay: θ ← θ(1 − αλ))
+    the direction           (a jopt scale_by_* primitive, the arguments renamed)
+    θ ← θ − α·(that)        (jopt.scale_by_learning_rate)
+"""
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._base import ScalarOrSchedule, chain, check_real_params, requested
-from jopt._base import _scale_by_learning_rate as lr_step
-from jopt._validation import check_flag
-from jopt._weight_decay import _add_decayed_weights, maximize_and_decay
-from jopt.compat._common import check
+from jopt._algorithms.regularization.weight_decay import add_decayed_weights
+from jopt._core.chain import chain
+from jopt._core.checks import Rule, flag, learning_rate, nonnegative, optional, pair, unit_interval
+from jopt._core.hyperparams import Scalar, ScalarOrSchedule
+from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.state import check_real_params, requested
+
+LR = learning_rate(message="Invalid learning rate")
+EPS = nonnegative(message="Invalid epsilon value")
+WEIGHT_DECAY = optional(nonnegative(schedule=True, message="Invalid weight_decay value"))
+MOMENTUM = optional(nonnegative(schedule=True, message="Invalid momentum value"))
+BETAS = pair(
+    unit_interval(schedule=True, message="Invalid beta parameter at index 0"),
+    unit_interval(message="Invalid beta parameter at index 1"),
+    what="a pair (beta1, beta2)",
+)
+# torch's implementation switches: None or a bool, accepted and ignored. They pick a
+# kernel in PyTorch, never the numbers; XLA fuses every jopt step anyway.
+KERNEL_FLAG = flag(optional=True)
+KERNEL_FLAGS: dict[str, Rule] = dict(
+    foreach=KERNEL_FLAG, fused=KERNEL_FLAG, capturable=KERNEL_FLAG, differentiable=KERNEL_FLAG
+)
+# The rules of the Adam family (Adam, AdamW, Adamax, NAdam, RAdam).
+ADAM_FAMILY: dict[str, Rule] = dict(
+    lr=LR, betas=BETAS, eps=EPS, weight_decay=WEIGHT_DECAY, maximize=flag()
+)
 
 
-def check_lr(call: str, lr: Any) -> None:
-    check(call, "Invalid learning rate", "lr", lr, schedule=True)
+def split_betas(betas: Sequence[ScalarOrSchedule]) -> tuple[ScalarOrSchedule, Scalar]:
+    """(β1, β2) from ``betas`` as checked by :data:`BETAS` (β2 is never a schedule)."""
+    return betas[0], typing.cast(Scalar, betas[1])
 
 
-def check_weight_decay(call: str, weight_decay: Any) -> None:
-    if weight_decay is not None:
-        check(call, "Invalid weight_decay value", "weight_decay", weight_decay, schedule=True)
-
-
-def check_betas(call: str, betas: Any) -> tuple[Any, Any]:
-    """A pair (β1, β2) in [0, 1); β1 may be a schedule ``count -> β1``."""
-    if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
-        raise TypeError(f"{call}: betas must be a pair (beta1, beta2), got {betas!r}.")
-    for i, b in enumerate(betas):
-        message = f"Invalid beta parameter at index {i}"
-        check(call, message, f"betas[{i}]", b, 0.0, 1.0, hi_open=True, schedule=i == 0)
-    return betas[0], betas[1]
-
-
-def check_adam_family(
-    call: str, lr: Any, betas: Any, eps: Any, weight_decay: Any, **flags: Any
-) -> tuple[Any, Any]:
-    """torch's checks of Adam, Adamax, NAdam and RAdam (lr, eps, betas, weight_decay) and
-    the kernel flags; returns (β1, β2)."""
-    check_lr(call, lr)
-    check(call, "Invalid epsilon value", "eps", eps)
-    b1, b2 = check_betas(call, betas)
-    check_weight_decay(call, weight_decay)
-    check_flags(call, **flags)
-    return b1, b2
-
-
-def check_pair(call: str, name: str, value: Any) -> tuple[Any, Any]:
-    """A pair of numbers given as a tuple or list, e.g. Rprop's ``etas``."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
-        raise TypeError(f"{call}: {name} must be a pair of numbers, got {value!r}.")
-    return value[0], value[1]
-
-
-def check_flags(call: str, **flags: Any) -> None:
-    """torch's implementation switches (foreach, fused, capturable, differentiable): None
-    or a bool, accepted and ignored. They pick a kernel in PyTorch, never the numbers;
-    XLA fuses every jopt step anyway."""
-    for name, value in flags.items():
-        if value is not None:
-            check_flag(call, name, value)
+def kernel_flags(*names: str) -> dict[str, Rule]:
+    """The rules of the kernel switches a torch class takes."""
+    return {name: KERNEL_FLAGS[name] for name in names}
 
 
 def torch_optimizer(
-    call: str,
-    steps: Sequence[optax.GradientTransformation],
-    lr: ScalarOrSchedule,
+    direction: optax.GradientTransformation | Sequence[optax.GradientTransformation],
+    lr: ScalarOrSchedule | None,
     *,
     maximize: bool = False,
-    weight_decay: Any = None,
+    weight_decay: ScalarOrSchedule | None = None,
     decoupled_weight_decay: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
-    """g ← −g if maximize; g ← g + λθ (coupled, if asked); ``steps``; θ ← θ − α·(that).
+    """g ← −g if maximize; g ← g + λθ (coupled, if asked); ``direction``; θ ← θ − α·(that).
 
     With ``decoupled_weight_decay=True`` the decay is θ ← θ(1 − αλ) instead (AdamW's):
-    λθ joins the step after ``steps``, kept out of their buffers.
-    Complex parameters are updated as PyTorch does, through their real view
-    (``torch.view_as_real``): each of the real and imaginary parts is its own
-    coordinate, with moments of its own.
+    λθ joins the step after ``direction``, kept out of its buffers. Complex parameters are
+    updated as PyTorch does, through their real view (``torch.view_as_real``): each of the
+    real and imaginary parts is its own coordinate, with moments of its own.
+
+    ``lr=None`` is for a ``direction`` that applies its learning rate itself (ASGD's
+    decaying η_t): then no :func:`jopt.scale_by_learning_rate` follows it.
     """
-    check_flag(call, "maximize", maximize)
-    check_flag(call, "decoupled_weight_decay", decoupled_weight_decay)
-    if decoupled_weight_decay:
-        if requested(weight_decay):
-            steps = [*steps, _add_decayed_weights(call, weight_decay)]
-        weight_decay = None
-    return _real_view(
-        chain(*maximize_and_decay(call, maximize, weight_decay), *steps, lr_step(call, lr))
-    )
+    single = isinstance(direction, optax.GradientTransformation)
+    steps = [direction] if single else list(direction)
+    first: list[optax.GradientTransformation] = [optax.scale(-1.0)] if maximize else []
+    if requested(weight_decay):
+        if decoupled_weight_decay:
+            steps.append(add_decayed_weights(weight_decay))
+        else:
+            first.append(add_decayed_weights(weight_decay))
+    if lr is not None:
+        steps.append(scale_by_learning_rate(lr))
+    return real_view(chain(*first, *steps))
 
 
-def refuse_complex(call: str, name: str, tx: optax.GradientTransformation):
-    """``tx``, whose ``init`` refuses complex parameters as torch.optim.``name`` does."""
+def refuse_complex(
+    tx: optax.GradientTransformation, name: str
+) -> optax.GradientTransformationExtraArgs:
+    """``tx``, whose ``init`` refuses complex parameters as ``torch.optim.<name>`` does."""
+    tx = optax.with_extra_args_support(tx)
 
     def init_fn(params):
-        check_real_params(call, params, f"{name} does not support complex parameters.")
+        check_real_params(params, f"{name} does not support complex parameters.")
         return tx.init(params)
 
     return optax.GradientTransformationExtraArgs(init_fn, tx.update)
@@ -113,7 +111,10 @@ def _from_real(u: jax.Array, like: jax.Array) -> jax.Array:
     return jax.lax.complex(u[..., 0], u[..., 1]).astype(like.dtype)
 
 
-def _real_view(tx: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+def real_view(tx: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+    """``tx`` run on the real view of complex leaves (a trailing axis of 2)."""
+    tx = optax.with_extra_args_support(tx)
+
     def init_fn(params):
         return tx.init(jax.tree.map(_as_real, params))
 

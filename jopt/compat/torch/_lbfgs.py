@@ -18,20 +18,20 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jopt._base import (
-    Scalar,
-    ScalarOrSchedule,
-    cast,
-    check_params,
-    check_tree,
-    compute_dtype,
-    init_learning_rate,
-    next_learning_rate,
-    scalar,
-    zero_count,
+from jopt._core.checks import (
+    UnnamedValueError,
+    checked,
+    choice,
+    flag,
+    integer,
+    nonnegative,
+    optional,
 )
-from jopt._validation import check_choice, check_flag, check_int, check_nonnegative
-from jopt.compat.torch._common import check_lr
+from jopt._core.dtypes import cast, compute_dtype
+from jopt._core.hyperparams import Scalar, ScalarOrSchedule
+from jopt._core.learning_rate import LearningRateState, init_learning_rate, next_learning_rate
+from jopt._core.state import check_params, check_real_params, check_tree, scalar, zero_count
+from jopt.compat.torch._common import LR
 
 
 class LbfgsState(NamedTuple):
@@ -55,7 +55,7 @@ class LbfgsState(NamedTuple):
     history_len: jax.Array
     h_diag: jax.Array
     prev_flat_grad: jax.Array
-    rate: Any
+    rate: LearningRateState
 
 
 # --------------------------------------------------------------------- flat parameters
@@ -249,7 +249,6 @@ def _two_loop(g, old_dirs, old_stps, ro, start, length, h_diag):
 
 
 def _lbfgs(
-    call: str,
     lr: ScalarOrSchedule,
     max_iter: int,
     max_eval: int,
@@ -262,10 +261,8 @@ def _lbfgs(
     sign = -1.0 if maximize else 1.0
 
     def init_fn(params):
-        check_params(call, params)
-        for leaf in jax.tree.leaves(params):
-            if jnp.iscomplexobj(leaf):
-                raise TypeError(f"{call}: init() got a complex parameter; LBFGS needs real ones.")
+        check_params(params)
+        check_real_params(params, "LBFGS needs real ones (the parameters become one vector).")
         dt = _flat_dtype(params)
         n = sum(int(np.prod(jnp.shape(leaf))) for leaf in jax.tree.leaves(params))
         return LbfgsState(
@@ -418,12 +415,12 @@ def _lbfgs(
         **extra_args,
     ):
         if params is None or value_fn is None:
-            raise ValueError(
-                f"{call}: update() needs params and value_fn (the loss, a function of the "
+            raise UnnamedValueError(
+                "update() needs params and value_fn (the loss, a function of the "
                 "params), as it evaluates the loss several times: "
                 "tx.update(grads, state, params, value=loss, grad=grads, value_fn=loss_fn)."
             )
-        check_tree(call, updates, params, "the params")
+        check_tree(updates, params, "the params")
         try:
             hash(value_fn)
         except TypeError:
@@ -433,6 +430,16 @@ def _lbfgs(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@checked(
+    lr=LR,
+    max_iter=integer(1),
+    max_eval=optional(integer(1)),
+    tolerance_grad=nonnegative(),
+    tolerance_change=nonnegative(),
+    history_size=integer(1),
+    line_search_fn=optional(choice("strong_wolfe")),
+    maximize=flag(),
+)
 def LBFGS(  # noqa: N802
     lr: ScalarOrSchedule = 1,
     max_iter: int = 20,
@@ -469,6 +476,22 @@ def LBFGS(  # noqa: N802
     vector (float64 if any leaf is float64). For L-BFGS with optax's zoom line search and
     defaults, see ``optax.lbfgs``.
 
+    Args:
+      lr: the step length's scale α >= 0, or a schedule ``count -> α`` (one count per
+        ``update``).
+      max_iter: the iterations per ``update``, an integer >= 1.
+      max_eval: the loss evaluations per ``update``, an integer >= 1 (None:
+        ``max_iter``·5//4).
+      tolerance_grad: stop when max|g| <= this, >= 0.
+      tolerance_change: stop when a step or a change of the loss is within this, >= 0.
+      history_size: the (y, s) pairs kept, an integer >= 1.
+      line_search_fn: None (a fixed step) or ``"strong_wolfe"``.
+      maximize: climb the objective (not in PyTorch's LBFGS).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` whose state is a :class:`LbfgsState`;
+      ``update`` needs ``params`` and ``value_fn``.
+
     >>> import jax, jax.numpy as jnp, optax
     >>> import jopt.compat.torch as jt
     >>> loss_fn = lambda p: jnp.sum((p - 3.0) ** 2)
@@ -481,18 +504,9 @@ def LBFGS(  # noqa: N802
     >>> optax.apply_updates(params, updates)
     Array([3., 3.], dtype=float32)
     """
-    call = "jopt.compat.torch.LBFGS"
-    check_lr(call, lr)
-    max_iter = check_int(call, "max_iter", max_iter, 1)
-    max_eval = max_iter * 5 // 4 if max_eval is None else check_int(call, "max_eval", max_eval, 1)
-    check_nonnegative(call, "tolerance_grad", tolerance_grad)
-    check_nonnegative(call, "tolerance_change", tolerance_change)
-    history_size = check_int(call, "history_size", history_size, 1)
-    if line_search_fn is not None:
-        check_choice(call, "line_search_fn", line_search_fn, ("strong_wolfe",))
-    check_flag(call, "maximize", maximize)
+    if max_eval is None:
+        max_eval = max_iter * 5 // 4
     return _lbfgs(
-        call,
         lr,
         max_iter,
         max_eval,

@@ -1,0 +1,158 @@
+"""Adamax: Adam with the infinity norm in place of the second moment."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jopt._algorithms.adam.adam import MOMENT_RULES
+from jopt._core.chain import chain
+from jopt._core.checks import checked, flag, learning_rate
+from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype, stored
+from jopt._core.elementwise import ema
+from jopt._core.hyperparams import Scalar, ScalarOrSchedule
+from jopt._core.layout import PerParam
+from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.state import check_tree, evaluate, increment, moments_like, zero_count
+from jopt.sharding._leafwise import map_leaves
+
+RULES = {k: v for k, v in MOMENT_RULES.items() if k != "eps_in_sqrt"} | dict(eps_in_max=flag())
+
+
+class ScaleByAdamaxState(NamedTuple):
+    """``count``: int32, steps taken; ``mu``: the first moment m; ``nu``: the
+    exponentially weighted infinity norm u (real)."""
+
+    count: jax.Array
+    mu: PerParam
+    nu: PerParam
+
+
+class _Scalars(NamedTuple):
+    b1: jax.Array
+    rest1: jax.Array  # 1 − β1
+    bias1: jax.Array  # 1 − β1^t
+    b2: jax.Array
+    eps: jax.Array
+
+
+@checked(**RULES)
+def scale_by_adamax(
+    b1: ScalarOrSchedule = 0.9,
+    b2: Scalar = 0.999,
+    eps: Scalar = 1e-8,
+    *,
+    eps_in_max: bool = True,
+    mu_dtype: Any | None = None,
+    nu_dtype: Any | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """Adamax's direction m_t / ((1−β1^t) u_t) (see :func:`jopt.adamax`).
+
+    ``eps_in_max=False`` is Keras' placement: u_t = max(β2 u_{t−1}, |g_t|), divided by
+    u_t + ε.
+
+    Args:
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
+      b2: β2 in [0, 1).
+      eps: ε >= 0.
+      eps_in_max: u_t = max(β2 u_{t−1}, |g_t| + ε) (PyTorch, optax) or ε added to u_t
+        after the max (Keras).
+      mu_dtype: the dtype m is stored in.
+      nu_dtype: the dtype u is stored in.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` whose state is a
+      :class:`jopt.ScaleByAdamaxState`.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_adamax(eps=0.0)
+    >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # m̂_1/u_1 = sign(g)
+    Array([ 1., -1.], dtype=float32)
+    """
+
+    def init_fn(params):
+        mu = moments_like(params, mu_dtype)
+        nu = moments_like(params, nu_dtype, real=True)
+        return ScaleByAdamaxState(zero_count(params), mu, nu)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        check_tree(updates, state.mu)
+        count = increment(state.count)
+        b1_now = evaluate(b1, state.count, "the b1 schedule")
+
+        @per_dtype  # scalars once per dtype, not per leaf
+        def scalars(dt):
+            rdt = real_dtype(dt)
+            c1 = cast(b1_now, rdt)
+            return _Scalars(
+                b1=c1.astype(dt),
+                rest1=(1.0 - c1).astype(dt),
+                bias1=(1.0 - c1 ** count.astype(rdt)).astype(dt),
+                b2=cast(b2, rdt),
+                eps=cast(eps, rdt),
+            )
+
+        def step(g, m, u):
+            dt = compute_dtype(g)
+            s = scalars(dt)
+            gw = g.astype(dt)
+            m_new = ema(s.b1, s.rest1, m, gw)
+            size = jnp.abs(gw)  # |g|, real
+            # u_t = max(β2 u, |g| + ε) (PyTorch, optax), or max(β2 u, |g|) and u_t + ε (Keras)
+            size = size + s.eps if eps_in_max else size
+            u_new = stored(jnp.maximum(s.b2 * u.astype(size.dtype), size), u.dtype)
+            denom = u_new if eps_in_max else u_new + s.eps
+            out = m_new / (s.bias1 * denom.astype(dt))
+            return out.astype(g.dtype), m_new.astype(m.dtype), u_new.astype(u.dtype)
+
+        out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu)
+        return out, ScaleByAdamaxState(count, mu, nu)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+@checked(learning_rate=learning_rate(), **RULES)
+def adamax(
+    learning_rate: ScalarOrSchedule = 2e-3,
+    b1: ScalarOrSchedule = 0.9,
+    b2: Scalar = 0.999,
+    eps: Scalar = 1e-8,
+    *,
+    eps_in_max: bool = True,
+    mu_dtype: Any | None = None,
+    nu_dtype: Any | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """Adamax (Kingma & Ba 2015, Algorithm 2): Adam with the infinity norm.
+
+    m_t = β1 m_{t−1} + (1−β1)g_t,  u_t = max(β2 u_{t−1}, |g_t| + ε);
+    Δθ = −α/(1−β1^t) · m_t/u_t.
+
+    ``chain(scale_by_adamax(...), scale_by_learning_rate(learning_rate))``. Defaults are
+    the paper's α = 2e-3, β1 = 0.9, β2 = 0.999; the paper has no ε (``eps=0``); ε = 1e-8
+    inside the max is PyTorch's and optax's. u is real for complex leaves (|g| the modulus).
+
+    Args:
+      learning_rate: α >= 0, or a schedule.
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
+      b2: β2 in [0, 1).
+      eps: ε >= 0.
+      eps_in_max: ε inside the max (PyTorch, optax) or added after it (Keras).
+      mu_dtype: the dtype m is stored in.
+      nu_dtype: the dtype u is stored in.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.adamax(0.1)
+    >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # first step: −α·sign(g)
+    Array([-0.1,  0.1], dtype=float32)
+    """
+    return chain(
+        scale_by_adamax(b1, b2, eps, eps_in_max=eps_in_max, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+        scale_by_learning_rate(learning_rate),
+    )

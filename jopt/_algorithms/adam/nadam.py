@@ -1,0 +1,173 @@
+"""NAdam: Adam with Nesterov momentum and Dozat's momentum schedule μ_t."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jopt._algorithms.adam.adam import MOMENT_RULES
+from jopt._core.chain import chain
+from jopt._core.checks import checked, learning_rate, nonnegative
+from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype
+from jopt._core.elementwise import abs_sq, ema
+from jopt._core.hyperparams import Scalar, ScalarOrSchedule
+from jopt._core.layout import PerParam
+from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.state import check_tree, evaluate, increment, moments_like, scalar, zero_count
+from jopt.sharding._leafwise import map_leaves
+
+RULES = {k: v for k, v in MOMENT_RULES.items() if k != "eps_in_sqrt"} | dict(
+    momentum_decay=nonnegative()
+)
+
+
+class ScaleByNadamState(NamedTuple):
+    """``count`` (int32, steps taken); ``mu_product`` Π_{i≤t} μ_i, a scalar in the
+    widest float (float64 under x64); ``mu`` the first moment m; ``nu`` the second, v."""
+
+    count: jax.Array
+    mu_product: jax.Array
+    mu: PerParam
+    nu: PerParam
+
+
+class _Scalars(NamedTuple):
+    b1: jax.Array
+    rest1: jax.Array  # 1 − β1
+    b2: jax.Array
+    rest2: jax.Array  # 1 − β2
+    bias2: jax.Array  # 1 − β2^t
+    eps: jax.Array
+    coef_g: jax.Array  # (1−μ_t)/(1−Π_t)
+    coef_m: jax.Array  # μ_{t+1}/(1−Π_t μ_{t+1})
+
+
+@checked(**RULES)
+def scale_by_nadam(
+    b1: ScalarOrSchedule = 0.9,
+    b2: Scalar = 0.999,
+    eps: Scalar = 1e-8,
+    momentum_decay: Scalar = 4e-3,
+    *,
+    mu_dtype: Any | None = None,
+    nu_dtype: Any | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """NAdam's direction (see :func:`jopt.nadam`); ``momentum_decay=1`` is Keras' schedule.
+
+    Args:
+      b1: β1 in [0, 1), or a schedule ``count -> β1`` (μ_t and μ_{t+1} then use the
+        current β1, as PyTorch does).
+      b2: β2 in [0, 1).
+      eps: ε >= 0.
+      momentum_decay: ψ >= 0 of μ_t = β1(1 − 0.5·0.96^(tψ)).
+      mu_dtype: the dtype m is stored in.
+      nu_dtype: the dtype v is stored in.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` whose state is a
+      :class:`jopt.ScaleByNadamState`.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_nadam(eps=0.0)
+    >>> g = jnp.array([0.5, -2.0])
+    >>> tx.update(g, tx.init(jnp.zeros(2)))[0]  # (1 + 0.1μ_2/(1 − μ_1μ_2))·sign(g)
+    Array([ 1.0564518, -1.0564518], dtype=float32)
+    """
+    wide = jnp.result_type(float)  # PyTorch's default-dtype scalar; Keras' first variable's
+
+    def init_fn(params):
+        mu = moments_like(params, mu_dtype)
+        nu = moments_like(params, nu_dtype, real=True)
+        return ScaleByNadamState(zero_count(params), scalar(params, 1.0, wide), mu, nu)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        check_tree(updates, state.mu)
+        count = increment(state.count)
+        c1 = cast(evaluate(b1, state.count, "the b1 schedule"), wide)
+        psi, t = cast(momentum_decay, wide), count
+        mu_t = c1 * (1.0 - 0.5 * 0.96 ** (t.astype(wide) * psi))
+        mu_next = c1 * (1.0 - 0.5 * 0.96 ** ((t + 1).astype(wide) * psi))
+        product = state.mu_product.astype(wide) * mu_t
+        coef_g = (1.0 - mu_t) / (1.0 - product)
+        coef_m = mu_next / (1.0 - product * mu_next)
+
+        @per_dtype  # scalars once per dtype, not per leaf
+        def scalars(dt):
+            rdt = real_dtype(dt)
+            c1_, c2 = cast(c1, dt), cast(b2, rdt)
+            return _Scalars(
+                b1=c1_,
+                rest1=1.0 - c1_,
+                b2=c2,
+                rest2=1.0 - c2,
+                bias2=1.0 - c2 ** count.astype(rdt),
+                eps=cast(eps, rdt),
+                coef_g=cast(coef_g, dt),
+                coef_m=cast(coef_m, dt),
+            )
+
+        def step(g, m, v):
+            dt = compute_dtype(g)
+            s = scalars(dt)
+            gw = g.astype(dt)
+            m_new = ema(s.b1, s.rest1, m, gw)
+            v_new = ema(s.b2, s.rest2, v, abs_sq(gw))
+            denom = (jnp.sqrt(v_new / s.bias2) + s.eps).astype(dt)
+            out = (s.coef_g * gw + s.coef_m * m_new) / denom
+            return out.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
+
+        out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu)
+        mu_product = product.astype(state.mu_product.dtype)
+        return out, ScaleByNadamState(count, mu_product, mu, nu)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+@checked(learning_rate=learning_rate(), **RULES)
+def nadam(
+    learning_rate: ScalarOrSchedule = 2e-3,
+    b1: ScalarOrSchedule = 0.9,
+    b2: Scalar = 0.999,
+    eps: Scalar = 1e-8,
+    momentum_decay: Scalar = 4e-3,
+    *,
+    mu_dtype: Any | None = None,
+    nu_dtype: Any | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """NAdam (Dozat 2016): Adam with Nesterov momentum and a warming-up momentum μ_t.
+
+    μ_t = β1(1 − 0.5·0.96^(tψ)),  Π_t = μ_1 μ_2 ⋯ μ_t;
+    m_t = β1 m_{t−1} + (1−β1)g_t,  v_t = β2 v_{t−1} + (1−β2)g_t²,  v̂_t = v_t/(1−β2^t);
+    Δθ = −α [(1−μ_t)/(1−Π_t) · g_t + μ_{t+1}/(1−Π_t μ_{t+1}) · m_t] / (sqrt(v̂_t) + ε).
+
+    ``chain(scale_by_nadam(...), scale_by_learning_rate(learning_rate))``. Defaults are
+    PyTorch's, α = 2e-3, β1 = 0.9, β2 = 0.999, ε = 1e-8 and ψ = ``momentum_decay`` =
+    0.004, Dozat's 0.96^(t/250). Keras' ``Nadam`` is the same formula with ψ = 1. optax's
+    ``nadam`` is a different, simplified rule (constant μ = β1). Π_t is kept in the state
+    in float64 under x64.
+
+    Args:
+      learning_rate: α >= 0, or a schedule.
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
+      b2: β2 in [0, 1).
+      eps: ε >= 0.
+      momentum_decay: ψ >= 0.
+      mu_dtype: the dtype m is stored in.
+      nu_dtype: the dtype v is stored in.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.nadam(0.1, eps=0.0)
+    >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # μ_1 ≈ μ_2 ≈ 0.45
+    Array([-0.10564518,  0.10564518], dtype=float32)
+    """
+    return chain(
+        scale_by_nadam(b1, b2, eps, momentum_decay, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+        scale_by_learning_rate(learning_rate),
+    )

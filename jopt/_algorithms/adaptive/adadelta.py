@@ -1,0 +1,114 @@
+"""Adadelta: steps whose units match the parameters', from two moving averages."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import optax
+
+from jopt._core.chain import chain
+from jopt._core.checks import checked, closed_unit_interval, learning_rate, nonnegative
+from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype
+from jopt._core.elementwise import abs_sq, ema
+from jopt._core.hyperparams import Scalar, ScalarOrSchedule
+from jopt._core.layout import PerParam
+from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.state import check_tree, moments_like
+from jopt.sharding._leafwise import map_leaves
+
+# ρ in [0, 1] (at 1 both averages stay 0 and Δx = g), ε >= 0.
+RULES = dict(rho=closed_unit_interval(), eps=nonnegative())
+
+
+class ScaleByAdadeltaState(NamedTuple):
+    """``e_g``: E[g²]_t, the moving average of |g|² (PyTorch's ``square_avg``);
+    ``e_x``: E[Δx²]_t, the moving average of |Δx|² (PyTorch's ``acc_delta``). Both real."""
+
+    e_g: PerParam
+    e_x: PerParam
+
+
+@checked(**RULES)
+def scale_by_adadelta(
+    rho: Scalar = 0.95, eps: Scalar = 1e-6
+) -> optax.GradientTransformationExtraArgs:
+    """Adadelta's step Δx_t = sqrt(E[Δx²]_{t−1} + ε)/sqrt(E[g²]_t + ε) · g_t.
+
+    See :func:`jopt.adadelta`.
+
+    Args:
+      rho: ρ in [0, 1], the averages' decay.
+      eps: ε >= 0, inside both square roots.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` whose state is a
+      :class:`jopt.ScaleByAdadeltaState`.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_adadelta(rho=0.75, eps=1.0)
+    >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # sqrt(1)/sqrt(0.25·4 + 1)·2
+    Array([1.4142135], dtype=float32)
+    """
+
+    def init_fn(params):
+        e_g = moments_like(params, real=True)
+        e_x = moments_like(params, real=True)
+        return ScaleByAdadeltaState(e_g, e_x)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        check_tree(updates, state.e_g)
+
+        @per_dtype  # scalars once per dtype, not per leaf
+        def scalars(rdt):
+            r = cast(rho, rdt)
+            return r, 1.0 - r, cast(eps, rdt)
+
+        def step(g, e_g, e_x):
+            dt = compute_dtype(g)
+            rdt = real_dtype(dt)
+            r, rest, e = scalars(rdt)
+            gw = g.astype(dt)
+            e_g_new = ema(r, rest, e_g, abs_sq(gw))
+            ratio = jnp.sqrt(e_x.astype(rdt) + e) / jnp.sqrt(e_g_new + e)
+            delta = ratio.astype(dt) * gw
+            e_x_new = ema(r, rest, e_x, abs_sq(delta))
+            return delta.astype(g.dtype), e_g_new.astype(e_g.dtype), e_x_new.astype(e_x.dtype)
+
+        out, e_g, e_x = map_leaves(step, 3, updates, state.e_g, state.e_x)
+        return out, ScaleByAdadeltaState(e_g, e_x)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+@checked(learning_rate=learning_rate(), **RULES)
+def adadelta(
+    learning_rate: ScalarOrSchedule = 1.0, rho: Scalar = 0.95, eps: Scalar = 1e-6
+) -> optax.GradientTransformationExtraArgs:
+    """Adadelta (Zeiler 2012): a step in the parameters' own units, no rate to tune.
+
+    E[g²]_t = ρ E[g²]_{t−1} + (1−ρ) g_t²;
+    Δx_t = sqrt(E[Δx²]_{t−1} + ε) / sqrt(E[g²]_t + ε) · g_t;
+    E[Δx²]_t = ρ E[Δx²]_{t−1} + (1−ρ) Δx_t²,  Δθ = −α Δx_t.
+
+    ``chain(scale_by_adadelta(rho, eps), scale_by_learning_rate(learning_rate))``.
+    Defaults are the paper's: ρ = 0.95, ε = 1e-6 (its MNIST setting) and α = 1 (the paper
+    has no learning rate). PyTorch's ``Adadelta`` defaults to ρ = 0.9 and α = 1, Keras'
+    to ρ = 0.95, ε = 1e-7 and α = 1e-3. The averages are real for complex leaves (|g|²).
+
+    Args:
+      learning_rate: α >= 0, or a schedule ``count -> α``.
+      rho: ρ in [0, 1].
+      eps: ε >= 0.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``: the state is
+      ``(ScaleByAdadeltaState, ScaleByLearningRateState)``.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.adadelta(rho=0.75, eps=1.0)
+    >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # −sqrt(1)/sqrt(0.25·4 + 1)·2
+    Array([-1.4142135], dtype=float32)
+    """
+    return chain(scale_by_adadelta(rho, eps), scale_by_learning_rate(learning_rate))

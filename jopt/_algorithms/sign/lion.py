@@ -1,0 +1,145 @@
+"""Lion (Chen et al. 2023): the sign of an interpolated momentum."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jopt._algorithms.regularization.weight_decay import MASK, add_decayed_weights
+from jopt._core.chain import chain
+from jopt._core.checks import (
+    checked,
+    closed_unit_interval,
+    dtype,
+    learning_rate,
+    nonnegative,
+    optional,
+)
+from jopt._core.dtypes import cast, compute_dtype, per_dtype
+from jopt._core.elementwise import ema
+from jopt._core.hyperparams import Scalar, ScalarOrSchedule
+from jopt._core.layout import PerParam
+from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.state import check_tree, moments_like, requested
+from jopt.sharding._leafwise import map_leaves
+
+# The rules of Lion's direction, shared by every factory of this module.
+RULES = dict(b1=closed_unit_interval(), b2=closed_unit_interval(), mu_dtype=dtype())
+
+
+class ScaleByLionState(NamedTuple):
+    """``mu``: the momentum m, an EMA of the gradients with decay β2."""
+
+    mu: PerParam
+
+
+class _Scalars(NamedTuple):
+    """Lion's per-dtype scalars of one update."""
+
+    b1: jax.Array
+    rest1: jax.Array  # 1 − β1
+    b2: jax.Array
+    rest2: jax.Array  # 1 − β2
+
+
+@checked(**RULES)
+def scale_by_lion(
+    b1: Scalar = 0.9, b2: Scalar = 0.99, *, mu_dtype: Any | None = None
+) -> optax.GradientTransformationExtraArgs:
+    """Lion's direction sign(β1 m_{t−1} + (1−β1) g_t), then m_t = β2 m_{t−1} + (1−β2) g_t.
+
+    Every coordinate moves by exactly ±1 (0 where the interpolation is 0; g/|g| for
+    complex leaves, as ``jnp.sign``). The one home of Lion's math: :func:`jopt.lion` and
+    :func:`jopt.compat.keras.Lion` are built on it.
+
+    Args:
+      b1: β1 in [0, 1], the interpolation weight of the momentum in the sign.
+      b2: β2 in [0, 1], the momentum's decay.
+      mu_dtype: the dtype m is stored in (None: the dtype rule of :mod:`jopt`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` whose state is a
+      :class:`jopt.ScaleByLionState`.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_lion()
+    >>> tx.update(jnp.array([0.5, -2.0, 0.0]), tx.init(jnp.zeros(3)))[0]
+    Array([ 1., -1.,  0.], dtype=float32)
+    """
+
+    def init_fn(params):
+        return ScaleByLionState(mu=moments_like(params, mu_dtype))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        check_tree(updates, state.mu)
+
+        @per_dtype  # scalars once per dtype, not per leaf
+        def scalars(dt):
+            c1, c2 = cast(b1, dt), cast(b2, dt)
+            return _Scalars(b1=c1, rest1=1.0 - c1, b2=c2, rest2=1.0 - c2)
+
+        def step(g, m):
+            dt = compute_dtype(g)
+            s = scalars(dt)
+            gw = g.astype(dt)
+            direction = jnp.sign(ema(s.b1, s.rest1, m, gw))  # the moment as stored
+            m_new = ema(s.b2, s.rest2, m, gw)
+            return direction.astype(g.dtype), m_new.astype(m.dtype)
+
+        out, mu = map_leaves(step, 2, updates, state.mu)
+        return out, ScaleByLionState(mu=mu)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+@checked(
+    learning_rate=learning_rate(),
+    **RULES,
+    weight_decay=optional(nonnegative(schedule=True)),
+    mask=MASK,
+)
+def lion(
+    learning_rate: ScalarOrSchedule = 1e-4,
+    b1: Scalar = 0.9,
+    b2: Scalar = 0.99,
+    weight_decay: ScalarOrSchedule | None = None,
+    *,
+    mask: Any | None = None,
+    mu_dtype: Any | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms").
+
+    c_t = β1 m_{t−1} + (1−β1) g_t,
+    Δθ = −α (sign(c_t) + λθ),
+    m_t = β2 m_{t−1} + (1−β2) g_t.
+
+    ``chain(scale_by_lion(b1, b2), add_decayed_weights(λ, mask),
+    scale_by_learning_rate(learning_rate))``. Defaults are the paper's β1 = 0.9, β2 = 0.99
+    and its reference code's α = 1e-4 (a sign step is large: the paper advises a rate 3-10×
+    below AdamW's and a decay λ 3-10× above). The decay is decoupled, as in the paper.
+
+    Args:
+      learning_rate: α >= 0, or a schedule ``count -> α``.
+      b1: β1 in [0, 1].
+      b2: β2 in [0, 1].
+      weight_decay: λ >= 0, or a schedule ``count -> λ``; ``None`` (the default): off.
+      mask: a pytree of bools, or a function ``params -> pytree``, picking the leaves
+        that decay (as in :func:`jopt.adamw`).
+      mu_dtype: the dtype m is stored in.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.lion(0.1)
+    >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # −α·sign(g)
+    Array([-0.1,  0.1], dtype=float32)
+    """
+    decay = [add_decayed_weights(weight_decay, mask)] if requested(weight_decay) else []
+    return chain(
+        scale_by_lion(b1, b2, mu_dtype=mu_dtype), *decay, scale_by_learning_rate(learning_rate)
+    )

@@ -1,0 +1,36 @@
+"""The elementwise math the primitives share: moving averages, |g|², the normalized step.
+
+Every function takes arrays already in the compute dtype (see :mod:`jopt._core.dtypes`).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jopt._core.dtypes import stored
+
+
+def abs_sq(g: jax.Array) -> jax.Array:
+    """|g|², real: g² for real g, (conj(g)·g).real for complex g (optax's convention)."""
+    if jnp.issubdtype(g.dtype, jnp.complexfloating):
+        return (jnp.conj(g) * g).real
+    return g * g
+
+
+def ema(decay: jax.Array, rest: jax.Array | None, moment: jax.Array, x: jax.Array) -> jax.Array:
+    """The moving average ``decay·moment + rest·x`` (rest = 1 − decay, or None for the sum
+    ``decay·moment + x``: no multiply by one for XLA to compile and remove), computed in
+    ``x``'s dtype and rounded to the moment's storage dtype.
+
+    The result is in the compute dtype, as the step uses it; store it with
+    ``.astype(moment.dtype)``.
+    """
+    added = x if rest is None else rest * x
+    return stored(decay * moment.astype(x.dtype) + added, moment.dtype)
+
+
+def normalize(g: jax.Array, denom_sq: jax.Array, eps: jax.Array, eps_in_sqrt: bool) -> jax.Array:
+    """g / sqrt(s + ε) when ``eps_in_sqrt`` else g / (sqrt(s) + ε); s, ε real."""
+    denom = jnp.sqrt(denom_sq + eps) if eps_in_sqrt else jnp.sqrt(denom_sq) + eps
+    return g / denom.astype(g.dtype)
