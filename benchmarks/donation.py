@@ -1,7 +1,7 @@
 """Buffer donation: one ``jopt.adam`` step, donated or not, by plain jax.jit and by nnx.jit.
 
-    python benchmarks/donation.py                  # 50 M parameters, writes docs/benchmarks.md
-    python benchmarks/donation.py --scale 0.01 --out ''   # a quick look
+    python -m benchmarks.donation                  # 50 M parameters, writes docs/benchmarks.md
+    python -m benchmarks.donation --scale 0.01 --out ''   # a quick look
 
 Steps on the same parameters (2 leaves of 25 M), run interleaved, median of ``--repeats``:
 ``jax.jit(step, donate_argnums=(0, 1))`` on (params, opt_state) and without donation;
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -24,14 +23,10 @@ import numpy as np
 import optax
 from flax import nnx
 
+import jopt
+from benchmarks._report import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import jopt  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_section  # noqa: E402
 
 LEAF = 25_000_000
 
@@ -139,7 +134,7 @@ def main(argv=None) -> str:
     import flax
 
     body = (
-        f"Command: `python benchmarks/donation.py`\n\n"
+        f"Command: `python -m benchmarks.donation`\n\n"
         f"- date: {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}\n"
         f"- jax {jax.__version__}, flax {flax.__version__}, optax {optax.__version__}; "
         f"{jax.devices()[0].platform}, median of {args.repeats} interleaved steps\n\n"

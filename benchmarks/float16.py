@@ -1,6 +1,6 @@
 """float16 parameters end to end: jopt against optax, the optimizer's own arithmetic.
 
-    python benchmarks/float16.py            # writes its section of docs/benchmarks.md
+    python -m benchmarks.float16            # writes its section of docs/benchmarks.md
 
 Three measurements, each for jopt and optax on the same float16 inputs:
 
@@ -15,7 +15,6 @@ optax runs under standard dtype promotion (it mixes dtypes); jopt under strict.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import jax
@@ -24,14 +23,10 @@ import numpy as np
 import optax
 from sklearn.datasets import load_digits
 
+import jopt
+from benchmarks._report import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import jopt  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_section  # noqa: E402
 
 F16 = jnp.float16
 MAGNITUDES = (1e-8, 1e-7, 1e-5, 1e-4, 1e-3, 1e-1, 1.0, 1e2, 1e4, 6e4)

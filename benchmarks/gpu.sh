@@ -7,7 +7,7 @@
 #   pip install -e ".[test]"               # optax, flax, ...
 #   pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126  # CUDA torch
 # Run (about 2-4 minutes on an H100; --scale 1 is the CPU run's sizes):
-#   bash benchmarks/gpu.sh [extra update_step.py arguments]
+#   bash benchmarks/gpu.sh [extra arguments of python -m benchmarks.update_step]
 # It writes the "Update step (gpu)" section of docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +27,4 @@ fi
 
 # Leave XLA's default preallocation alone except that both frameworks share the card.
 export XLA_PYTHON_CLIENT_MEM_FRACTION=${XLA_PYTHON_CLIENT_MEM_FRACTION:-0.5}
-exec timeout 290 "$PY" benchmarks/update_step.py --device gpu --repeats 20 "$@"
+exec timeout 290 "$PY" -m benchmarks.update_step --device gpu --repeats 20 "$@"

@@ -1,6 +1,6 @@
 """Adam with float32 against bfloat16 moments on scikit-learn's digits: test accuracy.
 
-    python benchmarks/low_precision.py            # writes its section of docs/benchmarks.md
+    python -m benchmarks.low_precision            # writes its section of docs/benchmarks.md
 
 A 64-256-10 MLP in plain JAX, full float32 parameters; only the optimizer state
 (m and v) changes dtype. The math inside the update runs in float32 either way.
@@ -20,14 +20,10 @@ import optax
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+import jopt
+from benchmarks._report import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import jopt  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_section  # noqa: E402
 
 STATES = {
     "float32 m, v": dict(),
@@ -93,7 +89,7 @@ def main(argv=None) -> str:
     lines = [
         "Command: `"
         + " ".join(
-            ["python benchmarks/low_precision.py", *(argv if argv is not None else sys.argv[1:])]
+            ["python -m benchmarks.low_precision", *(argv if argv is not None else sys.argv[1:])]
         )
         + "`",
         "",

@@ -1,7 +1,7 @@
 """Adam's state on a mesh of 8 devices: jopt and optax, three layouts, in one run.
 
-    python benchmarks/sharded_state.py                 # 8 virtual CPU devices, docs/benchmarks.md
-    python benchmarks/sharded_state.py --scale 0.01 --out ''   # a quick look
+    python -m benchmarks.sharded_state                 # 8 virtual CPU devices, docs/benchmarks.md
+    python -m benchmarks.sharded_state --scale 0.01 --out ''   # a quick look
 
 The transformer-shaped tree of benchmarks/update_step.py (12 layers, d=384, 24 M
 parameters), data-parallel over a mesh ("data": 8, Auto axes), the step
@@ -29,7 +29,6 @@ import datetime
 import os
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -47,15 +46,11 @@ import optax  # noqa: E402
 from jax.sharding import NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 import jopt  # noqa: E402
+from benchmarks._report import write_section  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_section  # noqa: E402
-from update_step import _transformer_shapes, machine, scaled, versions  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.update_step import _transformer_shapes, machine, scaled, versions  # noqa: E402
 
 DEVICES = 8
 LAYOUTS = ("replicated", "sharded params", "ZeRO-1")
@@ -254,7 +249,7 @@ def main(argv=None) -> str:
         + "\n\n"
         + notes
         + f"\n\nTargets met: {'yes' if ok else 'NO'}. Reproduce: "
-        "`python benchmarks/sharded_state.py`.\n"
+        "`python -m benchmarks.sharded_state`.\n"
     )
     if args.out:
         write_section(Path(args.out), "sharded_state", "## Optimizer state on a mesh", body)

@@ -1,6 +1,6 @@
 """A learning-rate sweep of the digits MLP: one vmapped program vs sequential runs.
 
-    python benchmarks/sweep.py --points 64 --epochs 10
+    python -m benchmarks.sweep --points 64 --epochs 10
 
 Both sides train the same Flax NNX MLP (run as a pure function via nnx.split/merge) with
 ``jopt.adam`` on the same mini-batches (``jopt.minibatch_indices``), from the same initial
@@ -19,20 +19,17 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-from flax import nnx  # noqa: E402
-
-import jopt  # noqa: E402
-from jopt.compare.digits import BATCH_SIZE, MLP, load  # noqa: E402
+import jopt
+from jopt.compare.digits import BATCH_SIZE, MLP, load
 
 F32 = jnp.float32
 
@@ -128,7 +125,7 @@ def main(argv=None):
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(
         "# Learning-rate sweep: one vmapped program vs sequential runs\n\n"
-        "`python benchmarks/sweep.py --points 64 --epochs 10`\n\n" + table + "\n",
+        "`python -m benchmarks.sweep --points 64 --epochs 10`\n\n" + table + "\n",
         encoding="utf-8",
     )
     return {"vmapped_s": vmapped_s, "sequential_s": sequential_s, "ratio": ratio, "agree": agree}

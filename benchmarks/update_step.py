@@ -1,7 +1,7 @@
 """One optimizer update step: jopt against optax and PyTorch, in one process.
 
-    python benchmarks/update_step.py                      # the full run, writes docs/benchmarks.md
-    python benchmarks/update_step.py --scale 0.01 --repeats 5 --out ''   # a quick look
+    python -m benchmarks.update_step                      # the full run, writes docs/benchmarks.md
+    python -m benchmarks.update_step --scale 0.01 --repeats 5 --out ''   # a quick look
 
 The step is the realistic training-step shape: ``step(params, state, grads) -> (params,
 state)`` jitted with params and optimizer state donated (updated in place), grads given.
@@ -37,14 +37,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+import jopt
+from benchmarks._report import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import jopt  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_section  # noqa: E402
 
 # --------------------------------------------------------------------------- cases
 
@@ -470,7 +466,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch.set_num_threads (default: the CPU count)"
     )
-    # Smoke-test knobs (tests/test_benchmarks.py): the defaults are the published run's.
+    # Smoke-test knobs (tests/docs/test_benchmarks.py): the defaults are the published run's.
     parser.add_argument(
         "--compile-budget",
         type=float,
@@ -547,7 +543,7 @@ def main(argv=None) -> str:
         [
             "Command: `"
             + " ".join(
-                ["python benchmarks/update_step.py", *(argv if argv is not None else sys.argv[1:])]
+                ["python -m benchmarks.update_step", *(argv if argv is not None else sys.argv[1:])]
             )
             + "`",
             "",

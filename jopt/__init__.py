@@ -75,6 +75,7 @@ from jopt._algorithms.sign.lion import scale_by_lion as scale_by_lion
 from jopt._algorithms.sign.rprop import ScaleByRpropState as ScaleByRpropState
 from jopt._algorithms.sign.rprop import rprop as rprop
 from jopt._algorithms.sign.rprop import scale_by_rprop as scale_by_rprop
+from jopt._core.chain import chain as chain
 from jopt._core.hyperparams import Schedule as Schedule
 from jopt._core.learning_rate import ScaleByLearningRateState as ScaleByLearningRateState
 from jopt._core.learning_rate import ScaleByScheduleState as ScaleByScheduleState
@@ -120,6 +121,7 @@ __all__ = [
     "add_decayed_weights",
     "asgd",
     "averaged_params",
+    "chain",
     "compat",
     "decoupled_weight_decay",
     "gd",

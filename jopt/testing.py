@@ -39,6 +39,14 @@ def _rtol(dtype) -> float:
 def assert_trees_close(actual: Any, expected: Any, what: str = "trees") -> None:
     """Same structure, dtypes and shapes, values equal to each leaf dtype's rounding.
 
+    Args:
+      actual: the tree to check.
+      expected: the tree it must equal.
+      what: the name the error message gives ``actual``.
+
+    Returns:
+      None; raises ``AssertionError`` naming the first leaf that differs (its path).
+
     >>> import jax.numpy as jnp, jopt
     >>> jopt.testing.assert_trees_close({"a": jnp.ones(2)}, {"a": jnp.ones(2) + 1e-7})
     >>> jopt.testing.assert_trees_close({"a": jnp.ones(2)}, {"a": jnp.ones(2, jnp.bfloat16)})
@@ -120,8 +128,8 @@ def check_transformation(
     - every state array sits in a NamedTuple field, every ``count`` field is an int32
       scalar, and (``require_count=True``, e.g. for a schedule) there is one;
     - no two state leaves share a buffer, and a ``jax.jit`` step with params and state
-      donated (``donate_argnums=(0, 1)``) gives the eager numbers;
-    - ``jax.jit`` gives the eager numbers and compiles once for all steps;
+      donated (``donate_argnums=(0, 1)``) gives the eager numbers and compiles once for
+      all steps;
     - all of it under ``jax_numpy_dtype_promotion="strict"``.
 
     Given a ``mesh``, also on params and grads sharded over it (a leaf already sharded
@@ -130,14 +138,27 @@ def check_transformation(
 
     - ``init`` builds every state leaf that mirrors a sharded parameter with that
       parameter's sharding (:func:`jopt.sharding.state_shardings`), never whole on one
-      device;
+      device. What mirrors a parameter is read from the state's declaration only: a
+      field of your own state with one entry per parameter must be annotated
+      :data:`jopt.sharding.PerParam` (a factored statistic's fields
+      :class:`jopt.sharding.Reduced`); an undeclared field is expected replicated;
     - the jitted update returns every state leaf with that sharding (scalars
       replicated) and the params with theirs, and compiles once for all steps (a
       scalar left uncommitted at ``init`` costs a second compile);
     - its params, state and updates equal the eager steps' on ``params`` as given
       (a single-device run, for single-device ``params``).
 
-    ``extra_args`` (e.g. ``value=loss``) are passed to every ``update``.
+    Args:
+      tx: the transformation to check.
+      params: the parameters (a pytree of arrays).
+      grads: the gradients every update is given (the structure of ``params``).
+      steps: the updates taken.
+      require_count: the state must hold a NamedTuple with a ``count`` field.
+      mesh: a mesh to also run the checks sharded over, or None.
+      **extra_args: passed to every ``update`` (e.g. ``value=loss``).
+
+    Returns:
+      None; raises ``AssertionError`` saying which part of the contract failed.
 
     >>> import jax.numpy as jnp, optax, jopt
     >>> params, grads = {"w": jnp.ones(3)}, {"w": jnp.full(3, 0.5)}
@@ -193,6 +214,9 @@ def check_transformation(
                 f"  init:  {init_sig}\n  now:   {_signature(s)}"
             )
 
+        # One jitted step, as a training step is written (the README's advice): params
+        # and state donated, so every state leaf must be a buffer of its own, or XLA
+        # refuses the donation. It gives the eager numbers and traces once for all steps.
         traces = 0
 
         def traced_step(p, s):
@@ -200,24 +224,17 @@ def check_transformation(
             traces += 1
             return step(p, s)
 
-        jitted, p, s = jax.jit(traced_step), params, state
-        for i in range(steps):
-            p, s, u = jitted(p, s)
-            assert_trees_close((p, s, u), eager[i], f"jit vs eager, step {i + 1}")
-        assert traces == 1, f"jit traced the update {traces} times in {steps} steps (expected 1)"
-
-        # A training step donates params and state (the README's advice): every state
-        # leaf must be a buffer of its own, or XLA refuses the donation.
-        donated = jax.jit(step, donate_argnums=(0, 1))
+        donated = jax.jit(traced_step, donate_argnums=(0, 1))
         p, s = jax.tree.map(jnp.copy, params), jax.tree.map(jnp.copy, tx.init(params))
         for i in range(steps):
             try:
                 p, s, u = donated(p, s)
             except Exception as error:  # XLA names the problem; say where it came from
                 raise AssertionError(
-                    f"a step with donated params and state failed: {error}"
+                    f"a jitted step with donated params and state failed: {error}"
                 ) from error
-            assert_trees_close((p, s, u), eager[i], f"donated jit vs eager, step {i + 1}")
+            assert_trees_close((p, s, u), eager[i], f"jit (donated) vs eager, step {i + 1}")
+        assert traces == 1, f"jit traced the update {traces} times in {steps} steps (expected 1)"
 
         if mesh is not None:
             check_on_mesh(tx, params, grads, mesh, eager, extra_args, assert_trees_close)
@@ -234,9 +251,17 @@ def check_vmap(
 ) -> None:
     """``jax.vmap`` over a hyperparameter equals separate runs, and needs one compile.
 
-    ``make(value)`` builds the transformation (e.g. ``lambda lr: jopt.adam(lr)``);
-    ``values`` are the hyperparameter values, run batched and one by one.
-    ``extra_args`` (e.g. ``value=loss``) are passed to every ``update``.
+    Args:
+      make: ``make(value)`` builds the transformation (e.g. ``lambda lr: jopt.adam(lr)``).
+      params: the parameters (a pytree of arrays).
+      grads: the gradients every update is given.
+      values: the hyperparameter values, run batched and one by one.
+      steps: the updates taken.
+      **extra_args: passed to every ``update`` (e.g. ``value=loss``).
+
+    Returns:
+      None; raises ``AssertionError`` where the batched run differs from the separate
+      ones or compiles more than once.
 
     >>> import jax.numpy as jnp, jopt
     >>> params, grads = {"w": jnp.ones(3)}, {"w": jnp.full(3, 0.5)}

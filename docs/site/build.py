@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import importlib.util
 import inspect
 import os
 import re
@@ -34,7 +35,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 DEFAULT_OUT = ROOT / "docs" / "_build" / "html"
-sys.path.insert(0, str(ROOT))  # document this checkout's jopt, not an installed one
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 # README sections shown on the landing page; every other `## ` section is a guide page.
@@ -383,8 +383,24 @@ def stage(src: Path) -> None:
     (src / "index.md").write_text(index + "\n", encoding="utf-8")
 
 
+def imported_jopt() -> Path | None:
+    """The folder Python imports ``jopt`` from (None: not importable)."""
+    spec = importlib.util.find_spec("jopt")
+    return Path(spec.origin).resolve().parent if spec is not None and spec.origin else None
+
+
 def build(out: Path, *, strict: bool = True, keep_source: Path | None = None) -> Path:
-    """Builds the HTML site into ``out``; raises ``CalledProcessError`` on a warning."""
+    """Builds the HTML site into ``out``; raises ``CalledProcessError`` on a warning.
+
+    The site documents the jopt that Python imports (an editable install of this
+    checkout: ``pip install -e .``); another copy stops the build with ``SystemExit``.
+    """
+    found = imported_jopt()
+    if found != ROOT / "jopt":
+        raise SystemExit(
+            f"docs build: Python imports jopt from {found}, not from this checkout "
+            f"({ROOT / 'jopt'}); install it with: pip install -e {ROOT}"
+        )
     out = Path(out).resolve()
     with tempfile.TemporaryDirectory(prefix="jopt-site-") as tmp:
         src = Path(tmp) / "src"
@@ -396,8 +412,7 @@ def build(out: Path, *, strict: bool = True, keep_source: Path | None = None) ->
         cmd += ["-d", str(Path(tmp) / "doctrees"), "-j", "1", "-E"]
         if strict:
             cmd += ["-W", "--keep-going", "-n"]
-        path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-        env = dict(os.environ, PYTHONPATH=path)
+        env = dict(os.environ)
         env.setdefault("KERAS_BACKEND", "jax")
         subprocess.run([*cmd, str(src), str(out)], check=True, env=env)
     return out

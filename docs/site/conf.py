@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # this checkout's jopt, not an installed copy
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import jopt  # noqa: E402
+import jopt  # noqa: E402  (the installed one: build.py checks it is this checkout's)
 
 project = "jopt"
 author = "the jopt authors"

@@ -38,7 +38,7 @@ import types
 import typing
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import jax
 import jax.core
@@ -159,7 +159,12 @@ class Rule:
 
     ``bad()`` lists values the rule rejects, one per class of mistake, so that each rule is
     tested once (``tests/core/test_checks.py``) and each factory's binding with one of them.
+    ``kind`` names what the rule accepts ("number", "int", "flag", ...), the same word for
+    every rule that accepts that kind of value (``tests/test_bindings.py`` matches it with
+    each argument's annotation).
     """
+
+    kind: ClassVar[str] = ""
 
     def __call__(self, call: str, name: str, value: Any) -> Any:
         raise NotImplementedError
@@ -195,6 +200,8 @@ class Real(Rule):
     ...
     TypeError: jopt.adam: learning_rate='0.1' is invalid; learning_rate must be a real number.
     """
+
+    kind: ClassVar[str] = "number"
 
     lo: float = -math.inf
     hi: float = math.inf
@@ -328,6 +335,10 @@ class Optional(Rule):
 
     rule: Rule
 
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.rule.kind
+
     def __call__(self, call: str, name: str, value: Any) -> Any:
         return None if value is None else self.rule(call, name, value)
 
@@ -343,6 +354,8 @@ def optional(rule: Rule) -> Optional:
 @dataclass(frozen=True)
 class Flag(Rule):
     """A switch: ``True`` or ``False`` (``None`` too with ``optional``), not a number."""
+
+    kind: ClassVar[str] = "flag"
 
     optional: bool = False
 
@@ -372,6 +385,8 @@ class Integer(Rule):
     integer 0-d array, returned as ``int``. The upper bound keeps int32 step arithmetic
     exact. ``traced=True`` also lets a traced integer scalar through (an integer
     hyperparameter under ``inject_hyperparams``), returned as it is."""
+
+    kind: ClassVar[str] = "int"
 
     minimum: int
     maximum: int = 2**31 - 1
@@ -434,6 +449,8 @@ class Choice(Rule):
     ValueError: jopt.schedules.one_cycle_lr: anneal_strategy='exp' is invalid; ...
     """
 
+    kind: ClassVar[str] = "choice"
+
     options: tuple[str, ...]
 
     def __call__(self, call: str, name: str, value: Any) -> Any:
@@ -456,6 +473,8 @@ def choice(*options: str) -> Choice:
 @dataclass(frozen=True)
 class Dtype(Rule):
     """A state dtype: ``None`` (the dtype rule's default) or a floating-point dtype."""
+
+    kind: ClassVar[str] = "dtype"
 
     def __call__(self, call: str, name: str, value: Any) -> Any:
         if value is None:
@@ -484,6 +503,8 @@ def dtype() -> Dtype:
 class Transformation(Rule):
     """A gradient transformation: an object with callable ``init`` and ``update``."""
 
+    kind: ClassVar[str] = "transformation"
+
     example: str = "jopt.adam(1e-3)"
 
     def __call__(self, call: str, name: str, value: Any) -> Any:
@@ -511,6 +532,8 @@ def transformation(example: str = "jopt.adam(1e-3)") -> Transformation:
 class Function(Rule):
     """A callable, described by ``what`` in the error (e.g. "a function k -> factor")."""
 
+    kind: ClassVar[str] = "function"
+
     what: str = "a function"
 
     def __call__(self, call: str, name: str, value: Any) -> Any:
@@ -532,6 +555,8 @@ class Pair(Rule):
     """Two values, given as a tuple or a list, checked by ``first`` and ``second`` under
     the names ``name[0]`` and ``name[1]``; returned as a tuple. A value that is not a
     pair is a ``TypeError`` (``what`` says what the two are, e.g. "(beta1, beta2)")."""
+
+    kind: ClassVar[str] = "pair"
 
     first: Rule
     second: Rule
@@ -561,6 +586,8 @@ def pair(first: Rule, second: Rule | None = None, *, what: str = "a pair of numb
 class Integers(Rule):
     """A sequence of integers >= ``minimum`` (e.g. milestones), strictly increasing when
     ``increasing``; returned as a tuple of ``int``."""
+
+    kind: ClassVar[str] = "ints"
 
     minimum: int = 0
     increasing: bool = False
@@ -602,6 +629,8 @@ class Patterns(Rule):
     """Regular expressions over parameter paths: a string or a sequence of strings,
     returned compiled (a tuple); ``None`` is no pattern."""
 
+    kind: ClassVar[str] = "patterns"
+
     def __call__(self, call: str, name: str, value: Any) -> Any:
         if value is None:
             return ()
@@ -637,6 +666,8 @@ class Unchecked(Rule):
     """An argument no rule of this module covers, with the reason (what checks it, and
     where that is tested). It passes the value as it is."""
 
+    kind: ClassVar[str] = "unchecked"
+
     reason: str
 
     def __call__(self, call: str, name: str, value: Any) -> Any:
@@ -646,6 +677,8 @@ class Unchecked(Rule):
 @dataclass(frozen=True)
 class Text(Rule):
     """A string (a name, a label)."""
+
+    kind: ClassVar[str] = "text"
 
     def __call__(self, call: str, name: str, value: Any) -> Any:
         if not isinstance(value, str):

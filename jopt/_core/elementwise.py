@@ -1,14 +1,17 @@
 """The elementwise math the primitives share: moving averages, |g|², the normalized step.
 
-Every function takes arrays already in the compute dtype (see :mod:`jopt._core.dtypes`).
+Every function takes arrays already in the compute dtype (see :mod:`jopt._core.dtypes`),
+except :func:`ema_weights`, which casts a decay hyperparameter to one.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
-from jopt._core.dtypes import stored
+from jopt._core.dtypes import cast, stored
 
 
 def abs_sq(g: jax.Array) -> jax.Array:
@@ -16,6 +19,13 @@ def abs_sq(g: jax.Array) -> jax.Array:
     if jnp.issubdtype(g.dtype, jnp.complexfloating):
         return (jnp.conj(g) * g).real
     return g * g
+
+
+def ema_weights(decay: Any, dtype: Any) -> tuple[jax.Array, jax.Array]:
+    """(β, 1 − β) as arrays of ``dtype``, for a hyperparameter β: the weights :func:`ema`
+    takes."""
+    b = cast(decay, dtype)
+    return b, 1.0 - b
 
 
 def ema(decay: jax.Array, rest: jax.Array | None, moment: jax.Array, x: jax.Array) -> jax.Array:

@@ -22,13 +22,21 @@ nothing is guessed from names or shapes.
 from __future__ import annotations
 
 import functools
+import sys
+import types
 import typing
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 
 class PerParamMarker:
-    """The class of :data:`PER_PARAM`."""
+    """The class of :data:`PER_PARAM`, the marker of a field that holds one entry per
+    parameter.
+
+    >>> from jopt.sharding import PER_PARAM, PerParamMarker
+    >>> isinstance(PER_PARAM, PerParamMarker), PER_PARAM
+    (True, PER_PARAM)
+    """
 
     def __repr__(self) -> str:
         return "PER_PARAM"
@@ -43,8 +51,17 @@ PerParam = Annotated[Any, PER_PARAM]
 
 @dataclass(frozen=True)
 class Reduced:
-    """The marker of a statistic of one parameter with ``axis`` averaged away (an axis of
-    the parameter, counted from the end when negative)."""
+    """The marker of a statistic of one parameter with an axis averaged away: the
+    annotation of such a field is ``Annotated[jax.Array, Reduced(axis)]``.
+
+    Args:
+      axis: the axis of the parameter averaged away, counted from the end when negative.
+
+    >>> import typing, jopt
+    >>> hints = typing.get_type_hints(jopt.FactoredSecondMoment, include_extras=True)
+    >>> hints["row"].__metadata__, hints["col"].__metadata__  # Adafactor's row and column
+    ((Reduced(axis=-1),), (Reduced(axis=-2),))
+    """
 
     axis: int
 
@@ -56,7 +73,32 @@ _DECLARED: dict[type, dict[str, Marker]] = {}
 
 def declare(cls: type, **markers: Marker) -> None:
     """Declares the fields of a state class defined elsewhere (optax's, a user's), as its
-    annotations would: ``declare(optax.ScaleByAdamState, mu=PER_PARAM, nu=PER_PARAM)``."""
+    annotations would: ``declare(optax.ScaleByAdamState, mu=PER_PARAM, nu=PER_PARAM)``.
+
+    Args:
+      cls: the state's NamedTuple class.
+      **markers: for each field tied to the parameters, :data:`PER_PARAM` or a
+        :class:`Reduced`; a field left out is not tied to one.
+
+    Returns:
+      None. The declaration replaces the class's annotations from then on.
+
+    >>> from typing import NamedTuple
+    >>> import jax, jax.numpy as jnp, optax, jopt
+    >>> from jax.sharding import NamedSharding, PartitionSpec as P
+    >>> class Average(NamedTuple):  # a state without annotations
+    ...     params: dict
+    >>> tx = optax.GradientTransformation(
+    ...     lambda p: Average(jax.tree.map(jnp.zeros_like, p)), lambda u, s, p=None: (u, s)
+    ... )
+    >>> mesh = jax.make_mesh((8,), ("data",))
+    >>> params = {"w": jax.device_put(jnp.zeros(16), NamedSharding(mesh, P("data")))}
+    >>> jopt.sharding.state_shardings(tx, params).params["w"].spec  # undeclared: replicated
+    P()
+    >>> jopt.sharding.declare(Average, params=jopt.sharding.PER_PARAM)
+    >>> jopt.sharding.state_shardings(tx, params).params["w"].spec  # as its parameter
+    P('data',)
+    """
     _DECLARED[cls] = dict(markers)
     fields.cache_clear()
 
@@ -71,13 +113,29 @@ def fields(cls: type) -> dict[str, Marker]:
         return {}
     try:
         hints = typing.get_type_hints(cls, include_extras=True)
-    except NameError:  # another library's annotations that do not resolve: undeclared
-        return {}
+    except NameError:  # some annotation does not resolve: read the ones that do
+        hints = _resolvable_hints(cls)
     out: dict[str, Marker] = {}
     for name, hint in hints.items():
         for meta in getattr(hint, "__metadata__", ()):
             if isinstance(meta, (PerParamMarker, Reduced)):
                 out[name] = meta
+    return out
+
+
+def _resolvable_hints(cls: type) -> dict[str, Any]:
+    # Field by field, in the class's module: a name imported only for type checking, or a
+    # class defined where its module's names are not (a doctest), leaves out only the
+    # fields it annotates, not the declarations of the others.
+    module = sys.modules.get(cls.__module__)
+    namespace = dict(vars(module)) if module is not None else {}
+    out: dict[str, Any] = {}
+    for name, hint in getattr(cls, "__annotations__", {}).items():
+        holder = types.SimpleNamespace(__annotations__={name: hint})
+        try:
+            out.update(typing.get_type_hints(holder, namespace, include_extras=True))
+        except NameError:
+            continue
     return out
 
 

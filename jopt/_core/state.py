@@ -6,8 +6,8 @@ The one home of:
   lives (:func:`moments_like`, :func:`zeros_placed_like`, :func:`scalar`, :func:`zero_count`);
 - the int32 step count that saturates instead of wrapping (:func:`increment`);
 - the checks of ``init``'s params and ``update``'s trees (:func:`check_params`,
-  :func:`check_tree`), raised as :class:`jopt._core.checks.Unnamed` errors that the public
-  factory names.
+  :func:`check_tree`, :func:`check_update_params`), raised as
+  :class:`jopt._core.checks.Unnamed` errors that the public factory names.
 """
 
 from __future__ import annotations
@@ -57,9 +57,10 @@ def evaluate(value: Any, count: jax.Array, name: str = "a schedule") -> Any:
         return value
     out: Any = value(count)
     if jnp.ndim(out) != 0:
+        at = "" if isinstance(count, jax.core.Tracer) else f" at count {count}"
         raise UnnamedValueError(
-            f"{name} returned an array of shape {jnp.shape(out)} at count {count}; a schedule "
-            "must return a scalar (one value per step)."
+            f"{name} returned an array of shape {jnp.shape(out)}{at}; a schedule must return "
+            "a scalar (one value per step)."
         )
     return out
 
@@ -99,6 +100,16 @@ def require_params(params: Any, why: str) -> None:
         raise UnnamedValueError(
             f"update() needs params {why}; call tx.update(grads, state, params)."
         )
+
+
+def check_update_params(updates: Any, params: Any, why: str, moments: Any = None) -> None:
+    """The checks of an update that reads the parameters (``why`` says what for): raises
+    ValueError when it got no ``params``, or when ``updates`` does not match the state's
+    ``moments`` (if given), then ``params``."""
+    require_params(params, why)
+    if moments is not None:
+        check_tree(updates, moments)
+    check_tree(updates, params, "the params")
 
 
 def check_tree(updates: Any, reference: Any, what: str = "the optimizer state") -> None:

@@ -28,8 +28,30 @@ def _colour(result: C.Result, o: str) -> str:
     return result.optimizers[o].colour
 
 
+def drawn_rates(result: C.Result) -> dict[str, int]:
+    """The learning-rate index of each optimizer's path in the contour figure.
+
+    Each optimizer at its own best rate; on a problem whose claim compares the optimizers
+    at one optimizer's best rate (``Problem.paths_at``: the valley, at GD's), every
+    optimizer at that rate, or at its own best where it did not try that rate.
+    """
+    runs, at = result.runs, result.problem.paths_at
+    best = {o: result.best(o) for o in runs}
+    if at is None or at not in runs:
+        return best
+    lr = runs[at].lrs[best[at]]
+    tried = {o: C.index_of(r, lr) for o, r in runs.items()}
+    return {o: best[o] if tried[o] is None else tried[o] for o in runs}
+
+
 def contour(out: Path, result: C.Result) -> dict[str, str]:
-    """The test function's contours with each optimizer's path at its best lr (first run)."""
+    """The test function's contours with each optimizer's path (first run), at the rates of
+    :func:`drawn_rates`."""
+    return {result.problem.name: _save(contour_figure(result), out, result.problem.name)}
+
+
+def contour_figure(result: C.Result):
+    """The figure of :func:`contour`: one line per optimizer, labelled with its rate."""
     import jax
     import jax.numpy as jnp
     from matplotlib.colors import LogNorm
@@ -48,11 +70,17 @@ def contour(out: Path, result: C.Result) -> dict[str, str]:
     else:
         ax.contour(xs, ys, z, levels=25, cmap="Greys", linewidths=0.6)
     many = result.problem.starts_per_seed > 1
+    rates = drawn_rates(result)
+    at = result.problem.paths_at if result.problem.paths_at in runs else None
+    lr_at = runs[at].lrs[rates[at]] if at is not None else None
     for o, r in runs.items():
-        i = result.best(o)
+        i = rates[o]
         t = r.trajectory[i, 0, 0]
         t = t[np.all(np.isfinite(t), axis=1)]
         noisy = not result.problem.full_batch(result.optimizers[o])  # mini-batch steps
+        label = f"{o} (lr {C.fmt(r.lrs[i], 2)})"
+        if lr_at is not None and C.index_of(r, lr_at) is None:
+            label = f"{o} (lr {C.fmt(r.lrs[i], 2)}, its best; did not try {C.fmt(lr_at, 2)})"
         ax.plot(
             t[:, 0],
             t[:, 1],
@@ -61,7 +89,7 @@ def contour(out: Path, result: C.Result) -> dict[str, str]:
             color=_colour(result, o),
             alpha=0.45 if noisy else 0.9,
             zorder=1 if noisy else 2,
-            label=f"{o} (lr {C.fmt(r.lrs[i], 2)})",
+            label=label,
         )
         if many:
             ends = r.trajectory[i, 0, :, -1]
@@ -72,12 +100,19 @@ def contour(out: Path, result: C.Result) -> dict[str, str]:
     ax.set_ylim(y0, y1)
     ax.set_xlabel("θ₁")
     ax.set_ylabel("θ₂")
-    title = f"{name}: {result.problem.title}, best lr per optimizer (first run)"
+    if lr_at is None:
+        title = f"{name}: {result.problem.title}, best lr per optimizer (first run)"
+    else:
+        who = C.label(at).split(" (")[0]
+        title = (
+            f"{name}: {result.problem.title}\nevery optimizer at {who}'s best lr "
+            f"{C.fmt(lr_at, 2)}, as the claim compares them (first run)"
+        )
     if many:
         title += "; dots: where every run ends"
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="best")
-    return {name: _save(fig, out, name)}
+    return fig
 
 
 def valley_oscillation(out: Path, result: C.Result) -> dict[str, str]:

@@ -80,6 +80,9 @@ class Problem:
     curves: tuple[Callable[..., dict[str, str]], ...] = ()  # in the section on loss curves
     loss_panel: str | None = "log"  # y scale of the problem's panel in losses.png; None: none
     claims: tuple[DeckClaim, ...] = field(default=())
+    # the optimizer at whose best lr every path of the contour figure is drawn: the rate the
+    # problem's claim compares the optimizers at (None: each at its own best lr)
+    paths_at: str | None = None
     about: tuple[str, ...] = ()  # paragraphs of the problem's report section
 
     def grid(self, opt: Optimizer) -> tuple[int, int]:
@@ -263,6 +266,7 @@ PROBLEMS: dict[str, Problem] = {
             notes=_report.valley_per_lr,
             figures=(_figures.contour, _figures.valley_oscillation),
             claims=(DeckClaim(2, C.valley_claim),),
+            paths_at="gd",  # the claim: GD, Momentum and NAG at GD's best lr
         ),
         Problem("rosenbrock", "Rosenbrock", _prepare_surface, S.ROSENBROCK),
         Problem("beale", "Beale", _prepare_surface, S.BEALE),

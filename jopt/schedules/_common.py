@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -129,6 +129,8 @@ def at_least_one(call: str, name: str, entries: Sequence[Any]) -> None:
 class Schedules(Rule):
     """A non-empty sequence of schedules (functions ``count -> value``), returned as a list."""
 
+    kind: ClassVar[str] = "schedules"
+
     def __call__(self, call: str, name: str, value: Any) -> Any:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
             raise ValueError(
@@ -147,6 +149,8 @@ class Schedules(Rule):
 class Numbers(Rule):
     """A sequence of numbers, each checked by ``entry`` as ``name[i]``; returned as a list
     (of floats when ``entry`` is static: they shape the schedule)."""
+
+    kind: ClassVar[str] = "numbers"
 
     entry: Real
 

@@ -42,8 +42,9 @@ def check_placed(tree: Any, want: Any, what: str, *, uncommitted_ok: bool = Fals
         assert leaf.committed and leaf.sharding.is_equivalent_to(expected, leaf.ndim), (
             f"{what}{jax.tree_util.keystr(path)} has sharding {leaf.sharding}"
             f"{'' if leaf.committed else ' (uncommitted: built whole on one device)'}, "
-            f"expected {expected.spec} over the mesh, as its parameter "
-            "(jopt.sharding.state_shardings); create it with jnp.zeros_like(param)"
+            f"expected {expected.spec} over the mesh (jopt.sharding.state_shardings: a "
+            "field declared PerParam as its parameter, any other replicated); create a "
+            "moment with jnp.zeros_like(param) in a field annotated jopt.sharding.PerParam"
         )
 
 

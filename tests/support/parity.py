@@ -1,22 +1,32 @@
 """Parity harness: jopt.compat presets against the real torch.optim and keras.optimizers.
 
-Used by tests/test_compat_torch.py, tests/test_compat_keras.py and docs/make_parity.py
-(which writes docs/parity.md), so the tests and the table run the same configurations.
+The lockstep cases are defined here, once: tests/compat/conftest.py runs them (a few
+compiled programs, :data:`TORCH_QUICK`, :data:`TORCH_SLOW`, :data:`KERAS_QUICK`,
+:data:`KERAS_SLOW`), each family's test file (``tests/compat/torch/test_<family>.py``,
+``tests/compat/keras/test_<family>.py``) checks the runs of its presets (:func:`torch_cases`,
+:func:`keras_cases`, :func:`select`), and ``python -m docs.make_parity`` (which writes
+docs/parity.md) runs every case of :data:`TORCH_CASES` and :data:`KERAS_CASES` in both
+dtypes, so the tests and the table run the same configurations. The other shared checks
+against the libraries live here too (:func:`raises_like_torch`, :func:`raises_like_keras`,
+Keras' golden protocols, :func:`keras_run`, :func:`args_entry`, :func:`readme_block`).
 
 Lockstep: every step, the gradient of one loss is taken once, at jopt's current
 parameters, and the same arrays are handed to both optimizers (torch: ``p.grad``; Keras:
-``apply_gradients``). Only the optimizers' own arithmetic can then make the parameter
+``stateless_apply``). Only the optimizers' own arithmetic can then make the parameter
 trajectories differ. (Each library taking its own gradient at its own parameters lets a
 last-bit difference in the gradient, an FMA under jit, grow to 1e-3 wherever RMSprop-
-or Adam-like steps turn sign-like near an exactly zero gradient.) The error of a leaf at
+or Adam-like steps turn sign-like near an exactly zero gradient.) As the reference never
+feeds back into jopt's gradients, jopt's whole run is computed first, in one compiled
+``lax.scan``, and the reference is fed the gradients it recorded. The error of a leaf at
 a step is max|θ_jopt − θ_ref| (abs) and that divided by max|θ_ref| (rel); a run's error
 is the maximum over leaves and steps.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,16 +38,17 @@ import optax
 import jopt.compat.keras as jk
 import jopt.compat.torch as jt
 import jopt.schedules as schedules
+from tests.support.tolerances import tol
 
 STEPS = 60
-# The relative error the parity tests and docs/parity.md allow (a case's f64_tol overrides
-# float64's where the other library itself computes in float32).
-TOL = {np.float64: 1e-10, np.float32: 2e-5}
 
 
 def tolerance(case, dtype) -> float:
+    """The relative error a case may reach: the lockstep bound of tests/support/tolerances.py,
+    or the case's ``f64_tol`` in float64 where the other library itself computes in
+    float32."""
     f64_tol = getattr(case, "f64_tol", None)
-    return f64_tol if dtype is np.float64 and f64_tol is not None else TOL[dtype]
+    return f64_tol if dtype is np.float64 and f64_tol is not None else tol("lockstep", dtype)
 
 
 CURVATURE = {"w": 1.0, "b": 2.0, "s": 0.5}  # per-leaf curvature of the quadratic term
@@ -86,6 +97,18 @@ def loss_jnp(params, sign=1.0):
             0.5 * a * (x - 1.0) ** 2 + 0.3 * jnp.sin(2.0 * x) + 0.1 * jnp.log1p(x * x)
         )
     return sign * total
+
+
+def gradient(params, sign=1.0):
+    """The gradient of :func:`loss_jnp`, written out: a (x − 1) + 0.6 cos(2x) + 0.2 x/(1 + x²),
+    times ``sign`` (no differentiation to trace: the harness builds many programs)."""
+
+    def leaf(k, x):
+        a = CURVATURE.get(k, 1.0)
+        g = a * (x - 1.0) + 0.6 * jnp.cos(2.0 * x) + 0.2 * x / (1.0 + x * x)
+        return sign * g
+
+    return {k: leaf(k, x) for k, x in params.items()}
 
 
 # ---------------------------------------------------------------------------- schedules
@@ -549,10 +572,6 @@ class KerasCase:
     build: Callable[[Any], dict] | None = None
     # perturb(step, grads) -> the gradients both sides get at that step (e.g. an inf).
     perturb: Callable[[int, dict], dict] | None = None
-    # Step Keras with a jitted optimizer.stateless_apply (model.fit's path on JAX): its
-    # LossScaleOptimizer's stateful apply leaks a tracer on the JAX backend, and eager
-    # EMA / accumulation steps compile their lax.cond at every call (~1 s a step).
-    stateless: bool = False
 
     def describe(self) -> str:
         return describe(self)
@@ -572,6 +591,18 @@ def keras_reductions_in_float64(monkeypatch) -> None:
 
     monkeypatch.setattr(numpy, "mean", mean)
     monkeypatch.setattr(linalg, "norm", norm)
+
+
+@contextlib.contextmanager
+def _reductions_in_float64(on: bool) -> Iterator[None]:
+    if not on:
+        yield
+        return
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        keras_reductions_in_float64(patch)
+        yield
 
 
 KERAS_CASES = [
@@ -639,8 +670,8 @@ KERAS_CASES = [
     # Keras' ops.mean and ops.norm compute in float32 even for float64 variables (Keras'
     # result_type("float64", "float32") is float32), jopt in float64: measured 1.1e-7 and
     # 1.4e-7 (Adafactor's means), 2.4e-9 and 8.7e-10 (Muon's norm). With Keras' two
-    # reductions kept in float64 both agree to 2e-15:
-    # test_compat_keras.py::test_float64_gap_is_keras_float32_reductions.
+    # reductions kept in float64 both agree to 2e-15, and so the tests run them
+    # (keras_runs(float64_reductions=True), FLOAT32_REDUCTIONS).
     KerasCase("adafactor", "Adafactor", dict(learning_rate=0.5), f64_tol=5e-7),
     KerasCase(
         "adafactor-options-wd-expdecay",
@@ -700,13 +731,13 @@ KERAS_CASES = [
 
 
 # Issue 15: Ftrl, ScheduleFreeAdamW, LossScaleOptimizer, MultiOptimizer.
-def _overflow(step: int, grads: dict) -> dict:
-    """Non-finite gradients at steps 10, 11 (inf) and 30 (NaN): LossScaleOptimizer skips."""
-    if step in (10, 11):
-        return {**grads, "w": grads["w"].at[0, 0].set(jnp.inf)}
-    if step == 30:
-        return {**grads, "b": grads["b"].at[1].set(jnp.nan)}
-    return grads
+def _overflow(step, grads: dict) -> dict:
+    """Non-finite gradients at steps 10, 11 (inf) and 30 (NaN): LossScaleOptimizer skips.
+    ``step`` is traced (jopt's run is one scan)."""
+    w, b = grads["w"], grads["b"]
+    w = jnp.where((step == 10) | (step == 11), w.at[0, 0].set(jnp.inf), w)
+    b = jnp.where(step == 30, b.at[1].set(jnp.nan), b)
+    return {**grads, "w": w, "b": b}
 
 
 KERAS_CASES += [
@@ -738,7 +769,6 @@ KERAS_CASES += [
         dict(initial_scale=4.0, dynamic_growth_steps=8),
         build=lambda m: dict(inner_optimizer=m.Adam(learning_rate=0.015625, loss_scale_factor=8.0)),
         perturb=_overflow,
-        stateless=True,
         text="Adam(0.015625, loss_scale_factor=8 (ignored)), initial_scale=4, "
         "dynamic_growth_steps=8, inf/NaN gradients at steps 10, 11, 30",
     ),
@@ -758,39 +788,241 @@ KERAS_CASES += [
 ]
 
 
+# Keras reduces float64 arrays in float32 in these presets (ops.mean, ops.norm): the cases
+# with an f64_tol. The tests keep those reductions in float64 (keras_runs).
+FLOAT32_REDUCTIONS = {c.preset for c in KERAS_CASES if c.f64_tol is not None}
+
+
+# ------------------------------------ Keras' base options (tests/compat/keras/test_options.py)
+
+
+def option_presets() -> list[str]:
+    """The presets that take Keras' base options, found by introspection (every factory
+    whose signature spells them out), so that presets added later are covered."""
+    from jopt.compat.keras._common import OPTION_DEFAULTS
+
+    found = []
+    for name in jk.__all__:
+        factory = getattr(jk, name)
+        if not callable(factory) or name == "KerasOptions":
+            continue
+        try:
+            parameters = inspect.signature(factory).parameters
+        except (TypeError, ValueError):
+            continue
+        if set(OPTION_DEFAULTS) <= set(parameters):
+            found.append(name)
+    return found
+
+
+LR = 0.015625  # exact in binary: Keras' float32 learning-rate variable adds no rounding
+# Every option at once: accumulation (with a schedule over the calls), global clipping,
+# decay with an exclusion, the loss-scale division and the EMA with its overwrite.
+ALL_OPTIONS = dict(
+    gradient_accumulation_steps=2,
+    global_clipnorm=1.0,
+    weight_decay=0.0625,
+    exclude_from_weight_decay="b",
+    use_ema=True,
+    ema_momentum=0.75,
+    ema_overwrite_frequency=5,
+    loss_scale_factor=4.0,
+)
+
+
+def all_options(preset: str) -> KerasCase:
+    return KerasCase(f"{preset}-all-options", preset, ALL_OPTIONS, ("keras_exp", LR, 10, 0.5))
+
+
+def _keras_exponential_decay(module) -> dict:
+    import keras  # the Keras schedule object, handed to jopt too
+
+    del module
+    return dict(learning_rate=keras.optimizers.schedules.ExponentialDecay(0.0625, 10, 0.5))
+
+
+# The other options, combined so that each is exercised: per-leaf and per-value clipping,
+# an exclusion list, the EMA with and without its overwrite (also under accumulation, where
+# the EMA steps at every call, its first n calls copy θ, and the overwrite fires on every
+# call of an iteration divisible by the frequency, iterations = calls // n), a function of
+# no arguments and a Keras schedule object as the learning rate, a jopt schedule over the
+# calls.
+COMBINATIONS: dict[str, tuple[dict, Callable[[Any], dict] | None]] = {
+    "clipnorm-wd-exclude-list-ema": (
+        dict(
+            clipnorm=0.5, weight_decay=0.0625, exclude_from_weight_decay=["b", "^s$"], use_ema=True
+        ),
+        None,
+    ),
+    "clipvalue-ema-overwrite-loss_scale_factor": (
+        dict(
+            clipvalue=0.25,
+            use_ema=True,
+            ema_momentum=0.75,
+            ema_overwrite_frequency=4,
+            loss_scale_factor=3.0,
+        ),
+        None,
+    ),
+    "accumulation-ema-overwrite-lr-zero-argument-callable": (
+        dict(
+            gradient_accumulation_steps=3,
+            use_ema=True,
+            ema_momentum=0.5,
+            ema_overwrite_frequency=2,
+            learning_rate=lambda: LR,
+        ),
+        None,
+    ),
+    "lr-keras-schedule-object-accumulation": (
+        dict(gradient_accumulation_steps=2),
+        _keras_exponential_decay,
+    ),
+}
+
+
+def combinations(preset: str, extra: dict) -> list[KerasCase]:
+    cases = [
+        KerasCase(f"{preset}-{k}", preset, {"learning_rate": LR, **extra, **v}, build=build)
+        for k, (v, build) in COMBINATIONS.items()
+    ]
+    # a jopt schedule count -> lr against Keras' ExponentialDecay, over the calls
+    cases.append(
+        KerasCase(
+            f"{preset}-lr-schedule-accumulation",
+            preset,
+            dict(extra, gradient_accumulation_steps=3),
+            ("keras_exp", 0.0625, 10, 0.5),
+        )
+    )
+    return cases
+
+
+# All options on every preset (float64; float32: the options' dtype handling is the same
+# code around every preset, and each preset's own float32 is checked by its cases), the
+# combinations on Adam and SGD (Keras' lr-inside momentum buffer).
+KERAS_OPTION_CASES = (
+    [all_options(p) for p in option_presets()]
+    + combinations("Adam", {})
+    + combinations("SGD", dict(momentum=0.5))
+)
+OPTIONS_FLOAT32 = ("SGD", "Adam")
+
+
+# -------------------- the wrappers around a wrapped preset (tests/compat/keras/test_*.py)
+# Keras' LossScaleOptimizer and MultiOptimizer replace their inner optimizers' own
+# loss_scale_factor with theirs (the dynamic scale; the MultiOptimizer's factor), whatever
+# holds the inner preset: here optax.inject_hyperparams and optax.chain. The inner SGD with
+# momentum has no scale invariance that could hide a factor.
+WRAPPED_INNER = dict(learning_rate=0.25, momentum=0.5, loss_scale_factor=8.0)
+WRAPS: dict[str, Callable[[Callable[..., Any], dict], Any]] = {
+    "inject_hyperparams": lambda factory, kw: optax.inject_hyperparams(factory)(**kw),
+    "chain": lambda factory, kw: optax.chain(optax.identity(), factory(**kw)),
+    "inject_hyperparams-in-chain": lambda factory, kw: optax.chain(
+        optax.inject_hyperparams(factory)(**kw)
+    ),
+}
+
+
+def _lso_inner(wrap: str) -> Callable[[Any], dict]:
+    def build(module) -> dict:
+        if module is jk:
+            return dict(inner_optimizer=WRAPS[wrap](jk.SGD, WRAPPED_INNER))
+        return dict(inner_optimizer=module.SGD(**WRAPPED_INNER))
+
+    return build
+
+
+def _multi_members(wrap_default: str | None, wrap_member: str) -> Callable[[Any], dict]:
+    sgd = dict(learning_rate=0.03125, momentum=0.5, loss_scale_factor=3.0)
+    adam = dict(learning_rate=LR, use_ema=True, loss_scale_factor=5.0)
+
+    def build(module) -> dict:
+        if module is jk:
+            default = jk.SGD(**sgd) if wrap_default is None else WRAPS[wrap_default](jk.SGD, sgd)
+            member = WRAPS[wrap_member](jk.Adam, adam)
+        else:
+            default, member = module.SGD(**sgd), module.Adam(**adam)
+        return dict(optimizer_map=module.OptimizerMap(default, {"b": member}))
+
+    return build
+
+
+KERAS_WRAPPED_CASES = [
+    KerasCase(
+        f"lossscale-{wrap}",
+        "LossScaleOptimizer",
+        dict(initial_scale=4.0, dynamic_growth_steps=8),
+        build=_lso_inner(wrap),
+        perturb=_overflow,
+    )
+    for wrap in ("inject_hyperparams", "chain")
+] + [
+    KerasCase(
+        "multi-chain-and-inject_hyperparams",
+        "MultiOptimizer",
+        dict(loss_scale_factor=2.0),
+        build=_multi_members("chain", "inject_hyperparams"),
+    ),
+    KerasCase(
+        "multi-inject_hyperparams-in-chain",
+        "MultiOptimizer",
+        dict(loss_scale_factor=2.0),
+        build=_multi_members(None, "inject_hyperparams-in-chain"),
+    ),
+]
+
+
 # ------------------------------------------------------------------------------- runners
+#
+# A run is (case, dtype). jopt's side of a run is computed first and whole: the gradient of
+# each step is taken at jopt's parameters, and nothing the reference does feeds back into
+# it. Several runs are compiled together, in one program (one lax.scan each): compiling
+# costs far more than the steps, and one program of n runs compiles in about half the time
+# of n programs. The reference is then fed the gradients jopt recorded: torch step by step
+# (a step costs microseconds), Keras through its stateless_apply scanned over the steps,
+# its runs compiled together too.
+
+Pair = tuple[Any, Any]  # (case, dtype)
 
 
-def lockstep(
-    tx: optax.GradientTransformation,
-    reference_step: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
-    params0: dict[str, np.ndarray],
-    dtype,
+def jopt_trajectories(
+    runs: list[tuple[optax.GradientTransformation, dict[str, np.ndarray], Any, float, Any]],
     steps: int,
-    sign: float = 1.0,
-    loss: Callable = loss_jnp,
-    perturb: Callable[[int, dict], dict] | None = None,
-):
-    """Both trajectories (lists of dicts of float64 NumPy arrays), fed the same gradients.
+) -> list[tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]]:
+    """For each run ``(tx, params0, dtype, sign, perturb)``: jopt's parameters after each of
+    ``steps`` updates (a list of dicts of float64 NumPy arrays) and the gradients it was fed
+    (a dict of arrays in ``dtype`` with a leading step axis). Each update descends
+    ``sign ·`` :func:`loss_jnp` (:func:`gradient`); ``perturb(step, grads)``, if not None, replaces the gradients of each
+    step (``step`` is traced). All runs are one compiled program."""
+    starts = [
+        {k: jnp.asarray(v, dtype) for k, v in params0.items()} for _, params0, dtype, _, _ in runs
+    ]
 
-    ``reference_step(grads)`` applies the reference optimizer to the NumPy gradients
-    (in ``dtype``) and returns its parameters after the step. ``perturb(step, grads)``,
-    if given, replaces the gradients both get at each step.
-    """
-    params = {k: jnp.asarray(v, dtype) for k, v in params0.items()}
-    grad_fn = jax.jit(jax.grad(loss), static_argnums=1)
-    update = jax.jit(lambda g, s, p: tx.update(g, s, p))
-    state, ours, theirs = tx.init(params), [], []
-    for i in range(steps):
-        grads = grad_fn(params, sign)
-        if perturb is not None:
-            grads = perturb(i, grads)
-        updates, state = update(grads, state, params)
-        params = optax.apply_updates(params, updates)
-        ours.append({k: np.asarray(v, np.float64) for k, v in params.items()})
-        ref = reference_step({k: np.asarray(v, dtype) for k, v in grads.items()})
-        theirs.append({k: np.array(v, np.float64) for k, v in ref.items()})
-    return ours, theirs
+    def trajectory(run, params):
+        tx, _, _, sign, perturb = run
+
+        def step(carry, i):
+            params, state = carry
+            grads = gradient(params, sign)
+            if perturb is not None:
+                grads = perturb(i, grads)
+            updates, state = tx.update(grads, state, params)
+            params = optax.apply_updates(params, updates)
+            return (params, state), (params, grads)
+
+        return jax.lax.scan(step, (params, tx.init(params)), jnp.arange(steps))[1]
+
+    @jax.jit
+    def all_runs(starts):
+        return [trajectory(run, start) for run, start in zip(runs, starts, strict=True)]
+
+    out = []
+    for path, grads in jax.device_get(all_runs(starts)):
+        path = {k: np.asarray(v, np.float64) for k, v in path.items()}
+        ours = [{k: v[i] for k, v in path.items()} for i in range(steps)]
+        out.append((ours, {k: np.asarray(v) for k, v in grads.items()}))
+    return out
 
 
 def jopt_torch(case: TorchCase):
@@ -801,8 +1033,26 @@ def jopt_torch(case: TorchCase):
     return getattr(jt, case.preset)(**kwargs)
 
 
-def torch_stepper(case: TorchCase, dtype, params0: dict[str, np.ndarray]):
-    """A function grads -> params that steps ``torch.optim.<preset>`` (and its schedulers)."""
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread inside: its steps on these tiny tensors are serial work, and
+    its thread pool spins on a busy machine (Muon's Newton–Schulz: 3 ms a call with two
+    threads, 0.07 ms with one)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def torch_trajectory(
+    case: TorchCase, dtype, params0: dict[str, np.ndarray], grads: dict[str, np.ndarray]
+) -> list[dict[str, np.ndarray]]:
+    """``torch.optim.<preset>`` (and its schedulers) stepped on ``grads`` (a leading step
+    axis): its parameters after each step, as float64 NumPy arrays."""
     import torch
 
     tdtype = {np.float64: torch.float64, np.float32: torch.float32}[dtype]
@@ -827,22 +1077,23 @@ def torch_stepper(case: TorchCase, dtype, params0: dict[str, np.ndarray]):
             schedulers.append(torch.optim.lr_scheduler.ExponentialLR(opt, gamma=args[0]))
     if case.schedulers is not None:
         schedulers.extend(case.schedulers(opt))
-
-    def step(grads):
-        for k, p in params.items():
-            p.grad = torch.from_numpy(np.array(-grads[k] if negate else grads[k], dtype=dtype))
-        default = torch.get_default_dtype()
-        if case.default_dtype:
-            torch.set_default_dtype(tdtype)
-        try:
-            opt.step()
-        finally:
-            torch.set_default_dtype(default)
-        for sched in schedulers:
-            sched.step()
-        return {k: v.detach().numpy().copy() for k, v in params.items()}
-
-    return step
+    out = []
+    default = torch.get_default_dtype()
+    with one_torch_thread():
+        for i in range(len(next(iter(grads.values())))):
+            for k, p in params.items():
+                g = np.array(grads[k][i], dtype=dtype)
+                p.grad = torch.from_numpy(-g if negate else g)
+            if case.default_dtype:
+                torch.set_default_dtype(tdtype)
+            try:
+                opt.step()
+            finally:
+                torch.set_default_dtype(default)
+            for sched in schedulers:
+                sched.step()
+            out.append({k: v.detach().numpy().astype(np.float64) for k, v in params.items()})
+    return out
 
 
 def jopt_keras(case: KerasCase):
@@ -859,15 +1110,26 @@ def jopt_keras(case: KerasCase):
     return getattr(jk, case.preset)(**kwargs)
 
 
-def keras_stepper(case: KerasCase, dtype, params0: dict[str, np.ndarray]):
-    """A function grads -> params that steps ``keras.optimizers.<preset>`` (JAX backend),
-    its variables and floatx (so its learning-rate variable) in ``dtype``."""
+@contextlib.contextmanager
+def floatx(dtype) -> Iterator[None]:
+    """Keras' floatx (so its learning-rate variable's dtype) set to ``dtype`` inside."""
     import keras
 
-    names = list(params0)
-    floatx = keras.config.floatx()
+    before = keras.config.floatx()
     keras.config.set_floatx(np.dtype(dtype).name)
     try:
+        yield
+    finally:
+        keras.config.set_floatx(before)
+
+
+def keras_optimizer(case: KerasCase, dtype, params0: dict[str, np.ndarray]):
+    """``keras.optimizers.<preset>`` with the case's arguments, built on Keras variables
+    of ``params0`` in ``dtype``, floatx (so its learning-rate variable) in ``dtype`` too:
+    (optimizer, variables)."""
+    import keras
+
+    with floatx(dtype):
         variables = [
             keras.Variable(np.asarray(v, dtype), name=k, dtype=np.dtype(dtype).name)
             for k, v in params0.items()
@@ -890,35 +1152,53 @@ def keras_stepper(case: KerasCase, dtype, params0: dict[str, np.ndarray]):
         if exclude is not None:
             opt.exclude_from_weight_decay(var_names=exclude)
         opt.build(variables)
-        stateless_apply = jax.jit(opt.stateless_apply)
-    finally:
-        keras.config.set_floatx(floatx)
+    return opt, variables
 
-    def step(grads):
-        keras.config.set_floatx(np.dtype(dtype).name)
-        try:
-            # Keras mixes dtypes (its EMA overwrite multiplies floats by int32 flags, its
-            # Muon's ops.norm is float32): the reference runs under standard promotion.
-            with jax.numpy_dtype_promotion("standard"):
-                if case.stateless:
-                    new_params, new_state = stateless_apply(
-                        [v.value for v in opt.variables],
-                        [jnp.asarray(grads[k]) for k in names],
-                        [v.value for v in variables],
-                    )
-                    for v, value in zip(
-                        variables + opt.variables, new_params + new_state, strict=True
-                    ):
-                        v.assign(value)
-                else:
-                    opt.apply_gradients(
-                        [(jnp.asarray(grads[k]), v) for k, v in zip(names, variables, strict=True)]
-                    )
-        finally:
-            keras.config.set_floatx(floatx)
-        return {k: np.asarray(v.value) for k, v in zip(names, variables, strict=True)}
 
-    return step
+def keras_trajectories(
+    runs: list[tuple[Any, Any, list, Any, dict[str, np.ndarray], bool]],
+) -> list[list[dict[str, np.ndarray]]]:
+    """For each run ``(optimizer, dtype, variables, names, grads, float64_reductions)``
+    (from :func:`keras_optimizer`; ``grads`` with a leading step axis): the parameters after
+    each step as float64 NumPy arrays. Keras steps through its ``stateless_apply``
+    (``model.fit``'s path on JAX) scanned over the steps, all runs one compiled program.
+    (Keras' eager ``apply_gradients`` costs 15–50 ms a step, and its LossScaleOptimizer's
+    leaks a tracer on the JAX backend.) ``float64_reductions``: Keras' means and norms kept
+    in float64 (:func:`keras_reductions_in_float64`) while that run is traced."""
+
+    def trajectory(opt, dtype, reductions, opt_values, values, grads):
+        def step(carry, g):
+            opt_values, values = carry
+            values, opt_values = opt.stateless_apply(opt_values, g, values)
+            return (opt_values, values), values
+
+        with floatx(dtype), _reductions_in_float64(reductions):  # read while tracing
+            return jax.lax.scan(step, (opt_values, values), grads)[1]
+
+    @jax.jit
+    def all_runs(inputs):
+        return [
+            trajectory(opt, dtype, reductions, *x)
+            for (opt, dtype, _, _, _, reductions), x in zip(runs, inputs, strict=True)
+        ]
+
+    inputs = [
+        (
+            [v.value for v in opt.variables],
+            [v.value for v in variables],
+            [jnp.asarray(grads[k]) for k in names],
+        )
+        for opt, _, variables, names, grads, _ in runs
+    ]
+    # Keras mixes dtypes (its EMA overwrite multiplies floats by int32 flags, its Muon's
+    # ops.norm is float32): the reference runs under standard promotion.
+    with jax.numpy_dtype_promotion("standard"):
+        paths = jax.device_get(all_runs(inputs))
+    return [
+        [{k: np.asarray(path[j][i], np.float64) for j, k in enumerate(names)} for i in range(n)]
+        for path, (_, _, _, names, grads, _) in zip(paths, runs, strict=True)
+        for n in [len(grads[names[0]])]
+    ]
 
 
 def errors(actual, expected) -> tuple[float, float]:
@@ -945,28 +1225,283 @@ def errors(actual, expected) -> tuple[float, float]:
     return max_abs, max_rel
 
 
-def torch_errors(case: TorchCase, dtype, steps: int = STEPS) -> tuple[float, float]:
-    params0 = case.params()
-    ours, theirs = lockstep(
-        jopt_torch(case),
-        torch_stepper(case, dtype, params0),
-        params0,
-        dtype,
+def torch_runs(pairs: list[Pair], steps: int = STEPS) -> dict[tuple[str, str], tuple]:
+    """(max abs error, max rel error, the bound on rel) of each (case, dtype), keyed by
+    (case name, dtype name)."""
+    starts = [case.params() for case, _ in pairs]
+    ours = jopt_trajectories(
+        [
+            (jopt_torch(case), p0, dtype, case.sign, case.perturb)
+            for (case, dtype), p0 in zip(pairs, starts, strict=True)
+        ],
         steps,
-        case.sign,
-        perturb=case.perturb,
     )
-    return errors(ours, theirs)
+    return {
+        (case.name, np.dtype(dtype).name): (
+            *errors(path, torch_trajectory(case, dtype, p0, grads)),
+            tolerance(case, dtype),
+        )
+        for (case, dtype), p0, (path, grads) in zip(pairs, starts, ours, strict=True)
+    }
+
+
+def keras_runs(
+    pairs: list[Pair], steps: int = STEPS, float64_reductions: bool = False
+) -> dict[tuple[str, str], tuple]:
+    """(max abs error, max rel error, the bound on rel) of each (case, dtype), keyed by
+    (case name, dtype name). ``float64_reductions``: the float64 runs of the presets whose
+    Keras reduces in float32 (:data:`FLOAT32_REDUCTIONS`) keep Keras' reductions in float64
+    and are held to the lockstep bound, not to their case's ``f64_tol``."""
+    starts = [case.params() for case, _ in pairs]
+    ours = jopt_trajectories(
+        [
+            (jopt_keras(case), p0, dtype, 1.0, case.perturb)
+            for (case, dtype), p0 in zip(pairs, starts, strict=True)
+        ],
+        steps,
+    )
+    references, bounds = [], []
+    for (case, dtype), p0, (_, grads) in zip(pairs, starts, ours, strict=True):
+        opt, variables = keras_optimizer(case, dtype, p0)
+        patched = float64_reductions and dtype is np.float64 and case.preset in FLOAT32_REDUCTIONS
+        references.append((opt, dtype, variables, list(p0), grads, patched))
+        bounds.append(tol("lockstep", dtype) if patched else tolerance(case, dtype))
+    theirs = keras_trajectories(references)
+    return {
+        (case.name, np.dtype(dtype).name): (*errors(path, ref), bound)
+        for (case, dtype), (path, _), ref, bound in zip(pairs, ours, theirs, bounds, strict=True)
+    }
+
+
+def torch_errors(case: TorchCase, dtype, steps: int = STEPS) -> tuple[float, float]:
+    """(max abs error, max rel error) of one run."""
+    return torch_runs([(case, dtype)], steps)[case.name, np.dtype(dtype).name][:2]
 
 
 def keras_errors(case: KerasCase, dtype, steps: int = STEPS) -> tuple[float, float]:
-    params0 = case.params()
-    ours, theirs = lockstep(
-        jopt_keras(case),
-        keras_stepper(case, dtype, params0),
-        params0,
-        dtype,
-        steps,
-        perturb=case.perturb,
+    """(max abs error, max rel error) of one run (against Keras as it is)."""
+    return keras_runs([(case, dtype)], steps)[case.name, np.dtype(dtype).name][:2]
+
+
+# --------------------------------------------------------------- the tests' selections
+
+
+def module_of(preset: Any) -> str:
+    """The jopt module that defines a preset, without its package and underscore
+    (``jopt.compat.torch._adam`` → ``"adam"``): its test file is ``test_<that>.py``."""
+    return preset.__module__.rsplit(".", 1)[1].lstrip("_")
+
+
+def torch_cases(module: str) -> list[TorchCase]:
+    """The cases of the presets ``jopt.compat.torch._<module>`` defines."""
+    return [c for c in TORCH_CASES if module_of(getattr(jt, c.preset)) == module]
+
+
+def keras_cases(module: str) -> list[KerasCase]:
+    """The cases of the presets ``jopt.compat.keras._<module>`` defines."""
+    return [c for c in KERAS_CASES if module_of(getattr(jk, c.preset)) == module]
+
+
+def _options(case) -> int:
+    return (
+        len({**case.kwargs, **case.jopt_kwargs})
+        + (case.schedule is not None)
+        + bool(getattr(case, "schedulers", None) or getattr(case, "build", None))
     )
-    return errors(ours, theirs)
+
+
+def _module(case) -> str:
+    return module_of(getattr(jt if isinstance(case, TorchCase) else jk, case.preset))
+
+
+def runs_of(cases: list) -> tuple[list[Pair], list[Pair]]:
+    """The runs of these cases, one trajectory per case and dtype: every case in float64
+    (the 1e-10 bound, which checks the formulas), and in float32 the case with the most
+    options of each preset module (float32 checks the dtype handling of the assembly and
+    the primitives, which the registry's contract tests check on every preset too; its
+    2e-5 bound checks no formula that float64 does not). Split in two: the first case of
+    each preset in float64 (the inner loop), and the rest."""
+    quick: list[Pair] = []
+    rest: list[Pair] = []
+    richest: dict[str, Any] = {}
+    for case in cases:
+        module = _module(case)
+        if module not in richest or _options(case) > _options(richest[module]):
+            richest[module] = case
+        if not any(c.preset == case.preset for c, _ in quick):
+            quick.append((case, np.float64))
+        else:
+            rest.append((case, np.float64))
+    rest += [(case, np.float32) for case in richest.values()]
+    return quick, rest
+
+
+# The runs of the tests (tests/compat/conftest.py computes each list in one program; each
+# test file checks the runs of its presets, select()): the inner loop's, and the rest.
+TORCH_QUICK, TORCH_SLOW = runs_of(TORCH_CASES)
+KERAS_QUICK, KERAS_SLOW = runs_of(KERAS_CASES)
+KERAS_QUICK += [(KERAS_OPTION_CASES[option_presets().index("Adam")], np.float64)]
+KERAS_SLOW += (
+    [(c, np.float64) for c in KERAS_OPTION_CASES if (c, np.float64) not in KERAS_QUICK]
+    + [(all_options(p), np.float32) for p in OPTIONS_FLOAT32]
+    + [(c, np.float64) for c in KERAS_WRAPPED_CASES]
+)
+
+
+def select(pairs: list[Pair], cases: list) -> list[Pair]:
+    """The runs of ``pairs`` whose case is one of ``cases``."""
+    return [(c, d) for c, d in pairs if any(c is x or c == x for x in cases)]
+
+
+def ids(pairs: list[Pair]) -> list[str]:
+    return [f"{case.name}-{np.dtype(dtype).name}" for case, dtype in pairs]
+
+
+def check(results: dict[tuple[str, str], tuple], case, dtype, steps: int = STEPS) -> None:
+    """Fails unless the run (case, dtype) of ``results`` (:func:`torch_runs`,
+    :func:`keras_runs`) stayed within its bound."""
+    max_abs, max_rel, bound = results[case.name, np.dtype(dtype).name]
+    assert max_rel <= bound, (
+        f"{case.name} ({np.dtype(dtype).name}, {steps} steps): max rel err {max_rel:.3g} "
+        f"(bound {bound:g}), max abs err {max_abs:.3g}"
+    )
+
+
+# ------------------------------------------------------------- checks against the library
+
+
+def raises_like_torch(name: str, kwargs: dict) -> None:
+    """``torch.optim.<name>(**kwargs)`` and ``jopt.compat.torch.<name>(**kwargs)`` both raise
+    a ValueError, ours named ``jopt.compat.torch.<name>: `` and holding torch's message."""
+    import pytest
+    import torch
+
+    with pytest.raises(ValueError) as theirs:
+        getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kwargs)
+    with pytest.raises(ValueError) as ours:
+        getattr(jt, name)(**kwargs)
+    assert str(ours.value).startswith(f"jopt.compat.torch.{name}: ")
+    assert str(theirs.value) in str(ours.value)
+
+
+def raises_like_keras(name: str, kwargs: dict, error: type = ValueError, args=()) -> None:
+    """``keras.optimizers.<name>(*args(keras.optimizers), **kwargs)`` and the jopt preset
+    (``args(jopt.compat.keras)``) both raise ``error``, ours named
+    ``jopt.compat.keras.<name>: `` and holding Keras' message."""
+    import keras
+    import pytest
+
+    with pytest.raises(error) as theirs:
+        getattr(keras.optimizers, name)(*(args(keras.optimizers) if args else ()), **kwargs)
+    with pytest.raises(error) as ours:
+        getattr(jk, name)(*(args(jk) if args else ()), **kwargs)
+    assert str(ours.value).startswith(f"jopt.compat.keras.{name}: ")
+    assert str(theirs.value).rstrip(".") in str(ours.value)
+
+
+def args_entry(fn: Any, name: str) -> str:
+    """The entry of parameter ``name`` in the ``Args:`` section of ``fn``'s docstring (its
+    lines joined), or "" if there is none."""
+    lines = inspect.cleandoc(fn.__doc__ or "").splitlines()
+    try:
+        start = lines.index("Args:") + 1
+    except ValueError:
+        return ""
+    entry: list[str] = []
+    for line in lines[start:]:
+        if not line.startswith("  "):  # the end of the section
+            break
+        text = line.strip()
+        if line.startswith("  ") and not line.startswith("    "):  # a parameter's first line
+            if entry:
+                break
+            if text.startswith(f"{name}:"):
+                entry.append(text)
+        elif entry:
+            entry.append(text)
+    return " ".join(entry)
+
+
+def readme_block(heading: str) -> str:
+    """The first python block of a section of the README (its ``heading`` line)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+    found = re.search(r"```python\n(.*?)```", section, flags=re.S)
+    assert found is not None, f"no python block under {heading!r}"
+    return found.group(1)
+
+
+# ------------------------------------------------------ Keras' state, read through jopt
+
+
+def keras_run(name, kwargs, steps, grads_of, wrap=None):
+    """Runs keras.optimizers.<name>(**kwargs) (wrapped in ``wrap``) on
+    :func:`init_params` for ``steps`` steps of ``grads_of(step, params)`` (float64, its
+    jitted ``stateless_apply``): (the optimizer, its variables)."""
+    import keras
+
+    with floatx(np.float64):
+        variables = [
+            keras.Variable(np.asarray(v), name=k, dtype="float64") for k, v in init_params().items()
+        ]
+        opt = getattr(keras.optimizers, name)(**kwargs)
+        if wrap is not None:
+            opt = wrap(opt)
+        opt.build(variables)
+        apply = jax.jit(opt.stateless_apply)
+        with jax.numpy_dtype_promotion("standard"):
+            for i in range(steps):
+                params = {v.name: v.value for v in variables}
+                grads = [grads_of(i, params)[v.name] for v in variables]
+                new, state = apply(
+                    [v.value for v in opt.variables], grads, [v.value for v in variables]
+                )
+                for v, value in zip(variables + opt.variables, new + state, strict=True):
+                    v.assign(value)
+    return opt, variables
+
+
+def jopt_run(tx, steps, grads_of):
+    """``tx`` on :func:`init_params` (float64) for ``steps`` jitted steps of
+    ``grads_of(step, params)``: (its state, the parameters)."""
+    params = {k: jnp.asarray(v) for k, v in init_params().items()}
+    state = tx.init(params)
+    update = jax.jit(tx.update)
+    for i in range(steps):
+        updates, state = update(grads_of(i, params), state, params)
+        params = optax.apply_updates(params, updates)
+    return state, params
+
+
+def grads_of(step, params):
+    """The gradient of :func:`loss_jnp` at ``params`` (for :func:`keras_run`, :func:`jopt_run`)."""
+    del step
+    return gradient({k: jnp.asarray(v) for k, v in params.items()})
+
+
+def golden(tx) -> list[np.ndarray]:
+    """Keras' ``test_correctness_with_golden`` protocol (keras/src/optimizers/*_test.py):
+    x = 1 (10 float32 entries), one step on g = 0.01, then x before each of five steps on
+    g = 0.1, 0.2, …, 1.0; the five rows to compare with Keras' golden values."""
+    x = jnp.ones(10, jnp.float32)
+    grads = jnp.arange(0.1, 1.1, 0.1, dtype=jnp.float32)[:10]
+    state = tx.init(x)
+    updates, state = tx.update(jnp.full(10, 0.01, jnp.float32), state, x)
+    x = optax.apply_updates(x, updates)
+    rows = []
+    for _ in range(5):
+        rows.append(np.asarray(x))
+        updates, state = tx.update(grads, state, x)
+        x = optax.apply_updates(x, updates)
+    return rows
+
+
+def single_step(tx, scale: float = 1.0) -> np.ndarray:
+    """Keras' ``test_single_step``: x = [1, 2, 3, 4] (float32) after one step on
+    g = [1, 6, 7, 2] · ``scale``."""
+    x = jnp.asarray([1.0, 2.0, 3.0, 4.0], jnp.float32)
+    grads = jnp.asarray([1.0, 6.0, 7.0, 2.0], jnp.float32) * scale
+    return np.asarray(optax.apply_updates(x, tx.update(grads, tx.init(x), x)[0]))

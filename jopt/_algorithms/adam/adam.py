@@ -20,7 +20,7 @@ from jopt._core.checks import (
     unit_interval,
 )
 from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype
-from jopt._core.elementwise import abs_sq, ema, normalize
+from jopt._core.elementwise import abs_sq, ema, ema_weights, normalize
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
@@ -29,8 +29,21 @@ from jopt.sharding._leafwise import map_leaves
 
 
 class ScaleByAdamState(NamedTuple):
-    """``count``: int32, steps taken; ``mu``: the first moment m; ``nu``: the second
-    moment v (real: |g|²)."""
+    """Adam's moments (:func:`jopt.scale_by_adam`).
+
+    Args:
+      count: int32, steps taken.
+      mu: the first moment m.
+      nu: the second moment v (real: an average of |g|²).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_adam(b1=0.5, b2=0.75)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state.count
+    Array(1, dtype=int32)
+    >>> state.mu, state.nu  # (1 − β1)g, (1 − β2)g²
+    (Array([ 0.5, -1. ], dtype=float32), Array([0.25, 1.  ], dtype=float32))
+    """
 
     count: jax.Array
     mu: PerParam
@@ -38,8 +51,23 @@ class ScaleByAdamState(NamedTuple):
 
 
 class ScaleByAmsgradState(NamedTuple):
-    """Adam's state and ``nu_max``, the running max of the raw v (PyTorch's and Keras'
-    AMSGrad)."""
+    """Adam's state and the running max of the raw v (PyTorch's and Keras' AMSGrad,
+    :func:`jopt.scale_by_amsgrad`).
+
+    Args:
+      count: int32, steps taken.
+      mu: the first moment m.
+      nu: the second moment v (real).
+      nu_max: the running max of v.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_amsgrad(b2=0.5)
+    >>> state = tx.init(jnp.zeros(1))
+    >>> for g in (2.0, 0.0):  # v: 2, then 1; its max stays 2
+    ...     _, state = tx.update(jnp.array([g]), state)
+    >>> state.nu, state.nu_max
+    (Array([1.], dtype=float32), Array([2.], dtype=float32))
+    """
 
     count: jax.Array
     mu: PerParam
@@ -76,17 +104,55 @@ def rectification(b2: Scalar, threshold: Scalar, count: jax.Array) -> tuple[jax.
     return on, jnp.sqrt(jnp.where(on, ratio, 1.0))
 
 
-class _Scalars(NamedTuple):
-    """Adam's per-dtype scalars of one update (m's in the compute dtype, v's real)."""
+class MomentScalars(NamedTuple):
+    """Adam's per-dtype scalars of one update at step t: m's in the compute dtype, v's
+    real (:func:`moment_scalars`)."""
 
     b1: jax.Array
     rest1: jax.Array  # 1 − β1
+    bias1: jax.Array  # 1 − β1^t
     b2: jax.Array
     rest2: jax.Array  # 1 − β2
-    bias1: jax.Array  # 1 − β1^t
     bias2: jax.Array  # 1 − β2^t
     eps: jax.Array
-    rect: jax.Array | None  # RAdam's r_t
+
+
+def moment_scalars(
+    b1: Any, b2: Scalar, eps: Scalar, count: jax.Array, dt: jnp.dtype
+) -> MomentScalars:
+    """The :class:`MomentScalars` of step t = ``count`` for leaves computed in ``dt``
+    (``b1`` already evaluated): the scalars of every Adam-family moment update."""
+    rdt = real_dtype(dt)
+    (c1, rest1), (c2, rest2), t = ema_weights(b1, rdt), ema_weights(b2, rdt), count.astype(rdt)
+    return MomentScalars(
+        b1=c1.astype(dt),
+        rest1=rest1.astype(dt),
+        bias1=(1.0 - c1**t).astype(dt),
+        b2=c2,
+        rest2=rest2,
+        bias2=1.0 - c2**t,
+        eps=cast(eps, rdt),
+    )
+
+
+def init_moments(params: Any, mu_dtype: Any | None, nu_dtype: Any | None) -> tuple[Any, Any]:
+    """New zero moments of ``params``: m (a complex leaf's is complex) and the real v."""
+    return moments_like(params, mu_dtype), moments_like(params, nu_dtype, real=True)
+
+
+def next_step(b1: ScalarOrSchedule, state: Any, updates: Any) -> tuple[jax.Array, Any]:
+    """Checks ``updates`` against ``state.mu``; returns the step t = ``state.count`` + 1
+    and β1 for it (a schedule evaluated at the updates already applied)."""
+    check_tree(updates, state.mu)
+    return increment(state.count), evaluate(b1, state.count, "the b1 schedule")
+
+
+def ema_moments(
+    s: MomentScalars, g: jax.Array, m: jax.Array, v: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """m_t = β1 m + (1−β1) g and v_t = β2 v + (1−β2)|g|² from ``g`` in the compute dtype,
+    each rounded as it is stored (``ema``)."""
+    return ema(s.b1, s.rest1, m, g), ema(s.b2, s.rest2, v, abs_sq(g))
 
 
 def adam_moments(
@@ -110,8 +176,7 @@ def adam_moments(
     """
 
     def init_fn(params):
-        mu = moments_like(params, mu_dtype)
-        nu = moments_like(params, nu_dtype, real=True)
+        mu, nu = init_moments(params, mu_dtype, nu_dtype)
         if amsgrad:
             nu_max = moments_like(params, nu_dtype, real=True)
             return ScaleByAmsgradState(zero_count(params), mu, nu, nu_max)
@@ -119,41 +184,26 @@ def adam_moments(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        check_tree(updates, state.mu)
-        count = increment(state.count)
-        b1_now = evaluate(b1, state.count, "the b1 schedule")
+        count, b1_now = next_step(b1, state, updates)
         rectified = (
             None if rectify_threshold is None else rectification(b2, rectify_threshold, count)
         )
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
-            rdt = real_dtype(dt)
-            c1, c2, t = cast(b1_now, rdt), cast(b2, rdt), count.astype(rdt)
-            bias1, bias2, e = 1.0 - c1**t, 1.0 - c2**t, cast(eps, rdt)
+            s = moment_scalars(b1_now, b2, eps, count, dt)
             if eps_hat:  # ε added to the uncorrected v (Keras): rescale it like v̂
-                e = e / (bias2 if eps_in_sqrt else jnp.sqrt(bias2))
-            return _Scalars(
-                b1=c1.astype(dt),
-                rest1=(1.0 - c1).astype(dt),
-                b2=c2,
-                rest2=1.0 - c2,
-                bias1=bias1.astype(dt),
-                bias2=bias2,
-                eps=e,
-                rect=None if rectified is None else rectified[1].astype(dt),
-            )
+                s = s._replace(eps=s.eps / (s.bias2 if eps_in_sqrt else jnp.sqrt(s.bias2)))
+            return s, None if rectified is None else rectified[1].astype(dt)
 
         def step(g, m, v, v_max=None):
             dt = compute_dtype(g)
-            s = scalars(dt)
-            gw = g.astype(dt)
-            m_new = ema(s.b1, s.rest1, m, gw)
-            v_new = ema(s.b2, s.rest2, v, abs_sq(gw))
+            s, rect = scalars(dt)
+            m_new, v_new = ema_moments(s, g.astype(dt), m, v)
             v_used = v_new if v_max is None else jnp.maximum(v_max.astype(v_new.dtype), v_new)
             out = normalize(m_new / s.bias1, v_used / s.bias2, s.eps, eps_in_sqrt)
             if rectified is not None:  # RAdam: r_t·(Adam's step) once ρ_t > threshold, else m̂_t
-                out = jnp.where(rectified[0], s.rect * out, m_new / s.bias1)
+                out = jnp.where(rectified[0], rect * out, m_new / s.bias1)
             new = (out.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype))
             return new if v_max is None else (*new, v_used.astype(v_max.dtype))
 
@@ -260,17 +310,13 @@ def scale_by_amsgrad(
     )
 
 
-def _direction(
-    b1: ScalarOrSchedule,
-    b2: Scalar,
-    eps: Scalar,
-    eps_in_sqrt: bool,
-    amsgrad: bool,
-    mu_dtype: Any | None,
-    nu_dtype: Any | None,
+def adam_direction(
+    b1: ScalarOrSchedule, b2: Scalar, eps: Scalar, *, amsgrad: bool = False, **options: Any
 ) -> optax.GradientTransformationExtraArgs:
-    scale = scale_by_amsgrad if amsgrad else scale_by_adam
-    return scale(b1, b2, eps, eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    """:func:`scale_by_amsgrad` if ``amsgrad``, else :func:`scale_by_adam`, with their
+    keyword ``options``, from checked arguments (:func:`jopt.adam`, :func:`jopt.adamw` and
+    the PyTorch and Keras presets)."""
+    return (scale_by_amsgrad if amsgrad else scale_by_adam)(b1, b2, eps, **options)
 
 
 @checked(learning_rate=learning_rate(), **MOMENT_RULES, amsgrad=flag())
@@ -315,10 +361,10 @@ def adam(
     >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # first step: −α·sign(g)
     Array([-0.1,  0.1], dtype=float32)
     """
-    return chain(
-        _direction(b1, b2, eps, eps_in_sqrt, amsgrad, mu_dtype, nu_dtype),
-        scale_by_learning_rate(learning_rate),
+    direction = adam_direction(
+        b1, b2, eps, amsgrad=amsgrad, eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype
     )
+    return chain(direction, scale_by_learning_rate(learning_rate))
 
 
 @checked(
@@ -369,8 +415,9 @@ def adamw(
     >>> tx.update(jnp.array([1.0]), tx.init(params), params)[0]  # −0.1·(1 + 0.5·2)
     Array([-0.2], dtype=float32)
     """
+    direction = adam_direction(
+        b1, b2, eps, amsgrad=amsgrad, eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    )
     return chain(
-        _direction(b1, b2, eps, eps_in_sqrt, amsgrad, mu_dtype, nu_dtype),
-        add_decayed_weights(weight_decay, mask),
-        scale_by_learning_rate(learning_rate),
+        direction, add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate)
     )

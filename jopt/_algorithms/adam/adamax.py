@@ -8,35 +8,38 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.adam.adam import MOMENT_RULES
+from jopt._algorithms.adam.adam import MOMENT_RULES, init_moments, moment_scalars, next_step
 from jopt._core.chain import chain
 from jopt._core.checks import checked, flag, learning_rate
-from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype, stored
+from jopt._core.dtypes import compute_dtype, per_dtype, stored
 from jopt._core.elementwise import ema
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
-from jopt._core.state import check_tree, evaluate, increment, moments_like, zero_count
+from jopt._core.state import zero_count
 from jopt.sharding._leafwise import map_leaves
 
 RULES = {k: v for k, v in MOMENT_RULES.items() if k != "eps_in_sqrt"} | dict(eps_in_max=flag())
 
 
 class ScaleByAdamaxState(NamedTuple):
-    """``count``: int32, steps taken; ``mu``: the first moment m; ``nu``: the
-    exponentially weighted infinity norm u (real)."""
+    """Adamax's state (:func:`jopt.scale_by_adamax`).
+
+    Args:
+      count: int32, steps taken.
+      mu: the first moment m.
+      nu: the exponentially weighted infinity norm u (real).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_adamax(b1=0.5)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state.mu, state.nu  # (1 − β1)g, max(β2·0, |g| + ε)
+    (Array([ 0.5, -1. ], dtype=float32), Array([1., 2.], dtype=float32))
+    """
 
     count: jax.Array
     mu: PerParam
     nu: PerParam
-
-
-class _Scalars(NamedTuple):
-    b1: jax.Array
-    rest1: jax.Array  # 1 − β1
-    bias1: jax.Array  # 1 − β1^t
-    b2: jax.Array
-    eps: jax.Array
 
 
 @checked(**RULES)
@@ -74,27 +77,14 @@ def scale_by_adamax(
     """
 
     def init_fn(params):
-        mu = moments_like(params, mu_dtype)
-        nu = moments_like(params, nu_dtype, real=True)
+        mu, nu = init_moments(params, mu_dtype, nu_dtype)
         return ScaleByAdamaxState(zero_count(params), mu, nu)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        check_tree(updates, state.mu)
-        count = increment(state.count)
-        b1_now = evaluate(b1, state.count, "the b1 schedule")
-
-        @per_dtype  # scalars once per dtype, not per leaf
-        def scalars(dt):
-            rdt = real_dtype(dt)
-            c1 = cast(b1_now, rdt)
-            return _Scalars(
-                b1=c1.astype(dt),
-                rest1=(1.0 - c1).astype(dt),
-                bias1=(1.0 - c1 ** count.astype(rdt)).astype(dt),
-                b2=cast(b2, rdt),
-                eps=cast(eps, rdt),
-            )
+        count, b1_now = next_step(b1, state, updates)
+        # scalars once per dtype, not per leaf
+        scalars = per_dtype(lambda dt: moment_scalars(b1_now, b2, eps, count, dt))
 
         def step(g, m, u):
             dt = compute_dtype(g)

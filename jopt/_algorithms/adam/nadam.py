@@ -8,15 +8,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.adam.adam import MOMENT_RULES
+from jopt._algorithms.adam.adam import (
+    MOMENT_RULES,
+    ema_moments,
+    init_moments,
+    moment_scalars,
+    next_step,
+)
 from jopt._core.chain import chain
 from jopt._core.checks import checked, learning_rate, nonnegative
-from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype
-from jopt._core.elementwise import abs_sq, ema
+from jopt._core.dtypes import cast, compute_dtype, per_dtype
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
-from jopt._core.state import check_tree, evaluate, increment, moments_like, scalar, zero_count
+from jopt._core.state import scalar, zero_count
 from jopt.sharding._leafwise import map_leaves
 
 RULES = {k: v for k, v in MOMENT_RULES.items() if k != "eps_in_sqrt"} | dict(
@@ -25,24 +30,25 @@ RULES = {k: v for k, v in MOMENT_RULES.items() if k != "eps_in_sqrt"} | dict(
 
 
 class ScaleByNadamState(NamedTuple):
-    """``count`` (int32, steps taken); ``mu_product`` Π_{i≤t} μ_i, a scalar in the
-    widest float (float64 under x64); ``mu`` the first moment m; ``nu`` the second, v."""
+    """NAdam's state (:func:`jopt.scale_by_nadam`).
+
+    Args:
+      count: int32, steps taken.
+      mu_product: Π_{i≤t} μ_i, a scalar in the widest float (float64 under x64).
+      mu: the first moment m.
+      nu: the second moment v.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_nadam(b1=0.5, momentum_decay=0.0)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state.count, state.mu_product  # μ_1 = β1(1 − 0.5·0.96⁰)
+    (Array(1, dtype=int32), Array(0.25, dtype=float32))
+    """
 
     count: jax.Array
     mu_product: jax.Array
     mu: PerParam
     nu: PerParam
-
-
-class _Scalars(NamedTuple):
-    b1: jax.Array
-    rest1: jax.Array  # 1 − β1
-    b2: jax.Array
-    rest2: jax.Array  # 1 − β2
-    bias2: jax.Array  # 1 − β2^t
-    eps: jax.Array
-    coef_g: jax.Array  # (1−μ_t)/(1−Π_t)
-    coef_m: jax.Array  # μ_{t+1}/(1−Π_t μ_{t+1})
 
 
 @checked(**RULES)
@@ -79,16 +85,13 @@ def scale_by_nadam(
     wide = jnp.result_type(float)  # PyTorch's default-dtype scalar; Keras' first variable's
 
     def init_fn(params):
-        mu = moments_like(params, mu_dtype)
-        nu = moments_like(params, nu_dtype, real=True)
+        mu, nu = init_moments(params, mu_dtype, nu_dtype)
         return ScaleByNadamState(zero_count(params), scalar(params, 1.0, wide), mu, nu)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        check_tree(updates, state.mu)
-        count = increment(state.count)
-        c1 = cast(evaluate(b1, state.count, "the b1 schedule"), wide)
-        psi, t = cast(momentum_decay, wide), count
+        count, b1_now = next_step(b1, state, updates)
+        c1, psi, t = cast(b1_now, wide), cast(momentum_decay, wide), count
         mu_t = c1 * (1.0 - 0.5 * 0.96 ** (t.astype(wide) * psi))
         mu_next = c1 * (1.0 - 0.5 * 0.96 ** ((t + 1).astype(wide) * psi))
         product = state.mu_product.astype(wide) * mu_t
@@ -97,27 +100,16 @@ def scale_by_nadam(
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
-            rdt = real_dtype(dt)
-            c1_, c2 = cast(c1, dt), cast(b2, rdt)
-            return _Scalars(
-                b1=c1_,
-                rest1=1.0 - c1_,
-                b2=c2,
-                rest2=1.0 - c2,
-                bias2=1.0 - c2 ** count.astype(rdt),
-                eps=cast(eps, rdt),
-                coef_g=cast(coef_g, dt),
-                coef_m=cast(coef_m, dt),
-            )
+            s = moment_scalars(b1_now, b2, eps, count, dt)
+            return s, cast(coef_g, dt), cast(coef_m, dt)
 
         def step(g, m, v):
             dt = compute_dtype(g)
-            s = scalars(dt)
+            s, c_g, c_m = scalars(dt)
             gw = g.astype(dt)
-            m_new = ema(s.b1, s.rest1, m, gw)
-            v_new = ema(s.b2, s.rest2, v, abs_sq(gw))
+            m_new, v_new = ema_moments(s, gw, m, v)
             denom = (jnp.sqrt(v_new / s.bias2) + s.eps).astype(dt)
-            out = (s.coef_g * gw + s.coef_m * m_new) / denom
+            out = (c_g * gw + c_m * m_new) / denom
             return out.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
 
         out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu)

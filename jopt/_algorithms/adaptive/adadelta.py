@@ -10,7 +10,7 @@ import optax
 from jopt._core.chain import chain
 from jopt._core.checks import checked, closed_unit_interval, learning_rate, nonnegative
 from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype
-from jopt._core.elementwise import abs_sq, ema
+from jopt._core.elementwise import abs_sq, ema, ema_weights
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
@@ -22,8 +22,18 @@ RULES = dict(rho=closed_unit_interval(), eps=nonnegative())
 
 
 class ScaleByAdadeltaState(NamedTuple):
-    """``e_g``: E[g²]_t, the moving average of |g|² (PyTorch's ``square_avg``);
-    ``e_x``: E[Δx²]_t, the moving average of |Δx|² (PyTorch's ``acc_delta``). Both real."""
+    """Adadelta's two moving averages, both real (:func:`jopt.scale_by_adadelta`).
+
+    Args:
+      e_g: E[g²]_t, the moving average of |g|² (PyTorch's ``square_avg``).
+      e_x: E[Δx²]_t, the moving average of |Δx|² (PyTorch's ``acc_delta``).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_adadelta(rho=0.5)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state.e_g  # (1 − ρ)g²
+    Array([0.5, 2. ], dtype=float32)
+    """
 
     e_g: PerParam
     e_x: PerParam
@@ -62,8 +72,7 @@ def scale_by_adadelta(
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(rdt):
-            r = cast(rho, rdt)
-            return r, 1.0 - r, cast(eps, rdt)
+            return *ema_weights(rho, rdt), cast(eps, rdt)
 
         def step(g, e_g, e_x):
             dt = compute_dtype(g)

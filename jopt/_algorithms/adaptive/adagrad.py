@@ -23,7 +23,17 @@ RULES = dict(
 
 
 class ScaleByAdagradState(NamedTuple):
-    """``sum_of_squares``: s, the running sum of |g|² (real), from its initial value."""
+    """AdaGrad's accumulator (:func:`jopt.scale_by_adagrad`).
+
+    Args:
+      sum_of_squares: s, the running sum of |g|² (real), from its initial value.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_adagrad()
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state.sum_of_squares
+    Array([1., 4.], dtype=float32)
+    """
 
     sum_of_squares: PerParam
 

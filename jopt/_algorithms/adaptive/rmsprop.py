@@ -18,7 +18,7 @@ from jopt._core.checks import (
     unit_interval,
 )
 from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype
-from jopt._core.elementwise import abs_sq, ema, normalize
+from jopt._core.elementwise import abs_sq, ema, ema_weights, normalize
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
@@ -30,13 +30,34 @@ RULES = dict(rho=unit_interval(), eps=nonnegative(), eps_in_sqrt=flag(), nu_dtyp
 
 
 class ScaleByRmsState(NamedTuple):
-    """``nu``: v, the EMA of |g|² (real)."""
+    """RMSprop's average (:func:`jopt.scale_by_rms`).
+
+    Args:
+      nu: v, the EMA of |g|² (real).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_rms(rho=0.5)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state.nu  # (1 − ρ)g²
+    Array([0.5, 2. ], dtype=float32)
+    """
 
     nu: PerParam
 
 
 class ScaleByStddevState(NamedTuple):
-    """``mu``: m̄, the EMA of g; ``nu``: v, the EMA of |g|² (real)."""
+    """Centered RMSprop's averages (:func:`jopt.scale_by_stddev`).
+
+    Args:
+      mu: m̄, the EMA of g.
+      nu: v, the EMA of |g|² (real).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_stddev(rho=0.5)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state.mu, state.nu  # (1 − ρ)g, (1 − ρ)g²
+    (Array([ 0.5, -1. ], dtype=float32), Array([0.5, 2. ], dtype=float32))
+    """
 
     mu: PerParam
     nu: PerParam
@@ -64,8 +85,7 @@ def _scale_by_rms(
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
-            r = cast(rho, dt)
-            return r, 1.0 - r, cast(eps, dt)
+            return *ema_weights(rho, dt), cast(eps, dt)
 
         def step(g, v, m=None):
             dt = compute_dtype(g)
@@ -148,6 +168,31 @@ def scale_by_stddev(
     return _scale_by_rms(rho, eps, eps_in_sqrt, True, mu_dtype, nu_dtype)
 
 
+def rmsprop_steps(
+    rho: Scalar,
+    eps: Scalar,
+    *,
+    eps_in_sqrt: bool,
+    centered: bool,
+    momentum: ScalarOrSchedule | None = None,
+    mu_dtype: Any | None = None,
+    nu_dtype: Any | None = None,
+) -> list[optax.GradientTransformation]:
+    """RMSprop's steps before the learning rate, from checked arguments:
+    :func:`scale_by_stddev` if ``centered``, else :func:`scale_by_rms`, then
+    :func:`jopt.scale_by_trace` when a ``momentum`` is asked for (:func:`jopt.rmsprop`
+    and the PyTorch and Keras presets share it)."""
+    direction = (
+        scale_by_stddev(rho, eps, eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+        if centered
+        else scale_by_rms(rho, eps, eps_in_sqrt=eps_in_sqrt, nu_dtype=nu_dtype)
+    )
+    steps: list[optax.GradientTransformation] = [direction]
+    if requested(momentum):
+        steps.append(scale_by_trace(momentum, mu_dtype=mu_dtype))
+    return steps
+
+
 @checked(
     learning_rate=learning_rate(),
     **RULES,
@@ -195,11 +240,13 @@ def rmsprop(
     >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # −0.1·2/sqrt(0.25·4)
     Array([-0.2], dtype=float32)
     """
-    steps: list[optax.GradientTransformation] = [
-        scale_by_stddev(rho, eps, eps_in_sqrt=eps_in_sqrt, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
-        if centered
-        else scale_by_rms(rho, eps, eps_in_sqrt=eps_in_sqrt, nu_dtype=nu_dtype)
-    ]
-    if requested(momentum):
-        steps.append(scale_by_trace(momentum, mu_dtype=mu_dtype))
+    steps = rmsprop_steps(
+        rho,
+        eps,
+        eps_in_sqrt=eps_in_sqrt,
+        centered=centered,
+        momentum=momentum,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
+    )
     return chain(*steps, scale_by_learning_rate(learning_rate))

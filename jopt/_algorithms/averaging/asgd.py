@@ -15,10 +15,10 @@ from jopt._core.learning_rate import ScaleByScheduleState, init_learning_rate
 from jopt._core.state import (
     check_params,
     check_tree,
+    check_update_params,
     evaluate,
     increment,
     moments_like,
-    require_params,
     zero_count,
 )
 
@@ -49,8 +49,7 @@ def asgd_step(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        require_params(params, "(the step decays them)")
-        check_tree(updates, params, "the params")
+        check_update_params(updates, params, "(the step decays them)")
         sdt = _scalar_dtype()
         c = state.count  # updates applied; this is update t = c + 1
         # η_t = α_{t−2} / (1 + λ α_{t−2} (t−1))^a, the rate PyTorch computed after the last

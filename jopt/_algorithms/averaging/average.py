@@ -24,18 +24,31 @@ from jopt._core.layout import PerParam
 from jopt._core.state import (
     check_params,
     check_tree,
+    check_update_params,
     find_states,
     increment,
-    require_params,
     zero_count,
 )
 from jopt.sharding._leafwise import map_leaves
 
 
 class AveragedParamsState(NamedTuple):
-    """``count``: updates seen; ``n_averaged``: parameter vectors in the average (PyTorch's
-    ``AveragedModel.n_averaged``); ``average``: the averaged parameters (float16 leaves kept
-    in float32). Read it with :func:`jopt.averaged_params`."""
+    """The running average of the parameters that :func:`jopt.swa` keeps; read it with
+    :func:`jopt.averaged_params`.
+
+    Args:
+      count: int32, updates seen.
+      n_averaged: int32, parameter vectors in the average (PyTorch's
+        ``AveragedModel.n_averaged``).
+      average: the averaged parameters (float16 leaves kept in float32).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.swa(jopt.gd(0.5))
+    >>> params = jnp.ones(2)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(params), params)
+    >>> state[1].n_averaged, state[1].average  # the parameters after one step, θ − 0.5g
+    (Array(1, dtype=int32), Array([0.5, 2. ], dtype=float32))
+    """
 
     count: jax.Array
     n_averaged: jax.Array
@@ -43,7 +56,19 @@ class AveragedParamsState(NamedTuple):
 
 
 class AsgdAverageState(NamedTuple):
-    """ASGD's average ``ax`` (PyTorch's ``state["ax"]``) and the updates seen, ``count``."""
+    """ASGD's average of the iterates and the updates seen (:func:`jopt.asgd`).
+
+    Args:
+      count: int32, updates seen.
+      ax: the average of the iterates (PyTorch's ``state["ax"]``).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.asgd(0.1)
+    >>> params = jnp.zeros(2)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(params), params)
+    >>> state[1].count, state[1].ax  # averaging from the first step: θ_1 = −0.1g
+    (Array(1, dtype=int32), Array([-0.1,  0.2], dtype=float32))
+    """
 
     count: jax.Array
     ax: PerParam
@@ -61,8 +86,7 @@ def average_step(average: Any, updates: Any, params: Any, mix: Mix) -> Any:
     :func:`jopt.asgd`'s ax). Raises (unnamed) when ``params`` is missing or does not
     match ``updates``.
     """
-    require_params(params, "to average them")
-    check_tree(updates, params, "the params")
+    check_update_params(updates, params, "to average them")
 
     def leaf(u, a, p):
         new = jnp.asarray(p + u.astype(p.dtype)).astype(p.dtype)

@@ -15,11 +15,10 @@ from jopt._core.layout import PerParam
 from jopt._core.learning_rate import LearningRateState, init_learning_rate, next_learning_rate
 from jopt._core.state import (
     check_params,
-    check_tree,
+    check_update_params,
     increment,
     moments_like,
     requested,
-    require_params,
     scalar,
     zero_count,
 )
@@ -87,9 +86,7 @@ def schedule_free_adamw(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        require_params(params, "(the step moves them between z and x)")
-        check_tree(updates, state.z)
-        check_tree(updates, params, "the params")
+        check_update_params(updates, params, "(the step moves them between z and x)", state.z)
         lr, rate = next_learning_rate(learning_rate, state.rate)
 
         @per_dtype

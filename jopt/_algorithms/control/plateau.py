@@ -31,12 +31,21 @@ _METRIC = Real(allow_inf=True)
 
 
 class ReduceLROnPlateauState(NamedTuple):
-    """PyTorch's scheduler state, as arrays.
+    """PyTorch's scheduler state, as arrays; ``best`` and ``scale`` are in the default
+    float dtype.
 
-    ``best``: best metric so far (``inf`` for ``mode="min"``, ``-inf`` for ``"max"``
-    before the first one); ``num_bad_epochs``, ``cooldown_counter``: PyTorch's counters;
-    ``scale``: the factor now applied to updates (PyTorch's lr with base lr 1);
-    ``count``: updates seen. ``best`` and ``scale`` are in the default float dtype.
+    Args:
+      best: the best metric so far (``inf`` for ``mode="min"``, ``-inf`` for ``"max"``
+        before the first one).
+      num_bad_epochs: PyTorch's counter of the metrics since the best one.
+      cooldown_counter: PyTorch's counter of the cooldown left.
+      scale: the factor now applied to updates (PyTorch's lr with base lr 1).
+      count: updates seen.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> state = jopt.reduce_lr_on_plateau().init(jnp.zeros(2))
+    >>> state.best, state.scale
+    (Array(inf, dtype=float32), Array(1., dtype=float32))
     """
 
     best: jax.Array

@@ -9,14 +9,14 @@ import jax.numpy as jnp
 import optax
 
 from jopt._algorithms.adam.adam import MOMENT_RULES, scale_by_adam
-from jopt._algorithms.regularization.weight_decay import MASK, add_decayed_weights
+from jopt._algorithms.regularization.weight_decay import MASK, optional_decay
 from jopt._core.chain import chain
 from jopt._core.checks import checked, learning_rate, nonnegative, optional
 from jopt._core.dtypes import compute_dtype
 from jopt._core.elementwise import abs_sq
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import scale_by_learning_rate
-from jopt._core.state import check_tree, requested, require_params
+from jopt._core.state import check_update_params
 
 ADAM_RULES = {k: v for k, v in MOMENT_RULES.items() if k != "eps_in_sqrt"}
 
@@ -47,8 +47,7 @@ def scale_by_trust_ratio() -> optax.GradientTransformationExtraArgs:
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        require_params(params, "(the trust ratio reads their norm)")
-        check_tree(updates, params, "the params")
+        check_update_params(updates, params, "(the trust ratio reads their norm)")
 
         def scale(u, p):
             dt = compute_dtype(u)
@@ -112,7 +111,7 @@ def lamb(
     >>> tx.update(jnp.array([1.0, -1.0]), tx.init(params), params)[0]  # −α·5·sign(g)/sqrt(2)
     Array([-0.35355338,  0.35355338], dtype=float32)
     """
-    decay = [add_decayed_weights(weight_decay, mask)] if requested(weight_decay) else []
+    decay = optional_decay(weight_decay, mask)
     return chain(
         scale_by_adam(b1, b2, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
         *decay,

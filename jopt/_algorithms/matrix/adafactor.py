@@ -20,10 +20,10 @@ from jopt._core.learning_rate import scale_by_learning_rate
 from jopt._core.state import (
     check_params,
     check_tree,
+    check_update_params,
     evaluate,
     increment,
     requested,
-    require_params,
     zero_count,
     zeros_placed_like,
 )
@@ -40,19 +40,41 @@ RULES = dict(
 
 
 class FactoredSecondMoment(NamedTuple):
-    """Adafactor's second moment of a leaf with two or more axes (shape ``(..., m, n)``):
-    ``row``, the moving average of g² averaged over the last axis (shape ``(..., m)``), and
-    ``col``, averaged over the second-to-last axis (shape ``(..., n)``)."""
+    """Adafactor's second moment of a leaf with two or more axes (shape ``(..., m, n)``),
+    kept as a row and a column of means.
+
+    Args:
+      row: the moving average of g² averaged over the last axis (shape ``(..., m)``).
+      col: the moving average of g² averaged over the second-to-last axis (shape
+        ``(..., n)``).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_adafactor()
+    >>> g = jnp.array([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+    >>> params = jnp.ones((2, 3))
+    >>> _, state = tx.update(g, tx.init(params), params)
+    >>> state.nu.row, state.nu.col  # the first step's β2 is 0: g²'s means by row, by column
+    (Array([1., 4.], dtype=float32), Array([2.5, 2.5, 2.5], dtype=float32))
+    """
 
     row: Annotated[jax.Array, Reduced(-1)]
     col: Annotated[jax.Array, Reduced(-2)]
 
 
 class ScaleByAdafactorState(NamedTuple):
-    """``count``: int32, updates applied; ``nu``: per leaf, a
-    :class:`jopt.FactoredSecondMoment` for a leaf with two or more axes, else the full
-    moving average of g² (an array of the leaf's shape). The layout follows each leaf's
-    shape, never a value."""
+    """Adafactor's state; its layout follows each leaf's shape, never a value.
+
+    Args:
+      count: int32, updates applied.
+      nu: per leaf, a :class:`jopt.FactoredSecondMoment` for a leaf with two or more
+        axes, else the full moving average of g² (an array of the leaf's shape).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> params = {"w": jnp.zeros((2, 3)), "b": jnp.zeros(3)}
+    >>> state = jopt.scale_by_adafactor().init(params)
+    >>> state.count, type(state.nu["w"]).__name__, state.nu["b"].shape
+    (Array(0, dtype=int32), 'FactoredSecondMoment', (3,))
+    """
 
     count: jax.Array
     nu: PerParam
@@ -166,8 +188,7 @@ def scale_by_adafactor(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        require_params(params, "(the step is scaled by their RMS)")
-        check_tree(updates, params, "the params")
+        check_update_params(updates, params, "(the step is scaled by their RMS)")
         check_tree(updates, jax.tree.map(_like_param, state.nu, is_leaf=_is_factored))
         count = increment(state.count)
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import optax
 
 from jopt._algorithms.adam.adam import scale_by_adam
-from jopt._algorithms.regularization.weight_decay import add_decayed_weights
-from jopt._algorithms.sgd.sgd import ScaleByCountedTraceState, ScaleByTraceState
+from jopt._algorithms.regularization.weight_decay import optional_decay
+from jopt._algorithms.sgd.sgd import init_trace, next_trace, trace_momentum
 from jopt._core.chain import chain
 from jopt._core.checks import (
     Integer,
@@ -32,18 +32,13 @@ from jopt._core.checks import (
 )
 from jopt._core.dtypes import cast, compute_dtype, per_dtype
 from jopt._core.elementwise import ema as moving_average
+from jopt._core.elementwise import ema_weights
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import scale_by_learning_rate
 from jopt._core.state import (
     check_params,
     check_real_params,
-    check_tree,
-    evaluate,
-    increment,
-    moments_like,
     path_name,
-    requested,
-    zero_count,
 )
 from jopt.sharding._leafwise import gathered, map_leaves
 
@@ -62,6 +57,8 @@ class Coefficients(Rule):
     ...
     TypeError: jopt.scale_by_muon: ns_coefficients must be a tuple (a, b, c) of 3 numbers; ...
     """
+
+    kind: ClassVar[str] = "triple"
 
     message: str | None = None
 
@@ -204,20 +201,15 @@ def scale_by_muon(
 
     def init_fn(params):
         _check_matrices(params)
-        trace = moments_like(params, mu_dtype)
-        if counted:
-            return ScaleByCountedTraceState(zero_count(params), trace)
-        return ScaleByTraceState(trace)
+        return init_trace(params, mu_dtype, counted)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        check_tree(updates, state.trace)
-        mu_now = evaluate(momentum, state.count, "the momentum schedule") if counted else momentum
+        mu_now = trace_momentum(momentum, state, updates)
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
-            mu = cast(mu_now, dt)
-            return mu, (1.0 - mu) if ema else None
+            return ema_weights(mu_now, dt) if ema else (cast(mu_now, dt), None)
 
         def step(g, b):
             dt = compute_dtype(g)
@@ -233,9 +225,7 @@ def scale_by_muon(
             return out.astype(g.dtype), b_new.astype(b.dtype)
 
         out, trace = map_leaves(step, 2, updates, state.trace)
-        if counted:
-            return out, ScaleByCountedTraceState(increment(state.count), trace)
-        return out, ScaleByTraceState(trace)
+        return out, next_trace(state, trace)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -342,7 +332,7 @@ def muon(
     >>> jnp.diag(updates["w"]).round(3)  # −α·NS(D): singular values 0.99, 0.16 → 0.71, 1.04
     Array([-0.071, -0.104], dtype=float32)
     """
-    decay = [add_decayed_weights(weight_decay)] if requested(weight_decay) else []
+    decay = optional_decay(weight_decay)
     matrices = optax.chain(
         scale_by_muon(
             momentum,

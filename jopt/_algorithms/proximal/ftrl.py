@@ -14,14 +14,24 @@ from jopt._core.elementwise import abs_sq
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import LearningRateState, init_learning_rate, next_learning_rate
-from jopt._core.state import check_real_params, check_tree, moments_like, require_params
+from jopt._core.state import check_real_params, check_update_params, moments_like
 from jopt.sharding._leafwise import map_leaves
 
 
 class ScaleByFtrlState(NamedTuple):
-    """``accumulator``: n, the sum of squared gradients (from ``initial_accumulator_value``);
-    ``linear``: z; ``rate``: the learning-rate state (:class:`jopt.ScaleByScheduleState`
-    for a schedule, else :class:`jopt.ScaleByLearningRateState`)."""
+    """FTRL-Proximal's sums and its learning rate (:func:`jopt.scale_by_ftrl`).
+
+    Args:
+      accumulator: n, the sum of squared gradients (from ``initial_accumulator_value``).
+      linear: z.
+      rate: the learning-rate state (:class:`jopt.ScaleByScheduleState` for a schedule,
+        else :class:`jopt.ScaleByLearningRateState`).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> state = jopt.scale_by_ftrl(0.1, initial_accumulator_value=0.5).init(jnp.zeros(2))
+    >>> state.accumulator, state.rate.learning_rate
+    (Array([0.5, 0.5], dtype=float32), Array(0.1, dtype=float32))
+    """
 
     accumulator: PerParam
     linear: PerParam
@@ -106,9 +116,9 @@ def scale_by_ftrl(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        require_params(params, "(FTRL solves for the new parameters)")
-        check_tree(updates, state.accumulator)
-        check_tree(updates, params, "the params")
+        check_update_params(
+            updates, params, "(FTRL solves for the new parameters)", state.accumulator
+        )
         lr, rate = next_learning_rate(learning_rate, state.rate)
 
         @per_dtype

@@ -11,13 +11,33 @@ from jopt._core.checks import checked, learning_rate, nonnegative, unchecked
 from jopt._core.dtypes import cast, compute_dtype, per_dtype
 from jopt._core.hyperparams import ScalarOrSchedule
 from jopt._core.learning_rate import init_learning_rate, next_learning_rate
-from jopt._core.state import check_tree, evaluate, increment, require_params, zero_count
+from jopt._core.state import check_update_params, evaluate, increment, requested, zero_count
 
 MASK = unchecked("a tree of bools or a function of the params, as optax.masked's")
 
 
+def _decay_now(weight_decay: ScalarOrSchedule, state: Any, updates: Any, params: Any) -> Any:
+    """Checks an update's ``params`` against its ``updates`` and returns this update's λ
+    (a schedule evaluated at ``state.count``, the updates already applied)."""
+    check_update_params(updates, params, "to decay them")
+    if callable(weight_decay):
+        return evaluate(weight_decay, state.count, "the weight-decay schedule")
+    return weight_decay
+
+
 class AddDecayedWeightsState(NamedTuple):
-    """A weight-decay schedule's count (updates applied); a constant decay keeps no state."""
+    """A weight-decay schedule's count (updates applied); a constant decay keeps no state.
+
+    Args:
+      count: int32, the updates applied: the schedule's argument.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.add_decayed_weights(jopt.schedules.step_lr(0.5, step_size=1, gamma=0.5))
+    >>> params = jnp.ones(2)
+    >>> updates, state = tx.update(jnp.zeros(2), tx.init(params), params)
+    >>> updates, state.count  # λ_0·θ, one update applied
+    (Array([0.5, 0.5], dtype=float32), Array(1, dtype=int32))
+    """
 
     count: jax.Array
 
@@ -54,13 +74,7 @@ def add_decayed_weights(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        require_params(params, "to decay them")
-        check_tree(updates, params, "the params")
-        wd = (
-            evaluate(weight_decay, state.count, "the weight-decay schedule")
-            if scheduled
-            else (weight_decay)
-        )
+        wd = _decay_now(weight_decay, state, updates, params)
         decay_of = per_dtype(lambda dt: cast(wd, dt))
 
         def decay(g, p):
@@ -72,6 +86,15 @@ def add_decayed_weights(
 
     tx = optax.GradientTransformationExtraArgs(init_fn, update_fn)
     return tx if mask is None else optax.masked(tx, mask)
+
+
+def optional_decay(
+    weight_decay: ScalarOrSchedule | None, mask: Any | None = None
+) -> list[optax.GradientTransformation]:
+    """``[add_decayed_weights(weight_decay, mask)]`` when a decay is asked for
+    (``requested``), else ``[]``: an alias's optional decay step,
+    which keeps no state when off. From checked arguments."""
+    return [add_decayed_weights(weight_decay, mask)] if requested(weight_decay) else []
 
 
 @checked(learning_rate=learning_rate(), weight_decay=nonnegative(schedule=True), mask=MASK)
@@ -111,13 +134,7 @@ def decoupled_weight_decay(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        require_params(params, "to decay them")
-        check_tree(updates, params, "the params")
-        wd = (
-            evaluate(weight_decay, state.count, "the weight-decay schedule")
-            if scheduled
-            else (weight_decay)
-        )
+        wd = _decay_now(weight_decay, state, updates, params)
         lr, state = next_learning_rate(learning_rate, state)
 
         def decay(u, p):

@@ -14,8 +14,8 @@ import optax
 
 from jopt._core.chain import chain
 from jopt._core.checks import checked, dtype, learning_rate, unit_interval
-from jopt._core.dtypes import cast, compute_dtype, per_dtype
-from jopt._core.elementwise import ema
+from jopt._core.dtypes import compute_dtype, per_dtype
+from jopt._core.elementwise import ema, ema_weights
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
@@ -24,7 +24,17 @@ from jopt.sharding._leafwise import map_leaves
 
 
 class ScaleByMomentumState(NamedTuple):
-    """``mu``: the EMA m of the gradients."""
+    """The deck's momentum (:func:`jopt.scale_by_momentum`, :func:`jopt.scale_by_nesterov`).
+
+    Args:
+      mu: the EMA m of the gradients.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_momentum(0.5)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state.mu  # (1 − β)g
+    Array([ 0.5, -1. ], dtype=float32)
+    """
 
     mu: PerParam
 
@@ -41,10 +51,7 @@ def _scale_by_ema(
         del params, extra_args
         check_tree(updates, state.mu)
 
-        @per_dtype  # scalars once per dtype, not per leaf
-        def scalars(dt):
-            b = cast(beta, dt)
-            return b, 1.0 - b
+        scalars = per_dtype(lambda dt: ema_weights(beta, dt))  # once per dtype, not per leaf
 
         def step(g, m):
             dt = compute_dtype(g)

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.regularization.weight_decay import add_decayed_weights
+from jopt._algorithms.regularization.weight_decay import optional_decay
 from jopt._core.chain import chain
 from jopt._core.checks import (
     checked,
@@ -31,18 +31,66 @@ from jopt.sharding._leafwise import map_leaves
 
 
 class ScaleByTraceState(NamedTuple):
-    """``trace``: the momentum buffer b (optax's ``trace`` layout)."""
+    """PyTorch's momentum buffer without a count (optax's ``trace`` layout).
+
+    Args:
+      trace: the momentum buffer b.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_trace(0.9)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state  # b_1 = g_1
+    ScaleByTraceState(trace=Array([ 1., -2.], dtype=float32))
+    """
 
     trace: PerParam
 
 
 class ScaleByCountedTraceState(NamedTuple):
     """The buffer with a count: dampening (whose first step differs, b_1 = g_1) or a
-    momentum schedule (evaluated at the count) needs one. ``count``: int32, updates
-    applied; ``trace``: the buffer b."""
+    momentum schedule (evaluated at the count) needs one.
+
+    Args:
+      count: int32, updates applied.
+      trace: the buffer b.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_trace(0.9, dampening=0.5)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state.count, state.trace  # b_1 = g_1, undampened
+    (Array(1, dtype=int32), Array([ 1., -2.], dtype=float32))
+    """
 
     count: jax.Array
     trace: PerParam
+
+
+TraceState = ScaleByTraceState | ScaleByCountedTraceState
+
+
+def init_trace(params: Any, mu_dtype: Any | None, counted: bool) -> TraceState:
+    """A new zero buffer b for ``params``, with a step count when ``counted`` (a
+    momentum schedule or dampening reads one)."""
+    trace = moments_like(params, mu_dtype)
+    if counted:
+        return ScaleByCountedTraceState(zero_count(params), trace)
+    return ScaleByTraceState(trace)
+
+
+def trace_momentum(momentum: ScalarOrSchedule, state: TraceState, updates: Any) -> Any:
+    """Checks ``updates`` against ``state.trace``; returns μ for this update (a schedule
+    evaluated at the updates already applied, which a schedule's state counts)."""
+    check_tree(updates, state.trace)
+    if isinstance(state, ScaleByCountedTraceState):
+        return evaluate(momentum, state.count, "the momentum schedule")
+    return momentum
+
+
+def next_trace(state: TraceState, trace: Any) -> TraceState:
+    """The state after an update that left the buffer ``trace``, its count advanced."""
+    if isinstance(state, ScaleByCountedTraceState):
+        return ScaleByCountedTraceState(increment(state.count), trace)
+    return ScaleByTraceState(trace)
 
 
 def nesterov_needs_momentum(call: str, arguments: Mapping[str, Any]) -> None:
@@ -118,15 +166,11 @@ def scale_by_trace(
     counted = dampened or callable(momentum)
 
     def init_fn(params):
-        trace = moments_like(params, mu_dtype)
-        if counted:
-            return ScaleByCountedTraceState(zero_count(params), trace)
-        return ScaleByTraceState(trace)
+        return init_trace(params, mu_dtype, counted)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        check_tree(updates, state.trace)
-        mu_now = evaluate(momentum, state.count, "the momentum schedule") if counted else momentum
+        mu_now = trace_momentum(momentum, state, updates)
         first: Any = state.count == 0 if dampened else None
 
         @per_dtype  # scalars once per dtype, not per leaf
@@ -148,9 +192,7 @@ def scale_by_trace(
             return out.astype(g.dtype), b_new.astype(b.dtype)
 
         out, trace = map_leaves(step, 2, updates, state.trace)
-        if counted:
-            return out, ScaleByCountedTraceState(increment(state.count), trace)
-        return out, ScaleByTraceState(trace)
+        return out, next_trace(state, trace)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -210,8 +252,7 @@ def sgd(
     Array([0.71], dtype=float32)
     """
     steps: list[optax.GradientTransformation] = [optax.scale(-1.0)] if maximize else []
-    if requested(weight_decay):
-        steps.append(add_decayed_weights(weight_decay))
+    steps += optional_decay(weight_decay)
     if requested(momentum):
         steps.append(scale_by_trace(momentum, dampening, nesterov=nesterov, mu_dtype=mu_dtype))
     return chain(*steps, scale_by_learning_rate(learning_rate))

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.regularization.weight_decay import MASK, add_decayed_weights
+from jopt._algorithms.regularization.weight_decay import MASK, optional_decay
 from jopt._core.chain import chain
 from jopt._core.checks import (
     checked,
@@ -18,12 +18,12 @@ from jopt._core.checks import (
     nonnegative,
     optional,
 )
-from jopt._core.dtypes import cast, compute_dtype, per_dtype
-from jopt._core.elementwise import ema
+from jopt._core.dtypes import compute_dtype, per_dtype
+from jopt._core.elementwise import ema, ema_weights
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
-from jopt._core.state import check_tree, moments_like, requested
+from jopt._core.state import check_tree, moments_like
 from jopt.sharding._leafwise import map_leaves
 
 # The rules of Lion's direction, shared by every factory of this module.
@@ -31,7 +31,17 @@ RULES = dict(b1=closed_unit_interval(), b2=closed_unit_interval(), mu_dtype=dtyp
 
 
 class ScaleByLionState(NamedTuple):
-    """``mu``: the momentum m, an EMA of the gradients with decay β2."""
+    """Lion's momentum (:func:`jopt.scale_by_lion`).
+
+    Args:
+      mu: the momentum m, an EMA of the gradients with decay β2.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_lion(b2=0.5)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state.mu  # (1 − β2)g
+    Array([ 0.5, -1. ], dtype=float32)
+    """
 
     mu: PerParam
 
@@ -79,8 +89,7 @@ def scale_by_lion(
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
-            c1, c2 = cast(b1, dt), cast(b2, dt)
-            return _Scalars(b1=c1, rest1=1.0 - c1, b2=c2, rest2=1.0 - c2)
+            return _Scalars(*ema_weights(b1, dt), *ema_weights(b2, dt))
 
         def step(g, m):
             dt = compute_dtype(g)
@@ -139,7 +148,7 @@ def lion(
     >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # −α·sign(g)
     Array([-0.1,  0.1], dtype=float32)
     """
-    decay = [add_decayed_weights(weight_decay, mask)] if requested(weight_decay) else []
+    decay = optional_decay(weight_decay, mask)
     return chain(
         scale_by_lion(b1, b2, mu_dtype=mu_dtype), *decay, scale_by_learning_rate(learning_rate)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax.numpy as jnp
 import optax
@@ -19,8 +19,18 @@ from jopt.sharding._leafwise import map_leaves
 
 
 class ScaleByRpropState(NamedTuple):
-    """``step_size``: Δ per coordinate (Δ_0 = the initial step size); ``prev``: the
-    gradient the last step used (zero where it changed sign)."""
+    """Rprop's per-coordinate steps (:func:`jopt.scale_by_rprop`).
+
+    Args:
+      step_size: Δ per coordinate (Δ_0 = the initial step size).
+      prev: the gradient the last step used (zero where it changed sign).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.scale_by_rprop(0.1)
+    >>> _, state = tx.update(jnp.array([1.0, -2.0]), tx.init(jnp.zeros(2)))
+    >>> state.step_size, state.prev  # the first step keeps Δ_0
+    (Array([0.1, 0.1], dtype=float32), Array([ 1., -2.], dtype=float32))
+    """
 
     step_size: PerParam
     prev: PerParam
@@ -38,6 +48,8 @@ class InitialStepSize(Rule):
     ...
     TypeError: jopt.rprop: learning_rate is Rprop's initial step size Δ_0, read once ...
     """
+
+    kind: ClassVar[str] = "number"
 
     message: str | None = None
 

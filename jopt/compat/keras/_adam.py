@@ -12,7 +12,7 @@ from typing import Any, Unpack
 
 import optax
 
-from jopt._algorithms.adam.adam import scale_by_adam, scale_by_amsgrad
+from jopt._algorithms.adam.adam import adam_direction
 from jopt._algorithms.adam.adamax import scale_by_adamax
 from jopt._algorithms.adam.nadam import scale_by_nadam
 from jopt._core.checks import Rule, flag, nonnegative, unit_interval
@@ -45,8 +45,7 @@ def _adam(
     weight_decay: Any,
     options: Mapping[str, Any],
 ) -> optax.GradientTransformationExtraArgs:
-    scale = scale_by_amsgrad if amsgrad else scale_by_adam
-    direction = scale(beta_1, beta_2, epsilon, eps_hat=True)
+    direction = adam_direction(beta_1, beta_2, epsilon, amsgrad=amsgrad, eps_hat=True)
     steps = [direction, scale_by_learning_rate(learning_rate)]
     return keras_optimizer(steps, learning_rate, weight_decay, options)
 

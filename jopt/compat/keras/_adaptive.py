@@ -14,7 +14,7 @@ import optax
 
 from jopt._algorithms.adaptive.adadelta import scale_by_adadelta
 from jopt._algorithms.adaptive.adagrad import scale_by_adagrad
-from jopt._algorithms.adaptive.rmsprop import scale_by_rms, scale_by_stddev
+from jopt._algorithms.adaptive.rmsprop import rmsprop_steps
 from jopt._core.checks import closed_unit_interval, flag, nonnegative, optional, unit_interval
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import scale_by_learning_rate
@@ -115,12 +115,10 @@ def RMSprop(  # noqa: N802
     >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # −0.1·2/sqrt(0.25·4)
     Array([-0.2], dtype=float32)
     """
-    direction = (
-        scale_by_stddev(rho, epsilon, eps_in_sqrt=True)
-        if centered
-        else scale_by_rms(rho, epsilon, eps_in_sqrt=True)
-    )
-    steps = [direction, *lr_inside_momentum(learning_rate, momentum)]
+    steps = [
+        *rmsprop_steps(rho, epsilon, eps_in_sqrt=True, centered=centered),
+        *lr_inside_momentum(learning_rate, momentum),
+    ]
     return keras_optimizer(steps, learning_rate, weight_decay, options)
 
 

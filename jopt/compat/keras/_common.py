@@ -24,7 +24,7 @@ import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict, TypeVar
+from typing import Any, ClassVar, TypedDict, TypeVar
 
 import jax.numpy as jnp
 import numpy as np
@@ -74,6 +74,15 @@ class KerasOptions(TypedDict, total=False):
       only, with the mean of the n gradients; the preset's own step count (Adam's bias
       corrections, Keras' ``iterations``) counts those updates, while a learning-rate
       schedule sees every call (Keras' ``optimizer._iterations``).
+
+    >>> import jax.numpy as jnp
+    >>> import jopt.compat.keras as jk
+    >>> options: jk.KerasOptions = {"clipnorm": 1.0, "use_ema": True}
+    >>> tx = jk.SGD(learning_rate=0.5, **options)
+    >>> params = jnp.zeros(2)
+    >>> updates, state = tx.update(jnp.array([3.0, 4.0]), tx.init(params), params)
+    >>> updates  # g clipped to the norm 1, times −0.5
+    Array([-0.3, -0.4], dtype=float32)
     """
 
     clipnorm: Scalar | None
@@ -109,6 +118,8 @@ class KerasLearningRate(Rule):
     schedule object is one), or a function of no arguments, called at every step (under
     ``jax.jit``: when the step is traced); returned as a number or a schedule."""
 
+    kind: ClassVar[str] = "number"
+
     def __call__(self, call: str, name: str, value: Any) -> Any:
         if callable(value) and takes_no_arguments(value):
             fn = value
@@ -129,6 +140,8 @@ class KerasInteger(Rule):
     """An integer option Keras checks: a non-number is a TypeError, a number that is not
     an integer >= ``minimum`` a ValueError in Keras' words (``message``); a traced integer
     passes. ``zero_ok``: 0 means "off", as ``None`` does (``gradient_accumulation_steps``)."""
+
+    kind: ClassVar[str] = "int"
 
     minimum: int
     message: str
@@ -305,6 +318,7 @@ def keras_optimizer(
             accumulate if requested(accumulate) else None,
             opts["ema_momentum"] if opts["use_ema"] else None,
             opts["ema_overwrite_frequency"],
+            reads_params=decay_of is not None,
         )
     return _options.keras_transformation(body, opts["loss_scale_factor"])
 

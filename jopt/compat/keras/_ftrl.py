@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import Any, ClassVar, Unpack
 
 import optax
 
@@ -25,6 +25,8 @@ from jopt.compat.keras._common import (
 class KerasSign(Rule):
     """A finite real number >= 0 (``sign="positive"``) or <= 0 (``"negative"``), refused
     in Keras' words ("`l1_regularization_strength` needs to be positive or zero")."""
+
+    kind: ClassVar[str] = "number"
 
     sign: str
 

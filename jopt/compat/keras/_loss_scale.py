@@ -17,6 +17,7 @@ from jopt._core.checks import (
     transformation,
     unchecked,
 )
+from jopt._core.control import cond
 from jopt._core.hyperparams import Scalar
 from jopt._core.state import scalar, zero_count
 from jopt.compat.keras._common import OPTION_DEFAULTS
@@ -55,6 +56,17 @@ def LossScaleOptimizer(  # noqa: N802
     and the scale halves. The inner optimizer's own ``loss_scale_factor`` is ignored,
     as in Keras. Keras' base options belong to the inner optimizer (Keras' error
     otherwise).
+
+    Args:
+      inner_optimizer: the optimizer stepped with g / scale (a jopt.compat.keras preset,
+        bare or wrapped).
+      initial_scale: the first scale, > 0 (Keras' 2¹⁵).
+      dynamic_growth_steps: the finite steps in a row after which the scale doubles, an
+        integer >= 1.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``; :func:`scale_loss` reads its scale
+      from the state.
 
     >>> import jax.numpy as jnp
     >>> import jopt.compat.keras as jk
@@ -110,7 +122,7 @@ def LossScaleOptimizer(  # noqa: N802
             out = jax.tree.map(jnp.zeros_like, updates)
             return out, LossScaleState(jnp.zeros_like(state.step_counter), scale * 0.5, state.inner)
 
-        return jax.lax.cond(finite, step, skip)
+        return cond(finite, step, skip)
 
     body = optax.GradientTransformationExtraArgs(init_fn, update_fn)
     return keras_transformation(body, None)
@@ -132,6 +144,14 @@ def scale_loss(state: Any, loss: Any) -> jax.Array:
     """``loss`` times the current dynamic scale of the :func:`LossScaleOptimizer` whose
     state is ``state`` (Keras' ``optimizer.scale_loss(loss)``): differentiate this,
     hand the gradients to ``update`` as they are.
+
+    Args:
+      state: a state holding a :func:`LossScaleOptimizer`'s (bare, in a chain, or a Flax
+        ``nnx.Optimizer``'s ``opt_state``).
+      loss: the loss, a number or an array.
+
+    Returns:
+      ``loss`` times the current scale.
 
     >>> import jax.numpy as jnp
     >>> import jopt.compat.keras as jk

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import Any, ClassVar, Unpack
 
 import jax
 import optax
@@ -100,6 +100,8 @@ def Adafactor(  # noqa: N802 (Keras' class name)
 class _ExcludeLayers(Rule):
     """``None`` or a sequence of regular expressions (searched in each parameter's path),
     returned as a list."""
+
+    kind: ClassVar[str] = "patterns"
 
     def __call__(self, call: str, name: str, value: Any) -> Any:
         if value is None:

@@ -66,6 +66,10 @@ class OptimizerMap(MutableMapping[str, Any]):
     Unlike Keras' it is not callable, so ``optax.inject_hyperparams`` does not take it
     for a schedule.
 
+    Args:
+      default_optimizer: the optimizer of every path no key matches.
+      optimizer_map: ``{path or regular expression: optimizer}``; None for none.
+
     >>> import jopt.compat.keras as jk
     >>> sgd, adam = jk.SGD(), jk.Adam()
     >>> groups = jk.OptimizerMap(sgd, {"encoder/.*": adam})
@@ -159,6 +163,14 @@ def MultiOptimizer(  # noqa: N802
     together. ``loss_scale_factor`` replaces the sub-optimizers' own, as in Keras (None
     switches theirs off). A :func:`LossScaleOptimizer` may wrap a MultiOptimizer, not
     go inside one.
+
+    Args:
+      optimizer_map: an :class:`OptimizerMap`, or a function ``path -> optimizer``.
+      loss_scale_factor: the gradients are divided by it, > 0, in place of the
+        sub-optimizers' own; None switches theirs off.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` on ``optax.multi_transform``.
 
     >>> import jax.numpy as jnp
     >>> import jopt.compat.keras as jk

@@ -16,6 +16,7 @@ import optax
 
 from jopt._core.chain import in_compute_dtype
 from jopt._core.checks import UnnamedValueError, checked, unchecked
+from jopt._core.control import cond
 from jopt._core.dtypes import cast, compute_dtype, real_dtype
 from jopt._core.elementwise import abs_sq
 from jopt._core.hyperparams import ScalarOrSchedule
@@ -200,11 +201,15 @@ def accumulate_and_average(
     steps: Any | None,
     ema_momentum: Any | None,
     overwrite_frequency: Any | None,
+    reads_params: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     """Keras' ``_backend_apply_gradients`` (JAX backend): every ``steps``-th call runs
     ``body`` on the mean of the accumulated gradients, the others only add to the sum;
     then (``ema_momentum`` not None) the EMA of the new parameters, and every
-    ``overwrite_frequency``-th iteration the update that lands them on it."""
+    ``overwrite_frequency``-th iteration the update that lands them on it.
+
+    ``reads_params``: ``body`` needs the params (a weight decay): an update without them
+    is refused at every call, not only at the calls that run ``body``."""
 
     def init_fn(params):
         return KerasBaseState(
@@ -215,6 +220,10 @@ def accumulate_and_average(
         )
 
     def update_fn(updates, state, params=None, **extra_args):
+        if reads_params:
+            require_params(params, "(the weight decay reads them)")
+        if ema_momentum is not None:
+            require_params(params, "(the EMA averages them)")
         count = state.count
         accumulated = state.accumulated
         if steps is None:
@@ -243,7 +252,7 @@ def accumulate_and_average(
                 )
                 return zeros, state.inner, added
 
-            out, inner, accumulated = jax.lax.cond((count + 1) % n == 0, run, wait)
+            out, inner, accumulated = cond((count + 1) % n == 0, run, wait)
             iterations = count // n
         ema = state.ema
         if ema_momentum is not None:
@@ -309,8 +318,13 @@ def ema_params(state: Any, params: Any) -> Any:
     ``model.fit``) writes into the model. Leaves of a :func:`MultiOptimizer` group
     without ``use_ema`` keep their values.
 
-    ``state`` is any state holding a jopt.compat.keras optimizer's (bare, in a chain,
-    or a Flax ``nnx.Optimizer``'s ``opt_state``); ``params``, the current parameters.
+    Args:
+      state: a state holding a jopt.compat.keras optimizer's (bare, in a chain, or a Flax
+        ``nnx.Optimizer``'s ``opt_state``).
+      params: the current parameters.
+
+    Returns:
+      ``params`` with each leaf that an average covers replaced by its average.
 
     >>> import jax.numpy as jnp, optax
     >>> import jopt.compat.keras as jk

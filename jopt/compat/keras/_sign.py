@@ -8,7 +8,7 @@ options and its decoupled decay).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import Any, ClassVar, Unpack
 
 import optax
 
@@ -28,6 +28,8 @@ from jopt.compat.keras._common import (
 @dataclass(frozen=True)
 class _Beta1(Rule):
     """Keras' rule for Lion's β1: a real number in (0, 1], refused in Keras' words."""
+
+    kind: ClassVar[str] = "number"
 
     def __call__(self, call: str, name: str, value: Any) -> Any:
         real()(call, name, value)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import optax
 
-from jopt._algorithms.adam.adam import scale_by_adam, scale_by_amsgrad
+from jopt._algorithms.adam.adam import adam_direction
 from jopt._algorithms.adam.adamax import scale_by_adamax
 from jopt._algorithms.adam.nadam import scale_by_nadam
 from jopt._algorithms.adam.radam import scale_by_radam
@@ -73,7 +73,7 @@ def Adam(  # noqa: N802 (PyTorch's class name)
     >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # first step: −α·sign(g)
     Array([-0.1,  0.1], dtype=float32)
     """
-    direction = (scale_by_amsgrad if amsgrad else scale_by_adam)(*split_betas(betas), eps)
+    direction = adam_direction(*split_betas(betas), eps, amsgrad=amsgrad)
     return torch_optimizer(
         direction,
         lr,
@@ -123,7 +123,7 @@ def AdamW(  # noqa: N802
     >>> tx.update(jnp.array([1.0]), tx.init(params), params)[0]  # −0.1·(1 + 0.5·2)
     Array([-0.2], dtype=float32)
     """
-    direction = (scale_by_amsgrad if amsgrad else scale_by_adam)(*split_betas(betas), eps)
+    direction = adam_direction(*split_betas(betas), eps, amsgrad=amsgrad)
     return torch_optimizer(
         direction, lr, maximize=maximize, weight_decay=weight_decay, decoupled_weight_decay=True
     )

@@ -10,8 +10,7 @@ import optax
 
 from jopt._algorithms.adaptive.adadelta import scale_by_adadelta
 from jopt._algorithms.adaptive.adagrad import scale_by_adagrad
-from jopt._algorithms.adaptive.rmsprop import scale_by_rms, scale_by_stddev
-from jopt._algorithms.sgd.sgd import scale_by_trace
+from jopt._algorithms.adaptive.rmsprop import rmsprop_steps
 from jopt._core.checks import (
     checked,
     closed_unit_interval,
@@ -140,14 +139,7 @@ def RMSprop(  # noqa: N802
     >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # −0.1·2/sqrt(0.25·4)
     Array([-0.2], dtype=float32)
     """
-    direction = (
-        scale_by_stddev(alpha, eps, eps_in_sqrt=False)
-        if centered
-        else scale_by_rms(alpha, eps, eps_in_sqrt=False)
-    )
-    steps: list[optax.GradientTransformation] = [direction]
-    if requested(momentum):
-        steps.append(scale_by_trace(momentum))
+    steps = rmsprop_steps(alpha, eps, eps_in_sqrt=False, centered=centered, momentum=momentum)
     return torch_optimizer(steps, lr, maximize=maximize, weight_decay=weight_decay)
 
 

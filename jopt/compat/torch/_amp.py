@@ -27,8 +27,20 @@ STATE = unchecked("any pytree holding a GradScalerState; searched by type")
 
 
 class GradScalerState(NamedTuple):
-    """``scale``: the loss scale S (float32, as PyTorch's); ``growth_tracker``: finite
-    steps since the scale last changed (int32); ``inner_state``: the wrapped optimizer's."""
+    """The state of a transformation wrapped by :meth:`GradScaler.wrap`.
+
+    Args:
+      scale: the loss scale S (float32, as PyTorch's).
+      growth_tracker: finite steps since the scale last changed (int32).
+      inner_state: the wrapped optimizer's state.
+
+    >>> import jax.numpy as jnp
+    >>> import jopt.compat.torch as jt
+    >>> tx = jt.GradScaler(init_scale=1024.0).wrap(jt.SGD(lr=0.1))
+    >>> state = tx.init(jnp.zeros(2))
+    >>> state.scale, state.growth_tracker
+    (Array(1024., dtype=float32), Array(0, dtype=int32))
+    """
 
     scale: jax.Array
     growth_tracker: jax.Array

@@ -37,12 +37,27 @@ from jopt.compat.torch._common import LR
 class LbfgsState(NamedTuple):
     """PyTorch's LBFGS state, flat vectors in float32 (float64 for float64 params).
 
-    ``n_iter``: iterations over all steps (int32); ``d``: the last direction; ``t``: the
-    last step length; ``old_dirs``, ``old_stps``, ``ro``: the history (y, s, 1/yᵀs), a
-    ring of ``history_size`` rows of which ``history_len`` are in use, the oldest at
-    ``history_start``; ``h_diag``: the initial inverse-Hessian scale yᵀs/yᵀy;
-    ``prev_flat_grad``: the gradient at the start of the last iteration; ``rate``: the
-    learning rate (read it with :func:`jopt.get_learning_rate`).
+    The history (y, s, 1/yᵀs) is a ring of ``history_size`` rows of which
+    ``history_len`` are in use, the oldest at ``history_start``.
+
+    Args:
+      n_iter: iterations over all steps (int32).
+      d: the last direction.
+      t: the last step length.
+      old_dirs: the history's y (rows).
+      old_stps: the history's s (rows).
+      ro: the history's 1/yᵀs.
+      history_start: the row of the oldest pair (int32).
+      history_len: the rows in use (int32).
+      h_diag: the initial inverse-Hessian scale yᵀs/yᵀy.
+      prev_flat_grad: the gradient at the start of the last iteration.
+      rate: the learning rate (read it with :func:`jopt.get_learning_rate`).
+
+    >>> import jax.numpy as jnp
+    >>> import jopt.compat.torch as jt
+    >>> state = jt.LBFGS(history_size=3).init(jnp.zeros(2))
+    >>> state.old_dirs.shape, state.history_len
+    ((3, 2), Array(0, dtype=int32))
     """
 
     n_iter: jax.Array

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import jax.numpy as jnp
 import optax
@@ -100,6 +100,8 @@ class _NsSteps(Rule):
     """torch's Muon refuses ``ns_steps >= 100`` with its own message; then an integer in
     [0, 99]."""
 
+    kind: ClassVar[str] = "int"
+
     def __call__(self, call: str, name: str, value: Any) -> Any:
         if not isinstance(value, bool) and isinstance(value, int) and value >= 100:
             raise ValueError(
@@ -115,6 +117,8 @@ class _NsSteps(Rule):
 @dataclass(frozen=True)
 class _AdjustLrFn(Rule):
     """``None``, ``"original"`` or ``"match_rms_adamw"``, refused in torch's words."""
+
+    kind: ClassVar[str] = "choice"
 
     def __call__(self, call: str, name: str, value: Any) -> Any:
         if value not in (None, "original", "match_rms_adamw"):
