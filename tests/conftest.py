@@ -19,10 +19,22 @@ os.environ.setdefault(
 
 
 import jax  # noqa: E402
+import pytest  # noqa: E402
 from hypothesis import Phase, settings  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+# XLA's compiled programs are kept on disk (JAX's persistent compilation cache), so that
+# the xdist workers share them, and a second run of the suite compiles only what changed.
+# The cache is keyed by each program's HLO, the flags, jax's version and the devices.
+_XLA_CACHE = os.environ.get(
+    "JOPT_XLA_CACHE", os.path.join(tempfile.gettempdir(), f"jopt-xla-cache-{os.getuid()}")
+)
+if _XLA_CACHE:  # JOPT_XLA_CACHE= (empty) turns it off
+    jax.config.update("jax_compilation_cache_dir", _XLA_CACHE)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 # No "shrink" or "explain" phase by default: each reruns a failing example many times
 # (each run may compile), so a regression that fails many registry cases at once could
@@ -36,3 +48,25 @@ settings.load_profile(os.environ.get("JOPT_HYPOTHESIS_PROFILE", "jopt"))
 
 # Type-checked by tests/test_types.py, never run (it holds calls that must not type-check).
 collect_ignore = ["typing_usage.py"]
+
+
+# Worker affinity under `-n` (pyproject's `--dist loadgroup`): a module or session fixture
+# is built once per xdist worker that runs a test needing it, and JAX caches what it
+# compiled per process. So the tests of one such fixture of the suite share a worker (the
+# lockstep runs of tests/compat/conftest.py, the study's default run: tens of seconds
+# each), and so do the registry tests of one case (its programs compile once).
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        groups = {
+            f"{d[-1].argname}@{d[-1].baseid}"
+            for d in defs
+            if d[-1].scope in ("module", "session") and d[-1].baseid.startswith("tests")
+        }
+        case = getattr(getattr(item, "callspec", None), "params", {}).get("case")
+        if not groups and item.path.name.startswith("test_registry_") and case is not None:
+            groups = {f"case-{case.name}"}
+        for group in sorted(groups):
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import pytest
 from flax import nnx
@@ -32,6 +31,7 @@ def xent(logits, y):
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
 
+@pytest.mark.slow  # three MLP trainings on digits
 @pytest.mark.parametrize(
     "tx", [jopt.adam(1e-2), jopt.sgd(0.1, 0.9), jopt.rmsprop(1e-3)], ids=["adam", "sgd", "rmsprop"]
 )
@@ -65,40 +65,3 @@ def test_linen_train_state_steps_like_the_bare_transform():
     u, _ = tx.update(grads, tx.init(params), params)
     jopt.testing.assert_trees_close(state.params, optax.apply_updates(params, u))
     assert int(state.step) == 1
-
-
-def test_minibatch_indices_epoch_properties():
-    key = jax.random.key(3)
-    idx = jopt.minibatch_indices(key, 1797, 64)
-    assert idx.shape == (1797 // 64, 64) and idx.dtype == jnp.int32
-    flat = np.asarray(idx).ravel()
-    assert len(np.unique(flat)) == flat.size  # no index twice in one epoch
-    assert flat.min() >= 0 and flat.max() < 1797
-    other = np.asarray(jopt.minibatch_indices(jax.random.key(4), 1797, 64)).ravel()
-    assert not np.array_equal(flat, other)  # a fresh permutation per key
-    online = jopt.minibatch_indices(key, 10, 1)
-    assert online.shape == (10, 1) and sorted(np.asarray(online).ravel()) == list(range(10))
-    jitted = jax.jit(jopt.minibatch_indices, static_argnums=(1, 2))(key, 1797, 64)
-    np.testing.assert_array_equal(np.asarray(jitted), np.asarray(idx))
-
-
-def test_minibatch_indices_in_lax_scan_epoch():
-    x, y = digits()
-    params = {"w": jnp.zeros((64, 10), jnp.float32), "b": jnp.zeros(10, jnp.float32)}
-    tx = jopt.sgd(0.5)
-
-    def loss(p, xb, yb):
-        return xent(xb @ p["w"] + p["b"], yb)
-
-    @jax.jit
-    def epoch(carry, key):
-        def body(c, idx):
-            p, s = c
-            u, s = tx.update(jax.grad(loss)(p, x[idx], y[idx]), s, p)
-            return (optax.apply_updates(p, u), s), None
-
-        return jax.lax.scan(body, carry, jopt.minibatch_indices(key, x.shape[0], 32))[0], None
-
-    carry = (params, tx.init(params))
-    carry, _ = jax.lax.scan(epoch, carry, jax.random.split(jax.random.key(0), 3))
-    assert float(loss(carry[0], x, y)) < 0.5 * float(loss(params, x, y))

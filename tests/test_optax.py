@@ -68,34 +68,6 @@ def test_inject_hyperparams_sgd_momentum():
     jopt.testing.assert_trees_close(got, want)
 
 
-def test_multi_transform_and_get_learning_rate():
-    # Several rates in one state: the first in the state's pytree order is returned,
-    # i.e. multi_transform's labels in sorted order (not the order of the params).
-    for labels, want in (
-        ({"fast": jopt.sgd(0.5), "slow": jopt.rmsprop(0.01)}, 0.5),
-        ({"a_slow": jopt.rmsprop(0.01), "b_fast": jopt.sgd(0.5)}, 0.01),
-    ):
-        fast, slow = sorted(labels, key=lambda k: "fast" not in k)
-        for param_labels in ({"w": fast, "b": slow}, {"w": slow, "b": fast}):
-            _, state = _run(optax.multi_transform(labels, param_labels), PARAMS, grad_fn, steps=2)
-            assert float(jopt.get_learning_rate(state)) == want, (labels, param_labels)
-
-
-def test_get_learning_rate_of_a_chain_is_its_first_rate():
-    for first, second in ((0.5, 0.25), (0.25, 0.5)):
-        tx = optax.chain(jopt.sgd(first), jopt.scale_by_learning_rate(second))
-        _, state = _run(tx, PARAMS, grad_fn, steps=1)
-        assert float(jopt.get_learning_rate(state)) == first
-
-
-def test_get_learning_rate_through_inject_and_chain():
-    tx = optax.chain(optax.clip(1.0), jopt.adam(lambda c: 0.1 * (c.astype(jnp.float32) + 1.0)))
-    _, state = _run(tx, PARAMS, grad_fn, steps=4)
-    np.testing.assert_allclose(float(jopt.get_learning_rate(state)), 0.4, rtol=1e-6)
-    state0 = tx.init(PARAMS)  # before any update: the rate the first update will use
-    np.testing.assert_allclose(float(jopt.get_learning_rate(state0)), 0.1, rtol=1e-6)
-
-
 def test_jopt_adam_matches_optax_adam_in_float32():
     got, _ = _run(jopt.adam(0.05), PARAMS, grad_fn, steps=20)
     with jax.numpy_dtype_promotion("standard"):  # optax.adam is not strict-clean

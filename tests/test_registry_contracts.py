@@ -1,15 +1,19 @@
-"""Contract tests over the registry: jopt.testing's checks, vmap, convergence, completeness."""
+"""Contract tests over the registry (every public transformation factory and the listed
+configurations, tests/support/registry.py): jopt.testing's checks, on a mesh too, vmap over
+learning rates, convergence, the inject_hyperparams layout, optax.apply_if_finite."""
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from tests.support.registry import CASES, NOT_TRANSFORMS
 
 import jopt
+from tests.support.registry import CASES, EXCLUDED, discover
 
 IDS = [c.name for c in CASES]
 # 8 virtual CPU devices (conftest.py); jopt.testing shards the mixed tree over it:
@@ -17,6 +21,7 @@ IDS = [c.name for c in CASES]
 MESH = jax.make_mesh((2, 4), ("data", "model"))
 
 
+@functools.cache  # built once: every test of every case starts from it (arrays are immutable)
 def mixed_tree():
     """Params and grads in every float dtype, including a scalar leaf."""
     k = jax.random.split(jax.random.key(0), 4)
@@ -31,17 +36,10 @@ def mixed_tree():
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_contract(case):
-    params, grads = mixed_tree()
-    extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
-    tx = case.make(case.lr)
-    jopt.testing.check_transformation(tx, params, grads, steps=3, mesh=MESH, **extra)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_contract_with_a_schedule(case):
-    # The one registry-wide schedule test: the contract (an int32 count, jit = eager,
-    # dtypes), and each step records the rate of its count, lr·0.5^(k // 2).
+def test_contract_with_a_schedule_on_a_mesh(case):
+    # The registry-wide contract, once per case: an int32 count, jit = eager, donation,
+    # dtypes, and on a mesh the state placed as state_shardings says, compiled once.
+    # Each step records the rate of its count, lr·0.5^(k // 2).
     params, grads = mixed_tree()
     extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
     schedule = jopt.schedules.step_lr(case.lr, step_size=2, gamma=0.5)
@@ -62,6 +60,16 @@ def test_contract_with_a_schedule(case):
         assert float(jopt.get_learning_rate(state)) == pytest.approx(want)
 
 
+@pytest.mark.slow  # a composition, per case: outside the inner loop
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_contract_with_a_constant_rate(case):
+    # A constant rate keeps another layout (no count): its own contract, off the mesh.
+    params, grads = mixed_tree()
+    extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
+    jopt.testing.check_transformation(case.make(case.lr), params, grads, steps=3, **extra)
+
+
+@pytest.mark.slow  # a composition, per case: outside the inner loop
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_vmap_over_learning_rates(case):
     params = {
@@ -76,6 +84,7 @@ def test_vmap_over_learning_rates(case):
     jopt.testing.check_vmap(case.make, params, grads, values, **extra)
 
 
+@pytest.mark.slow  # a composition, per case: outside the inner loop
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_converges_on_a_quadratic(case):
     scale = jnp.asarray([1.0, 4.0, 0.5], jnp.float64)
@@ -102,85 +111,23 @@ def test_converges_on_a_quadratic(case):
 
 
 def test_registry_covers_every_public_transform():
-    public = {name for name in jopt.__all__ if name[0].islower()} - NOT_TRANSFORMS
-    covered = {c.factory.__name__ for c in CASES}
-    assert public <= covered, f"not in tests/registry.py: {sorted(public - covered)}"
+    covered = {c.factory for c in CASES}
+    missing = {n for n, f in discover().items() if f not in covered} - set(EXCLUDED)
+    assert not missing, f"not in tests/support/registry.py: {sorted(missing)}"
 
 
-def test_state_is_fixed_namedtuples_with_int32_count():
-    state = jopt.adam(1e-3).init({"w": jnp.zeros(3)})
-    assert isinstance(state[0], jopt.ScaleByAdamState)
-    assert state[0].count.dtype == jnp.int32
-    assert isinstance(state[1], jopt.ScaleByLearningRateState)
-    state = jopt.adam(jopt.schedules.step_lr(1e-3, step_size=10)).init({"w": jnp.zeros(3)})
-    assert isinstance(state[1], jopt.ScaleByScheduleState)
-    assert state[1].count.dtype == jnp.int32
+def test_registry_discovers_a_new_factory():
+    # A public factory added to an __all__ is found without an edit to the registry.
+    def fresh(learning_rate: float = 0.1) -> optax.GradientTransformationExtraArgs:
+        return jopt.sgd(learning_rate)
 
-
-def _count_increments(tx, params):
-    # The int32 scalar kernels an update runs: each costs XLA a compile of its own.
-    state = tx.init(params)
-    with jax.numpy_dtype_promotion("standard"):  # optax.adam mixes dtypes
-        jaxpr = jax.make_jaxpr(lambda g, s: tx.update(g, s, params))(params, state)
-    return [e for e in jaxpr.eqns if e.outvars[0].aval.dtype == jnp.int32]
-
-
-@pytest.mark.parametrize(
-    "name, make_jopt, make_optax",
-    [
-        ("sgd", lambda: jopt.sgd(0.1), lambda: optax.sgd(0.1)),
-        ("momentum", lambda: jopt.sgd(0.1, momentum=0.9), lambda: optax.sgd(0.1, momentum=0.9)),
-        (
-            "nesterov",
-            lambda: jopt.sgd(0.1, momentum=0.9, nesterov=True),
-            lambda: optax.sgd(0.1, momentum=0.9, nesterov=True),
-        ),
-        ("rmsprop", lambda: jopt.rmsprop(0.1), lambda: optax.rmsprop(0.1)),
-        ("adagrad", lambda: jopt.adagrad(0.1), lambda: optax.adagrad(0.1)),
-        ("adam", lambda: jopt.adam(0.1), lambda: optax.adam(0.1)),
-        ("adamw", lambda: jopt.adamw(0.1), lambda: optax.adamw(0.1)),
-    ],
-)
-def test_constant_rate_state_has_optaxs_arrays(name, make_jopt, make_optax):
-    # A constant rate keeps no count (optax keeps none either): the count's increment
-    # would be the step's only scalar kernel, ~8 ms more compile on a small tree.
-    params = {"w": jnp.zeros((4, 3), jnp.float32), "b": jnp.zeros(3, jnp.float32)}
-    jopt_state, optax_state = make_jopt().init(params), make_optax().init(params)
-    shapes = lambda s: sorted(  # noqa: E731
-        (jnp.shape(x), str(jnp.asarray(x).dtype)) for x in jax.tree.leaves(s)
-    )
-    # jopt also records the rate (a float scalar, copied, no kernel): get_learning_rate.
-    assert shapes(jopt_state) == sorted(shapes(optax_state) + [((), "float64")])
-    assert len(_count_increments(make_jopt(), params)) <= len(
-        _count_increments(make_optax(), params)
-    )
-    assert float(jopt.get_learning_rate(jopt_state)) == pytest.approx(0.1)
-
-
-def test_mismatched_tree_shows_both_structures():
-    tx = jopt.adam(1e-3)
-    state = tx.init({"w": jnp.zeros(3), "b": jnp.zeros(2)})
-    with pytest.raises(ValueError, match=r"(?s)jopt.adam.*gradients:.*'w'.*state:.*'b'"):
-        tx.update({"w": jnp.zeros(3)}, state)
-
-
-def test_count_saturates_instead_of_wrapping():
-    tx = jopt.scale_by_adam()
-    state = jopt.ScaleByAdamState(
-        jnp.asarray(jnp.iinfo(jnp.int32).max, jnp.int32), jnp.zeros(1), jnp.zeros(1)
-    )
-    _, state = tx.update(jnp.ones(1), state)
-    assert int(state.count) == jnp.iinfo(jnp.int32).max
-
-
-def test_low_precision_state_dtypes():
-    params = {"w": jnp.zeros((3,), jnp.float32)}
-    tx = jopt.adam(1e-3, mu_dtype=jnp.bfloat16, nu_dtype=jnp.bfloat16)
-    state = tx.init(params)
-    assert state[0].mu["w"].dtype == jnp.bfloat16 and state[0].nu["w"].dtype == jnp.bfloat16
-    updates, state = tx.update({"w": jnp.ones(3, jnp.float32)}, state)
-    assert updates["w"].dtype == jnp.float32
-    assert state[0].mu["w"].dtype == jnp.bfloat16
+    jopt.fresh = fresh  # type: ignore[attr-defined]
+    jopt.__all__.append("fresh")
+    try:
+        assert discover()["jopt.fresh"] is fresh
+    finally:
+        jopt.__all__.remove("fresh")
+        del jopt.fresh  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -227,7 +174,12 @@ def _without_injection(state):
     )
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+# optax.inject_hyperparams calls a factory with keywords: jopt.chain takes its transforms
+# positionally, as optax.chain does.
+INJECTABLE = [c for c in CASES if c.factory is not jopt.chain]
+
+
+@pytest.mark.parametrize("case", INJECTABLE, ids=[c.name for c in INJECTABLE])
 def test_inject_hyperparams_keeps_the_plain_layout(case):
     # optax.inject_hyperparams turns every numeric argument (defaults included) into an
     # array: a feature the caller did not ask for must still keep no state.
@@ -239,15 +191,17 @@ def test_inject_hyperparams_keeps_the_plain_layout(case):
     assert _layout(inner) == _layout(plain)
 
 
+@pytest.mark.slow  # a composition, per case: outside the inner loop
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_apply_if_finite_skips_a_nan_step(case):
     params, grads = mixed_tree()
     extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}
     tx = optax.apply_if_finite(case.make(case.lr), max_consecutive_errors=5)
+    update = jax.jit(tx.update)  # one compile for both steps (an eager lax.cond compiles)
     state = tx.init(params)
-    _, state = tx.update(grads, state, params, **extra)
+    _, state = update(grads, state, params, **extra)
     bad = jax.tree.map(lambda g: jnp.full_like(g, jnp.nan), grads)
-    updates, after = tx.update(bad, state, params, **extra)
+    updates, after = update(bad, state, params, **extra)
     for u in jax.tree.leaves(updates):
         assert not np.any(np.asarray(u, np.float64)), "a NaN step must not move the params"
     jopt.testing.assert_trees_close(after.inner_state, state.inner_state, "state after NaN step")

@@ -30,14 +30,16 @@ import optax
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.support.registry import CASES, Case
 
 import jopt
 import jopt.compat.keras as jk
 import jopt.compat.torch as jt
-import jopt.schedules as schedules
+from tests.support.registry import CASES, Case
 
 IDS = [c.name for c in CASES]
+# Random problems per case and property: each draws a new tree (shapes, dtypes, nesting),
+# hyperparameters and gradients; the registry's ~85 cases multiply it.
+EXAMPLES = 4
 STEPS = 3
 # Agreement "to rounding" per leaf dtype: two computations of the same math may round
 # differently (jit fuses, a cast happens one op earlier), by a few units of the last place.
@@ -279,6 +281,7 @@ def check_jit(tx, params, grads, values=None) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
+@settings(max_examples=EXAMPLES)
 @given(problem=problems())
 def test_zero_gradient_leaves_params_unchanged_unless_decay(case, problem):
     tx = with_args(case, problem).make(lr_of(case, problem))
@@ -295,6 +298,7 @@ MOMENTUM_CASES = [
 
 
 @pytest.mark.parametrize("case", MOMENTUM_CASES, ids=[c.name for c in MOMENTUM_CASES])
+@settings(max_examples=EXAMPLES)
 @given(problem=problems())
 def test_zero_momentum_is_gradient_descent(case, problem):
     # β = 0 as a JAX array keeps the buffer (jopt._base.requested), so the momentum math
@@ -329,7 +333,8 @@ def test_zero_momentum_is_gradient_descent(case, problem):
 EPS_ARGS = ("eps", "epsilon", "eps1", "adam_eps")
 # Left out: a case wrapped in another optimizer (``around``: that optimizer's ε cannot be
 # set to 0 here), and Keras' Muon, whose Newton–Schulz ε is fixed at 1e-7 inside Keras.
-SCALE_CASES = [c for c in CASES if c.around is None and c.factory is not jk.Muon]
+# jopt.chain's case chains scale_by_adam at its default ε, which chain cannot set to 0.
+SCALE_CASES = [c for c in CASES if c.around is None and c.factory not in (jk.Muon, jopt.chain)]
 
 
 def _zero_eps(case) -> dict:
@@ -343,6 +348,7 @@ def _zero_eps(case) -> dict:
 
 
 @pytest.mark.parametrize("case", SCALE_CASES, ids=[c.name for c in SCALE_CASES])
+@settings(max_examples=EXAMPLES)
 @given(problem=problems(), k=st.integers(6, 10))
 def test_scale_invariance_with_zero_eps(case, problem, k):
     # c = 2^-k scales exactly in every float format (no rounding changes), so an
@@ -379,6 +385,7 @@ def concave_gradient(problem: Problem):
 
 
 @pytest.mark.parametrize("case", MAXIMIZE_CASES, ids=[c.name for c in MAXIMIZE_CASES])
+@settings(max_examples=EXAMPLES)
 @given(problem=problems())
 def test_maximize_is_minimizing_the_negated_objective(case, problem):
     lr = lr_of(case, problem)
@@ -390,249 +397,22 @@ def test_maximize_is_minimizing_the_negated_objective(case, problem):
     )
 
 
+@pytest.mark.slow  # a composition, per case: outside the inner loop
 @pytest.mark.parametrize("case", CASES, ids=IDS)
+@settings(max_examples=3)  # optax.chain's property: a few trees per case show a lost state
 @given(problem=problems())
 def test_chain_of_one_is_the_transformation(case, problem):
     tx = with_args(case, problem).make(lr_of(case, problem))
     check_chain(tx, problem.params, problem.grads, values=values_for(case, problem))
 
 
+@pytest.mark.slow  # a composition, per case: outside the inner loop
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-@settings(max_examples=2)  # each example compiles (~0.3 s); the contract test adds one more
+@settings(max_examples=1)  # each example compiles; the contract compares jit and eager too
 @given(problem=problems())
 def test_jit_equals_eager(case, problem):
     tx = with_args(case, problem).make(lr_of(case, problem))
     check_jit(tx, problem.params, problem.grads, values_for(case, problem))
-
-
-# ----------------------------------------------------------------- schedules: closed forms
-
-
-def _cos_half(x):
-    return (1.0 + np.cos(np.pi * x)) / 2.0
-
-
-def _warm_restarts(k, t_0, t_mult, eta, base):
-    start, length = 0, t_0
-    while k >= start + length:
-        start, length = start + length, length * t_mult
-    return eta + (base - eta) * _cos_half((k - start) / length)
-
-
-def _phases(k, total, pct, strategy, three_phase, levels):
-    # PyTorch's OneCycleLR phases: ends (inclusive) and the value at each phase boundary.
-    if three_phase:
-        ends = [pct * total - 1, 2 * pct * total - 2, total - 1]
-    else:
-        ends = [pct * total - 1, total - 1]
-    t = min(k, total - 1)
-    start = 0.0
-    for i, end in enumerate(ends):
-        if t <= end:
-            x = (t - start) / (end - start)
-            a, b = levels[i], levels[i + 1]
-            return b + (a - b) * _cos_half(x) if strategy == "cos" else a + (b - a) * x
-        start = end
-    raise AssertionError("unreachable")
-
-
-def _one_cycle(k, max_lr, total, pct, strategy, div, final_div, three_phase):
-    initial = max_lr / div
-    final = initial / final_div
-    levels = [initial, max_lr, initial, final] if three_phase else [initial, max_lr, final]
-    return _phases(k, total, pct, strategy, three_phase, levels)
-
-
-def _one_cycle_momentum(k, total, pct, strategy, low, high, three_phase):
-    # The momentum runs opposite to the rate: high → low while the rate rises, then back.
-    levels = [high, low, high, high] if three_phase else [high, low, high]
-    return _phases(k, total, pct, strategy, three_phase, levels)
-
-
-def _swalr(k, base, swa, anneal, strategy):
-    if anneal == 0:
-        return swa
-    x = min(k, anneal) / anneal
-    a = (1.0 - np.cos(np.pi * x)) / 2.0 if strategy == "cos" else x
-    return swa * a + base * (1.0 - a)
-
-
-def _cyclic(k, base, top, up, down, mode, gamma):
-    u = k % (up + down)
-    height = u / up if u <= up else (up + down - u) / down
-    if mode == "triangular2":
-        height /= 2.0 ** (k // (up + down))
-    elif mode == "exp_range":
-        height *= gamma**k
-    return base + (top - base) * height
-
-
-BASES = st.floats(1e-3, 1.0)
-UNIT = st.floats(0.05, 0.95)
-SMALL_INT = st.integers(1, 40)
-
-
-def _linear_closed(k, base, s, e, n):
-    return base * (s + (e - s) * min(k, n) / n)
-
-
-# name -> strategy of the factory's arguments, the jopt schedule, the NumPy closed form
-# lr(k) written from the PyTorch/Keras definition (a Python float function of an int k).
-CLOSED_FORMS: dict[str, tuple] = {
-    "step_lr": (
-        st.tuples(BASES, SMALL_INT, UNIT),
-        lambda a: schedules.step_lr(*a),
-        lambda k, base, n, gamma: base * gamma ** (k // n),
-    ),
-    "multi_step_lr": (
-        st.tuples(BASES, st.lists(st.integers(0, 300), max_size=4), UNIT),
-        lambda a: schedules.multi_step_lr(*a),
-        lambda k, base, ms, gamma: base * gamma ** sum(m <= k for m in ms),
-    ),
-    "constant_lr": (
-        st.tuples(BASES, UNIT, SMALL_INT),
-        lambda a: schedules.constant_lr(*a),
-        lambda k, base, factor, n: base * (factor if k < n else 1.0),
-    ),
-    "linear_lr": (
-        st.tuples(BASES, UNIT, st.floats(0.0, 1.0), SMALL_INT),
-        lambda a: schedules.linear_lr(*a),
-        _linear_closed,
-    ),
-    "exponential_lr": (
-        st.tuples(BASES, st.floats(0.9, 1.0)),
-        lambda a: schedules.exponential_lr(*a),
-        lambda k, base, gamma: base * gamma**k,
-    ),
-    "polynomial_lr": (
-        st.tuples(BASES, SMALL_INT, st.floats(0.5, 3.0)),
-        lambda a: schedules.polynomial_lr(*a),
-        lambda k, base, n, power: base * (1.0 - min(k, n) / n) ** power,
-    ),
-    "inverse_time_decay": (
-        st.tuples(BASES, st.floats(0.0, 2.0)),
-        lambda a: schedules.inverse_time_decay(*a),
-        lambda k, base, decay: base / (1.0 + decay * k),
-    ),
-    "cosine_annealing_lr": (
-        st.tuples(BASES, SMALL_INT, st.floats(0.0, 1e-3)),
-        lambda a: schedules.cosine_annealing_lr(*a),
-        lambda k, base, t_max, eta: eta + (base - eta) * _cos_half(k / t_max),
-    ),
-    "cosine_annealing_warm_restarts": (
-        st.tuples(BASES, SMALL_INT, st.integers(1, 3), st.floats(0.0, 1e-3)),
-        lambda a: schedules.cosine_annealing_warm_restarts(*a),
-        lambda k, base, t_0, t_mult, eta: _warm_restarts(k, t_0, t_mult, eta, base),
-    ),
-    "cyclic_lr": (
-        st.tuples(
-            BASES,
-            st.floats(1.0, 2.0),
-            SMALL_INT,
-            SMALL_INT,
-            st.sampled_from(["triangular", "triangular2", "exp_range"]),
-            st.floats(0.99, 1.0),
-        ),
-        lambda a: schedules.cyclic_lr(*a),
-        _cyclic,
-    ),
-    "one_cycle_lr": (
-        st.tuples(
-            BASES,
-            st.integers(50, 500),
-            st.floats(0.1, 0.45),
-            st.sampled_from(["cos", "linear"]),
-            st.floats(2.0, 50.0),
-            st.floats(10.0, 1e4),
-            st.booleans(),
-        ),
-        lambda a: schedules.one_cycle_lr(*a),
-        _one_cycle,
-    ),
-    "cyclic_momentum": (
-        st.tuples(
-            st.floats(0.5, 0.85),
-            st.floats(0.85, 0.99),
-            SMALL_INT,
-            SMALL_INT,
-            st.sampled_from(["triangular", "triangular2", "exp_range"]),
-            st.floats(0.99, 1.0),
-        ),
-        lambda a: schedules.cyclic_momentum(*a),
-        # PyTorch: momentum = max − (max − base)·height·scale, the rate's cycle upside down.
-        lambda k, low, high, up, down, mode, gamma: (
-            high - (high - low) * _cyclic(k, 0.0, 1.0, up, down, mode, gamma)
-        ),
-    ),
-    "one_cycle_momentum": (
-        st.tuples(
-            st.integers(50, 500),
-            st.floats(0.1, 0.45),
-            st.sampled_from(["cos", "linear"]),
-            st.floats(0.5, 0.85),
-            st.floats(0.85, 0.99),
-            st.booleans(),
-        ),
-        lambda a: schedules.one_cycle_momentum(*a),
-        _one_cycle_momentum,
-    ),
-    "swalr": (
-        st.tuples(BASES, BASES, st.integers(0, 40), st.sampled_from(["cos", "linear"])),
-        lambda a: schedules.swalr(*a),
-        _swalr,
-    ),
-    "lambda_lr": (
-        st.tuples(BASES, st.floats(0.0, 1.0)),
-        lambda a: schedules.lambda_lr(a[0], lambda k: 1.0 / (1.0 + a[1] * k.astype(float))),
-        lambda k, base, r: base / (1.0 + r * k),
-    ),
-    "multiplicative_lr": (
-        # factor(j) = (j + b) / (j + b + 1): the product over j = 1..k telescopes.
-        st.tuples(BASES, st.floats(0.0, 5.0)),
-        lambda a: schedules.multiplicative_lr(
-            a[0], lambda j: (j.astype(float) + a[1]) / (j.astype(float) + a[1] + 1.0)
-        ),
-        lambda k, base, b: base * (1.0 + b) / (k + 1.0 + b),
-    ),
-    "sequential_lr": (
-        st.tuples(BASES, UNIT, SMALL_INT, st.floats(0.9, 1.0), st.integers(1, 300)),
-        lambda a: schedules.sequential_lr(
-            [schedules.linear_lr(a[0], a[1], 1.0, a[2]), schedules.exponential_lr(a[0], a[3])],
-            [a[4]],
-        ),
-        lambda k, base, s, n, gamma, m: (
-            _linear_closed(k, base, s, 1.0, n) if k < m else base * gamma ** (k - m)
-        ),
-    ),
-    "chained_lr": (
-        st.tuples(BASES, UNIT, SMALL_INT, st.floats(0.9, 1.0)),
-        lambda a: schedules.chained_lr(
-            a[0], schedules.constant_lr(1.0, a[1], a[2]), schedules.exponential_lr(1.0, a[3])
-        ),
-        lambda k, base, factor, n, gamma: base * (factor if k < n else 1.0) * gamma**k,
-    ),
-}
-
-COUNTS = st.lists(st.integers(0, 2000), min_size=8, max_size=8)  # one shape: no recompiles
-
-
-def check_schedule(schedule, closed_form, counts) -> None:
-    """``schedule`` (vmapped over int32 counts) equals ``closed_form(k)`` for each count."""
-    got = np.asarray(jax.vmap(schedule)(jnp.asarray(counts, jnp.int32)), np.float64)
-    want = np.asarray([closed_form(k) for k in counts], np.float64)
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-15, err_msg=f"counts {counts}")
-
-
-def test_every_schedule_has_a_closed_form():
-    assert set(CLOSED_FORMS) == set(schedules.__all__)
-
-
-@pytest.mark.parametrize("name", sorted(CLOSED_FORMS))
-@given(data=st.data(), counts=COUNTS)
-def test_schedule_equals_its_closed_form(name, data, counts):
-    arguments, make, closed_form = CLOSED_FORMS[name]
-    args = data.draw(arguments)
-    check_schedule(make(args), lambda k: closed_form(k, *args), counts)
 
 
 # ------------------------------------------------- each property fails on a broken transform
@@ -769,12 +549,3 @@ def test_jit_check_fails_on_transforms_that_break_under_jit():
         check_jit(_stateless(counting), params, grads)
     with pytest.raises(AssertionError, match="fails under jax.jit"):
         check_jit(_stateless(host_value), params, grads)
-
-
-def test_schedule_check_fails_on_an_off_by_one_schedule():
-    exact = schedules.step_lr(0.1, 3, 0.5)
-    late = lambda k: exact(k + 1)  # noqa: E731 - the rate of the next step
-    closed = lambda k: 0.1 * 0.5 ** (k // 3)  # noqa: E731
-    with pytest.raises(AssertionError):
-        check_schedule(late, closed, [0, 1, 2, 5, 8])
-    check_schedule(exact, closed, [0, 1, 2, 5, 8])

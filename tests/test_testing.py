@@ -1,4 +1,5 @@
-"""jopt.testing catches broken transforms (a checker that cannot fail checks nothing)."""
+"""jopt.testing (jopt/testing.py) catches broken transforms (a checker that cannot fail
+checks nothing). Its mesh checks are tested in tests/sharding/test_testing.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import jax
 import jax.numpy as jnp
 import optax
 import pytest
-from jax.sharding import PartitionSpec as P
 
 import jopt
 
@@ -128,89 +128,3 @@ def test_a_count_nested_in_a_state_is_found_and_checked():
     bad = transform(lambda u, s, p=None: (u, s), init=lambda p: Outer(CountState(jnp.zeros([]))))
     with pytest.raises(AssertionError, match="count must be an int32 scalar"):
         jopt.testing.check_transformation(bad, PARAMS, GRADS)
-
-
-# ---------------------------------------------------------------- on a device mesh
-
-MESH = jax.make_mesh((2, 4), ("data", "model"))  # 8 virtual CPU devices (conftest.py)
-SHARDED = {"w": jnp.ones((8, 4), jnp.float32), "b": jnp.ones(5, jnp.float32)}
-SHARDED_GRADS = jax.tree.map(lambda p: 0.5 * p, SHARDED)
-
-
-class Moment(NamedTuple):
-    m: dict
-
-
-class CountedMoment(NamedTuple):
-    count: jax.Array
-    m: dict
-
-
-def ema(init):
-    def update(u, s, p=None):
-        m = jax.tree.map(lambda m, g: 0.9 * m + g, s.m, u)
-        return m, s._replace(m=m)
-
-    return transform(update, init)
-
-
-def test_a_transform_with_moments_like_its_params_passes_on_a_mesh():
-    tx = ema(lambda p: Moment(jax.tree.map(jnp.zeros_like, p)))
-    jopt.testing.check_transformation(tx, SHARDED, SHARDED_GRADS, mesh=MESH)
-    jopt.testing.check_transformation(jopt.adam(0.1), SHARDED, SHARDED_GRADS, mesh=MESH)
-
-
-def _on_mesh(x):
-    return not jax.typeof(x).sharding.mesh.empty
-
-
-def _local_sum(g):  # on a mesh, a per-shard sum where the global one was meant
-    if not _on_mesh(g):
-        return g / jnp.sum(g)
-    sharding = jax.typeof(g).sharding
-    spec = P(*sharding.spec)
-    return jax.shard_map(
-        lambda x: x / jnp.sum(x), mesh=sharding.mesh, in_specs=spec, out_specs=spec
-    )(g)
-
-
-def _gather(m):  # on a mesh, every device gets the whole moment
-    if not _on_mesh(m):
-        return m
-    return jax.sharding.reshard(m, jax.sharding.NamedSharding(jax.typeof(m).sharding.mesh, P()))
-
-
-@pytest.mark.parametrize(
-    "broken, match",
-    [
-        (  # jopt's old zeros: jnp.zeros(shape, dtype), whole on one device
-            ema(lambda p: Moment(jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), p))),
-            r"init: state\.m\['w'\] has sharding SingleDeviceSharding.*built whole on one",
-        ),
-        (  # a count made uncommitted (jnp.zeros): jit replicates it, so a second compile
-            transform(
-                lambda u, s, p=None: (u, CountedMoment(s.count + 1, s.m)),
-                lambda p: CountedMoment(jnp.zeros([], jnp.int32), jax.tree.map(jnp.zeros_like, p)),
-            ),
-            r"compiled 2 times in 3 steps.*uncommitted state leaves after init: \['\.count'\]",
-        ),
-        (  # the update gathers the moment onto every device
-            transform(
-                lambda u, s, p=None: (
-                    u,
-                    Moment(jax.tree.map(lambda m: _gather(m + 1), s.m)),
-                ),
-                lambda p: Moment(jax.tree.map(jnp.zeros_like, p)),
-            ),
-            r"after jitted update 1: state\.m\['w'\] has sharding .*expected P\('data', 'model'\)",
-        ),
-        (  # normalizes by each shard's sum instead of the whole gradient's
-            transform(lambda u, s, p=None: ({"w": _local_sum(u["w"]), "b": u["b"]}, s)),
-            r"sharded vs single device, step 1",
-        ),
-    ],
-    ids=["one-device-moment", "uncommitted-count", "gathered-moment", "local-sum"],
-)
-def test_mesh_checks_catch_a_transform_that_ignores_the_mesh(broken, match):
-    with pytest.raises(AssertionError, match=match):
-        jopt.testing.check_transformation(broken, SHARDED, SHARDED_GRADS, mesh=MESH)

@@ -4,13 +4,16 @@ only shrinks against RMSprop's that grows again, and no verdict on a single seed
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from jopt.compare import _claims as C
 from jopt.compare import _verdict as V
 from jopt.compare._optimizers import OPTIMIZERS
-from jopt.compare._problems import PROBLEMS, run
+from jopt.compare._problems import PROBLEMS, run, task_problem
+from tests.support.study import quadratic_task
 
 
+@pytest.mark.slow
 def test_valley_claim_momentum_damps_gd_oscillation(valley):
     # At the same learning rate, where GD zig-zags across the valley (α·curvature = 1.78),
     # Momentum and NAG zig-zag far less.
@@ -36,10 +39,11 @@ def test_plateau_claim_adagrad_step_only_shrinks():
 
 
 def test_no_verdict_rests_on_a_single_seed():
-    # one seed of a stochastic run: no spread measured, whatever the effect (20 steps do)
+    # one seed of a stochastic run: no spread measured, whatever the effect (a quadratic,
+    # 20 steps, do)
     opts = {o: OPTIMIZERS[o] for o in ("gd", "sgd")}
-    study = C.Study(0, 1, tuple(opts), {"floor": run(PROBLEMS["floor"], opts, 20, 1, 0)})
-    claim = C.schedule_claim(study, "floor")
+    result = run(task_problem("q", quadratic_task(1.0)), opts, 20, 1, 0)
+    claim = C.schedule_claim(C.Study(0, 1, tuple(opts), {"q": result}), "q")
     assert [p.what for p in claim.parts] == ["sgd StepLR", "sgd cosine"]
     assert all(len(p.effects) == 1 and p.verdict == V.INCONCLUSIVE for p in claim.parts)
     assert claim.verdict == V.INCONCLUSIVE

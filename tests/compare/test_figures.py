@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 from matplotlib.figure import Figure
 
 from jopt.compare import _claims as C
@@ -24,6 +25,7 @@ def _saved(monkeypatch) -> dict[str, Figure]:
     return saved
 
 
+@pytest.mark.slow
 def test_valley_paths_are_drawn_at_gds_best_rate_as_the_claim_compares(
     valley, tmp_path, monkeypatch
 ):
@@ -46,6 +48,7 @@ def test_valley_paths_are_drawn_at_gds_best_rate_as_the_claim_compares(
     assert f"every optimizer at GD's best lr {C.fmt(lr, 2)}" in ax.get_title()
 
 
+@pytest.mark.slow
 def test_drawn_rates_are_each_optimizers_best_without_a_claims_rate(valley):
     assert set(_figures.drawn_rates(valley).values()) == {valley.best("gd")}
     own = dataclasses.replace(valley, problem=dataclasses.replace(valley.problem, paths_at=None))

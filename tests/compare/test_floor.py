@@ -11,6 +11,7 @@ from jopt.compare._optimizers import OPTIMIZERS
 from jopt.compare._problems import PROBLEMS, run
 
 
+@pytest.mark.slow
 def test_noise_floor_constant_sgd_stalls_and_a_decaying_schedule_gets_closer():
     result = run(PROBLEMS["floor"], {"sgd": OPTIMIZERS["sgd"]}, 600, 3, 0)
     task, runs = result.task, result.runs["sgd"]

@@ -7,32 +7,13 @@ from __future__ import annotations
 
 import textwrap
 
-import jax.numpy as jnp
 import pytest
 
-from jopt.compare import Task, main
+from jopt.compare import main
 from jopt.compare._optimizers import OPTIMIZERS
 from jopt.compare._problems import run, task_problem
 from jopt.compare._run import MAX_EXTENSIONS
-
-
-class Quadratic:
-    """½·c·‖θ‖²; the data (zeros) make every mini-batch gradient the full gradient."""
-
-    def __init__(self, curvature: float):
-        self.c = curvature
-
-    def __call__(self, theta, batch):
-        return 0.5 * self.c * jnp.sum(theta * theta) + 0.0 * jnp.mean(batch)
-
-
-def quadratic_task(curvature: float) -> Task:
-    return Task(
-        params=jnp.ones(2, jnp.float32),
-        loss=Quadratic(curvature),
-        data=jnp.zeros((8, 1), jnp.float32),
-        batch_size=4,
-    )
+from tests.support.study import quadratic_task
 
 
 def _run_gd(curvature: float):
@@ -56,6 +37,7 @@ def test_grid_extends_to_an_interior_optimum(curvature, extended):
         assert 0 < i < len(runs.lrs) - 1 and runs.at_limit(i) is None
 
 
+@pytest.mark.slow
 def test_grid_limit_is_marked_and_no_verdict_rests_on_it(tmp_path, capsys):
     # With curvature 1e-4 the best rate (1e4) lies beyond the grid's limit: every larger
     # rate tried is better, up to the last one.

@@ -15,8 +15,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "diabetes_problem.p
 @pytest.mark.slow
 def test_problem_runs_the_shipped_example(tmp_path, capsys):
     out = tmp_path / "diabetes"
-    optimizers = "sgd,optax.sgd(momentum=0.9)"  # optax.adam fails strict promotion
-    args = ["--problem", f"{EXAMPLE}:diabetes", "--optimizers", optimizers, "--steps", "30"]
+    optimizer = "optax.sgd(momentum=0.9)"  # optax.adam fails strict promotion
+    args = ["--problem", f"{EXAMPLE}:diabetes", "--optimizers", optimizer, "--steps", "30"]
     assert main([*args, "--seeds", "2", "--out", str(out)]) == 0
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "## diabetes: Linear regression on scikit-learn's diabetes data" in report
@@ -27,6 +27,7 @@ def test_problem_runs_the_shipped_example(tmp_path, capsys):
     assert "diabetes" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_problem_as_module_on_the_path(tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(EXAMPLE.parent))
     args = ["--problem", "diabetes_problem:diabetes", "--optimizers", "sgd", "--steps", "20"]

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # each trains a model (some beside torch or Keras)
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import html
 import html.parser
+import importlib.util
+import inspect
 import re
-import subprocess
 import sys
 import types
 import zlib
@@ -25,9 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "docs" / "site" / "build.py"
 
 
-def _run_build(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(BUILD), "--out", str(out), *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=out.parent)
+@pytest.fixture(scope="module")
+def build_script():
+    """docs/site/build.py, imported (in this process: jopt is imported already)."""
+    spec = importlib.util.spec_from_file_location("jopt_site_build", BUILD)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def _tree(folder: Path) -> set[str]:
@@ -37,13 +43,24 @@ def _tree(folder: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(tmp_path_factory, build_script) -> Path:
+    """The site, built once for the module by build.py's command line (Sphinx runs in a
+    process of its own, warnings as errors)."""
     docs_before = _tree(ROOT / "docs")
     out = tmp_path_factory.mktemp("site") / "html"
-    proc = _run_build(out)
-    assert proc.returncode == 0, f"strict docs build failed:\n{proc.stdout}\n{proc.stderr}"
+    assert build_script.main(["--out", str(out)]) == 0, "strict docs build failed"
     assert _tree(ROOT / "docs") == docs_before, "the docs build wrote into the repository"
     return out
+
+
+def test_build_documents_only_this_checkouts_jopt(build_script, tmp_path, monkeypatch):
+    # jopt is imported from where Python finds it (an editable install of this checkout);
+    # another copy would be documented in its place, so the build stops instead.
+    assert build_script.imported_jopt() == ROOT / "jopt"
+    monkeypatch.setattr(build_script, "imported_jopt", lambda: tmp_path / "jopt")
+    with pytest.raises(SystemExit, match="pip install -e"):
+        build_script.build(tmp_path / "html")
+    assert not (tmp_path / "html").exists()
 
 
 # ------------------------------------------------------------------ public names
@@ -120,6 +137,7 @@ def _importable(name: str) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_every_public_name_has_an_entry(site):
     inventory = _inventory(site)
     assert missing_entries(inventory) == []
@@ -133,6 +151,7 @@ def test_every_public_name_has_an_entry(site):
             assert f'id="{anchor or qual}"' in (site / page).read_text(), qual
 
 
+@pytest.mark.slow
 def test_completeness_check_fails_on_a_missing_name(site):
     inventory = _inventory(site)
     del inventory["jopt.adam"], inventory["jopt.compat.torch"]
@@ -148,6 +167,7 @@ def _entry_html(site: Path, inventory, qual: str) -> str:
     return text[start : nxt if nxt != -1 else len(text)]
 
 
+@pytest.mark.slow
 def test_every_public_function_shows_signature_summary_and_doctest(site):
     inventory = _inventory(site)
     lacking = []
@@ -166,6 +186,31 @@ def test_every_public_function_shows_signature_summary_and_doctest(site):
     assert lacking == []
 
 
+@pytest.mark.slow
+def test_args_and_returns_render_as_fields(site):
+    """napoleon turns every docstring's Google-style Args: and Returns: into the fields of
+    its entry (tests/docs/test_docstrings.py checks the docstrings have them)."""
+    inventory = _inventory(site)
+    lacking = []
+    for module in _public_modules():
+        for name in _public_names(module):
+            qual = f"{module.__name__}.{name}"
+            role = inventory.get(qual, ("",))[0]
+            if role not in ("py:function", "py:class"):
+                continue
+            try:
+                takes = bool(inspect.signature(getattr(module, name)).parameters)
+            except (TypeError, ValueError):  # a TypedDict
+                takes = False
+            entry = _entry_html(site, inventory, qual)
+            if takes and ">Parameters<" not in entry:
+                lacking.append(f"{qual}: no Parameters field")
+            if role == "py:function" and ">Returns<" not in entry:
+                lacking.append(f"{qual}: no Returns field")
+    assert lacking == []
+
+
+@pytest.mark.slow
 def test_formula_paragraphs_keep_their_lines(site):
     """A docstring's formula block is a line block (one line a statement), prose is not."""
     inventory = _inventory(site)
@@ -196,6 +241,7 @@ def _plain(fragment: str) -> str:
     return text.translate(str.maketrans("‘’“”", "''\"\""))
 
 
+@pytest.mark.slow
 def test_readme_guides_are_pages(site):
     titles = {t for page in site.glob("*.html") for t in _titles(page)}
     plain = [re.sub(r"`", "", h) for h in _readme_headings()]
@@ -214,8 +260,9 @@ def test_readme_guides_are_pages(site):
     assert (site / "_images" / "schedules.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_docs_markdown_files_are_pages(site):
-    for name in ("parity", "benchmarks", "sweep", "example-report/report"):
+    for name in ("parity", "benchmarks", "sweep", "optax-differences", "example-report/report"):
         first = (ROOT / "docs" / f"{name}.md").read_text().splitlines()[0].removeprefix("# ")
         assert first in _titles(site / "docs" / f"{name}.html"), name
     api = {p.stem for p in (site / "api").glob("*.html")}
@@ -274,6 +321,7 @@ def broken_links(folder: Path) -> list[str]:
     return broken
 
 
+@pytest.mark.slow
 def test_every_internal_link_resolves(site):
     assert broken_links(site) == []
     # the README's cross-page links were kept as links
@@ -296,13 +344,14 @@ def test_link_check_fails_on_broken_links(tmp_path):
     ]
 
 
-def test_strict_build_fails_on_a_bad_reference(tmp_path):
-    """The real build's settings turn an unresolved jopt reference into a failure."""
+def test_strict_build_fails_on_a_bad_reference(tmp_path, capsys):
+    """The real build's settings turn an unresolved jopt reference into a failure (Sphinx
+    in this process: the configuration imports jopt, imported already)."""
+    from sphinx.cmd.build import build_main
+
     src = tmp_path / "src"
     src.mkdir()
     (src / "index.rst").write_text("Bad\n===\n\nSee :func:`jopt.no_such_optimizer`.\n")
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", "-n", "-E"]
-    cmd += ["-c", str(BUILD.parent), str(src), str(tmp_path / "out")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert proc.returncode != 0
-    assert "jopt.no_such_optimizer" in proc.stderr
+    args = ["-b", "html", "-q", "-W", "-n", "-E", "-c", str(BUILD.parent)]
+    assert build_main([*args, str(src), str(tmp_path / "out")]) != 0
+    assert "jopt.no_such_optimizer" in capsys.readouterr().err

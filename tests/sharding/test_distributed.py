@@ -22,7 +22,7 @@ import jax
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "train_sharded.py"
 TIMEOUT_S = 60  # for the pair: both are killed when it runs out
 STEPS = "20"
@@ -107,6 +107,7 @@ def assert_same(params: dict, reference: dict, what: str) -> None:
         assert err <= 1e-6, f"{what}: {name} differs by {err:.2e} of its largest entry"
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one_process_and_one_device(tmp_path, float32, capsys):
     saved, elapsed = run_pair(tmp_path)
     pair = [dict(np.load(f)) for f in saved]

@@ -6,10 +6,19 @@ transformation at a learning rate (a primitive is chained with
 factory wrapper such as ``optax.inject_hyperparams``. So the same case serves the
 contract checks, the vmap-over-learning-rates check, the convergence check and the
 inject_hyperparams layout check.
+
+The registry finds every public factory by itself (:func:`discover`: each name in the
+``__all__`` of ``jopt``, ``jopt.compat.torch`` and ``jopt.compat.keras`` whose function
+returns a gradient transformation). ``LISTED`` holds the configurations written out here
+(the learning rate a case converges at, the flags its math implies, how to build a
+wrapper); a discovered factory without a listed case gets a default one (its defaults,
+learning rate 0.1), so a new factory meets every registry-wide test the moment it is
+exported, and only ``EXCLUDED`` (each with its reason) is left out.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +46,9 @@ class Case:
     # With lr_arg None: the factory's arguments that carry the lr, made from it (the
     # inner optimizers of a wrapper such as jopt.compat.keras.LossScaleOptimizer).
     lr_kwargs: Callable[[Any], dict] | None = None
+    # With lr_arg None: the factory's positional arguments, made from the lr (the
+    # transformations jopt.chain chains).
+    lr_args: Callable[[Any], tuple] | None = None
     # Builds the tested transformation from factory(...) and the lr, when it is more
     # than the factory (e.g. a transform that comes after an optimizer).
     around: Callable[[optax.GradientTransformation, Any], optax.GradientTransformation] | None = (
@@ -57,7 +69,9 @@ class Case:
     def build(self, wrap: Callable[[Callable], Callable], lr: Any) -> optax.GradientTransformation:
         """The case's transformation at ``lr``, its factory passed through ``wrap``."""
         factory = wrap(self.factory)
-        if self.lr_kwargs is not None:
+        if self.lr_args is not None:
+            tx = factory(*self.lr_args(lr), **self.kwargs)
+        elif self.lr_kwargs is not None:
             tx = factory(**self.kwargs, **self.lr_kwargs(lr))
         elif self.lr_arg is None:
             tx = factory(**self.kwargs)
@@ -110,8 +124,16 @@ def _muon_else_adam(tx, lr):
     )
 
 
-CASES = [
+LISTED = [
     Case("gd", jopt.gd),
+    Case(
+        "chain",
+        jopt.chain,
+        lr_arg=None,
+        lr_args=lambda lr: (jopt.scale_by_adam(), jopt.scale_by_learning_rate(lr)),
+        lr=0.05,
+        scale_invariant=True,
+    ),
     Case("momentum", jopt.momentum, dict(beta=0.9)),
     Case("nesterov", jopt.nesterov, dict(beta=0.9)),
     Case("sgd", jopt.sgd),
@@ -509,13 +531,45 @@ CASES = [
     ),
 ]
 
-# Public callables that are not transformations, so not in the registry.
-NOT_TRANSFORMS = {
-    "get_learning_rate",
-    "minibatch_indices",
-    "testing",
-    "schedules",
-    "compat",
-    "sharding",
-    "averaged_params",
+# Public transformation factories the registry leaves out, with the reason.
+EXCLUDED = {
+    "jopt.compat.torch.LBFGS": (
+        "its update needs a closure evaluating the loss (value_fn): its contract, jit and "
+        "mesh checks run in tests/compat/torch/test_lbfgs.py"
+    ),
 }
+MODULES = {"jopt": jopt, "jopt.compat.torch": jt, "jopt.compat.keras": jk}
+
+
+def discover() -> dict[str, Callable]:
+    """Every public transformation factory, by its public name: the functions in each
+    module's ``__all__`` whose return annotation is a gradient transformation."""
+    found = {}
+    for prefix, module in MODULES.items():
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj) and "GradientTransformation" in str(
+                inspect.signature(obj).return_annotation
+            ):
+                found[f"{prefix}.{name}"] = obj
+    return found
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("jopt.").removeprefix("compat.")
+
+
+def _default_case(name: str, factory: Callable) -> Case:
+    params = inspect.signature(factory).parameters
+    lr_arg = next((a for a in ("learning_rate", "lr") if a in params), None)
+    return Case(_short(name), factory, lr_arg=lr_arg)
+
+
+_listed = {c.factory for c in LISTED}
+CASES = LISTED + [
+    _default_case(name, factory)
+    for name, factory in discover().items()
+    if factory not in _listed and name not in EXCLUDED
+]
+
+# Public callables that are not transformations, so not in the registry.

@@ -108,3 +108,68 @@ def test_composes_with_optax_chain():
         alpha = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
         theta = theta - alpha * m / (np.sqrt(v) + eps)
         np.testing.assert_allclose(np.asarray(params["w"]), theta, rtol=1e-12, err_msg=f"step {t}")
+
+
+# Keras' golden values (Adadelta, Adamax, Nadam) and single steps
+
+# ------------------------------------------------------------ Keras' golden values
+
+GRADS = np.arange(0.1, 1.1, 0.1, dtype=np.float32)[:10]
+
+
+def keras_golden(tx, golden):
+    """Keras' test_correctness_with_golden: one step at g = 0.01, then steps at GRADS."""
+    x = jnp.ones(10, jnp.float32)
+    state = tx.init(x)
+    first = jnp.full(10, 0.01, jnp.float32)
+    for i, g in enumerate([first] + [jnp.asarray(GRADS)] * (len(golden) - 1)):
+        u, state = tx.update(g, state, x)
+        x = optax.apply_updates(x, u)
+        np.testing.assert_allclose(np.asarray(x), golden[i], rtol=5e-4, atol=5e-4)
+
+
+def test_keras_golden_adadelta():
+    golden = np.tile([[0.9978], [0.9947], [0.9915], [0.9882], [0.9849]], (1, 10))
+    keras_golden(jk.Adadelta(learning_rate=1.0, rho=0.8, epsilon=1e-6), golden)
+
+
+def test_keras_golden_adamax():
+    # fmt: off
+    golden = np.array(
+        [[0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8],
+         [0.6827, 0.6873, 0.6888, 0.6896, 0.6901, 0.6904, 0.6906, 0.6908, 0.6909, 0.691],
+         [0.5333, 0.5407, 0.5431, 0.5444, 0.5451, 0.5456, 0.546, 0.5462, 0.5464, 0.5466],
+         [0.368, 0.3773, 0.3804, 0.382, 0.3829, 0.3835, 0.384, 0.3843, 0.3846, 0.3848],
+         [0.1933, 0.204, 0.2076, 0.2094, 0.2105, 0.2112, 0.2117, 0.2121, 0.2124, 0.2126]]
+    )
+    # fmt: on
+    keras_golden(jk.Adamax(learning_rate=0.2, beta_1=0.85, beta_2=0.95, epsilon=1e-6), golden)
+
+
+def test_keras_golden_nadam():
+    # fmt: off
+    golden = np.array(
+        [[0.4281, 0.4281, 0.4281, 0.4281, 0.4281, 0.4281, 0.4281, 0.4281, 0.4281, 0.4281],
+         [-0.1738, -0.1731, -0.1726, -0.1723, -0.1721, -0.172, -0.1719, -0.1718, -0.1718, -0.1717],
+         [-0.7115, -0.7103, -0.7096, -0.7092, -0.709, -0.7088, -0.7086, -0.7085, -0.7085, -0.7084],
+         [-1.2335, -1.2322, -1.2313, -1.2309, -1.2306, -1.2304, -1.2302, -1.2301, -1.23, -1.2299],
+         [-1.7492, -1.7478, -1.7469, -1.7464, -1.7461, -1.7459, -1.7457, -1.7456, -1.7455, -1.7454]]
+    )
+    # fmt: on
+    tx = jk.Nadam(learning_rate=0.5, beta_1=0.5, beta_2=0.67, epsilon=1e-5)
+    keras_golden(tx, golden)
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda: jk.Adadelta(learning_rate=0.5), [0.9993, 1.9993, 2.9993, 3.9993]),
+        (lambda: jk.Adamax(learning_rate=0.5), [0.5, 1.5, 2.5, 3.5]),
+        (lambda: jk.Nadam(learning_rate=0.5), [0.4686, 1.4686, 2.4686, 3.4686]),
+    ],
+    ids=["adadelta", "adamax", "nadam"],
+)
+def test_keras_single_step(make, expected):
+    tx, x = make(), jnp.asarray([1.0, 2.0, 3.0, 4.0], jnp.float32)
+    u, _ = tx.update(jnp.asarray([1.0, 6.0, 7.0, 2.0], jnp.float32), tx.init(x), x)
+    np.testing.assert_allclose(np.asarray(optax.apply_updates(x, u)), expected, atol=1e-4)

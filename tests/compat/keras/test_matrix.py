@@ -4,6 +4,9 @@ checks, Muon's ``exclude_layers`` rule."""
 
 from __future__ import annotations
 
+import jax.numpy as jnp
+import numpy as np
+import optax
 import pytest
 
 import jopt.compat.keras as jk
@@ -65,3 +68,31 @@ def test_exclude_layers_rule_rejects_each_class_of_bad_value(label, value):
         EXCLUDE_LAYERS("jopt.f", "x", value)
     message = str(error.value)
     assert message.startswith("jopt.f: ") and "x" in message, message
+
+
+# Muon routes leaves to Muon or AdamW by path, as Keras does
+
+
+def test_keras_muon_routes_leaves_by_path_as_keras():
+    # Keras' own rule (_should_use_adamw, on variables with these paths) is the oracle.
+    import keras
+
+    params = {
+        "dense": {"kernel": jnp.zeros((3, 4)), "bias": jnp.zeros(4)},
+        "out_dense": {"kernel": jnp.zeros((4, 2))},
+        "Token_Embedding": {"embeddings": jnp.zeros((5, 3))},
+    }
+    variables = {}
+    for layer, leaves in params.items():
+        with keras.name_scope(layer):
+            for name, leaf in leaves.items():
+                variables[(layer, name)] = keras.Variable(np.zeros(leaf.shape), name=name)
+    for exclude_layers, exclude_embeddings in [(None, True), (["out_"], False)]:
+        reference = keras.optimizers.Muon(
+            exclude_layers=exclude_layers, exclude_embeddings=exclude_embeddings
+        )
+        tx = jk.Muon(exclude_layers=exclude_layers, exclude_embeddings=exclude_embeddings)
+        adam_state = tx.init(params)[1].inner_state[0]  # the masked AdamW branch
+        for (layer, name), variable in variables.items():
+            takes_adam = not isinstance(adam_state.mu[layer][name], optax.MaskedNode)
+            assert takes_adam == reference._should_use_adamw(variable), (layer, name)
