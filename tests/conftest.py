@@ -29,7 +29,8 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 # the xdist workers share them, and a second run of the suite compiles only what changed.
 # The cache is keyed by each program's HLO, the flags, jax's version and the devices.
 _XLA_CACHE = os.environ.get(
-    "JOPT_XLA_CACHE", os.path.join(tempfile.gettempdir(), f"jopt-xla-cache-{os.getuid()}")
+    "JOPT_XLA_CACHE",
+    os.path.join(tempfile.gettempdir(), f"jopt-xla-cache-{getattr(os, 'getuid', lambda: 0)()}"),
 )
 if _XLA_CACHE:  # JOPT_XLA_CACHE= (empty) turns it off
     jax.config.update("jax_compilation_cache_dir", _XLA_CACHE)
