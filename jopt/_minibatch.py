@@ -8,15 +8,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jopt._core.checks import checked, integer, unchecked
+from jopt._core.checks import UnnamedValueError, checked, integer, unchecked
 
 
-def _batch_fits(call: str, arguments: Mapping[str, Any]) -> None:
+def _batch_fits(arguments: Mapping[str, Any]) -> None:
     """A batch is at most the whole data set."""
     num_examples, batch_size = arguments["num_examples"], arguments["batch_size"]
     if batch_size > num_examples:
-        raise ValueError(
-            f"{call}: batch_size={batch_size} is larger than num_examples={num_examples}; "
+        raise UnnamedValueError(
+            f"batch_size={batch_size} is larger than num_examples={num_examples}; "
             "batch_size must be in [1, num_examples]."
         )
 

@@ -18,10 +18,11 @@ a list, a complex or boolean number, an array with more than one element) is a
 ``TypeError``; a number outside its range (NaN and ±inf included) is a ``ValueError``.
 Every message names the call, the argument, the value and what is valid.
 
-Errors found later, in ``init`` or ``update`` (an integer parameter, a gradient tree of
-another structure), are raised by shared helpers that cannot know the call: they raise an
-:class:`Unnamed` error, and the outermost public factory's transformation names it. So a
-user of ``jopt.adam`` reads ``jopt.adam: …`` whichever primitive inside it refused.
+Rules and relations know nothing of the call: they raise an :class:`Unnamed` error, and the
+factory that declared them names it. Errors found later, in ``init`` or ``update`` (an
+integer parameter, a gradient tree of another structure), are raised the same way by shared
+helpers, and the outermost public factory's transformation names them. So a user of
+``jopt.adam`` reads ``jopt.adam: …`` whichever primitive inside it refused.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ import numpy as np
 import optax
 
 F = TypeVar("F", bound=Callable[..., Any])
-Relation = Callable[[str, Mapping[str, Any]], None]
-"""A check across arguments: ``relation(call, arguments)`` raises or returns None."""
+Relation = Callable[[Mapping[str, Any]], None]
+"""A check across arguments: ``relation(arguments)`` raises or returns None."""
 
 # ------------------------------------------------------------------------- the call name
 
@@ -94,9 +95,10 @@ def _outermost(call: str) -> Generator[bool]:
 
 
 class Unnamed(Exception):
-    """An error raised in ``init``/``update``/a schedule by a helper that cannot know the
-    call; the outermost public factory's result re-raises it as a plain ``TypeError`` or
-    ``ValueError`` prefixed with its name."""
+    """An error raised by code that does not know the call: a rule or relation (the
+    factory that declared it re-raises it), or a helper in ``init``/``update``/a schedule
+    (the outermost public factory's result re-raises it). Either re-raises it as a plain
+    ``TypeError`` or ``ValueError`` prefixed with its name."""
 
     def named(self, call: str) -> Exception:
         base = next(c for c in type(self).__mro__ if c in (TypeError, ValueError))
@@ -154,7 +156,7 @@ def concrete_values(value: Any) -> np.ndarray | None:
 
 
 class Rule:
-    """How one argument is checked: ``rule(call, name, value)`` returns the value to use
+    """How one argument is checked: ``rule(name, value)`` returns the value to use
     (possibly normalized) or raises ``TypeError``/``ValueError`` naming both.
 
     ``bad()`` lists values the rule rejects, one per class of mistake, so that each rule is
@@ -166,15 +168,15 @@ class Rule:
 
     kind: ClassVar[str] = ""
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         raise NotImplementedError
 
     def bad(self) -> dict[str, Any]:
         return {}
 
 
-def _invalid(call: str, name: str, value: Any, want: str) -> TypeError:
-    return TypeError(f"{call}: {name}={value!r} is invalid; {name} must be {want}.")
+def _invalid(name: str, value: Any, want: str) -> TypeError:
+    return UnnamedTypeError(f"{name}={value!r} is invalid; {name} must be {want}.")
 
 
 def _fmt(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
@@ -191,14 +193,14 @@ class Real(Rule):
     e.g. torch's "Invalid learning rate: value".
 
     >>> from jopt._core.checks import Real
-    >>> Real(0.0, 1.0, hi_open=True)("jopt.rmsprop", "rho", 1.5)
+    >>> Real(0.0, 1.0, hi_open=True)("rho", 1.5)  # the declaring factory names the error
     Traceback (most recent call last):
     ...
-    ValueError: jopt.rmsprop: rho=1.5 is invalid; rho must be in [0, 1).
-    >>> Real(0.0)("jopt.adam", "learning_rate", "0.1")
+    jopt._core.checks.UnnamedValueError: rho=1.5 is invalid; rho must be in [0, 1).
+    >>> Real(0.0)("lr", "0.1")
     Traceback (most recent call last):
     ...
-    TypeError: jopt.adam: learning_rate='0.1' is invalid; learning_rate must be a real number.
+    jopt._core.checks.UnnamedTypeError: lr='0.1' is invalid; lr must be a real number.
     """
 
     kind: ClassVar[str] = "number"
@@ -212,13 +214,13 @@ class Real(Rule):
     static: bool = False
     message: str | None = None
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
-        self._kind(call, name, value)
+    def __call__(self, name: str, value: Any) -> Any:
+        self._kind(name, value)
         values = concrete_values(value)
         if values is None:
             if self.static and is_traced(value):
-                raise TypeError(
-                    f"{call}: {name} is traced; {name} must be a concrete number (it fixes "
+                raise UnnamedTypeError(
+                    f"{name} is traced; {name} must be a concrete number (it fixes "
                     "the shape of the computation, so it cannot be a vmapped or jitted value)."
                 )
             return value
@@ -235,13 +237,12 @@ class Real(Rule):
             finite = "a finite number " if not self.allow_inf and not math.isfinite(x) else ""
             lo_open = self.lo_open or self.lo == -math.inf
             hi_open = self.hi_open or self.hi == math.inf
-            raise ValueError(
-                f"{call}: {what}; {name} must be {finite}in "
-                f"{_fmt(self.lo, self.hi, lo_open, hi_open)}."
+            raise UnnamedValueError(
+                f"{what}; {name} must be {finite}in {_fmt(self.lo, self.hi, lo_open, hi_open)}."
             )
         return value
 
-    def _kind(self, call: str, name: str, value: Any) -> None:
+    def _kind(self, name: str, value: Any) -> None:
         want = (
             "a real number or a schedule (a function count -> value)"
             if self.schedule
@@ -250,31 +251,31 @@ class Real(Rule):
         if callable(value):
             if self.schedule:
                 return
-            raise _invalid(call, name, value, want)
+            raise _invalid(name, value, want)
         if is_traced(value):
             if jnp.ndim(value) != 0 or not jnp.issubdtype(value.dtype, np.number):
-                raise TypeError(
-                    f"{call}: {name} is a traced array of shape {jnp.shape(value)} and dtype "
+                raise UnnamedTypeError(
+                    f"{name} is a traced array of shape {jnp.shape(value)} and dtype "
                     f"{value.dtype}; {name} must be {want} (a scalar)."
                 )
             if jnp.issubdtype(value.dtype, jnp.complexfloating):
-                raise _invalid(call, name, value, want)
+                raise _invalid(name, value, want)
             return
         if isinstance(value, (bool, np.bool_)) or value is None:
-            raise _invalid(call, name, value, want)
+            raise _invalid(name, value, want)
         if isinstance(value, numbers.Number) and not isinstance(value, numbers.Real):
-            raise _invalid(call, name, value, want)  # complex
+            raise _invalid(name, value, want)  # complex
         if not isinstance(value, (numbers.Real, np.ndarray, jax.Array)):
-            raise _invalid(call, name, value, want)  # str, list, dict, ...
+            raise _invalid(name, value, want)  # str, list, dict, ...
         dtype = np.asarray(value).dtype if not isinstance(value, jax.Array) else value.dtype
         value = typing.cast(Any, value)  # a number or an array, as checked above
         if np.ndim(value) != 0:
-            raise TypeError(
-                f"{call}: {name} has shape {np.shape(value)}; {name} must be {want} "
+            raise UnnamedTypeError(
+                f"{name} has shape {np.shape(value)}; {name} must be {want} "
                 "(a scalar, not an array)."
             )
         if dtype.kind not in "iuf" and not jnp.issubdtype(dtype, jnp.floating):
-            raise _invalid(call, name, value, want)  # bool, complex or object arrays
+            raise _invalid(name, value, want)  # bool, complex or object arrays
 
     def bad(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -339,8 +340,8 @@ class Optional(Rule):
     def kind(self) -> str:  # type: ignore[override]
         return self.rule.kind
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
-        return None if value is None else self.rule(call, name, value)
+    def __call__(self, name: str, value: Any) -> Any:
+        return None if value is None else self.rule(name, value)
 
     def bad(self) -> dict[str, Any]:
         return {k: v for k, v in self.rule.bad().items() if v is not None}
@@ -359,12 +360,12 @@ class Flag(Rule):
 
     optional: bool = False
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if value is None and self.optional:
             return None
         if not isinstance(value, (bool, np.bool_)):
             want = "True or False (or None)" if self.optional else "True or False"
-            raise TypeError(f"{call}: {name}={value!r} is invalid; {name} must be {want}.")
+            raise UnnamedTypeError(f"{name}={value!r} is invalid; {name} must be {want}.")
         return bool(value)
 
     def bad(self) -> dict[str, Any]:
@@ -393,12 +394,12 @@ class Integer(Rule):
     traced: bool = False
     why: str = "the step count is int32"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if is_traced(value):
             if not self.traced:
                 ok = False
             elif jnp.ndim(value) != 0 or not jnp.issubdtype(value.dtype, jnp.integer):
-                raise TypeError(f"{call}: {name} must be an integer scalar, got {value}.")
+                raise UnnamedTypeError(f"{name} must be an integer scalar, got {value}.")
             else:
                 return value
         elif isinstance(value, (bool, np.bool_)):
@@ -411,12 +412,12 @@ class Integer(Rule):
             )
         want = f"an integer >= {self.minimum}"
         if not ok:
-            raise TypeError(f"{call}: {name}={value!r} is invalid; {name} must be {want}.")
+            raise UnnamedTypeError(f"{name}={value!r} is invalid; {name} must be {want}.")
         if int(value) < self.minimum:
-            raise ValueError(f"{call}: {name}={int(value)!r} is invalid; {name} must be {want}.")
+            raise UnnamedValueError(f"{name}={int(value)!r} is invalid; {name} must be {want}.")
         if int(value) > self.maximum:
-            raise ValueError(
-                f"{call}: {name}={int(value)!r} is invalid; {name} must be an integer in "
+            raise UnnamedValueError(
+                f"{name}={int(value)!r} is invalid; {name} must be an integer in "
                 f"[{self.minimum}, {self.maximum}] ({self.why})."
             )
         return int(value)
@@ -443,22 +444,22 @@ class Choice(Rule):
     """A mode given as a string, one of ``options``.
 
     >>> from jopt._core.checks import Choice
-    >>> Choice(("cos", "linear"))("jopt.schedules.one_cycle_lr", "anneal_strategy", "exp")
+    >>> Choice(("cos", "linear"))("anneal_strategy", "exp")
     Traceback (most recent call last):
     ...
-    ValueError: jopt.schedules.one_cycle_lr: anneal_strategy='exp' is invalid; ...
+    jopt._core.checks.UnnamedValueError: anneal_strategy='exp' is invalid; ...
     """
 
     kind: ClassVar[str] = "choice"
 
     options: tuple[str, ...]
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         want = ", ".join(repr(c) for c in self.options)
         if not isinstance(value, str):
-            raise TypeError(f"{call}: {name}={value!r} is invalid; {name} must be one of {want}.")
+            raise UnnamedTypeError(f"{name}={value!r} is invalid; {name} must be one of {want}.")
         if value not in self.options:
-            raise ValueError(f"{call}: {name}={value!r} is invalid; {name} must be one of {want}.")
+            raise UnnamedValueError(f"{name}={value!r} is invalid; {name} must be one of {want}.")
         return value
 
     def bad(self) -> dict[str, Any]:
@@ -476,7 +477,7 @@ class Dtype(Rule):
 
     kind: ClassVar[str] = "dtype"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if value is None:
             return None
         try:
@@ -484,8 +485,8 @@ class Dtype(Rule):
         except TypeError:
             dtype = None
         if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
-            raise TypeError(
-                f"{call}: {name}={value!r} is invalid; {name} must be None or a floating-point "
+            raise UnnamedTypeError(
+                f"{name}={value!r} is invalid; {name} must be None or a floating-point "
                 "dtype such as jnp.float32 or jnp.bfloat16."
             )
         return dtype
@@ -507,12 +508,11 @@ class Transformation(Rule):
 
     example: str = "jopt.adam(1e-3)"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if not (
             callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))
         ):
             raise _invalid(
-                call,
                 name,
                 value,
                 f"an optax gradient transformation (init, update), e.g. {self.example}",
@@ -536,9 +536,9 @@ class Function(Rule):
 
     what: str = "a function"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if not callable(value):
-            raise TypeError(f"{call}: {name}={value!r} is invalid; {name} must be {self.what}.")
+            raise UnnamedTypeError(f"{name}={value!r} is invalid; {name} must be {self.what}.")
         return value
 
     def bad(self) -> dict[str, Any]:
@@ -562,12 +562,12 @@ class Pair(Rule):
     second: Rule
     what: str = "a pair of numbers"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
-            raise TypeError(f"{call}: {name} must be {self.what}, got {value!r}.")
+            raise UnnamedTypeError(f"{name} must be {self.what}, got {value!r}.")
         return (
-            self.first(call, f"{name}[0]", value[0]),
-            self.second(call, f"{name}[1]", value[1]),
+            self.first(f"{name}[0]", value[0]),
+            self.second(f"{name}[1]", value[1]),
         )
 
     def bad(self) -> dict[str, Any]:
@@ -592,17 +592,17 @@ class Integers(Rule):
     minimum: int = 0
     increasing: bool = False
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
-            raise ValueError(
-                f"{call}: {name}={value!r} is invalid; {name} must be a sequence of integers "
+            raise UnnamedValueError(
+                f"{name}={value!r} is invalid; {name} must be a sequence of integers "
                 f">= {self.minimum}."
             )
         entry = Integer(self.minimum)
-        values = tuple(entry(call, f"{name}[{i}]", v) for i, v in enumerate(value))
+        values = tuple(entry(f"{name}[{i}]", v) for i, v in enumerate(value))
         if self.increasing and any(b <= a for a, b in zip(values, values[1:], strict=False)):
-            raise ValueError(
-                f"{call}: {name}={list(values)!r} is invalid; {name} must be strictly increasing."
+            raise UnnamedValueError(
+                f"{name}={list(values)!r} is invalid; {name} must be strictly increasing."
             )
         return values
 
@@ -631,7 +631,7 @@ class Patterns(Rule):
 
     kind: ClassVar[str] = "patterns"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if value is None:
             return ()
         names = [value] if isinstance(value, str) else value
@@ -640,15 +640,15 @@ class Patterns(Rule):
         if not isinstance(names, Sequence) or not all(
             isinstance(n, (str, re.Pattern)) for n in names
         ):
-            raise TypeError(
-                f"{call}: {name}={value!r} is invalid; {name} must be a string or a sequence "
+            raise UnnamedTypeError(
+                f"{name}={value!r} is invalid; {name} must be a string or a sequence "
                 "of strings (patterns searched in each parameter's path, e.g. ['bias', 'norm'])."
             )
         try:
             return tuple(re.compile(n) for n in names)
         except re.error as error:
-            raise ValueError(
-                f"{call}: {name}={value!r} is invalid; {error} (the strings are regular "
+            raise UnnamedValueError(
+                f"{name}={value!r} is invalid; {error} (the strings are regular "
                 "expressions, searched in each parameter's path)."
             ) from None
 
@@ -670,7 +670,7 @@ class Unchecked(Rule):
 
     reason: str
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         return value
 
 
@@ -680,9 +680,9 @@ class Text(Rule):
 
     kind: ClassVar[str] = "text"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if not isinstance(value, str):
-            raise TypeError(f"{call}: {name}={value!r} is invalid; {name} must be a string.")
+            raise UnnamedTypeError(f"{name}={value!r} is invalid; {name} must be a string.")
         return value
 
     def bad(self) -> dict[str, Any]:
@@ -714,7 +714,7 @@ class Declaration:
 
 def checked(*relations: Relation, **rules: Rule) -> Callable[[F], F]:
     """Declares a public factory's argument rules (keyword arguments, by parameter name)
-    and relations between arguments (positional, each ``relation(call, arguments)``).
+    and relations between arguments (positional, each ``relation(arguments)``).
 
     Every parameter of the factory must have a rule (``unchecked(reason)`` for one that
     is deliberately not checked here), except ``*args``/``**kwargs`` collectors; a rule
@@ -750,6 +750,16 @@ def checked(*relations: Relation, **rules: Rule) -> Callable[[F], F]:
             )
         call = public_name(fn)
 
+        def check(arguments: dict[str, Any]) -> None:
+            for name, rule in rules.items():
+                if params[name].kind == inspect.Parameter.VAR_POSITIONAL:
+                    values = arguments[name]
+                    arguments[name] = tuple(rule(f"{name}[{i}]", v) for i, v in enumerate(values))
+                else:
+                    arguments[name] = rule(name, arguments[name])
+            for relation in relations:
+                relation(arguments)
+
         @functools.wraps(fn)
         def factory(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -757,17 +767,10 @@ def checked(*relations: Relation, **rules: Rule) -> Callable[[F], F]:
             except TypeError as error:
                 raise TypeError(f"{call}: {error}") from None
             bound.apply_defaults()
-            arguments = bound.arguments
-            for name, rule in rules.items():
-                if params[name].kind == inspect.Parameter.VAR_POSITIONAL:
-                    values = arguments[name]
-                    arguments[name] = tuple(
-                        rule(call, f"{name}[{i}]", v) for i, v in enumerate(values)
-                    )
-                else:
-                    arguments[name] = rule(call, name, arguments[name])
-            for relation in relations:
-                relation(call, arguments)
+            try:  # the rules and relations raise Unnamed errors: this factory names them
+                check(bound.arguments)
+            except Unnamed as error:
+                raise error.named(call).with_traceback(error.__traceback__) from None
             with _outermost(call) as outermost:
                 try:
                     result = fn(*bound.args, **bound.kwargs)
@@ -789,11 +792,7 @@ def declaration(fn: Any) -> Declaration | None:
 
 
 def check_later(rule: Rule, name: str, value: Any) -> Any:
-    """``rule`` applied where the call is not known yet (in ``init``/``update``): its
-    error becomes :class:`Unnamed`, for the public factory to name."""
-    try:
-        return rule("", name, value)
-    except TypeError as error:
-        raise UnnamedTypeError(str(error).removeprefix(": ")) from None
-    except ValueError as error:
-        raise UnnamedValueError(str(error).removeprefix(": ")) from None
+    """``rule`` applied in ``init``/``update`` (a value that was traced when the factory
+    checked it): its :class:`Unnamed` error is named by the public factory's
+    transformation, as every rule's error is named by the factory."""
+    return rule(name, value)

@@ -11,7 +11,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jopt._core.checks import Real, Rule, UnnamedTypeError, concrete_values, function
+from jopt._core.checks import (
+    Real,
+    Rule,
+    UnnamedTypeError,
+    UnnamedValueError,
+    concrete_values,
+    function,
+)
 from jopt._core.dtypes import cast
 from jopt._core.hyperparams import Schedule as Schedule
 
@@ -117,11 +124,11 @@ def power(base: Any, exponent: jax.Array, dtype: Any) -> jax.Array:
 SCHEDULE = function("a schedule (a function count -> value)")
 
 
-def at_least_one(call: str, name: str, entries: Sequence[Any]) -> None:
+def at_least_one(name: str, entries: Sequence[Any]) -> None:
     """A sequence argument that must not be empty."""
     if not entries:
-        raise ValueError(
-            f"{call}: {name} has 0 entries, which is invalid; {name} must have at least 1."
+        raise UnnamedValueError(
+            f"{name} has 0 entries, which is invalid; {name} must have at least 1."
         )
 
 
@@ -131,14 +138,14 @@ class Schedules(Rule):
 
     kind: ClassVar[str] = "schedules"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-            raise ValueError(
-                f"{call}: {name}={value!r} is invalid; {name} must be a sequence of "
+            raise UnnamedValueError(
+                f"{name}={value!r} is invalid; {name} must be a sequence of "
                 "schedules (functions count -> value)."
             )
-        entries = [SCHEDULE(call, f"{name}[{i}]", s) for i, s in enumerate(value)]
-        at_least_one(call, name, entries)
+        entries = [SCHEDULE(f"{name}[{i}]", s) for i, s in enumerate(value)]
+        at_least_one(name, entries)
         return entries
 
     def bad(self) -> dict[str, Any]:
@@ -154,12 +161,12 @@ class Numbers(Rule):
 
     entry: Real
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
-            raise TypeError(
-                f"{call}: {name}={value!r} is invalid; {name} must be a sequence of numbers."
+            raise UnnamedTypeError(
+                f"{name}={value!r} is invalid; {name} must be a sequence of numbers."
             )
-        entries = [self.entry(call, f"{name}[{i}]", v) for i, v in enumerate(value)]
+        entries = [self.entry(f"{name}[{i}]", v) for i, v in enumerate(value)]
         return [float(v) for v in entries] if self.entry.static else entries
 
     def bad(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jopt._core.checks import checked, integers, nonnegative
+from jopt._core.checks import UnnamedValueError, checked, integers, nonnegative
 from jopt._core.dtypes import cast
 from jopt._core.hyperparams import Scalar
 from jopt.schedules._common import (
@@ -21,17 +21,17 @@ from jopt.schedules._common import (
 )
 
 
-def _one_milestone_between(call: str, arguments: Mapping[str, Any]) -> None:
+def _one_milestone_between(arguments: Mapping[str, Any]) -> None:
     schedules, milestones = arguments["schedules"], arguments["milestones"]
     if len(milestones) != len(schedules) - 1:
-        raise ValueError(
-            f"{call}: milestones={list(milestones)!r} is invalid with {len(schedules)} "
+        raise UnnamedValueError(
+            f"milestones={list(milestones)!r} is invalid with {len(schedules)} "
             "schedules; there must be exactly one milestone fewer than schedules."
         )
 
 
-def _some_factor(call: str, arguments: Mapping[str, Any]) -> None:
-    at_least_one(call, "factors", arguments["factors"])
+def _some_factor(arguments: Mapping[str, Any]) -> None:
+    at_least_one("factors", arguments["factors"])
 
 
 def _common_dtype(values: list[jax.Array]) -> list[jax.Array]:

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from jopt._core.checks import (
     Real,
+    UnnamedValueError,
     checked,
     choice,
     closed_unit_interval,
@@ -38,7 +39,7 @@ def _total(arguments: Mapping[str, Any]) -> int | None:
     return None if epochs is None or per_epoch is None else epochs * per_epoch
 
 
-def _one_length(call: str, arguments: Mapping[str, Any]) -> None:
+def _one_length(arguments: Mapping[str, Any]) -> None:
     """``total_steps``, or ``epochs`` and ``steps_per_epoch``: exactly one of the two."""
     total, epochs, per_epoch = (
         arguments["total_steps"],
@@ -47,20 +48,20 @@ def _one_length(call: str, arguments: Mapping[str, Any]) -> None:
     )
     if total is not None:
         if epochs is not None or per_epoch is not None:
-            raise ValueError(
-                f"{call}: total_steps={total!r} and epochs={epochs!r}, "
+            raise UnnamedValueError(
+                f"total_steps={total!r} and epochs={epochs!r}, "
                 f"steps_per_epoch={per_epoch!r} are both given; give total_steps OR "
                 "(epochs AND steps_per_epoch)."
             )
         return
     if epochs is None or per_epoch is None:
-        raise ValueError(
-            f"{call}: total_steps is None and epochs={epochs!r}, steps_per_epoch="
+        raise UnnamedValueError(
+            f"total_steps is None and epochs={epochs!r}, steps_per_epoch="
             f"{per_epoch!r}; give total_steps OR (epochs AND steps_per_epoch)."
         )
     if epochs * per_epoch > _INT32_MAX:
-        raise ValueError(
-            f"{call}: epochs * steps_per_epoch = {epochs * per_epoch} is invalid; "
+        raise UnnamedValueError(
+            f"epochs * steps_per_epoch = {epochs * per_epoch} is invalid; "
             f"the total must be at most {_INT32_MAX} (the step count is int32)."
         )
 
@@ -73,19 +74,19 @@ def _phase_ends(pct: float, total: int, three_phase: bool) -> list[float]:
     return ends
 
 
-def _phases_not_empty(call: str, arguments: Mapping[str, Any]) -> None:
+def _phases_not_empty(arguments: Mapping[str, Any]) -> None:
     total = _total(arguments)
     assert total is not None  # _one_length ran first
     pct, three_phase = float(arguments["pct_start"]), arguments["three_phase"]
     ends = _phase_ends(pct, total, three_phase)
     if ends[0] <= 0:
-        raise ValueError(
-            f"{call}: pct_start={pct!r} is invalid with total_steps={total}; "
+        raise UnnamedValueError(
+            f"pct_start={pct!r} is invalid with total_steps={total}; "
             "pct_start * total_steps must be > 1 so that the warm-up phase is not empty."
         )
     if three_phase and ends[2] <= ends[1]:
-        raise ValueError(
-            f"{call}: pct_start={pct!r} is invalid with total_steps={total} and "
+        raise UnnamedValueError(
+            f"pct_start={pct!r} is invalid with total_steps={total} and "
             "three_phase=True; 2 * pct_start * total_steps - 2 must be < "
             "total_steps - 1 so that the last phase is not empty."
         )

@@ -55,12 +55,12 @@ class ReduceLROnPlateauState(NamedTuple):
     count: jax.Array
 
 
-def _absolute_min_lr(call: str, arguments: Mapping[str, Any]) -> None:
+def _absolute_min_lr(arguments: Mapping[str, Any]) -> None:
     """An absolute ``min_lr`` needs ``base_lr`` and excludes ``min_scale``."""
     min_lr, base_lr, min_scale = (arguments[k] for k in ("min_lr", "base_lr", "min_scale"))
     if min_lr is not None and (base_lr is None or min_scale is not None):
-        raise ValueError(
-            f"{call}: min_lr={min_lr!r} with base_lr={base_lr!r}, min_scale={min_scale!r} is "
+        raise UnnamedValueError(
+            f"min_lr={min_lr!r} with base_lr={base_lr!r}, min_scale={min_scale!r} is "
             "invalid; an absolute min_lr needs base_lr (the optimizer's rate) and no "
             "min_scale (min_scale = min_lr / base_lr)."
         )
@@ -73,10 +73,10 @@ def _check_value(value: Any) -> None:
             "tx.update(grads, state, params, value=loss)."
         )
     try:
-        _METRIC("update()", "value", value)
+        _METRIC("value", value)
     except TypeError as error:
         raise UnnamedTypeError(
-            f"{error} Pass the monitored metric as a scalar, e.g. value=loss."
+            f"update(): {error} Pass the monitored metric as a scalar, e.g. value=loss."
         ) from None
     except ValueError:
         pass  # NaN: a metric that never improves, as in PyTorch's comparisons

@@ -18,6 +18,7 @@ from jopt._core.chain import chain
 from jopt._core.checks import (
     Integer,
     Rule,
+    UnnamedTypeError,
     UnnamedValueError,
     checked,
     choice,
@@ -62,12 +63,12 @@ class Coefficients(Rule):
 
     message: str | None = None
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
             what = self.message or f"{name} must be a tuple (a, b, c) of 3 numbers"
-            raise TypeError(f"{call}: {what}; got {name}={value!r}.")
+            raise UnnamedTypeError(f"{what}; got {name}={value!r}.")
         entry = real()
-        return tuple(entry(call, f"{name}[{i}]", v) for i, v in enumerate(value))
+        return tuple(entry(f"{name}[{i}]", v) for i, v in enumerate(value))
 
     def bad(self) -> dict[str, Any]:
         return {"str": "abc", "two": (1.0, 2.0), "none": None, "str-entry": (1.0, "2", 3.0)}

@@ -12,6 +12,7 @@ import optax
 from jopt._algorithms.regularization.weight_decay import optional_decay
 from jopt._core.chain import chain
 from jopt._core.checks import (
+    UnnamedValueError,
     checked,
     closed_unit_interval,
     concrete_values,
@@ -93,7 +94,7 @@ def next_trace(state: TraceState, trace: Any) -> TraceState:
     return ScaleByTraceState(trace)
 
 
-def nesterov_needs_momentum(call: str, arguments: Mapping[str, Any]) -> None:
+def nesterov_needs_momentum(arguments: Mapping[str, Any]) -> None:
     """PyTorch's rule, a relation of ``@checked``: Nesterov momentum needs a momentum > 0
     and no dampening (``arguments`` holds ``momentum``, ``dampening`` and ``nesterov``).
 
@@ -111,8 +112,8 @@ def nesterov_needs_momentum(call: str, arguments: Mapping[str, Any]) -> None:
     m = None if momentum is None else concrete_values(momentum)
     d = None if dampening is None else concrete_values(dampening)
     if momentum is None or (m is not None and m <= 0) or (d is not None and d != 0):
-        raise ValueError(
-            f"{call}: Nesterov momentum requires a momentum and zero dampening "
+        raise UnnamedValueError(
+            f"Nesterov momentum requires a momentum and zero dampening "
             f"(got momentum={momentum!r}, dampening={dampening!r}); set momentum > 0 and "
             "dampening=0, or nesterov=False."
         )

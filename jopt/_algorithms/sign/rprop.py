@@ -10,7 +10,15 @@ import jax.numpy as jnp
 import optax
 
 from jopt._core.chain import chain
-from jopt._core.checks import Real, Rule, checked, concrete_values, nonnegative
+from jopt._core.checks import (
+    Real,
+    Rule,
+    UnnamedTypeError,
+    UnnamedValueError,
+    checked,
+    concrete_values,
+    nonnegative,
+)
 from jopt._core.dtypes import cast, compute_dtype
 from jopt._core.hyperparams import Scalar
 from jopt._core.layout import PerParam
@@ -53,14 +61,14 @@ class InitialStepSize(Rule):
 
     message: str | None = None
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if callable(value):
-            raise TypeError(
-                f"{call}: {name} is Rprop's initial step size Δ_0, read once when the state "
+            raise UnnamedTypeError(
+                f"{name} is Rprop's initial step size Δ_0, read once when the state "
                 "is created, so a schedule would have no effect (an LR scheduler does nothing "
                 "to PyTorch's Rprop either); pass a number."
             )
-        return Real(0.0, message=self.message)(call, name, value)
+        return Real(0.0, message=self.message)(name, value)
 
     def bad(self) -> dict[str, Any]:
         return Real(0.0, message=self.message).bad() | {"schedule": lambda count: 0.1}
@@ -78,7 +86,7 @@ MIN_STEP_SIZE = nonnegative()
 MAX_STEP_SIZE = Real(0.0, allow_inf=True)
 
 
-def check_step_sizes(call: str, names: tuple[str, str], low: Any, high: Any) -> None:
+def check_step_sizes(names: tuple[str, str], low: Any, high: Any) -> None:
     """Raises ValueError when the clip range [Δmin, Δmax] is empty (concrete values only;
     ``names`` are the two arguments' names as the caller wrote them).
 
@@ -90,16 +98,16 @@ def check_step_sizes(call: str, names: tuple[str, str], low: Any, high: Any) -> 
     """
     lo, hi = concrete_values(low), concrete_values(high)
     if lo is not None and hi is not None and lo > hi:
-        raise ValueError(
-            f"{call}: {names[0]}={low!r} is larger than {names[1]}={high!r}; the step sizes "
+        raise UnnamedValueError(
+            f"{names[0]}={low!r} is larger than {names[1]}={high!r}; the step sizes "
             f"are clipped to [{names[0]}, {names[1]}]."
         )
 
 
-def step_sizes_in_order(call: str, arguments: Mapping[str, Any]) -> None:
+def step_sizes_in_order(arguments: Mapping[str, Any]) -> None:
     """A relation of ``@checked``: ``min_step_size <= max_step_size``."""
     names = ("min_step_size", "max_step_size")
-    check_step_sizes(call, names, arguments[names[0]], arguments[names[1]])
+    check_step_sizes(names, arguments[names[0]], arguments[names[1]])
 
 
 RULES = dict(

@@ -15,7 +15,7 @@ import optax
 from jopt._algorithms.adam.adam import adam_direction
 from jopt._algorithms.adam.adamax import scale_by_adamax
 from jopt._algorithms.adam.nadam import scale_by_nadam
-from jopt._core.checks import Rule, flag, nonnegative, unit_interval
+from jopt._core.checks import Rule, UnnamedValueError, flag, nonnegative, unit_interval
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import scale_by_learning_rate
 from jopt.compat.keras._common import (
@@ -90,10 +90,10 @@ def Adam(  # noqa: N802 (Keras' class name)
     return _adam(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, options)
 
 
-def _required(call: str, arguments: Mapping[str, Any]) -> None:
+def _required(arguments: Mapping[str, Any]) -> None:
     if arguments["weight_decay"] is None:
-        raise ValueError(
-            f"{call}: Argument `weight_decay` must be a float. Received: weight_decay=None; "
+        raise UnnamedValueError(
+            "Argument `weight_decay` must be a float. Received: weight_decay=None; "
             "use jopt.compat.keras.Adam for no decay."
         )
 

@@ -34,6 +34,8 @@ from jopt._core.checks import (
     Real,
     Relation,
     Rule,
+    UnnamedTypeError,
+    UnnamedValueError,
     checked,
     concrete_values,
     flag,
@@ -120,7 +122,7 @@ class KerasLearningRate(Rule):
 
     kind: ClassVar[str] = "number"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if callable(value) and takes_no_arguments(value):
             fn = value
 
@@ -129,7 +131,7 @@ class KerasLearningRate(Rule):
                 return fn()
 
             return schedule
-        return Real(0.0, schedule=True)(call, name, value)
+        return Real(0.0, schedule=True)(name, value)
 
     def bad(self) -> dict[str, Any]:
         return Real(0.0, schedule=True).bad()
@@ -147,21 +149,21 @@ class KerasInteger(Rule):
     message: str
     zero_ok: bool = False
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if value is None or (self.zero_ok and isinstance(value, (int, np.integer)) and value == 0):
             return value
         if is_traced(value):
             traced = typing.cast(Any, value)
             if jnp.ndim(traced) != 0 or not jnp.issubdtype(traced.dtype, jnp.integer):
-                raise TypeError(f"{call}: {name} must be an integer scalar, got {value}.")
+                raise UnnamedTypeError(f"{name} must be an integer scalar, got {value}.")
             return value
-        real()(call, name, value)
+        real()(name, value)
         values = concrete_values(value)
         integral = isinstance(value, (int, np.integer)) or (
             np.ndim(value) == 0 and jnp.issubdtype(jnp.asarray(value).dtype, jnp.integer)
         )
         if values is None or not integral or not self.minimum <= int(values) <= 2**31 - 1:
-            raise ValueError(f"{call}: {self.message}. Received: {name}={value}")
+            raise UnnamedValueError(f"{self.message}. Received: {name}={value}")
         return value
 
     def bad(self) -> dict[str, Any]:
@@ -185,29 +187,29 @@ OPTION_RULES: dict[str, Rule] = dict(
 )
 
 
-def one_clip(call: str, arguments: Mapping[str, Any]) -> None:
+def one_clip(arguments: Mapping[str, Any]) -> None:
     """Keras' rule: at most one of ``clipnorm``, ``clipvalue`` and ``global_clipnorm``."""
     clips = ("clipnorm", "clipvalue", "global_clipnorm")
     if sum(arguments[name] is not None for name in clips) > 1:
-        raise ValueError(
-            f"{call}: Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
+        raise UnnamedValueError(
+            f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
             f"Received: clipnorm={arguments['clipnorm']}, clipvalue={arguments['clipvalue']}, "
             f"global_clipnorm={arguments['global_clipnorm']}"
         )
 
 
-def ema_options(call: str, arguments: Mapping[str, Any]) -> None:
+def ema_options(arguments: Mapping[str, Any]) -> None:
     """Keras checks the EMA's two options only when ``use_ema`` is on (unused otherwise)."""
     if not arguments["use_ema"]:
         return
     momentum = concrete_values(arguments["ema_momentum"])
     if momentum is not None and not 0.0 <= float(momentum) <= 1.0:  # NaN fails too
-        raise ValueError(
-            f"{call}: `ema_momentum` must be in the range [0, 1]. "
+        raise UnnamedValueError(
+            f"`ema_momentum` must be in the range [0, 1]. "
             f"Received: ema_momentum={arguments['ema_momentum']}"
         )
     frequency = KerasInteger(1, "`ema_overwrite_frequency` must be an integer >= 1 or None")
-    frequency(call, "ema_overwrite_frequency", arguments["ema_overwrite_frequency"])
+    frequency("ema_overwrite_frequency", arguments["ema_overwrite_frequency"])
 
 
 # ------------------------------------------------------------------------- declaration

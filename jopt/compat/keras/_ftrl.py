@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Unpack
 import optax
 
 from jopt._algorithms.proximal.ftrl import scale_by_ftrl
-from jopt._core.checks import Rule, concrete_values, nonnegative, positive, real
+from jopt._core.checks import Rule, UnnamedValueError, concrete_values, nonnegative, positive, real
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt.compat.keras._common import (
     LEARNING_RATE,
@@ -30,14 +30,14 @@ class KerasSign(Rule):
 
     sign: str
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
-        real()(call, name, value)  # a finite real number
+    def __call__(self, name: str, value: Any) -> Any:
+        real()(name, value)  # a finite real number
         x = concrete_values(value)
         if x is None:
             return value
         if not (float(x) >= 0.0 if self.sign == "positive" else float(x) <= 0.0):
-            raise ValueError(
-                f"{call}: `{name}` needs to be {self.sign} or zero. Received: {name}={value}."
+            raise UnnamedValueError(
+                f"`{name}` needs to be {self.sign} or zero. Received: {name}={value}."
             )
         return value
 
@@ -45,9 +45,9 @@ class KerasSign(Rule):
         return real().bad() | {"wrong-sign": -1.0 if self.sign == "positive" else 1.0}
 
 
-def _rate_divides(call: str, arguments: Mapping[str, Any]) -> None:
+def _rate_divides(arguments: Mapping[str, Any]) -> None:
     """FTRL divides by α: a constant rate must be > 0 (Keras' rule takes 0)."""
-    positive(schedule=True)(call, "learning_rate", arguments["learning_rate"])
+    positive(schedule=True)("learning_rate", arguments["learning_rate"])
 
 
 @keras_preset(

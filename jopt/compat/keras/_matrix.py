@@ -20,7 +20,17 @@ from jopt._algorithms.adam.adam import scale_by_adam
 from jopt._algorithms.matrix.adafactor import relative_step_size, scale_by_adafactor
 from jopt._algorithms.matrix.muon import RULES as MUON_RULES
 from jopt._algorithms.matrix.muon import scale_by_muon, scaled
-from jopt._core.checks import Real, Rule, flag, nonnegative, optional, real, unit_interval
+from jopt._core.checks import (
+    Real,
+    Rule,
+    UnnamedTypeError,
+    UnnamedValueError,
+    flag,
+    nonnegative,
+    optional,
+    real,
+    unit_interval,
+)
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import scale_by_learning_rate
 from jopt._core.state import requested
@@ -103,22 +113,22 @@ class _ExcludeLayers(Rule):
 
     kind: ClassVar[str] = "patterns"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if value is None:
             return []
         ok = not isinstance(value, (str, bytes)) and isinstance(value, Sequence)
         keywords: list[Any] = list(value) if ok else []
         if not ok or not all(isinstance(k, str) for k in keywords):
-            raise TypeError(
-                f"{call}: {name}={value!r} is invalid; {name} must be a list of strings "
+            raise UnnamedTypeError(
+                f"{name}={value!r} is invalid; {name} must be a list of strings "
                 "(regular expressions searched in each parameter's path)."
             )
         for keyword in keywords:
             try:
                 re.compile(keyword)
             except re.error as error:
-                raise ValueError(
-                    f"{call}: {name} has an invalid regular expression {keyword!r}: {error}."
+                raise UnnamedValueError(
+                    f"{name} has an invalid regular expression {keyword!r}: {error}."
                 ) from error
         return keywords
 

@@ -8,7 +8,7 @@ from typing import Any, Unpack
 import optax
 
 from jopt._algorithms.sgd.sgd import scale_by_trace
-from jopt._core.checks import concrete_values, flag, nonnegative, optional, real
+from jopt._core.checks import UnnamedValueError, concrete_values, flag, nonnegative, optional, real
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import scale_by_learning_rate
 from jopt._core.state import requested
@@ -37,13 +37,13 @@ def lr_inside_momentum(
     return steps
 
 
-def _momentum_in_unit_interval(call: str, arguments: Mapping[str, Any]) -> None:
+def _momentum_in_unit_interval(arguments: Mapping[str, Any]) -> None:
     """Keras' rule and wording: ``momentum`` in [0, 1]."""
     momentum = arguments["momentum"]
     mu = None if momentum is None else concrete_values(momentum)
     if mu is not None and not 0.0 <= float(mu) <= 1.0:
-        raise ValueError(
-            f"{call}: `momentum` must be a float between [0, 1]. Received: momentum={momentum!r}"
+        raise UnnamedValueError(
+            f"`momentum` must be a float between [0, 1]. Received: momentum={momentum!r}"
         )
 
 

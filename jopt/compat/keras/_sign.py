@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Unpack
 import optax
 
 from jopt._algorithms.sign.lion import scale_by_lion
-from jopt._core.checks import Rule, closed_unit_interval, concrete_values, real
+from jopt._core.checks import Rule, UnnamedValueError, closed_unit_interval, concrete_values, real
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import scale_by_learning_rate
 from jopt.compat.keras._common import (
@@ -31,12 +31,12 @@ class _Beta1(Rule):
 
     kind: ClassVar[str] = "number"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
-        real()(call, name, value)
+    def __call__(self, name: str, value: Any) -> Any:
+        real()(name, value)
         b1 = concrete_values(value)
         if b1 is not None and not 0 < float(b1) <= 1:
-            raise ValueError(
-                f"{call}: Argument `beta_1` must be in the [0, 1] range. Otherwise, the "
+            raise UnnamedValueError(
+                f"Argument `beta_1` must be in the [0, 1] range. Otherwise, the "
                 f"optimizer degenerates to SignSGD. Received: {name}={value}."
             )
         return value

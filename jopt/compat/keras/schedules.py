@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 from jopt._core.checks import (
     Real,
+    UnnamedValueError,
     checked,
     closed_unit_interval,
     flag,
@@ -70,20 +71,20 @@ _DECAY_RULES = dict(
 )
 
 
-def _one_value_more(call: str, arguments: Mapping[str, Any]) -> None:
+def _one_value_more(arguments: Mapping[str, Any]) -> None:
     bounds, values = arguments["boundaries"], arguments["values"]
     if len(bounds) != len(values) - 1:
-        raise ValueError(
-            f"{call}: boundaries has {len(bounds)} entries and values {len(values)}, which is "
+        raise UnnamedValueError(
+            f"boundaries has {len(bounds)} entries and values {len(values)}, which is "
             "invalid; values must have exactly one entry more than boundaries."
         )
 
 
-def _increasing(call: str, arguments: Mapping[str, Any]) -> None:
+def _increasing(arguments: Mapping[str, Any]) -> None:
     bounds = arguments["boundaries"]
     if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
-        raise ValueError(
-            f"{call}: boundaries={bounds!r} is invalid; boundaries must be strictly increasing."
+        raise UnnamedValueError(
+            f"boundaries={bounds!r} is invalid; boundaries must be strictly increasing."
         )
 
 

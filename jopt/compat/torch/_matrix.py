@@ -21,6 +21,7 @@ from jopt._core.checks import (
     Integer,
     Real,
     Rule,
+    UnnamedValueError,
     checked,
     flag,
     learning_rate,
@@ -102,13 +103,13 @@ class _NsSteps(Rule):
 
     kind: ClassVar[str] = "int"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if not isinstance(value, bool) and isinstance(value, int) and value >= 100:
-            raise ValueError(
-                f"{call}: Number of steps must be less than 100 for computational efficiency "
+            raise UnnamedValueError(
+                f"Number of steps must be less than 100 for computational efficiency "
                 f"(got {name}={value})."
             )
-        return Integer(0, 99, why="each step is unrolled into the program")(call, name, value)
+        return Integer(0, 99, why="each step is unrolled into the program")(name, value)
 
     def bad(self) -> dict[str, Any]:
         return Integer(0, 99).bad()
@@ -120,10 +121,10 @@ class _AdjustLrFn(Rule):
 
     kind: ClassVar[str] = "choice"
 
-    def __call__(self, call: str, name: str, value: Any) -> Any:
+    def __call__(self, name: str, value: Any) -> Any:
         if value not in (None, "original", "match_rms_adamw"):
-            raise ValueError(
-                f"{call}: Adjust learning rate function {value} is not supported; "
+            raise UnnamedValueError(
+                f"Adjust learning rate function {value} is not supported; "
                 f"{name} must be None, 'original' or 'match_rms_adamw'."
             )
         return value

@@ -19,12 +19,12 @@ from jopt._algorithms.sign.rprop import (
     initial_step_size,
     rprop,
 )
-from jopt._core.checks import checked, concrete_values, flag, pair, real
+from jopt._core.checks import UnnamedValueError, checked, concrete_values, flag, pair, real
 from jopt._core.hyperparams import Scalar
 from jopt.compat.torch._common import kernel_flags, torch_optimizer
 
 
-def etas_in_order(call: str, arguments: Mapping[str, Any]) -> None:
+def etas_in_order(arguments: Mapping[str, Any]) -> None:
     """torch's rule, a relation of ``@checked``: 0 < etas[0] < 1 < etas[1] (concrete
     values only), refused with torch's "Invalid eta values".
 
@@ -37,16 +37,16 @@ def etas_in_order(call: str, arguments: Mapping[str, Any]) -> None:
     eta_minus, eta_plus = arguments["etas"]
     lo, hi = concrete_values(eta_minus), concrete_values(eta_plus)
     if lo is not None and hi is not None and not 0.0 < lo < 1.0 < hi:
-        raise ValueError(
-            f"{call}: Invalid eta values: {eta_minus}, {eta_plus}; "
+        raise UnnamedValueError(
+            f"Invalid eta values: {eta_minus}, {eta_plus}; "
             "etas must satisfy 0 < etas[0] < 1 < etas[1]."
         )
 
 
-def step_sizes_in_order(call: str, arguments: Mapping[str, Any]) -> None:
+def step_sizes_in_order(arguments: Mapping[str, Any]) -> None:
     """A relation of ``@checked``: step_sizes[0] <= step_sizes[1]."""
     low, high = arguments["step_sizes"]
-    check_step_sizes(call, ("step_sizes[0]", "step_sizes[1]"), low, high)
+    check_step_sizes(("step_sizes[0]", "step_sizes[1]"), low, high)
 
 
 @checked(

@@ -152,7 +152,7 @@ COEFFICIENTS = Coefficients()
 
 def test_coefficients_accept_three_real_numbers_as_a_tuple():
     for value in ((1.0, 2.0, 3.0), [3.4445, -4.775, 2.0315], (np.float32(1.0), 0, -1)):
-        out = COEFFICIENTS("jopt.f", "x", value)
+        out = COEFFICIENTS("x", value)
         assert isinstance(out, tuple) and len(out) == 3
 
 
@@ -161,14 +161,14 @@ def test_coefficients_accept_three_real_numbers_as_a_tuple():
 )
 def test_coefficients_reject_each_class_of_bad_value(label, value):
     with pytest.raises((TypeError, ValueError)) as error:
-        COEFFICIENTS("jopt.f", "x", value)
-    assert str(error.value).startswith("jopt.f: x"), str(error.value)
+        COEFFICIENTS("x", value)
+    assert str(error.value).startswith("x"), str(error.value)
 
 
 def test_coefficients_message_replaces_the_wording():
     rule = Coefficients(message="Coefficients must be a tuple of exactly 3 values")
     with pytest.raises(
         TypeError,
-        match=r"^jopt.f: Coefficients must be a tuple of exactly 3 values; got x=\(1.0, 2.0\)\.$",
+        match=r"^Coefficients must be a tuple of exactly 3 values; got x=\(1.0, 2.0\)\.$",
     ):
-        rule("jopt.f", "x", (1.0, 2.0))
+        rule("x", (1.0, 2.0))

@@ -55,9 +55,9 @@ EXCLUDE_LAYERS = declaration(jk.Muon).rules["exclude_layers"]  # None or regexes
 
 
 def test_exclude_layers_rule_accepts_and_lists_its_valid_values():
-    assert EXCLUDE_LAYERS("jopt.f", "x", None) == []
-    assert EXCLUDE_LAYERS("jopt.f", "x", ("dense", "out.*")) == ["dense", "out.*"]
-    assert EXCLUDE_LAYERS("jopt.f", "x", []) == []
+    assert EXCLUDE_LAYERS("x", None) == []
+    assert EXCLUDE_LAYERS("x", ("dense", "out.*")) == ["dense", "out.*"]
+    assert EXCLUDE_LAYERS("x", []) == []
 
 
 @pytest.mark.parametrize(
@@ -65,9 +65,9 @@ def test_exclude_layers_rule_accepts_and_lists_its_valid_values():
 )
 def test_exclude_layers_rule_rejects_each_class_of_bad_value(label, value):
     with pytest.raises((TypeError, ValueError)) as error:
-        EXCLUDE_LAYERS("jopt.f", "x", value)
+        EXCLUDE_LAYERS("x", value)
     message = str(error.value)
-    assert message.startswith("jopt.f: ") and "x" in message, message
+    assert "x" in message, message
 
 
 # Muon routes leaves to Muon or AdamW by path, as Keras does
