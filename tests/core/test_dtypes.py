@@ -81,6 +81,25 @@ def test_low_precision_state_dtypes():
     assert state[0].mu["w"].dtype == BF16
 
 
+def test_the_step_uses_each_moment_as_stored():
+    # bfloat16 m and v: the step reads the rounded moments it stores (jopt/_core/dtypes.py
+    # stored), not the float32 values they were rounded from. Adam in NumPy, rounding m and
+    # v to bfloat16 after each update; a step from the unrounded moments is ~1e-3 away.
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, 1e-2
+    rng = np.random.default_rng(0)
+    grads = rng.normal(size=(5, 64)).astype(np.float32)
+    tx = jopt.adam(lr, b1=b1, b2=b2, eps=eps, mu_dtype=BF16, nu_dtype=BF16)
+    state = tx.init(jnp.zeros(64, F32))
+    m = v = np.zeros(64, np.float32)
+    bf16 = lambda x: np.asarray(jnp.asarray(x, F32).astype(BF16).astype(F32))  # noqa: E731
+    for t, g in enumerate(grads, start=1):
+        m = bf16(b1 * m + (1 - b1) * g)
+        v = bf16(b2 * v + (1 - b2) * g * g)
+        want = -lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+        updates, state = tx.update(jnp.asarray(g), state)
+        np.testing.assert_allclose(np.asarray(updates), want, rtol=1e-4, err_msg=f"step {t}")
+
+
 @pytest.mark.parametrize(
     "make, fields",
     [
