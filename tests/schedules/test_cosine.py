@@ -122,24 +122,22 @@ def _per_batch(x):
 @pytest.fixture(scope="module")
 def values():
     """Every case of this file, evaluated in one compiled call."""
-    cases = {}
-    for name, (_, make, base) in CASES.items():
-        cases[f"lockstep/{name}"] = torch_lr.lockstep_case(make, name, base)
-    for name, (_, make) in FRACTIONAL.items():
-        cases[f"fractional/{name}"] = torch_lr.fractional_case(make)
-    for name, (make, _) in LARGE.items():
-        cases[f"large/{name}"] = torch_lr.large_case(make)
-    cases["readme/per_batch"] = _per_batch
     # The README's k / iters_per_epoch: JAX divides an int32 count into a float32 one (the
     # division done eagerly: fused into the compiled call, XLA rounds it otherwise).
     sched = FRACTIONAL["warm_restarts_t_mult2"][1](float)
-    cases["readme/float32_count"] = lambda x: jax.vmap(sched)(x["float32_counts"])
     k = jnp.arange(torch_lr.ITERS * torch_lr.EPOCHS, dtype=jnp.int32)
     float32_counts = k / torch_lr.ITERS
     assert float32_counts.dtype == jnp.float32
-    bases = {name: base for name, (_, _, base) in CASES.items()}
-    inputs = torch_lr.inputs(bases) | {"float32_counts": float32_counts}
-    return torch_lr.compiled(cases, inputs)
+    return torch_lr.file_values(
+        CASES,
+        fractional={n: m for n, (_, m) in FRACTIONAL.items()},
+        large={n: m for n, (m, _) in LARGE.items()},
+        extra={
+            "readme/per_batch": _per_batch,
+            "readme/float32_count": lambda x: jax.vmap(sched)(x["float32_counts"]),
+        },
+        extra_inputs={"float32_counts": float32_counts},
+    )
 
 
 @pytest.mark.parametrize("name", list(CASES))

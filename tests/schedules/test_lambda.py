@@ -53,11 +53,7 @@ CASES = {
 @pytest.fixture(scope="module")
 def values():
     """Every case of this file, evaluated in one compiled call."""
-    cases = {}
-    for name, (_, make, base) in CASES.items():
-        cases[f"lockstep/{name}"] = torch_lr.lockstep_case(make, name, base)
-    bases = {name: base for name, (_, _, base) in CASES.items()}
-    return torch_lr.compiled(cases, torch_lr.inputs(bases))
+    return torch_lr.file_values(CASES)
 
 
 @pytest.mark.parametrize("name", list(CASES))

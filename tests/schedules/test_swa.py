@@ -74,13 +74,7 @@ LARGE = {
 @pytest.fixture(scope="module")
 def values():
     """Every case of this file, evaluated in one compiled call."""
-    cases = {}
-    for name, (_, make, base) in CASES.items():
-        cases[f"lockstep/{name}"] = torch_lr.lockstep_case(make, name, base)
-    for name, (make, _) in LARGE.items():
-        cases[f"large/{name}"] = torch_lr.large_case(make)
-    bases = {name: base for name, (_, _, base) in CASES.items()}
-    return torch_lr.compiled(cases, torch_lr.inputs(bases))
+    return torch_lr.file_values(CASES, large={n: m for n, (m, _) in LARGE.items()})
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -88,6 +88,33 @@ def compiled(cases: Mapping[str, Callable[[Any], Any]], inputs: Mapping[str, Any
     return jax.tree.map(np.asarray, run(arrays))
 
 
+def file_values(
+    lockstep: Mapping[str, tuple[Any, Callable[[Any], Any], float]],
+    *,
+    fractional: Mapping[str, Callable[[Any], Any]] = {},  # noqa: B006 (read only)
+    momentum: Mapping[str, Callable[[Any], Any]] = {},  # noqa: B006
+    large: Mapping[str, Callable[[Any], Any]] = {},  # noqa: B006
+    extra: Mapping[str, Callable[[Any], Any]] = {},  # noqa: B006
+    extra_inputs: Mapping[str, Any] = {},  # noqa: B006
+) -> dict:
+    """Every case of one test file, in one :func:`compiled` call: ``lockstep`` maps a name
+    to (torch's maker, jopt's maker, base rate); the other kinds map a name to jopt's
+    maker; ``extra`` cases read :func:`inputs` plus ``extra_inputs``. Keys:
+    ``lockstep/<name>``, ``fractional/<name>``, ``momentum/<name>``, ``large/<name>``."""
+    cases: dict[str, Callable[[Any], Any]] = {}
+    for name, (_, make, base) in lockstep.items():
+        cases[f"lockstep/{name}"] = lockstep_case(make, name, base)
+    for name, make in fractional.items():
+        cases[f"fractional/{name}"] = fractional_case(make)
+    for name, make in momentum.items():
+        cases[f"momentum/{name}"] = momentum_case(make)
+    for name, make in large.items():
+        cases[f"large/{name}"] = large_case(make)
+    cases.update(extra)
+    bases = {name: base for name, (_, _, base) in lockstep.items()}
+    return compiled(cases, {**inputs(bases), **extra_inputs})
+
+
 def lockstep(make: Callable[[Any], Any], base: float, counts: Any, bases: Any) -> dict:
     """A schedule's arrays for the comparison with torch, under ``jit``:
 
