@@ -11,6 +11,7 @@ import optax
 from jopt._core.checks import UnnamedValueError, checked, flag, unchecked
 from jopt._core.checks import learning_rate as learning_rate_rule
 from jopt._core.dtypes import cast, compute_dtype, per_dtype
+from jopt._core.groups import ParamGroupsState
 from jopt._core.hyperparams import ScalarOrSchedule, recurrence
 from jopt._core.state import (
     check_params,
@@ -162,7 +163,9 @@ def get_learning_rate(state: Any) -> jax.Array:
     """The learning rate applied at the last update, read from any jopt optimizer state.
 
     Works on a bare jopt state, on one nested in ``optax.chain``/``inject_hyperparams``
-    and on a Flax ``nnx.Optimizer``'s ``optimizer.opt_state``. With several
+    and on a Flax ``nnx.Optimizer``'s ``optimizer.opt_state``. A state of parameter
+    groups (``param_groups=`` of a ``jopt.compat.torch`` preset) gives one rate per
+    group, in the groups' order, as PyTorch's ``scheduler.get_last_lr()`` does. With several
     learning-rate steps in one state, the first in the state's pytree order
     (``jax.tree.leaves``) is returned: in a chain the first step's, in
     ``optax.multi_transform`` the one of the first label in sorted order.
@@ -181,6 +184,9 @@ def get_learning_rate(state: Any) -> jax.Array:
     >>> float(jopt.get_learning_rate(state))  # the third step ran at 0.1 * 0.5**2
     0.025
     """
+    grouped = find_states(state, (ParamGroupsState,))
+    if grouped:  # one rate per group, in the groups' order (scheduler.get_last_lr())
+        return jnp.stack([get_learning_rate(g) for g in grouped[0].groups])
     found = find_states(state, (ScaleByLearningRateState, ScaleByScheduleState))
     if not found:
         raise UnnamedValueError(

@@ -23,8 +23,10 @@ from jopt.compat.torch._common import (
     split_betas,
     torch_optimizer,
 )
+from jopt.compat.torch._groups import torch_groups
 
 
+@torch_groups
 @checked(**ADAM_FAMILY, amsgrad=flag(), decoupled_weight_decay=flag(), **KERNEL_FLAGS)
 def Adam(  # noqa: N802 (PyTorch's class name)
     lr: ScalarOrSchedule = 1e-3,
@@ -83,6 +85,7 @@ def Adam(  # noqa: N802 (PyTorch's class name)
     )
 
 
+@torch_groups
 @checked(**ADAM_FAMILY, amsgrad=flag(), **KERNEL_FLAGS)
 def AdamW(  # noqa: N802
     lr: ScalarOrSchedule = 1e-3,
@@ -129,6 +132,7 @@ def AdamW(  # noqa: N802
     )
 
 
+@torch_groups
 @checked(**ADAM_FAMILY, **kernel_flags("foreach", "differentiable", "capturable"))
 def Adamax(  # noqa: N802
     lr: ScalarOrSchedule = 2e-3,
@@ -171,6 +175,7 @@ def Adamax(  # noqa: N802
     return torch_optimizer(direction, lr, maximize=maximize, weight_decay=weight_decay)
 
 
+@torch_groups
 @checked(
     **ADAM_FAMILY,
     momentum_decay=nonnegative(message="Invalid momentum_decay value"),
@@ -233,6 +238,7 @@ def NAdam(  # noqa: N802
     )
 
 
+@torch_groups
 @checked(
     **ADAM_FAMILY,
     decoupled_weight_decay=flag(),

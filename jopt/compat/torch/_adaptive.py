@@ -22,9 +22,11 @@ from jopt._core.checks import (
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.state import requested
 from jopt.compat.torch._common import EPS, LR, MOMENTUM, WEIGHT_DECAY, kernel_flags, torch_optimizer
+from jopt.compat.torch._groups import torch_groups
 from jopt.schedules._step import inverse_time
 
 
+@torch_groups
 @checked(
     lr=LR,
     lr_decay=optional(nonnegative(message="Invalid lr_decay value")),
@@ -84,6 +86,7 @@ def Adagrad(  # noqa: N802 (PyTorch's class name)
     return torch_optimizer(direction, rate, maximize=maximize, weight_decay=weight_decay)
 
 
+@torch_groups
 @checked(
     lr=LR,
     alpha=unit_interval(message="Invalid alpha value"),
@@ -143,6 +146,7 @@ def RMSprop(  # noqa: N802
     return torch_optimizer(steps, lr, maximize=maximize, weight_decay=weight_decay)
 
 
+@torch_groups
 @checked(
     lr=LR,
     rho=closed_unit_interval(message="Invalid rho value"),

@@ -13,8 +13,10 @@ from jopt._algorithms.averaging.asgd import ASGD_RULES, asgd_average, asgd_step
 from jopt._core.checks import checked, flag
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt.compat.torch._common import LR, WEIGHT_DECAY, kernel_flags, torch_optimizer
+from jopt.compat.torch._groups import torch_groups
 
 
+@torch_groups
 @checked(
     lr=LR,
     **ASGD_RULES,

@@ -31,8 +31,10 @@ from jopt._core.checks import (
 )
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt.compat.torch._common import kernel_flags, refuse_complex, torch_optimizer
+from jopt.compat.torch._groups import torch_groups
 
 
+@torch_groups
 @checked(
     lr=learning_rate(message="Learning rate should be >= 0 but is"),
     beta2_decay=Real(hi=0.0, message="beta2_decay should be <= 0 but is"),
@@ -133,6 +135,7 @@ class _AdjustLrFn(Rule):
         return {"unknown": "other", "int": 1}
 
 
+@torch_groups
 @checked(
     lr=learning_rate(message="Learning rate should be >= 0 but is"),
     weight_decay=optional(nonnegative(schedule=True, message="weight decay should be >= 0 but is")),

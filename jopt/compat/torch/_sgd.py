@@ -9,8 +9,10 @@ from jopt._core.checks import checked, closed_unit_interval, flag, optional
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.state import requested
 from jopt.compat.torch._common import LR, MOMENTUM, WEIGHT_DECAY, kernel_flags, torch_optimizer
+from jopt.compat.torch._groups import torch_groups
 
 
+@torch_groups
 @checked(
     nesterov_needs_momentum,
     lr=LR,

@@ -22,6 +22,7 @@ from jopt._algorithms.sign.rprop import (
 from jopt._core.checks import UnnamedValueError, checked, concrete_values, flag, pair, real
 from jopt._core.hyperparams import Scalar
 from jopt.compat.torch._common import kernel_flags, torch_optimizer
+from jopt.compat.torch._groups import torch_groups
 
 
 def etas_in_order(arguments: Mapping[str, Any]) -> None:
@@ -49,6 +50,7 @@ def step_sizes_in_order(arguments: Mapping[str, Any]) -> None:
     check_step_sizes(("step_sizes[0]", "step_sizes[1]"), low, high)
 
 
+@torch_groups
 @checked(
     etas_in_order,
     step_sizes_in_order,
