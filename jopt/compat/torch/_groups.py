@@ -11,9 +11,11 @@ arguments: ``LambdaLR`` lambdas, ``OneCycleLR``'s ``max_lr``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import typing
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -31,6 +33,60 @@ from jopt._core.groups import param_groups as groups_transform
 
 F = TypeVar("F", bound=Callable[..., Any])
 Scheduler = Callable[[Any], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class TorchPreset:
+    """What a ``jopt.compat.torch`` preset was built from (read by the checkpoint code).
+
+    Args:
+      name: the ``torch.optim`` class, e.g. ``"AdamW"``.
+      groups: each group's arguments, PyTorch's ``param_groups`` order: the listed groups,
+        then the group of the other parameters (a preset without ``param_groups`` has
+        that one group only). ``lr`` is the group's own rate, before ``lr_scheduler``.
+      selectors: each listed group's ``"params"``.
+      schedulers: each group's ``base_lr -> schedule`` (None: no ``lr_scheduler``; an
+        entry is None for a default group that ``lr_scheduler`` left out).
+    """
+
+    name: str
+    groups: tuple[dict[str, Any], ...]
+    selectors: tuple[Any, ...] = ()
+    schedulers: tuple[Scheduler | None, ...] | None = None
+
+
+_PRESETS: weakref.WeakKeyDictionary[Any, TorchPreset] = weakref.WeakKeyDictionary()
+
+
+def register(tx: Any, preset: TorchPreset) -> Any:
+    """Records what ``tx`` (a preset's result) was built from; returns ``tx``."""
+    _PRESETS[tx.init] = preset
+    return tx
+
+
+def preset_of(tx: Any) -> TorchPreset | None:
+    """What the ``jopt.compat.torch`` preset ``tx`` was built from (None: not a preset)."""
+    init = getattr(tx, "init", None)
+    try:
+        return _PRESETS.get(init)
+    except TypeError:
+        return None
+
+
+def torch_registered(preset: F) -> F:
+    """Records each result of a preset without ``param_groups`` (LBFGS: PyTorch's LBFGS
+    has one group)."""
+    signature = inspect.signature(preset)
+    name = preset.__name__
+
+    @functools.wraps(preset)
+    def registered(*args: Any, **kwargs: Any) -> Any:
+        tx = preset(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return register(tx, TorchPreset(name, (dict(bound.arguments),)))
+
+    return typing.cast(F, registered)
 
 
 class ParamGroups(Rule):
@@ -136,12 +192,12 @@ def torch_groups(preset: F) -> F:
             lr_scheduler = LR_SCHEDULER("lr_scheduler", lr_scheduler)
         except Unnamed as error:
             raise error.named(call) from None
-        if param_groups is None and lr_scheduler is None:
-            return preset(*args, **kwargs)
-        preset(*args, **kwargs)  # the preset's own arguments, checked as without groups
+        plain = preset(*args, **kwargs)  # the preset's own arguments, checked as such
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         base = dict(bound.arguments)
+        if param_groups is None and lr_scheduler is None:
+            return register(plain, TorchPreset(preset.__name__, (base,)))
         groups = list(param_groups or [])
         for i, group in enumerate(groups):
             unknown = sorted(set(group) - {"params", *overridable})
@@ -153,6 +209,8 @@ def torch_groups(preset: F) -> F:
         configs = [{**base, **{k: v for k, v in g.items() if k != "params"}} for g in groups] + [
             base
         ]
+        own = tuple(dict(config) for config in configs)
+        per_group: tuple[Scheduler | None, ...] | None = None
         if lr_scheduler is not None:
             if callable(lr_scheduler):
                 schedulers = [lr_scheduler] * len(configs)
@@ -166,6 +224,7 @@ def torch_groups(preset: F) -> F:
                     )
             for config, scheduler in zip(configs, schedulers, strict=False):
                 config["lr"] = scheduler(config["lr"])
+            per_group = tuple(schedulers) + (None,) * (len(configs) - len(schedulers))
             default_missing = not callable(lr_scheduler) and len(schedulers) == len(groups)
         else:
             default_missing = False
@@ -180,7 +239,8 @@ def torch_groups(preset: F) -> F:
                 where = f"param_groups[{i}]" if i < len(groups) else "the default group"
                 raise type(error)(f"{error} (in {where})") from None
         selectors = [g["params"] for g in groups]
-        return _named(call, groups_transform(selectors, transforms[:-1], transforms[-1]))
+        tx = _named(call, groups_transform(selectors, transforms[:-1], transforms[-1]))
+        return register(tx, TorchPreset(preset.__name__, own, tuple(selectors), per_group))
 
     extra = [
         inspect.Parameter("param_groups", inspect.Parameter.KEYWORD_ONLY, default=None),

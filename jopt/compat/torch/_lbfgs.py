@@ -32,6 +32,7 @@ from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import LearningRateState, init_learning_rate, next_learning_rate
 from jopt._core.state import check_params, check_real_params, check_tree, scalar, zero_count
 from jopt.compat.torch._common import LR
+from jopt.compat.torch._groups import torch_registered
 
 
 class LbfgsState(NamedTuple):
@@ -445,6 +446,7 @@ def _lbfgs(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@torch_registered
 @checked(
     lr=LR,
     max_iter=integer(1),
