@@ -17,6 +17,7 @@ The state holds one inner state per group, in the groups' order (PyTorch's
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -168,8 +169,9 @@ def param_groups(
         )
 
     def update_fn(
-        updates: Any, state: ParamGroupsState, params: Any = None, **extra_args: Any
+        updates: Any, state: Any, params: Any = None, **extra_args: Any
     ) -> tuple[Any, ParamGroupsState]:
+        state = typing.cast(ParamGroupsState, state)
         labels = group_labels(selectors, updates if params is None else params)
         used = groups_in_use(n, labels)
         if len(used) != len(state.groups):

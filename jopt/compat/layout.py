@@ -41,6 +41,17 @@ class Layout(NamedTuple):
 
     Calling a layout applies ``forward``. Both take and return NumPy arrays (or anything
     :func:`numpy.transpose` takes).
+
+    Args:
+      forward: the checkpoint's layout to the params' (used when loading).
+      inverse: the params' layout to the checkpoint's (used when saving).
+      name: how the layout prints.
+
+    >>> import numpy as np
+    >>> from jopt.compat.layout import Layout
+    >>> flip = Layout(np.flipud, np.flipud, "flip")
+    >>> flip(np.arange(3)), flip.inverse(flip(np.arange(3)))
+    (array([2, 1, 0]), array([0, 1, 2]))
     """
 
     forward: Callable[[Any], Any]
@@ -93,6 +104,13 @@ def layouts_for(layout: LayoutArg, paths: list[str]) -> list[Callable[[Any], Any
     Raises ``TypeError`` for a ``layout`` that is neither callable nor a dict, and
     ``ValueError`` for a dict key that names no parameter (listing the paths).
 
+    Args:
+      layout: None, a layout for every parameter, or a dict path -> layout.
+      paths: the parameters' paths (:func:`path_string`), in the order wanted.
+
+    Returns:
+      One entry per path: its layout, or None where the parameter keeps its layout.
+
     >>> from jopt.compat import layout
     >>> layout.layouts_for({"dense/kernel": layout.linear}, ["dense/bias", "dense/kernel"])
     [None, jopt.compat.layout.linear]
@@ -125,6 +143,17 @@ def inverse_of(fn: Callable[[Any], Any] | None, path: str) -> Callable[[Any], An
     """The inverse of the layout ``fn`` of the parameter at ``path``, for saving.
 
     Raises ``TypeError`` when ``fn`` is a plain function, whose inverse is unknown.
+
+    Args:
+      fn: the parameter's layout (an entry of :func:`layouts_for`), or None.
+      path: the parameter's path, for the error message.
+
+    Returns:
+      ``fn.inverse``, or None when ``fn`` is None.
+
+    >>> from jopt.compat import layout
+    >>> layout.inverse_of(layout.conv, "conv/kernel") is layout.conv.inverse
+    True
     """
     if fn is None:
         return None
