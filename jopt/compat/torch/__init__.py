@@ -22,6 +22,7 @@ from jopt.compat.torch._adaptive import RMSprop as RMSprop
 from jopt.compat.torch._amp import GradScaler as GradScaler
 from jopt.compat.torch._amp import GradScalerState as GradScalerState
 from jopt.compat.torch._averaging import ASGD as ASGD
+from jopt.compat.torch._groups import ReduceLROnPlateau as ReduceLROnPlateau
 from jopt.compat.torch._lbfgs import LBFGS as LBFGS
 from jopt.compat.torch._lbfgs import LbfgsState as LbfgsState
 from jopt.compat.torch._matrix import Adafactor as Adafactor
@@ -49,4 +50,5 @@ __all__ = [
     "LbfgsState",
     "GradScaler",
     "GradScalerState",
+    "ReduceLROnPlateau",
 ]
