@@ -27,6 +27,7 @@ from jopt.compat.torch._lbfgs import LBFGS as LBFGS
 from jopt.compat.torch._lbfgs import LbfgsState as LbfgsState
 from jopt.compat.torch._matrix import Adafactor as Adafactor
 from jopt.compat.torch._matrix import Muon as Muon
+from jopt.compat.torch._scheduler_state import scheduler_state_dict as scheduler_state_dict
 from jopt.compat.torch._sgd import SGD as SGD
 from jopt.compat.torch._sign import Rprop as Rprop
 from jopt.compat.torch._sparse_adam import SparseAdam as SparseAdam
@@ -51,4 +52,5 @@ __all__ = [
     "GradScaler",
     "GradScalerState",
     "ReduceLROnPlateau",
+    "scheduler_state_dict",
 ]

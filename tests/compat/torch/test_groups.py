@@ -299,9 +299,9 @@ CLASSES = {
         ),
     ),
     "SWALR": (
-        lambda o: SWALR(o, swa_lr=[0.05, 0.02, 0.01], anneal_epochs=30, anneal_strategy="linear"),
+        lambda o: SWALR(o, swa_lr=[0.05, 0.02, 0.01], anneal_epochs=60, anneal_strategy="linear"),
         [
-            lambda lr, w=w: s.swalr(lr, w, anneal_epochs=30, anneal_strategy="linear")
+            lambda lr, w=w: s.swalr(lr, w, anneal_epochs=60, anneal_strategy="linear")
             for w in (0.05, 0.02, 0.01)
         ],
     ),
