@@ -172,7 +172,8 @@ def ReduceLROnPlateau(  # noqa: N802 (PyTorch's class name)
     [0.5 1. ]
     [0.3 0.5]
     """
-    arguments = (mode, factor, patience, threshold, threshold_mode, cooldown, min_lr, eps)
+    floor = typing.cast("float | tuple[float, ...]", min_lr)  # MinLr made a list a tuple
+    arguments = (mode, factor, patience, threshold, threshold_mode, cooldown, floor, eps)
     return PlateauScheduler(*arguments)
 
 
@@ -220,11 +221,11 @@ def plateau_group(
 
     def init_fn(params: Any) -> PlateauGroupState:
         inner = tx.init(params)
-        state = plateau.init(params)
+        state = typing.cast(ReduceLROnPlateauState, plateau.init(params))
         return PlateauGroupState(rate(state.scale), state, inner)
 
     def update_fn(
-        updates: Any, state: PlateauGroupState, params: Any = None, *, value: Any = None, **extra
+        updates: Any, state: Any, params: Any = None, *, value: Any = None, **extra: Any
     ) -> tuple[Any, PlateauGroupState]:
         if value is None:
             raise UnnamedValueError(
@@ -239,7 +240,9 @@ def plateau_group(
             return (g.astype(dt) * cast(scale, dt)).astype(g.dtype)
 
         out = jax.tree.map(scaled, out)
-        _, after = plateau.update(out, state.plateau, value=value)
+        after = typing.cast(
+            ReduceLROnPlateauState, plateau.update(out, state.plateau, value=value)[1]
+        )
         return out, PlateauGroupState(rate(scale), after, inner)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
@@ -365,7 +368,10 @@ def _refuse_default(n: int, what: str = "lr_scheduler lists {n} schedulers") -> 
             f"(list {n + 1})."
         )
 
-    return optax.GradientTransformation(init_fn, lambda u, s, p=None: (u, s))
+    def update_fn(updates: Any, state: Any, params: Any = None) -> Any:
+        return updates, state
+
+    return optax.GradientTransformation(init_fn, update_fn)
 
 
 def _named(call: str, tx: optax.GradientTransformationExtraArgs) -> Any:
@@ -446,7 +452,7 @@ def torch_groups(preset: F) -> F:
             if callable(lr_scheduler):
                 schedulers = [lr_scheduler] * len(configs)
             else:
-                schedulers = list(lr_scheduler)
+                schedulers = list(typing.cast(Sequence[Scheduler], lr_scheduler))
                 if len(schedulers) not in (len(groups), len(groups) + 1):
                     raise ValueError(
                         f"{call}: lr_scheduler lists {len(schedulers)} schedulers for "
