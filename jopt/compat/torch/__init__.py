@@ -8,6 +8,9 @@ is the learning rate PyTorch uses under ``opt.step(); scheduler.step()``.
 ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted and ignored:
 in PyTorch they choose a kernel, not the numbers. Complex parameters are updated through
 their real view, as PyTorch does.
+Every preset but ``LBFGS`` also takes ``param_groups=`` and ``lr_scheduler=`` (a function
+``base_lr -> schedule``, a list with one per group, or :func:`ReduceLROnPlateau`);
+:func:`scheduler_state_dict` writes the scheduler's state as PyTorch's ``state_dict()``.
 Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, … the step.
 """
 

@@ -55,6 +55,7 @@ from jopt._core.checks import (
 from jopt._core.dtypes import cast, compute_dtype
 from jopt._core.groups import param_groups as groups_transform
 from jopt._core.learning_rate import ScaleByLearningRateState
+from jopt.compat.torch._common import EPS
 
 F = TypeVar("F", bound=Callable[..., Any])
 Scheduler = Callable[[Any], Any]
@@ -111,7 +112,7 @@ class PlateauScheduler:
     threshold_mode=choice("rel", "abs"),
     cooldown=integer(0),
     min_lr=MinLr(),
-    eps=nonnegative(),
+    eps=EPS,
 )
 def ReduceLROnPlateau(  # noqa: N802 (PyTorch's class name)
     mode: str = "min",

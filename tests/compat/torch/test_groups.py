@@ -18,7 +18,9 @@ from torch.optim.swa_utils import SWALR
 import jopt
 import jopt.compat.torch as jt
 import jopt.schedules as s
-from jopt.compat.torch._groups import LR_SCHEDULER, PARAM_GROUPS
+from jopt.compat.torch._groups import LR_SCHEDULER, PARAM_GROUPS, MinLr
+
+MIN_LR = MinLr()
 
 SHAPES = {"body": {"w": (3, 2), "bias": (2,)}, "head": {"w": (2, 2), "bias": (2,)}}
 PATHS = [("body", "w"), ("body", "bias"), ("head", "w"), ("head", "bias")]
@@ -519,3 +521,11 @@ def test_reduce_lr_on_plateau_reports_the_rates_and_refuses_what_torch_cannot_ru
         jt.ReduceLROnPlateau(min_lr=[0.0, -1.0])
     with pytest.raises(ValueError, match=r"^jopt\.compat\.torch\.ReduceLROnPlateau: factor=1.0"):
         jt.ReduceLROnPlateau(factor=1.0)
+
+
+def test_the_min_lr_rule_rejects_its_bad_values():
+    for label, value in MIN_LR.bad().items():
+        with pytest.raises((TypeError, ValueError), match=r"min_lr"):
+            MIN_LR("min_lr", value)
+        assert label
+    assert MIN_LR("min_lr", [0, 1e-3]) == (0.0, 1e-3)

@@ -170,6 +170,21 @@ def test_loading_sets_the_count_of_each_groups_momentum_schedule():
     preset = jt._groups.preset_of(tx)
     got = [float(g["momentum"](K)) for g in preset.groups]
     np.testing.assert_allclose(got, [g["momentum"] for g in opt.param_groups], rtol=1e-12)
+    # and out: a fresh torch CyclicLR given jopt's state cycles the momentum on from K
+    fresh = torch_sgd_groups(momentum=0.5)
+    sched = tl.CyclicLR(
+        fresh,
+        0.01,
+        0.1,
+        base_momentum=[b for b, _ in moms],
+        max_momentum=[m for _, m in moms],
+        **cycle,
+    )
+    sched.load_state_dict(jt.scheduler_state_dict(tx, state))
+    fresh.step()
+    sched.step()
+    got = [float(g["momentum"](K + 1)) for g in preset.groups]
+    np.testing.assert_allclose(got, [g["momentum"] for g in fresh.param_groups], rtol=1e-12)
 
 
 def test_a_momentum_count_that_is_the_optimizers_step_must_already_agree():
