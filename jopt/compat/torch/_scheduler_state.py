@@ -31,11 +31,18 @@ same rates: ``last_epoch``, ``_step_count``, ``_last_lr``, ``base_lrs``, ``_is_i
 ``T_cur`` and ``T_i`` (``CosineAnnealingWarmRestarts``);
 ``_milestones`` and ``_schedulers`` (``SequentialLR``, ``ChainedScheduler``: the children's
 states, those not yet in force as a fresh ``SequentialLR`` holds them). ``ReduceLROnPlateau``
-is written in full (its arguments too), as PyTorch writes it. PyTorch's chainable
+is written in full (its arguments too), as PyTorch writes it. Each value written equals the
+one in PyTorch's own ``state_dict()`` after as many steps (tests/compat/torch compare them
+key by key, the children's too). PyTorch's chainable
 schedulers also read each group's ``"lr"`` in the optimizer: load the optimizer's state
 dict too (its ``param_groups`` carry the rates), or set ``group["lr"] = _last_lr[i]``.
 The class of a schedule is known for the :mod:`jopt.schedules` functions; a schedule
 written by hand gets the common keys only.
+
+After a load, :func:`jopt.get_learning_rate` reports what it reports after ``last_epoch``
+updates: each group's rate of the last update applied (``schedule(last_epoch - 1)``); for
+``ReduceLROnPlateau``, whose earlier rates the state does not hold, ``_last_lr`` (the rate
+of the next update, PyTorch's ``get_last_lr()``).
 """
 
 from __future__ import annotations
@@ -455,6 +462,7 @@ def _state(
         out["_scale_fn_custom"] = None  # as lr_lambdas (a custom scale_fn's __dict__ or None)
     if name == "CosineAnnealingWarmRestarts":
         out["T_cur"], out["T_i"] = _warm_restarts(max(k, 0), arguments["T_0"], arguments["T_mult"])
+        out["_step_count"] = 0  # its own step() never counts (torch's value, kept as it is)
     return out
 
 
@@ -491,15 +499,24 @@ def _composite(
                 _state(child_name, child_args, local, last, _bases(child_name, kids, lrs))
             )
         return children
+    # Child j steps the rate its predecessors left at step k, the later ones at k - 1:
+    # its _last_lr is lr * prod_{l <= j} f_l(k) * prod_{l > j} f_l(k - 1).
     factors = [p["factors"] for p in parts]
     children = []
-    running = list(lrs)
     for j in range(len(factors[0])):
         kids = [f[j] for f in factors]
         child = _class_of(kids)
         child_name, child_args = child if child else (None, {})
-        running = [r * _value(f, k) for r, f in zip(running, kids, strict=True)]
-        children.append(_state(child_name, child_args, k, list(running), lrs))
+        last = []
+        for lr, fs in zip(lrs, factors, strict=True):
+            rate = lr
+            for index, factor in enumerate(fs):
+                if index <= j:
+                    rate *= _value(factor, k)
+                elif k > 0:
+                    rate *= _value(factor, k - 1)
+            last.append(rate)
+        children.append(_state(child_name, child_args, k, last, lrs))
     return children
 
 

@@ -134,9 +134,8 @@ def test_a_plateau_state_moves_both_ways_mid_run(k):
 
     state, _ = jopt_run(tx, tx.init(TINY), k, metrics[:k])
     exported = jt.scheduler_state_dict(tx, state)
-    for key in ("best", "num_bad_epochs", "cooldown_counter", "last_epoch", "min_lrs"):
-        assert exported[key] == sd[key], key
-    np.testing.assert_allclose(exported["_last_lr"], sd["_last_lr"], rtol=1e-10)
+    _same(exported, sd, "ReduceLROnPlateau")  # torch's own state at step k, key by key
+    assert set(exported) == set(sd)  # all of it
     _, got = jopt_run(tx, state, more, metrics[k:])
     want = torch_continue(*torch_loaded(make_torch, exported), more, metrics[k:])
     np.testing.assert_allclose(got, want, rtol=1e-10)
@@ -266,3 +265,27 @@ def test_scheduler_state_dict_names_itself_and_refuses_a_tx_without_a_scheduler(
     tx = sgd_groups(CLASSES["StepLR"][1])
     with pytest.raises(ValueError, match=r"opt_state holds no parameter groups"):
         jt.scheduler_state_dict(tx, jopt.sgd(0.1).init(TINY))
+
+
+def _same(ours, theirs, where):
+    """Every entry of ``ours`` equals ``theirs``' (numbers to 1e-10, children recursively)."""
+    if isinstance(ours, dict):
+        for key, value in ours.items():
+            assert key in theirs, f"{where}: torch's state has no {key!r}"
+            _same(value, theirs[key], f"{where}[{key!r}]")
+    elif isinstance(ours, list):
+        assert isinstance(theirs, list) and len(ours) == len(theirs), where
+        for j, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            _same(a, b, f"{where}[{j}]")
+    elif isinstance(ours, float):
+        assert ours == pytest.approx(theirs, rel=1e-10, abs=1e-15), where
+    else:
+        assert ours == theirs, f"{where}: {ours!r} != {theirs!r}"
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES))
+def test_the_written_state_is_torchs_own_at_the_same_step(name):
+    make_torch, ours = CLASSES[name]
+    tx = sgd_groups(ours)
+    state, _ = jopt_run(tx, tx.init(TINY), K)
+    _same(jt.scheduler_state_dict(tx, state), _torch_state(name), name)
