@@ -386,7 +386,9 @@ def load_scheduler_state(tx: Any, opt_state: Any, scheduler_state_dict: Mapping[
     last = _rates(sd, "_last_lr", n)
     for i, (schedule, rate) in enumerate(zip(schedules, last, strict=True)):
         mine = _value(schedule, k)
-        if not math.isclose(mine, rate, rel_tol=_RTOL, abs_tol=1e-300):
+        # rates far below the group's own (a cosine's end) are compared to it instead
+        floor = _RTOL * 1e-3 * abs(float(np.asarray(preset.groups[i]["lr"])))
+        if not math.isclose(mine, rate, rel_tol=_RTOL, abs_tol=floor):
             raise UnnamedValueError(
                 f"scheduler_state_dict['_last_lr'][{i}]={rate!r}, and tx's schedule of "
                 f"group {i} gives {mine!r} at last_epoch={k}; a scheduler built with other "
