@@ -119,6 +119,36 @@ def power(base: Any, exponent: jax.Array, dtype: Any) -> jax.Array:
     return rounded**exponent * jnp.exp(exponent * correction)
 
 
+_TORCH_CLASS = "__jopt_torch_scheduler__"
+
+
+def described(schedule: Any, torch_class: str, **arguments: Any) -> Any:
+    """Records on ``schedule`` the ``torch.optim.lr_scheduler`` class it reproduces (and
+    the arguments a scheduler state needs beyond the count: the warm restarts' periods,
+    the children of ``SequentialLR``/``ChainedScheduler``); returns ``schedule``.
+
+    The attribute survives the naming wrapper of :func:`jopt._core.checks.checked`
+    (``functools.wraps`` copies it). :func:`jopt.compat.torch.scheduler_state_dict` reads it.
+    """
+    setattr(schedule, _TORCH_CLASS, (torch_class, arguments))
+    return schedule
+
+
+def description(schedule: Any) -> tuple[str, dict[str, Any]] | None:
+    """The torch class (and arguments) :func:`described` recorded on ``schedule``, or None
+    (a schedule written by hand).
+
+    >>> import jopt.schedules as schedules
+    >>> from jopt.schedules._common import description
+    >>> description(schedules.cosine_annealing_warm_restarts(0.1, t_0=5))
+    ('CosineAnnealingWarmRestarts', {'T_0': 5, 'T_mult': 1})
+    >>> description(lambda count: 0.1) is None
+    True
+    """
+    found = getattr(schedule, _TORCH_CLASS, None)
+    return found if isinstance(found, tuple) else None
+
+
 # ------------------------------------------------------------------- argument rules
 
 SCHEDULE = function("a schedule (a function count -> value)")

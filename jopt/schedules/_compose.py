@@ -17,6 +17,7 @@ from jopt.schedules._common import (
     Schedules,
     as_count,
     at_least_one,
+    described,
     float_dtype,
 )
 
@@ -85,7 +86,9 @@ def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> S
             lr = jnp.where(count >= m, value, lr)
         return lr
 
-    return schedule
+    return described(
+        schedule, "SequentialLR", schedules=list(schedules), milestones=list(milestones)
+    )
 
 
 @checked(_some_factor, base_lr=nonnegative(), factors=SCHEDULE)
@@ -127,4 +130,4 @@ def chained_lr(base_lr: Scalar, *factors: Schedule) -> Schedule:
             lr = lr * cast(factor(count), dtype)
         return lr
 
-    return schedule
+    return described(schedule, "ChainedScheduler", factors=list(factors))

@@ -15,6 +15,7 @@ from jopt.schedules._common import (
     Schedule,
     as_count,
     count_mod,
+    described,
     float_dtype,
     half_cosine,
     wide_dtype,
@@ -54,7 +55,7 @@ def cosine_annealing_lr(base_lr: Scalar, t_max: int, eta_min: Scalar = 0.0) -> S
         low = cast(eta_min, dtype)
         return low + (cast(base_lr, dtype) - low) * wave
 
-    return schedule
+    return described(schedule, "CosineAnnealingLR")
 
 
 @checked(base_lr=nonnegative(), t_0=integer(1), t_mult=integer(1), eta_min=nonnegative())
@@ -121,4 +122,4 @@ def cosine_annealing_warm_restarts(
         low = cast(eta_min, dtype)
         return low + (cast(base_lr, dtype) - low) * wave
 
-    return schedule
+    return described(schedule, "CosineAnnealingWarmRestarts", T_0=t_0, T_mult=t_mult)

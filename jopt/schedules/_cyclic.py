@@ -25,6 +25,7 @@ from jopt.schedules._common import (
     as_count,
     count_div,
     count_mod,
+    described,
     float_dtype,
     power,
     wide_dtype,
@@ -148,7 +149,7 @@ def cyclic_lr(
         low = cast(base_lr, dtype)
         return low + (cast(max_lr, dtype) - low) * fraction(count, dtype)
 
-    return schedule
+    return described(schedule, "CyclicLR")
 
 
 @checked(base_momentum=closed_unit_interval(), max_momentum=closed_unit_interval(), **CYCLE_RULES)

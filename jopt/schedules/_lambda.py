@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from jopt._core.checks import checked, function, nonnegative
 from jopt._core.dtypes import cast
 from jopt._core.hyperparams import Scalar, with_recurrence
-from jopt.schedules._common import Schedule, as_count, float_dtype
+from jopt.schedules._common import Schedule, as_count, described, float_dtype
 
 LR_LAMBDA = function("a function count -> factor")
 
@@ -45,7 +45,7 @@ def lambda_lr(base_lr: Scalar, lr_lambda: Callable[[jax.Array], Any]) -> Schedul
         dtype = float_dtype(base_lr)
         return cast(base_lr, dtype) * cast(lr_lambda(count), dtype)
 
-    return schedule
+    return described(schedule, "LambdaLR")
 
 
 @checked(base_lr=nonnegative(), lr_lambda=LR_LAMBDA)
@@ -104,4 +104,4 @@ def multiplicative_lr(base_lr: Scalar, lr_lambda: Callable[[jax.Array], Any]) ->
         following = cast(previous, dtype) * factor(count, dtype)
         return jnp.where(count == 0, cast(base_lr, dtype), following)
 
-    return with_recurrence(schedule, step)
+    return described(with_recurrence(schedule, step), "MultiplicativeLR")

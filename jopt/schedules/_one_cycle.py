@@ -22,7 +22,14 @@ from jopt._core.checks import (
 )
 from jopt._core.dtypes import cast
 from jopt._core.hyperparams import Scalar
-from jopt.schedules._common import Schedule, as_count, float_dtype, half_cosine, wide_dtype
+from jopt.schedules._common import (
+    Schedule,
+    as_count,
+    described,
+    float_dtype,
+    half_cosine,
+    wide_dtype,
+)
 
 _INT32_MAX = 2**31 - 1
 
@@ -214,7 +221,7 @@ def one_cycle_lr(
         levels = [initial, peak, initial, final] if three_phase else [initial, peak, final]
         return value(count, levels, dtype)
 
-    return schedule
+    return described(schedule, "OneCycleLR")
 
 
 @checked(

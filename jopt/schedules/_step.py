@@ -13,7 +13,7 @@ from jopt._core.checks import Real, checked, closed_unit_interval, integer, inte
 from jopt._core.dtypes import cast
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule, Schedule
 from jopt._core.state import evaluate
-from jopt.schedules._common import as_count, float_dtype, power, wide_dtype
+from jopt.schedules._common import as_count, described, float_dtype, power, wide_dtype
 
 
 @checked(base_lr=nonnegative(), step_size=integer(1), gamma=nonnegative())
@@ -39,7 +39,7 @@ def step_lr(base_lr: Scalar, step_size: int, gamma: Scalar = 0.1) -> Schedule:
         dtype = float_dtype(base_lr, gamma)
         return cast(base_lr, dtype) * power(gamma, count // step_size, dtype)
 
-    return schedule
+    return described(schedule, "StepLR")
 
 
 @checked(base_lr=nonnegative(), milestones=integers(0), gamma=nonnegative())
@@ -72,7 +72,7 @@ def multi_step_lr(base_lr: Scalar, milestones: Sequence[int], gamma: Scalar = 0.
         passed = jnp.searchsorted(jnp.asarray(ordered, count.dtype), count, side="right")
         return cast(base_lr, dtype) * power(gamma, passed, dtype)
 
-    return schedule
+    return described(schedule, "MultiStepLR")
 
 
 @checked(base_lr=nonnegative(), factor=closed_unit_interval(), total_iters=integer(1))
@@ -99,7 +99,7 @@ def constant_lr(base_lr: Scalar, factor: Scalar = 1 / 3, total_iters: int = 5) -
         scale = jnp.where(count < total_iters, cast(factor, dtype), jnp.ones([], dtype))
         return cast(base_lr, dtype) * scale
 
-    return schedule
+    return described(schedule, "ConstantLR")
 
 
 @checked(
@@ -140,7 +140,7 @@ def linear_lr(
         factor = cast(start_factor, dtype) * left + cast(end_factor, dtype) * done.astype(dtype)
         return cast(base_lr, dtype) * (factor / total_iters)
 
-    return schedule
+    return described(schedule, "LinearLR")
 
 
 @checked(base_lr=nonnegative(), gamma=nonnegative())
@@ -165,7 +165,7 @@ def exponential_lr(base_lr: Scalar, gamma: Scalar) -> Schedule:
         dtype = float_dtype(base_lr, gamma)
         return cast(base_lr, dtype) * power(gamma, count, dtype)
 
-    return schedule
+    return described(schedule, "ExponentialLR")
 
 
 @checked(base_lr=nonnegative(), total_iters=integer(1), power=nonnegative())
@@ -195,7 +195,7 @@ def polynomial_lr(base_lr: Scalar, total_iters: int = 5, power: Scalar = 1.0) ->
         left = (total_iters - jnp.clip(count, 0, total_iters)).astype(dtype) / total_iters
         return cast(base_lr, dtype) * left ** cast(power, dtype)
 
-    return schedule
+    return described(schedule, "PolynomialLR")
 
 
 def inverse_time(

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jopt._core.checks import checked, choice, integer, nonnegative
 from jopt._core.dtypes import cast
 from jopt._core.hyperparams import Scalar
-from jopt.schedules._common import Schedule, as_count, float_dtype, half_cosine
+from jopt.schedules._common import Schedule, as_count, described, float_dtype, half_cosine
 
 
 @checked(
@@ -65,4 +65,4 @@ def swalr(
             a, rest = done.astype(dtype) / anneal, left / anneal
         return cast(swa_lr, dtype) * a + cast(base_lr, dtype) * rest
 
-    return schedule
+    return described(schedule, "SWALR")

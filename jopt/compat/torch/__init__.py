@@ -8,6 +8,9 @@ is the learning rate PyTorch uses under ``opt.step(); scheduler.step()``.
 ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted and ignored:
 in PyTorch they choose a kernel, not the numbers. Complex parameters are updated through
 their real view, as PyTorch does.
+Every preset but ``LBFGS`` also takes ``param_groups=`` and ``lr_scheduler=`` (a function
+``base_lr -> schedule``, a list with one per group, or :func:`ReduceLROnPlateau`);
+:func:`scheduler_state_dict` writes the scheduler's state as PyTorch's ``state_dict()``.
 Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, … the step.
 """
 
@@ -22,10 +25,12 @@ from jopt.compat.torch._adaptive import RMSprop as RMSprop
 from jopt.compat.torch._amp import GradScaler as GradScaler
 from jopt.compat.torch._amp import GradScalerState as GradScalerState
 from jopt.compat.torch._averaging import ASGD as ASGD
+from jopt.compat.torch._groups import ReduceLROnPlateau as ReduceLROnPlateau
 from jopt.compat.torch._lbfgs import LBFGS as LBFGS
 from jopt.compat.torch._lbfgs import LbfgsState as LbfgsState
 from jopt.compat.torch._matrix import Adafactor as Adafactor
 from jopt.compat.torch._matrix import Muon as Muon
+from jopt.compat.torch._scheduler_state import scheduler_state_dict as scheduler_state_dict
 from jopt.compat.torch._sgd import SGD as SGD
 from jopt.compat.torch._sign import Rprop as Rprop
 from jopt.compat.torch._sparse_adam import SparseAdam as SparseAdam
@@ -49,4 +54,6 @@ __all__ = [
     "LbfgsState",
     "GradScaler",
     "GradScalerState",
+    "ReduceLROnPlateau",
+    "scheduler_state_dict",
 ]
