@@ -221,7 +221,7 @@ def _preset_slots(
     scope = _Scope(preset)
     scopes.append(scope)
     steps = a.get("gradient_accumulation_steps")
-    scope.steps = int(steps) if requested(steps) else None
+    scope.steps = int(typing.cast(int, steps)) if requested(steps) else None
     slots = [_Slot("iteration", "iteration", scope)]
     if _has_rate_variable(preset):
         slots.append(_Slot("learning_rate", "learning_rate", scope, value=a["learning_rate"]))
