@@ -1,31 +1,7 @@
 """Keras optimizer checkpoints in and out of jopt: the store of Keras'
 ``Optimizer.save_own_variables`` / ``load_own_variables`` (what ``model.save`` writes under
 ``optimizer/vars`` of a ``.keras`` file), read into a jopt state and written from one.
-
-A store is a dict ``{"0": array, "1": array, …}``, one entry per variable of
-``optimizer.variables``, in Keras' order (``keras/src/optimizers/base_optimizer.py`` and
-each class's ``build``):
-
-- ``iteration`` (int32; Keras' ``_iterations``: the calls, with gradient accumulation too),
-  then ``learning_rate`` (float32) when the rate is a number (a schedule or a function
-  keeps none);
-- with ``use_ema``: one ``average`` per parameter; with ``gradient_accumulation_steps``:
-  one ``gradient_accumulator`` per parameter;
-- the class's own slots, in the order its ``build`` adds them: the slots one call of
-  ``add_optimizer_variables`` creates together are interleaved per parameter (Adam:
-  momentum and velocity of the first parameter, then of the second, …), separate calls
-  follow each other (RMSprop: every velocity, then every momentum, then every average
-  gradient). Adafactor adds, per parameter, r and c (two int32 zeros for a parameter of
-  fewer than two axes) then a velocity (for two axes or more, (r/mean(r)) ⊗ c, which
-  Keras recomputes before reading it); Nadam its ``u_product`` last; Muon a momentum per
-  parameter, followed by a velocity for the parameters it hands to AdamW;
-- ``LossScaleOptimizer``: its own ``iteration`` and ``learning_rate`` (which Keras never
-  changes: 0 and 0.0), ``step_counter``, ``dynamic_scale``, then the inner optimizer's
-  variables; ``MultiOptimizer``: its ``iteration`` (the calls) and ``learning_rate`` (0.0),
-  then each inner optimizer's variables, in Keras' order of its inner optimizers (an
-  ``OptimizerMap``'s values in insertion order, then its default optimizer; an optimizer
-  that steps no parameter keeps its ``iteration`` (0) and ``learning_rate`` only).
-"""
+Keras' order of the variables is spelled out in :func:`load_own_variables`."""
 
 from __future__ import annotations
 
@@ -73,6 +49,7 @@ class _Scope:
     counts: list[KeyPath] = field(default_factory=lambda: [])  # the step's counts (updates)
     steps: int | None = None  # gradient_accumulation_steps
     iteration: int | None = None  # read from the store (load)
+    parent: _Scope | None = None  # the MultiOptimizer whose member it is
 
 
 @dataclass(eq=False)
@@ -212,13 +189,14 @@ def _preset_slots(
     members: list[tuple[int, int]],
     param_paths: list[KeyPath],
     scopes: list[_Scope],
+    parent: _Scope | None = None,
 ) -> list[_Slot]:
     """The Keras variables of ``preset`` (a non-wrapper class) whose jopt state is
     ``state`` (at ``path``), built on the parameters ``members`` ((Keras index, jopt
     index) pairs, Keras' order)."""
     a = preset.arguments
     node = _node(state, path)
-    scope = _Scope(preset)
+    scope = _Scope(preset, parent=parent)
     scopes.append(scope)
     steps = a.get("gradient_accumulation_steps")
     scope.steps = int(typing.cast(int, steps)) if requested(steps) else None
@@ -374,6 +352,7 @@ def _slots(
     param_paths: list[KeyPath],
     names: list[str],
     scopes: list[_Scope],
+    parent: _Scope | None = None,
 ) -> list[_Slot]:
     preset = preset_of(tx)
     if preset is None:
@@ -393,14 +372,13 @@ def _slots(
             _Slot("dynamic_scale", "scalar", leaf=(*path, _GET("dynamic_scale"))),
         ]
         inner = preset.arguments["inner_optimizer"]
-        return slots + _slots(
-            inner, state, (*path, _GET("inner")), members, param_paths, names, scopes
-        )
+        at = (*path, _GET("inner"))
+        return slots + _slots(inner, state, at, members, param_paths, names, scopes, parent)
     if preset.name == "MultiOptimizer":
         node = _node(state, path)
         if not isinstance(node, MultiOptimizerState):  # pragma: no cover
             raise RuntimeError("a MultiOptimizer without its state")
-        multi = _Scope(preset)
+        multi = _Scope(preset, parent=parent)
         scopes.append(multi)
         slots = [
             _Slot("iteration", "iteration", multi),
@@ -424,9 +402,9 @@ def _slots(
                     slots.append(_Slot("learning_rate", "fixed", value=lr))
                 continue
             at = (*path, _GET("inner"), _GET("inner_states"), _DICT(label), _GET("inner_state"))
-            slots += _slots(tx_m, state, at, mine, param_paths, names, scopes)
+            slots += _slots(tx_m, state, at, mine, param_paths, names, scopes, multi)
         return slots
-    return _preset_slots(preset, state, path, members, param_paths, scopes)
+    return _preset_slots(preset, state, path, members, param_paths, scopes, parent)
 
 
 def _describe(call: str, tx: Any, params: Any, order: Any, layout: LayoutArg) -> _Description:
@@ -594,10 +572,34 @@ def load_own_variables(
     :func:`read_keras_file`), to go on where Keras stopped.
 
     ``tx`` is a ``jopt.compat.keras`` optimizer built with the arguments the Keras
-    optimizer had (the same class, options, rate); the store's layout follows from them
-    (see the module :mod:`jopt.compat.keras._checkpoint` for Keras' order). Per parameter
-    slots (momentum, velocity, ``average``, ``gradient_accumulator``, …) become the
-    matching leaves, moved by ``layout``; ``iteration`` becomes every count of the state
+    optimizer had (the same class, options, rate); the store's layout follows from them.
+    A store is a dict ``{"0": array, "1": array, …}``, one entry per variable of
+    ``optimizer.variables``, in Keras' order (``keras/src/optimizers/base_optimizer.py`` and
+    each class's ``build``):
+
+    - ``iteration`` (int32; Keras' ``_iterations``: the calls, with gradient accumulation
+      too), then ``learning_rate`` (float32) when the rate is a number (a schedule or a
+      function keeps none);
+    - with ``use_ema``: one ``average`` per parameter; with ``gradient_accumulation_steps``:
+      one ``gradient_accumulator`` per parameter;
+    - the class's own slots, in the order its ``build`` adds them: the slots one call of
+      ``add_optimizer_variables`` creates together are interleaved per parameter (Adam:
+      momentum and velocity of the first parameter, then of the second, …), separate calls
+      follow each other (RMSprop: every velocity, then every momentum, then every average
+      gradient). Adafactor adds, per parameter, r and c (two int32 zeros for a parameter of
+      fewer than two axes) then a velocity (for two axes or more, (r/mean(r)) ⊗ c, which
+      Keras recomputes before reading it); Nadam its ``u_product`` last; Muon a momentum per
+      parameter, followed by a velocity for the parameters it hands to AdamW;
+    - ``LossScaleOptimizer``: its own ``iteration`` and ``learning_rate`` (which Keras never
+      changes: 0 and 0.0), ``step_counter``, ``dynamic_scale``, then the inner optimizer's
+      variables; ``MultiOptimizer``: its ``iteration`` (the calls) and ``learning_rate``
+      (0.0), then each inner optimizer's variables, in Keras' order of its inner optimizers (an
+      ``OptimizerMap``'s values in insertion order, then its default optimizer; an optimizer
+      that steps no parameter keeps its ``iteration`` (0) and ``learning_rate`` only).
+
+    Per parameter slots (momentum, velocity, ``average``, ``gradient_accumulator``, …)
+    become the matching leaves, moved by ``layout`` (RMSprop's momentum b, which Keras
+    subtracts, is jopt's trace negated); ``iteration`` becomes every count of the state
     (divided by ``gradient_accumulation_steps`` for the preset's own); the stored
     ``learning_rate`` must equal the preset's (Keras goes on at the stored one). A state
     that keeps no count (a constant rate of SGD, RMSprop, Adagrad, Adadelta, Lion, Ftrl,
@@ -832,26 +834,25 @@ def save_own_variables(
             "tx.init(params)'s); pass the state tx.update returned."
         )
     values = {tuple(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(opt_state)[0]}
-    counted: dict[int, int] = {}  # id(scope) -> iteration
+
+    def own(scope: _Scope) -> int | None:
+        """The calls ``scope``'s state counts (None: it keeps no count)."""
+        if scope.base is not None:
+            return int(np.asarray(values[scope.base]))
+        seen = {int(np.asarray(values[p])) for p in scope.counts}
+        if len(seen) > 1:
+            raise UnnamedValueError(
+                f"the counts of {_summary(scope.preset)}'s state differ ({sorted(seen)}): "
+                "not a state its update produced."
+            )
+        return seen.pop() if seen else None
 
     def iteration_of(scope: _Scope) -> int:
-        if id(scope) in counted:
-            return counted[id(scope)]
-        if scope.preset.name == "MultiOptimizer":  # its members count its calls
-            found = [iteration_of(s) for s in d.scopes if s is not scope and _counts(s)]
+        it = own(scope)
+        multi = scope if scope.preset.name == "MultiOptimizer" else scope.parent
+        if it is None and multi is not None:  # a MultiOptimizer calls every member
+            found = [c for c in (own(m) for m in d.scopes if m.parent is multi) if c is not None]
             it = found[0] if found else None
-        elif scope.base is not None:
-            it = int(np.asarray(values[scope.base]))
-        elif scope.counts:
-            seen = {int(np.asarray(values[p])) for p in scope.counts}
-            if len(seen) != 1:
-                raise UnnamedValueError(
-                    f"the counts of {_summary(scope.preset)}'s state differ ({sorted(seen)}): "
-                    "not a state its update produced."
-                )
-            it = seen.pop()
-        else:
-            it = None
         if it is None:
             if iterations is None:
                 raise UnnamedValueError(
@@ -859,13 +860,12 @@ def save_own_variables(
                     "reads one), and Keras stores its iteration: pass iterations= (the number "
                     "of updates applied)."
                 )
-            it = int(iterations)
-        elif iterations is not None and int(iterations) != it:
+            return int(iterations)
+        if iterations is not None and int(iterations) != it:
             raise UnnamedValueError(
                 f"iterations={iterations} differs from the count {it} of "
                 f"{_summary(scope.preset)}'s state."
             )
-        counted[id(scope)] = it
         return it
 
     store: dict[str, np.ndarray] = {}
@@ -905,10 +905,6 @@ def save_own_variables(
                     out = (normalized[..., None] * c[..., None, :]).astype(r.dtype)
         store[str(i)] = out
     return store
-
-
-def _counts(scope: _Scope) -> bool:
-    return scope.base is not None or bool(scope.counts) or scope.iteration is not None
 
 
 # --------------------------------------------------------------------- .keras files
