@@ -609,6 +609,10 @@ def load_own_variables(
     a LossScaleOptimizer's own ``iteration`` and ``learning_rate`` (never changed by Keras)
     are checked for their shape and not read.
 
+    With a Flax ``nnx.Optimizer(model, tx, wrt=nnx.Param)``: ``params =
+    nnx.as_pure(nnx.state(model, nnx.Param))``, then ``nnx.update(optimizer.opt_state,
+    nnx.state(state))``; :func:`save_own_variables` takes ``nnx.as_pure(optimizer.opt_state)``.
+
     Args:
       tx: the ``jopt.compat.keras`` optimizer (as its class returned it).
       params: the parameters (the values do not matter; their structure, shapes and dtypes
@@ -797,8 +801,8 @@ def save_own_variables(
 
     Args:
       tx: the ``jopt.compat.keras`` optimizer (as its class returned it).
-      opt_state: its state (``tx.init(params)`` updated; not a Flax ``nnx.Optimizer``'s
-        wrapped one: pass ``nnx.Optimizer.opt_state``'s values).
+      opt_state: its state (``tx.init(params)`` updated; of a Flax ``nnx.Optimizer``:
+        ``nnx.as_pure(optimizer.opt_state)``).
       params: the parameters.
       order: Keras' order of the parameters (``model.trainable_variables``) as paths of
         ``params``' leaves; None: the flatten order.

@@ -337,6 +337,44 @@ def test_resume_from_a_keras_file(tmp_path):
     )
 
 
+def test_a_flax_nnx_optimizer_takes_the_loaded_state():
+    # The recipe of load_own_variables' docstring: nnx.update(optimizer.opt_state, ...),
+    # then optimizer.update goes on from it; its state saves back to the same store.
+    from flax import nnx
+
+    class MLP(nnx.Module):
+        def __init__(self, rngs):
+            self.l1, self.l2 = nnx.Linear(3, 4, rngs=rngs), nnx.Linear(4, 2, rngs=rngs)
+
+        def __call__(self, x):
+            return self.l2(self.l1(x))
+
+    model = MLP(nnx.Rngs(0))
+    tx = jk.Adam(learning_rate=LR)
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+    params = nnx.as_pure(nnx.state(model, nnx.Param))
+    order = ["l1/kernel", "l1/bias", "l2/kernel", "l2/bias"]
+    rng = np.random.default_rng(0)
+    store = {"0": np.int32(5), "1": np.float32(LR)}
+    for i, shape in enumerate([(3, 4), (3, 4), (4,), (4,), (4, 2), (4, 2), (2,), (2,)]):
+        store[str(i + 2)] = rng.random(size=shape).astype(np.float32)
+    state = jk.load_own_variables(tx, params, store, order=order)
+    nnx.update(optimizer.opt_state, nnx.state(state))
+    grads = jax.tree.map(jnp.ones_like, params)
+    expected = tx.update(grads, state, params)[0]
+    before = jax.tree.map(jnp.copy, params)
+    optimizer.update(model, jax.tree.map(jnp.ones_like, nnx.state(model, nnx.Param)))
+    moved = jax.tree.map(jnp.subtract, nnx.as_pure(nnx.state(model, nnx.Param)), before)
+    _close(
+        dict(enumerate(jax.tree.leaves(moved))),
+        dict(enumerate(jax.tree.leaves(expected))),
+        np.float32,
+        "nnx.Optimizer",
+    )
+    back = jk.save_own_variables(tx, nnx.as_pure(optimizer.opt_state), params, order=order)
+    assert int(back["0"]) == 6
+
+
 def test_read_keras_file_refuses_other_zips(tmp_path):
     import zipfile
 
