@@ -407,8 +407,9 @@ def _slots(
     return _preset_slots(preset, state, path, members, param_paths, scopes, parent)
 
 
-def _describe(call: str, tx: Any, params: Any, order: Any, layout: LayoutArg) -> _Description:
-    del call
+def _describe(tx: Any, params: Any, order: Any, layout: LayoutArg) -> _Description:
+    """The Keras variables of ``tx`` on ``params``, in Keras' order, and where each lives
+    in the jopt state."""
     flat = jax.tree_util.tree_flatten_with_path(params)[0]
     if not flat:
         raise UnnamedValueError("params has no leaves.")
@@ -649,7 +650,7 @@ def load_own_variables(
     ...
     ValueError: jopt.compat.keras.load_own_variables: the store does not match: ...
     """
-    d = _describe("load_own_variables", tx, params, order, layout)
+    d = _describe(tx, params, order, layout)
     _check_keys(d, store)
     flat, treedef = jax.tree_util.tree_flatten_with_path(d.template)
     index = {tuple(p): n for n, (p, _) in enumerate(flat)}
@@ -825,7 +826,7 @@ def save_own_variables(
     >>> {k: v.tolist() for k, v in store.items()}  # iteration, rate, momentum, velocity
     {'0': 1, '1': 0.5, '2': [0.1, 0.1], '3': [0.001, 0.001]}
     """
-    d = _describe("save_own_variables", tx, params, order, layout)
+    d = _describe(tx, params, order, layout)
     if iterations is not None and (
         isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer))
     ):
