@@ -66,6 +66,17 @@ def _multi(module):
     )
 
 
+def _multi_function(module):
+    # A function in place of an OptimizerMap: Keras' order of the inner optimizers is the
+    # order it meets them in model.trainable_variables (w: SGD, then b: Adam), jopt's
+    # labels the sorted one (b: Adam first).
+    sgd = module.SGD(learning_rate=0.03125, momentum=0.5)
+    adam = module.Adam(learning_rate=LR)
+    if module is jk:
+        return dict(optimizer_map=lambda path: adam if path == "b" else sgd)
+    return dict(optimizer_map=lambda variable: adam if variable.name == "b" else sgd)
+
+
 # (id, class, arguments of both, params kind, build(module) -> more arguments)
 CASES = [
     ("SGD", "SGD", dict(learning_rate=0.03125, momentum=0.5, nesterov=True), "plain", None),
@@ -90,6 +101,7 @@ CASES = [
         _lso,
     ),
     ("MultiOptimizer", "MultiOptimizer", dict(loss_scale_factor=2.0), "plain", _multi),
+    ("MultiOptimizer-function", "MultiOptimizer", {}, "plain", _multi_function),
     # the base options that keep variables, a schedule (no learning_rate variable), a
     # state without a count (SGD without momentum: save needs iterations=)
     (
