@@ -362,6 +362,10 @@ NOT_CONSTRUCTED = {
     "jopt.compat.keras.ema_params",
     "jopt.compat.keras.schedule_free_eval_params",
     "jopt.compat.keras.scale_loss",
+    # Keras checkpoints: a store and a file of Keras' (tests/compat/keras/test_checkpoint.py)
+    "jopt.compat.keras.load_own_variables",
+    "jopt.compat.keras.save_own_variables",
+    "jopt.compat.keras.read_keras_file",
     "jopt.compat.torch.SparseAdam",
     "jopt.sharding.state_shardings",  # tested with meshes in tests/sharding
 }

@@ -39,6 +39,15 @@ def test_port_keras_matches_keras_model_fit(capsys):
     assert "jopt.compat.keras.AdamW" in capsys.readouterr().out
 
 
+def test_resume_from_keras_continues_the_keras_run(capsys):
+    # Keras trains an epoch and saves run.keras; Keras and jopt + Flax NNX (weights and
+    # optimizer state read from the file) go on on the same batches: the same losses.
+    result = load("resume_from_keras").main(["--epochs", "2"])
+    np.testing.assert_allclose(result["jopt"], result["keras"], rtol=1e-4)
+    assert result["jopt"][1] < result["jopt"][0]
+    assert "Keras (model.fit)" in capsys.readouterr().out
+
+
 def test_port_pytorch_mnist_follows_torch(capsys):
     # PyTorch's recipe (Adadelta lr=1, StepLR gamma=0.7 per epoch) in real torch and in
     # jopt + Flax NNX, same weights and batches: the loss curves agree to float32 rounding.

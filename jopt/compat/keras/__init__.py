@@ -22,6 +22,10 @@ from jopt.compat.keras._adam import Nadam as Nadam
 from jopt.compat.keras._adaptive import Adadelta as Adadelta
 from jopt.compat.keras._adaptive import Adagrad as Adagrad
 from jopt.compat.keras._adaptive import RMSprop as RMSprop
+from jopt.compat.keras._checkpoint import KerasFile as KerasFile
+from jopt.compat.keras._checkpoint import load_own_variables as load_own_variables
+from jopt.compat.keras._checkpoint import read_keras_file as read_keras_file
+from jopt.compat.keras._checkpoint import save_own_variables as save_own_variables
 from jopt.compat.keras._common import KerasOptions as KerasOptions
 from jopt.compat.keras._ftrl import Ftrl as Ftrl
 from jopt.compat.keras._layerwise import Lamb as Lamb
@@ -62,4 +66,8 @@ __all__ = [
     "ema_params",
     "schedule_free_eval_params",
     "scale_loss",
+    "load_own_variables",
+    "save_own_variables",
+    "read_keras_file",
+    "KerasFile",
 ]

@@ -22,6 +22,7 @@ import functools
 import inspect
 import re
 import typing
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypedDict, TypeVar
@@ -217,6 +218,57 @@ def ema_options(arguments: Mapping[str, Any]) -> None:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
+class KerasPreset:
+    """What a ``jopt.compat.keras`` optimizer was built from (read by the checkpoint code,
+    :mod:`jopt.compat.keras._checkpoint`).
+
+    Args:
+      name: the ``keras.optimizers`` class, e.g. ``"AdamW"``.
+      arguments: the arguments it was called with, defaults filled in (as given, before
+        the rules converted them).
+    """
+
+    name: str
+    arguments: dict[str, Any]
+
+
+_PRESETS: weakref.WeakKeyDictionary[Any, KerasPreset] = weakref.WeakKeyDictionary()
+
+
+def register(tx: Any, preset: KerasPreset) -> Any:
+    """Records what ``tx`` (a preset's result) was built from; returns ``tx``."""
+    _PRESETS[tx.init] = preset
+    return tx
+
+
+def preset_of(tx: Any) -> KerasPreset | None:
+    """What the ``jopt.compat.keras`` optimizer ``tx`` was built from (None: not one)."""
+    init = getattr(tx, "init", None)
+    try:
+        return _PRESETS.get(init)
+    except TypeError:
+        return None
+
+
+def registered(name: str) -> Callable[[F], F]:
+    """Records each result of a checked factory by :func:`register`, under ``name``."""
+
+    def declare(factory: F) -> F:
+        signature = inspect.signature(factory)
+
+        @functools.wraps(factory)
+        def build(*args: Any, **kwargs: Any) -> Any:
+            tx = factory(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return register(tx, KerasPreset(name, dict(bound.arguments)))
+
+        return typing.cast(F, build)
+
+    return declare
+
+
 def keras_preset(*relations: Relation, **rules: Rule) -> Callable[[F], F]:
     """Declares a Keras preset: its own argument rules and relations, plus Keras' base
     options, spelled out in its signature (``**options`` becomes keyword-only parameters
@@ -250,7 +302,8 @@ def keras_preset(*relations: Relation, **rules: Rule) -> Callable[[F], F]:
 
         spelled.__signature__ = full  # type: ignore[attr-defined]
         everything = {**rules, **OPTION_RULES}
-        return checked(one_clip, ema_options, *relations, **everything)(typing.cast(F, spelled))
+        factory = checked(one_clip, ema_options, *relations, **everything)(typing.cast(F, spelled))
+        return registered(preset.__name__)(factory)
 
     return declare
 

@@ -20,7 +20,7 @@ from jopt._core.checks import (
 from jopt._core.control import cond
 from jopt._core.hyperparams import Scalar
 from jopt._core.state import scalar, zero_count
-from jopt.compat.keras._common import OPTION_DEFAULTS
+from jopt.compat.keras._common import OPTION_DEFAULTS, registered
 from jopt.compat.keras._options import OUTER_LOSS_SCALE, find_one, keras_transformation, leaf_value
 
 INNER = transformation("jopt.compat.keras.Adam(...)")
@@ -36,6 +36,7 @@ class LossScaleState(NamedTuple):
     inner: Any
 
 
+@registered("LossScaleOptimizer")
 @checked(
     inner_optimizer=INNER,
     initial_scale=positive(),

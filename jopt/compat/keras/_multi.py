@@ -21,6 +21,7 @@ from jopt._core.checks import (
 )
 from jopt._core.hyperparams import Scalar
 from jopt._core.state import find_states
+from jopt.compat.keras._common import registered
 from jopt.compat.keras._loss_scale import INNER, LossScaleState
 from jopt.compat.keras._options import (
     OUTER_LOSS_SCALE,
@@ -145,6 +146,7 @@ class OptimizerMap(MutableMapping[str, Any]):
         return iter(self._optimizer_map)
 
 
+@registered("MultiOptimizer")
 @checked(
     optimizer_map=unchecked("an OptimizerMap or a function path -> optimizer: below"),
     loss_scale_factor=optional(positive()),
