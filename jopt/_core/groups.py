@@ -40,6 +40,15 @@ class ParamGroupsState(NamedTuple):
 def path_string(path: Sequence[Any]) -> str:
     """A leaf's path with ``/`` between its keys: ``encoder/layers/0/bias``.
 
+    Dict keys, sequence indices, attribute names and flattened indices each give one
+    part, as :func:`jax.tree_util.keystr` lists them.
+
+    Args:
+      path: a key path, as :func:`jax.tree_util.tree_leaves_with_path` gives it.
+
+    Returns:
+      The keys joined by ``/``.
+
     >>> import jax
     >>> from jopt._core.groups import path_string
     >>> tree = {"encoder": {"layers": [{"bias": 0.0}]}}

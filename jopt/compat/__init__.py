@@ -2,8 +2,9 @@
 
 ``jopt.compat.torch.Adam(lr=1e-3)`` follows ``torch.optim.Adam`` and
 ``jopt.compat.keras.Adam(learning_rate=1e-3)`` follows ``keras.optimizers.Adam`` to the
-last digits (see docs/parity.md). Each is a composition of jopt's own primitives. :mod:`jopt.compat.layout` holds the
-weight layouts (``Linear``, ``Conv``) that a port's checkpoints move with.
+last digits (see docs/parity.md). Each is a composition of jopt's own primitives.
+:mod:`jopt.compat.layout` holds the weight layouts (``Linear``, ``Conv``) that a port's
+checkpoints move with.
 """
 
 from jopt.compat import keras as keras

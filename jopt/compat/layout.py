@@ -12,14 +12,15 @@ transform. The load and save functions of :mod:`jopt.compat.torch` and
   :func:`path_string`) to a layout, for the parameters it names; the others keep theirs.
 
 Loading applies ``layout`` (the checkpoint's layout to the params'); saving applies its
-``inverse``, so only a :class:`Layout` (which knows its inverse) can save.
+inverse, so only :func:`linear`, :func:`conv` or a :class:`Layout` (which knows its
+inverse) can save.
 
 >>> import numpy as np
 >>> from jopt.compat import layout
 >>> w = np.arange(6.0).reshape(2, 3)          # torch.nn.Linear(3, 2).weight: (out, in)
 >>> layout.linear(w).shape                    # flax.linen.Dense(2) kernel: (in, out)
 (3, 2)
->>> np.array_equal(layout.linear.inverse(layout.linear(w)), w)
+>>> np.array_equal(layout.inverse_of(layout.linear, "dense/kernel")(layout.linear(w)), w)
 True
 >>> layout.conv(np.zeros((8, 3, 5, 5))).shape  # OIHW -> HWIO
 (5, 5, 3, 8)
@@ -65,12 +66,47 @@ class Layout(NamedTuple):
         return f"jopt.compat.layout.{self.name}"
 
 
-def _linear(x: Any) -> Any:
+def linear(x: Any) -> Any:
+    """``torch.nn.Linear``'s weight ``(out, in)`` to a Flax ``Dense`` kernel ``(in, out)``.
+
+    A transpose of 2-D arrays; other arrays (biases) are returned as they are. It is its
+    own inverse.
+
+    Args:
+      x: an array (NumPy, JAX or anything :func:`numpy.asarray` takes).
+
+    Returns:
+      ``x.T`` for a 2-D ``x``, else ``x``, as a NumPy array.
+
+    >>> import numpy as np
+    >>> from jopt.compat import layout
+    >>> layout.linear(np.zeros((2, 3))).shape, layout.linear(np.zeros(3)).shape
+    ((3, 2), (3,))
+    """
     x = np.asarray(x)
     return np.swapaxes(x, -1, -2) if x.ndim == 2 else x
 
 
-def _conv(x: Any) -> Any:
+def conv(x: Any) -> Any:
+    """A ``torch.nn.Conv{1,2,3}d`` weight ``(O, I, *spatial)`` to a Flax ``Conv`` kernel
+    ``(*spatial, I, O)``: OIHW to HWIO in 2-D.
+
+    Arrays of fewer than 3 axes (biases) are returned as they are. Its inverse, used when
+    saving, is ``(*spatial, I, O) -> (O, I, *spatial)`` (:func:`inverse_of`).
+
+    Args:
+      x: an array (NumPy, JAX or anything :func:`numpy.asarray` takes).
+
+    Returns:
+      ``x`` with its axes moved, as a NumPy array.
+
+    >>> import numpy as np
+    >>> from jopt.compat import layout
+    >>> layout.conv(np.zeros((8, 3, 5, 5))).shape
+    (5, 5, 3, 8)
+    >>> layout.inverse_of(layout.conv, "conv/kernel")(np.zeros((5, 5, 3, 8))).shape
+    (8, 3, 5, 5)
+    """
     x = np.asarray(x)
     if x.ndim < 3:
         return x
@@ -85,14 +121,8 @@ def _conv_inverse(x: Any) -> Any:
     return np.transpose(x, (n - 1, n - 2, *range(n - 2)))
 
 
-linear = Layout(_linear, _linear, "linear")
-"""``torch.nn.Linear``'s weight ``(out, in)`` to a Flax ``Dense`` kernel ``(in, out)``
-(a transpose of 2-D arrays; other arrays, such as biases, are left as they are)."""
+_INVERSES: dict[Callable[[Any], Any], Callable[[Any], Any]] = {linear: linear, conv: _conv_inverse}
 
-conv = Layout(_conv, _conv_inverse, "conv")
-"""A ``torch.nn.Conv{1,2,3}d`` weight ``(O, I, *spatial)`` to a Flax ``Conv`` kernel
-``(*spatial, I, O)`` (OIHW to HWIO in 2-D; arrays of fewer than 3 axes are left as they
-are)."""
 
 LayoutArg = Callable[[Any], Any] | Mapping[str, Callable[[Any], Any]] | None
 """What ``layout=`` takes: None, a layout for every parameter, or a dict path -> layout."""
@@ -112,8 +142,9 @@ def layouts_for(layout: LayoutArg, paths: list[str]) -> list[Callable[[Any], Any
       One entry per path: its layout, or None where the parameter keeps its layout.
 
     >>> from jopt.compat import layout
-    >>> layout.layouts_for({"dense/kernel": layout.linear}, ["dense/bias", "dense/kernel"])
-    [None, jopt.compat.layout.linear]
+    >>> fns = layout.layouts_for({"dense/kernel": layout.linear}, ["dense/bias", "dense/kernel"])
+    >>> fns == [None, layout.linear]
+    True
     """
     if layout is None:
         return [None] * len(paths)
@@ -121,8 +152,7 @@ def layouts_for(layout: LayoutArg, paths: list[str]) -> list[Callable[[Any], Any
         unknown = sorted(set(layout) - set(paths))
         if unknown:
             raise UnnamedValueError(
-                f"layout names {unknown}, which are not parameter paths; the paths are "
-                f"{paths}."
+                f"layout names {unknown}, which are not parameter paths; the paths are {paths}."
             )
         for key, value in layout.items():
             if not callable(value):
@@ -152,12 +182,13 @@ def inverse_of(fn: Callable[[Any], Any] | None, path: str) -> Callable[[Any], An
       ``fn.inverse``, or None when ``fn`` is None.
 
     >>> from jopt.compat import layout
-    >>> layout.inverse_of(layout.conv, "conv/kernel") is layout.conv.inverse
-    True
+    >>> flip = layout.Layout(np.flipud, np.flipud, "flip")
+    >>> layout.inverse_of(flip, "w") is np.flipud, layout.inverse_of(None, "w")
+    (True, None)
     """
     if fn is None:
         return None
-    inverse = getattr(fn, "inverse", None)
+    inverse = _INVERSES.get(fn) or getattr(fn, "inverse", None)
     if not callable(inverse):
         raise UnnamedTypeError(
             f"the layout of {path!r} is {fn!r}, a plain function; saving needs its inverse, "

@@ -67,7 +67,7 @@ def test_groups_equal_optax_multi_transform():
     s, r = tx.init(params), ref.init(params)
     assert isinstance(s, ParamGroupsState) and len(s.groups) == 3
     for k in range(3):
-        grads = jax.tree.map(lambda x: jnp.sin(x + k), params)
+        grads = jax.tree.map(lambda x, k=k: jnp.sin(x + k), params)
         u, s = tx.update(grads, s, params)
         v, r = ref.update(grads, r, params)
         for x, y in zip(jax.tree.leaves(u), jax.tree.leaves(v), strict=True):

@@ -924,6 +924,11 @@ class KerasFile(NamedTuple):
         ``"layers/dense_1"``, …; a nested model's layers ``"layers/encoder/layers/dense"``).
       optimizer: the optimizer's store (``optimizer/vars``: ``{"0": array, …}``), for
         :func:`load_own_variables`; empty if the model was saved without one.
+
+    >>> import numpy as np
+    >>> from jopt.compat.keras import KerasFile
+    >>> KerasFile({"layers/dense": [np.zeros((2, 3)), np.zeros(3)]}, {}).weights.keys()
+    dict_keys(['layers/dense'])
     """
 
     weights: dict[str, list[np.ndarray]]

@@ -394,6 +394,28 @@ def _named(call: str, tx: optax.GradientTransformationExtraArgs) -> Any:
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+_GROUP_ARGS = (
+    "param_groups: PyTorch's parameter groups, a list of dicts: ``\"params\"`` (a regular",
+    "  expression matched in full against a leaf's ``/`` path, a function",
+    "  ``(path, leaf) -> bool`` or a tree of bools) and the arguments the group overrides;",
+    "  the other leaves form the last group (see :mod:`jopt.compat.torch`).",
+    "lr_scheduler: a function ``base_lr -> schedule`` applied to each group's rate, a list",
+    "  of them (one per group), or a :class:`ReduceLROnPlateau`.",
+)
+
+
+def _with_group_args(doc: str) -> str:
+    """``doc`` with ``param_groups`` and ``lr_scheduler`` at the end of its ``Args:``."""
+    lines = doc.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == "Returns:":
+            indent = line[: len(line) - len(line.lstrip())] + "  "
+            while i > 0 and not lines[i - 1].strip():
+                i -= 1
+            return "\n".join([*lines[:i], *(indent + a for a in _GROUP_ARGS), *lines[i:]])
+    return doc
+
+
 def torch_groups(preset: F) -> F:
     """Adds ``param_groups`` and ``lr_scheduler`` (keyword-only) to a checked preset."""
     signature = inspect.signature(preset)
@@ -492,6 +514,7 @@ def torch_groups(preset: F) -> F:
     grouped.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[*signature.parameters.values(), *extra]
     )
+    grouped.__doc__ = _with_group_args(preset.__doc__ or "")
     declared = declaration(preset)
     assert declared is not None, f"{call}: torch_groups wraps a @checked preset"
     grouped.__jopt_declaration__ = Declaration(  # type: ignore[attr-defined]

@@ -22,6 +22,8 @@ OPTIMIZERS = [n for n in jt.__all__ if n in torch.optim.__all__]
 LOCKSTEP = [n for n in OPTIMIZERS if n not in {"LBFGS", "SparseAdam"}]
 NO_SCHEDULE = {"Rprop"}  # lr is only Rprop's initial step size: a schedule is refused
 FLAGS = {"foreach", "fused", "capturable", "differentiable"}  # kernel choices: no-ops
+# One decorator adds these two to every preset: tested where it lives (test_groups.py).
+GROUPS = {"param_groups", "lr_scheduler"}
 
 
 def test_every_optimizer_class_of_torch_optim_is_here():
@@ -50,7 +52,7 @@ def test_every_option_is_exercised():
     used = {(c.preset, k) for c in parity.TORCH_CASES for k in {**c.kwargs, **c.jopt_kwargs}}
     used |= {(c.preset, "schedule") for c in parity.TORCH_CASES if c.schedule is not None}
     for preset in LOCKSTEP:
-        params = set(inspect.signature(getattr(jt, preset)).parameters) - {"lr"} - FLAGS
+        params = set(inspect.signature(getattr(jt, preset)).parameters) - {"lr"} - FLAGS - GROUPS
         params |= set() if preset in NO_SCHEDULE else {"schedule"}
         missing = {p for p in params if (preset, p) not in used}
         assert not missing, f"{preset}: options not compared with torch: {sorted(missing)}"
@@ -71,6 +73,8 @@ def test_defaults_are_torchs(name):
     ours = inspect.signature(factory).parameters
     theirs = inspect.signature(getattr(torch.optim, name)).parameters
     for p in ours.values():
+        if p.name in GROUPS:  # torch's groups are the params argument; tested in test_groups
+            continue
         if p.name == "maximize" and p.name not in theirs:  # jopt adds it (Muon): keyword-only
             assert p.kind == p.KEYWORD_ONLY and p.default is False, name
             continue
