@@ -22,6 +22,8 @@ from jopt.compat.torch._adaptive import RMSprop as RMSprop
 from jopt.compat.torch._amp import GradScaler as GradScaler
 from jopt.compat.torch._amp import GradScalerState as GradScalerState
 from jopt.compat.torch._averaging import ASGD as ASGD
+from jopt.compat.torch._checkpoint import load_state_dict as load_state_dict
+from jopt.compat.torch._checkpoint import state_dict as state_dict
 from jopt.compat.torch._lbfgs import LBFGS as LBFGS
 from jopt.compat.torch._lbfgs import LbfgsState as LbfgsState
 from jopt.compat.torch._matrix import Adafactor as Adafactor
@@ -49,4 +51,6 @@ __all__ = [
     "LbfgsState",
     "GradScaler",
     "GradScalerState",
+    "load_state_dict",
+    "state_dict",
 ]

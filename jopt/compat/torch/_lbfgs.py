@@ -325,7 +325,9 @@ def _lbfgs(
             g0 = sign * _flatten(updates if grad is None else grad, dt)
 
         def body(c):
-            (it, n_iter, x, loss, g, evals, _, d, t, dirs, stps, ro, start, length, h, prev_g, _) = c
+            (it, n_iter, x, loss, g, evals, _, d, t, dirs, stps, ro, start, length, h, prev_g) = c[
+                :16
+            ]
             it, n_iter = it + 1, n_iter + 1
             first = n_iter == 1
             # the direction: update the history with (y, s), then the two-loop recursion
@@ -421,7 +423,8 @@ def _lbfgs(
             state.prev_loss,
         )
         out = jax.lax.while_loop(lambda c: ~c[6], body, init)
-        _, n_iter, x, _, _, evals, _, d, t, dirs, stps, ro, start, length, h, prev_g, prev_loss = out
+        _, n_iter, x, _, _, evals, _, d, t, dirs, stps, ro, start, length, h = out[:15]
+        prev_g, prev_loss = out[15:]
         func_evals = state.func_evals + evals
         new_state = LbfgsState(
             n_iter, d, t, dirs, stps, ro, start, length, h, prev_g, func_evals, prev_loss, rate

@@ -1,0 +1,249 @@
+"""jopt/compat/torch/_checkpoint.py: PyTorch optimizer checkpoints, both ways, against
+real torch.optim optimizers.
+
+Each case runs both directions in lockstep (the same gradient arrays fed to both):
+load: torch steps 7 times, its state dict goes through a file into
+``jt.load_state_dict``, then 7 more steps of each agree; save: jopt steps 7 times,
+``jt.state_dict`` (each array through ``torch.as_tensor``) goes into torch's
+``load_state_dict``, then 7 more steps of each agree. The saved state loads back bit for
+bit. LBFGS evaluates the loss itself: torch's closure evaluates the JAX loss at torch's
+parameters, so only the optimizers' arithmetic can differ.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
+
+import jopt
+import jopt.compat.torch as jt
+from jopt._core.groups import group_labels, path_string
+from jopt.compat import layout as jl
+
+STEPS = 7
+SHAPES = {"w": (3, 4), "b": (4,)}
+MATRICES = {"w": (3, 4), "v": (4, 3)}
+
+
+@dataclass
+class Case:
+    name: str  # torch.optim's class
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    groups: list[dict[str, Any]] = field(default_factory=list)  # {"params": regex, ...}
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=lambda: dict(SHAPES))
+    load_step: bool = False  # load needs step= (torch keeps none, jopt counts)
+    save_step: bool = False  # save needs step= (jopt keeps none, torch does)
+    id: str = ""
+
+    def __str__(self) -> str:
+        return self.id or self.name
+
+
+CASES = [
+    Case("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01), id="SGD-nesterov"),
+    Case("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3), load_step=True, id="SGD-dampening"),
+    Case(
+        "Adam",
+        dict(lr=0.02, amsgrad=True),
+        groups=[{"params": "b", "lr": 0.01, "betas": (0.8, 0.99)}],
+        id="Adam-amsgrad-groups",
+    ),
+    Case(
+        "AdamW",
+        dict(lr=0.02, weight_decay=0.1),
+        groups=[{"params": "b", "weight_decay": 0.0}],
+        id="AdamW-groups",
+    ),
+    Case("Adamax", dict(lr=0.02, weight_decay=0.01, maximize=True), id="Adamax-maximize"),
+    Case("NAdam", dict(lr=0.02)),
+    Case("RAdam", dict(lr=0.02, weight_decay=0.1, decoupled_weight_decay=True)),
+    Case("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+    Case("Adagrad", dict(lr=0.1), save_step=True, id="Adagrad-stepless"),
+    Case("RMSprop", dict(lr=0.01, momentum=0.9, centered=True), save_step=True),
+    Case("Adadelta", dict(lr=1.0, weight_decay=0.01), save_step=True),
+    Case("ASGD", dict(lr=0.05, lambd=1e-2, t0=3.0)),
+    Case("Rprop", dict(lr=0.01), save_step=True),
+    Case("Adafactor", dict(lr=0.05)),
+    Case("Muon", dict(lr=0.02), shapes=dict(MATRICES)),
+    Case("LBFGS", dict(lr=0.5, max_iter=3, history_size=4)),
+]
+
+
+def loss_fn(params):
+    """A quadratic with a quartic term (so that LBFGS keeps moving over 14 steps)."""
+    total = 0.0
+    for i, key in enumerate(sorted(params)):
+        p = params[key]
+        target = jnp.linspace(-1.0, 1.0, p.size, dtype=p.dtype).reshape(p.shape)
+        total = total + (i + 1.0) * jnp.sum((p - target) ** 2) + 0.1 * jnp.sum(p**4)
+    return total
+
+
+@contextlib.contextmanager
+def torch_default(dtype):
+    """torch's default dtype as jopt's scalars (NAdam's Π, ASGD's η: float64 under x64
+    when the test is float64)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64 if dtype == np.float64 else torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
+def tensorize(tree):
+    if isinstance(tree, dict):
+        return {k: tensorize(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [tensorize(v) for v in tree]
+    if isinstance(tree, np.ndarray):
+        return torch.as_tensor(tree)
+    return tree
+
+
+class Run:
+    """One case: the jopt preset, a torch optimizer on the same groups, the gradients."""
+
+    def __init__(self, case: Case, dtype):
+        self.case, self.dtype = case, dtype
+        rng = np.random.default_rng(0)
+        self.start = {k: rng.normal(size=s).astype(dtype) for k, s in case.shapes.items()}
+        self.grads = [
+            {k: rng.normal(size=s).astype(dtype) for k, s in case.shapes.items()}
+            for _ in range(2 * STEPS)
+        ]
+        extra = {"param_groups": case.groups} if case.groups else {}
+        self.tx = getattr(jt, case.name)(**case.kwargs, **extra)
+        # torch's numbering: each group's leaves in flatten order, the default group last
+        self.paths = [path_string(p) for p, _ in jax.tree_util.tree_leaves_with_path(self.start)]
+        labels = group_labels([g["params"] for g in case.groups], self.start)
+        self.torch_groups = [
+            [self.paths[i] for i in range(len(self.paths)) if labels[i] == g]
+            for g in sorted(set(labels))
+        ]
+        self.lbfgs = case.name == "LBFGS"
+        self.update = self.tx.update if self.lbfgs else jax.jit(self.tx.update)
+
+    def torch_opt(self, values):
+        tensors = {k: torch.tensor(np.array(v), requires_grad=True) for k, v in values.items()}
+        overrides = [{k: v for k, v in g.items() if k != "params"} for g in self.case.groups]
+        groups = [
+            {"params": [tensors[p] for p in paths], **(overrides[i] if i < len(overrides) else {})}
+            for i, paths in enumerate(self.torch_groups)
+        ]
+        return tensors, getattr(torch.optim, self.case.name)(groups, **self.case.kwargs)
+
+    def torch_step(self, tensors, opt, grads):
+        if self.lbfgs:
+
+            def closure():
+                values = {k: jnp.asarray(t.detach().numpy()) for k, t in tensors.items()}
+                loss, g = jax.value_and_grad(loss_fn)(values)
+                for k, t in tensors.items():
+                    t.grad = torch.tensor(np.asarray(g[k]))
+                return torch.tensor(float(loss))
+
+            opt.step(closure)
+            return
+        for k, t in tensors.items():
+            t.grad = torch.tensor(grads[k])
+        opt.step()
+
+    def jopt_step(self, params, state, grads):
+        if self.lbfgs:
+            value, g = jax.value_and_grad(loss_fn)(params)
+            u, state = self.update(g, state, params, value=value, grad=g, value_fn=loss_fn)
+        else:
+            u, state = self.update(jax.tree.map(jnp.asarray, grads), state, params)
+        return optax.apply_updates(params, u), state
+
+    def continue_both(self, params, state, tensors, opt):
+        errors = []  # np.max: a NaN fails the comparison
+        for grads in self.grads[STEPS:]:
+            self.torch_step(tensors, opt, grads)
+            params, state = self.jopt_step(params, state, grads)
+            for k, t in tensors.items():
+                errors.append(np.max(np.abs(np.asarray(params[k]) - t.detach().numpy())))
+            if self.case.name == "ASGD":  # the average, which the parameters never read
+                ax = jopt.averaged_params(state)
+                for k, t in tensors.items():
+                    errors.append(np.max(np.abs(np.asarray(ax[k]) - opt.state[t]["ax"].numpy())))
+        return float(np.max(errors))
+
+
+def tolerance(dtype):
+    return 1e-10 if dtype == np.float64 else 2e-5
+
+
+def assert_identical(a, b):
+    assert jax.tree.structure(a) == jax.tree.structure(b)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        x, y = np.asarray(x), np.asarray(y)
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(x, y)
+
+
+def canonical_lbfgs(state):
+    """LBFGS's ring with its oldest row first (loading starts the ring at row 0)."""
+    m = state.old_dirs.shape[0]
+    rows = (int(state.history_start) + np.arange(m)) % m
+    return state._replace(
+        old_dirs=state.old_dirs[rows],
+        old_stps=state.old_stps[rows],
+        ro=state.ro[rows],
+        history_start=jnp.zeros_like(state.history_start),
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_checkpoint_both_ways_matches_torch(case, dtype, tmp_path):
+    run = Run(case, dtype)
+    with torch_default(dtype):
+        # load: torch's 7 steps, through a file, into jopt
+        tensors, opt = run.torch_opt(run.start)
+        for grads in run.grads[:STEPS]:
+            run.torch_step(tensors, opt, grads)
+        torch.save(opt.state_dict(), tmp_path / "opt.pt")
+        saved = torch.load(tmp_path / "opt.pt")
+        # copies: jnp.asarray may share the memory torch's next steps overwrite
+        params = {k: jnp.asarray(np.array(t.detach().numpy())) for k, t in tensors.items()}
+        state = jt.load_state_dict(
+            run.tx,
+            params,
+            saved,
+            order=[p for g in run.torch_groups for p in g],
+            step=STEPS if case.load_step else None,
+        )
+        assert run.continue_both(params, state, tensors, opt) <= tolerance(dtype)
+
+        # save: jopt's 7 steps into torch
+        params = jax.tree.map(jnp.asarray, run.start)
+        state = run.tx.init(params)
+        for grads in run.grads[:STEPS]:
+            params, state = run.jopt_step(params, state, grads)
+        step = STEPS if case.save_step else None
+        sd = jt.state_dict(run.tx, state, params, step=step)
+        tensors, opt = run.torch_opt(params)
+        opt.load_state_dict(tensorize(sd))
+        if case.name == "LBFGS":  # the counters torch keeps and never reads
+            mine, theirs = sd["state"][0], saved["state"][0]
+            assert (mine["func_evals"], mine["n_iter"]) == (
+                theirs["func_evals"],
+                theirs["n_iter"],
+            )
+        # the saved state loads back bit for bit
+        back = jt.load_state_dict(run.tx, params, sd, step=STEPS if case.load_step else None)
+        if case.name == "LBFGS":
+            assert_identical(canonical_lbfgs(back), canonical_lbfgs(state))
+        else:
+            assert_identical(back, state)
+        assert run.continue_both(params, state, tensors, opt) <= tolerance(dtype)
