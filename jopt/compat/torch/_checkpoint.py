@@ -465,13 +465,19 @@ def _to_jopt(
     array = _array(value, where)
     if param.layout is not None:
         array = np.asarray(param.layout(array))
-    if np.iscomplexobj(array):
+    complex_field = jnp.iscomplexobj(like)
+    if np.iscomplexobj(array) and not complex_field:
         if not (complex_param and jnp.shape(like) == (*array.shape, 2)):
             raise UnnamedValueError(
-                f"{where} is complex ({array.dtype}) and jopt keeps this field real "
+                f"{where} is complex ({array.dtype}) and jopt keeps this field real, shape "
                 f"{jnp.shape(like)}; a complex state tensor belongs to a complex parameter."
             )
         array = np.stack([array.real, array.imag], axis=-1)
+    elif complex_field and not np.iscomplexobj(array):
+        raise UnnamedValueError(
+            f"{where} is real ({array.dtype}) and jopt keeps this field complex "
+            f"({jnp.asarray(like).dtype}), as PyTorch does for a complex parameter."
+        )
     if array.shape != jnp.shape(like):
         raise UnnamedValueError(
             f"{where} has shape {array.shape}"
@@ -1195,7 +1201,7 @@ def _asgd_scalars(ctx: _Context, g: int, count: int) -> tuple[np.ndarray, np.nda
     lambd, alpha = jnp.asarray(config["lambd"], dtype), jnp.asarray(config["alpha"], dtype)
     eta = rate / (1.0 + lambd * rate * jnp.asarray(count, dtype)) ** alpha
     mu = 1.0 / max(1.0, count - float(config["t0"]))
-    return _out(eta), np.array(mu, np.float32)
+    return _out(eta), np.array(mu, dtype)
 
 
 def state_dict(

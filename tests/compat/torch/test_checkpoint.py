@@ -13,6 +13,7 @@ parameters, so only the optimizers' arithmetic can differ.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ import pytest
 import torch
 
 import jopt
+import jopt.schedules
 import jopt.compat.torch as jt
 from jopt._core.groups import group_labels, path_string
 from jopt.compat import layout as jl
@@ -41,6 +43,8 @@ class Case:
     shapes: dict[str, tuple[int, ...]] = field(default_factory=lambda: dict(SHAPES))
     load_step: bool = False  # load needs step= (torch keeps none, jopt counts)
     save_step: bool = False  # save needs step= (jopt keeps none, torch does)
+    complex_leaf: bool = False  # one more parameter "c", complex
+    scheduler: bool = False  # StepLR(step_size=3, gamma=0.5) on every group
     id: str = ""
 
     def __str__(self) -> str:
@@ -74,6 +78,15 @@ CASES = [
     Case("Adafactor", dict(lr=0.05)),
     Case("Muon", dict(lr=0.02), shapes=dict(MATRICES)),
     Case("LBFGS", dict(lr=0.5, max_iter=3, history_size=4)),
+    Case("Adam", dict(lr=0.02), complex_leaf=True, id="Adam-complex"),
+    Case("ASGD", dict(lr=0.05, t0=3.0), complex_leaf=True, id="ASGD-complex"),
+    Case(
+        "AdamW",
+        dict(lr=0.1),
+        groups=[{"params": "b", "lr": 0.05}],
+        scheduler=True,
+        id="AdamW-StepLR-groups",
+    ),
 ]
 
 
@@ -115,12 +128,22 @@ class Run:
     def __init__(self, case: Case, dtype):
         self.case, self.dtype = case, dtype
         rng = np.random.default_rng(0)
-        self.start = {k: rng.normal(size=s).astype(dtype) for k, s in case.shapes.items()}
-        self.grads = [
-            {k: rng.normal(size=s).astype(dtype) for k, s in case.shapes.items()}
-            for _ in range(2 * STEPS)
-        ]
-        extra = {"param_groups": case.groups} if case.groups else {}
+        complex_dtype = np.complex128 if dtype == np.float64 else np.complex64
+
+        def draw():
+            out = {k: rng.normal(size=s).astype(dtype) for k, s in case.shapes.items()}
+            if case.complex_leaf:
+                c = rng.normal(size=(2, 3)) + 1j * rng.normal(size=(2, 3))
+                out["c"] = c.astype(complex_dtype)
+            return out
+
+        self.start = draw()
+        self.grads = [draw() for _ in range(2 * STEPS)]
+        extra: dict[str, Any] = {"param_groups": case.groups} if case.groups else {}
+        if case.scheduler:
+            extra["lr_scheduler"] = functools.partial(
+                jopt.schedules.step_lr, step_size=3, gamma=0.5
+            )
         self.tx = getattr(jt, case.name)(**case.kwargs, **extra)
         # torch's numbering: each group's leaves in flatten order, the default group last
         self.paths = [path_string(p) for p, _ in jax.tree_util.tree_leaves_with_path(self.start)]
@@ -132,14 +155,25 @@ class Run:
         self.lbfgs = case.name == "LBFGS"
         self.update = self.tx.update if self.lbfgs else jax.jit(self.tx.update)
 
-    def torch_opt(self, values):
+    def torch_opt(self, values, state_dict=None):
+        """torch's optimizer on ``values`` (with its scheduler, which a loaded state dict
+        resumes after STEPS steps)."""
         tensors = {k: torch.tensor(np.array(v), requires_grad=True) for k, v in values.items()}
         overrides = [{k: v for k, v in g.items() if k != "params"} for g in self.case.groups]
         groups = [
             {"params": [tensors[p] for p in paths], **(overrides[i] if i < len(overrides) else {})}
             for i, paths in enumerate(self.torch_groups)
         ]
-        return tensors, getattr(torch.optim, self.case.name)(groups, **self.case.kwargs)
+        opt = getattr(torch.optim, self.case.name)(groups, **self.case.kwargs)
+        if state_dict is not None:
+            opt.load_state_dict(state_dict)
+        self.scheduler = None
+        if self.case.scheduler:
+            last = -1 if state_dict is None else STEPS - 1
+            self.scheduler = torch.optim.lr_scheduler.StepLR(
+                opt, step_size=3, gamma=0.5, last_epoch=last
+            )
+        return tensors, opt
 
     def torch_step(self, tensors, opt, grads):
         if self.lbfgs:
@@ -156,6 +190,8 @@ class Run:
         for k, t in tensors.items():
             t.grad = torch.tensor(grads[k])
         opt.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
 
     def jopt_step(self, params, state, grads):
         if self.lbfgs:
@@ -232,8 +268,7 @@ def test_checkpoint_both_ways_matches_torch(case, dtype, tmp_path):
             params, state = run.jopt_step(params, state, grads)
         step = STEPS if case.save_step else None
         sd = jt.state_dict(run.tx, state, params, step=step)
-        tensors, opt = run.torch_opt(params)
-        opt.load_state_dict(tensorize(sd))
+        tensors, opt = run.torch_opt(params, tensorize(sd))
         if case.name == "LBFGS":  # the counters torch keeps and never reads
             mine, theirs = sd["state"][0], saved["state"][0]
             assert (mine["func_evals"], mine["n_iter"]) == (
