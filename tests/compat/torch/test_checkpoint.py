@@ -25,8 +25,8 @@ import pytest
 import torch
 
 import jopt
-import jopt.schedules
 import jopt.compat.torch as jt
+import jopt.schedules
 from jopt._core.groups import group_labels, path_string
 from jopt.compat import layout as jl
 
@@ -282,3 +282,95 @@ def test_checkpoint_both_ways_matches_torch(case, dtype, tmp_path):
         else:
             assert_identical(back, state)
         assert run.continue_both(params, state, tensors, opt) <= tolerance(dtype)
+
+
+LAYOUT_CASES = [
+    ("Adam", dict(lr=0.02)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("Adafactor", dict(lr=0.05)),  # row_var and col_var swap
+    ("LBFGS", dict(lr=0.5, max_iter=3, history_size=4)),  # flat vectors: order and layout
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), LAYOUT_CASES, ids=[c[0] for c in LAYOUT_CASES])
+def test_linear_layout_both_ways_matches_torch(name, kwargs, tmp_path):
+    """torch's Linear weight (out, in) is jopt's (in, out) kernel (layout=linear), and
+    torch numbers the weight first, which jopt's flatten order puts last (order=)."""
+    rng = np.random.default_rng(1)
+    torch_shapes = {"w": (3, 4), "b": (3,)}
+    order = ["w", "b"]
+
+    def draw():
+        return {k: rng.normal(size=s) for k, s in torch_shapes.items()}
+
+    def to_jopt(tree):
+        return {"w": jnp.asarray(np.array(tree["w"]).T), "b": jnp.asarray(np.array(tree["b"]))}
+
+    start, grads = draw(), [draw() for _ in range(2 * STEPS)]
+    tx = getattr(jt, name)(**kwargs)
+    update = tx.update if name == "LBFGS" else jax.jit(tx.update)
+
+    def torch_opt(values, sd=None):
+        tensors = {k: torch.tensor(np.array(values[k]), requires_grad=True) for k in order}
+        opt = getattr(torch.optim, name)([tensors[k] for k in order], **kwargs)
+        if sd is not None:
+            opt.load_state_dict(sd)
+        return tensors, opt
+
+    def torch_step(tensors, opt, g):
+        if name == "LBFGS":
+
+            def closure():
+                values = to_jopt({k: t.detach().numpy() for k, t in tensors.items()})
+                loss, jg = jax.value_and_grad(loss_fn)(values)
+                tensors["w"].grad = torch.tensor(np.asarray(jg["w"]).T.copy())
+                tensors["b"].grad = torch.tensor(np.asarray(jg["b"]))
+                return torch.tensor(float(loss))
+
+            opt.step(closure)
+            return
+        for k, t in tensors.items():
+            t.grad = torch.tensor(g[k])
+        opt.step()
+
+    def jopt_step(params, state, g):
+        if name == "LBFGS":
+            value, jg = jax.value_and_grad(loss_fn)(params)
+            u, state = update(jg, state, params, value=value, grad=jg, value_fn=loss_fn)
+        else:
+            u, state = update(to_jopt(g), state, params)
+        return optax.apply_updates(params, u), state
+
+    def continue_both(params, state, tensors, opt):
+        errors = []
+        for g in grads[STEPS:]:
+            torch_step(tensors, opt, g)
+            params, state = jopt_step(params, state, g)
+            theirs = to_jopt({k: t.detach().numpy() for k, t in tensors.items()})
+            errors += [np.max(np.abs(np.asarray(params[k]) - theirs[k])) for k in order]
+        return float(np.max(errors))
+
+    with torch_default(np.float64):
+        tensors, opt = torch_opt(start)
+        for g in grads[:STEPS]:
+            torch_step(tensors, opt, g)
+        torch.save(opt.state_dict(), tmp_path / "opt.pt")
+        saved = torch.load(tmp_path / "opt.pt")
+        params = to_jopt({k: t.detach().numpy() for k, t in tensors.items()})
+        state = jt.load_state_dict(tx, params, saved, order=order, layout=jl.linear)
+        assert continue_both(params, state, tensors, opt) <= 1e-10
+
+        params = to_jopt(start)
+        state = tx.init(params)
+        for g in grads[:STEPS]:
+            params, state = jopt_step(params, state, g)
+        sd = jt.state_dict(tx, state, params, order=order, layout={"w": jl.linear})
+        assert [g["params"] for g in sd["param_groups"]] == [[0, 1]]
+        back = jt.load_state_dict(tx, params, sd, order=order, layout={"w": jl.linear})
+        if name == "LBFGS":
+            assert_identical(canonical_lbfgs(back), canonical_lbfgs(state))
+        else:
+            assert_identical(back, state)
+        torch_values = {"w": np.asarray(params["w"]).T, "b": np.asarray(params["b"])}
+        tensors, opt = torch_opt(torch_values, tensorize(sd))
+        assert continue_both(params, state, tensors, opt) <= 1e-10
