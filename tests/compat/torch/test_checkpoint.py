@@ -374,3 +374,219 @@ def test_linear_layout_both_ways_matches_torch(name, kwargs, tmp_path):
         torch_values = {"w": np.asarray(params["w"]).T, "b": np.asarray(params["b"])}
         tensors, opt = torch_opt(torch_values, tensorize(sd))
         assert continue_both(params, state, tensors, opt) <= 1e-10
+
+
+# ------------------------------------------------------------------------------ errors
+
+
+def adam_checkpoint(**kwargs):
+    """torch.optim.Adam after 2 steps on (b, w) as jopt numbers them, as NumPy arrays."""
+    rng = np.random.default_rng(2)
+    tensors = [torch.tensor(rng.normal(size=s), requires_grad=True) for s in [(4,), (3, 4)]]
+    opt = torch.optim.Adam(tensors, lr=0.01, **kwargs)
+    for _ in range(2):
+        for t in tensors:
+            t.grad = torch.randn_like(t)
+        opt.step()
+    sd = opt.state_dict()
+    state = {i: {k: v.numpy() for k, v in s.items()} for i, s in sd["state"].items()}
+    return {"state": state, "param_groups": [dict(g) for g in sd["param_groups"]]}
+
+
+PARAMS = {"w": jnp.zeros((3, 4)), "b": jnp.zeros(4)}
+
+
+def broken(edit):
+    sd = adam_checkpoint()
+    edit(sd)
+    return sd
+
+
+def _wrong_shape(sd):
+    sd["state"][1]["exp_avg"] = np.zeros((4, 3))
+
+
+def _missing_key(sd):
+    del sd["state"][0]["exp_avg_sq"]
+
+
+def _extra_key(sd):
+    sd["state"][0]["momentum_buffer"] = np.zeros(4)
+
+
+def _one_param(sd):
+    sd["param_groups"][0]["params"] = [0]
+    del sd["state"][1]
+
+
+def _half_stepped(sd):
+    del sd["state"][1]
+
+
+def _steps_differ(sd):
+    sd["state"][1]["step"] = np.array(3.0, np.float32)
+
+
+def _group_differs(sd):
+    sd["param_groups"][0]["lr"] = 0.02
+    sd["param_groups"][0]["betas"] = (0.8, 0.999)
+
+
+def _complex_moment(sd):
+    sd["state"][0]["exp_avg"] = sd["state"][0]["exp_avg"] + 1j
+
+
+def _not_an_array(sd):
+    sd["state"][0]["exp_avg"] = "zeros"
+
+
+def _unknown_number(sd):
+    sd["param_groups"][0]["params"] = [0, 5]
+
+
+def _stray_state(sd):
+    sd["state"][7] = {}
+
+
+LOAD_ERRORS = [
+    (_wrong_shape, ValueError, r"state\[1\]\['exp_avg'\] \(parameter 'w'\) has shape \(4, 3\)"),
+    (_missing_key, ValueError, r"state\[0\] \(parameter 'b'\).*lacks \['exp_avg_sq'\]"),
+    (
+        _extra_key,
+        ValueError,
+        r"state\[0\] \(parameter 'b'\).*extra keys \['momentum_buffer'\].*another optimizer",
+    ),
+    (_one_param, ValueError, r"1 parameters \(per group \[1\]\) and params has 2 leaves"),
+    (_half_stepped, ValueError, r"state\[1\] \(parameter 'w'\) is missing"),
+    (_steps_differ, ValueError, r"state\[1\]\['step'\] \(parameter 'w'\) is 3.0"),
+    (
+        _group_differs,
+        ValueError,
+        r"param_groups\[0\]\['lr'\] is 0.02 in the checkpoint and 0.01 in tx\n"
+        r"\s*param_groups\[0\]\['betas'\] is \(0.8, 0.999\)",
+    ),
+    (_complex_moment, ValueError, r"state\[0\]\['exp_avg'\] \(parameter 'b'\) is complex"),
+    (_not_an_array, TypeError, r"state\[0\]\['exp_avg'\] \(parameter 'b'\) is str"),
+    (_unknown_number, ValueError, r"param_groups\[0\]\['params'\] holds 5"),
+    (_stray_state, ValueError, r"entries \[7\] for parameters no group holds"),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "error", "match"), LOAD_ERRORS, ids=[e[0].__name__.strip("_") for e in LOAD_ERRORS]
+)
+def test_load_refuses_a_broken_checkpoint(edit, error, match):
+    tx = jt.Adam(lr=0.01)
+    jt.load_state_dict(tx, PARAMS, adam_checkpoint())  # the unbroken one loads
+    with pytest.raises(error, match=r"(?s)jopt.compat.torch.load_state_dict: .*" + match):
+        jt.load_state_dict(tx, PARAMS, broken(edit))
+
+
+def test_load_refuses_another_class():
+    sd = adam_checkpoint()
+    with pytest.raises(ValueError, match=r"lacks \['momentum', .*another optimizer class"):
+        jt.load_state_dict(jt.SGD(lr=0.01, momentum=0.9), PARAMS, sd)
+    # the same group keys, another class's state keys
+    with pytest.raises(
+        ValueError,
+        match=r"state\[0\] \(parameter 'b'\).*extra keys "
+        r"\['exp_avg_sq'\] and lacks \['exp_inf'\].*another optimizer class",
+    ):
+        jt.load_state_dict(jt.Adamax(lr=0.01), PARAMS, adam_checkpoint())
+
+
+def test_load_refuses_amsgrad_mismatch():
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\['amsgrad'\] is True"):
+        jt.load_state_dict(jt.Adam(lr=0.01), PARAMS, adam_checkpoint(amsgrad=True))
+
+
+def test_load_checks_the_groups():
+    tx = jt.Adam(lr=0.01, param_groups=[{"params": "b"}])
+    with pytest.raises(ValueError, match=r"1 param_groups and tx has 2"):
+        jt.load_state_dict(tx, PARAMS, adam_checkpoint())
+    sd = adam_checkpoint()
+    sd["param_groups"] = [
+        {**sd["param_groups"][0], "params": [1]},
+        {**sd["param_groups"][0], "params": [0]},
+    ]
+    with pytest.raises(ValueError, match=r"holds parameter 1 \('w'\), which tx puts in group 1"):
+        jt.load_state_dict(tx, PARAMS, sd)
+    sd["state"] = {0: sd["state"][1], 1: sd["state"][0]}
+    jt.load_state_dict(tx, PARAMS, sd, order=["w", "b"])  # with w numbered 0
+
+
+@pytest.mark.parametrize(
+    ("call", "kwargs", "error", "match"),
+    [
+        ("load", dict(tx=optax.chain(jt.Adam())), TypeError, r"not a jopt.compat.torch preset"),
+        ("save", dict(tx=optax.adam(1e-3)), TypeError, r"not a jopt.compat.torch preset"),
+        ("load", dict(state_dict={"state": {}}), TypeError, r"the keys 'state' and 'param_groups'"),
+        ("load", dict(order=["w"]), ValueError, r"lacks \['b'\]"),
+        ("load", dict(order=["w", "x", "b"]), ValueError, r"unknown paths \['x'\]"),
+        ("load", dict(layout={"x": jl.linear}), ValueError, r"layout names \['x'\]"),
+        ("save", dict(layout=lambda x: x), TypeError, r"saving needs its inverse"),
+        ("load", dict(step=-1), TypeError, r"step=-1 is invalid"),
+        ("load", dict(step=3), ValueError, r"step=3 and the checkpoint's step is 2"),
+    ],
+)
+def test_bad_arguments(call, kwargs, error, match):
+    args = dict(kwargs)
+    tx = args.pop("tx", jt.Adam(lr=0.01))
+    if call == "load":
+        sd = args.pop("state_dict", adam_checkpoint())
+        with pytest.raises(error, match="jopt.compat.torch.load_state_dict: .*" + match):
+            jt.load_state_dict(tx, PARAMS, sd, **args)
+    else:
+        state = jt.Adam(lr=0.01).init(PARAMS)
+        with pytest.raises(error, match="jopt.compat.torch.state_dict: .*" + match):
+            jt.state_dict(tx, state, PARAMS, **args)
+
+
+def test_step_is_needed_where_one_side_keeps_none():
+    sgd = jt.SGD(lr=0.1, momentum=0.9, dampening=0.5)
+    sd = {
+        "state": {0: {"momentum_buffer": np.ones(4)}, 1: {"momentum_buffer": np.ones((3, 4))}},
+        "param_groups": [
+            dict(lr=0.1, momentum=0.9, dampening=0.5, weight_decay=0, nesterov=False,
+                 maximize=False, params=[0, 1])
+        ],
+    }  # fmt: skip
+    with pytest.raises(ValueError, match=r"keeps no step count .* give step="):
+        jt.load_state_dict(sgd, PARAMS, sd)
+    assert int(jt.load_state_dict(sgd, PARAMS, sd, step=4)[0].count) == 4
+    rms = jt.RMSprop()
+    with pytest.raises(ValueError, match=r"state_dict: torch.optim.RMSprop keeps a step .* step="):
+        jt.state_dict(rms, rms.init(PARAMS), PARAMS)
+    assert jt.state_dict(rms, rms.init(PARAMS), PARAMS, step=0)["state"] == {}
+
+
+def test_lbfgs_refuses_a_broken_state():
+    tx = jt.LBFGS()
+    sd = {
+        "state": {0: {"func_evals": 3, "n_iter": 2, "d": np.zeros(16)}},
+        "param_groups": [
+            dict(lr=1, max_iter=20, max_eval=25, tolerance_grad=1e-7, tolerance_change=1e-9,
+                 history_size=100, line_search_fn=None, params=[0, 1])
+        ],
+    }  # fmt: skip
+    with pytest.raises(ValueError, match=r"state\[0\] \(parameter 'b'.*lacks \['H_diag'"):
+        jt.load_state_dict(tx, PARAMS, sd)
+    sd["state"][0] = {"func_evals": 1, "n_iter": 0}  # torch's first step stopped at once
+    state = jt.load_state_dict(tx, PARAMS, sd)
+    assert (int(state.func_evals), int(state.n_iter)) == (1, 0)
+    assert jt.state_dict(tx, state, PARAMS)["state"] == sd["state"]
+
+
+def test_before_the_first_step_torch_has_no_state():
+    for tx, name in [(jt.Adam(), "Adam"), (jt.SGD(momentum=0.9), "SGD"), (jt.RMSprop(), "RMSprop")]:
+        params = [torch.zeros(4, requires_grad=True), torch.zeros(3, 4, requires_grad=True)]
+        kwargs = {"momentum": 0.9} if name == "SGD" else {}
+        opt = getattr(torch.optim, name)(params, **kwargs)
+        sd = opt.state_dict()
+        state = jt.load_state_dict(tx, PARAMS, sd, step=0 if name == "SGD" else None)
+        assert_identical(state, tx.init(PARAMS))
+        mine = jt.state_dict(tx, state, PARAMS, step=0)
+        assert (
+            mine["state"] == {} and mine["param_groups"][0].keys() == sd["param_groups"][0].keys()
+        )
+        assert mine["param_groups"] == sd["param_groups"]
