@@ -66,7 +66,15 @@ from jopt._algorithms.matrix.adafactor import FactoredSecondMoment, ScaleByAdafa
 from jopt._algorithms.regularization.weight_decay import AddDecayedWeightsState
 from jopt._algorithms.sgd.sgd import ScaleByCountedTraceState, ScaleByTraceState
 from jopt._algorithms.sign.rprop import ScaleByRpropState
-from jopt._core.checks import Unnamed, UnnamedTypeError, UnnamedValueError
+from jopt._core.checks import (
+    UnnamedTypeError,
+    UnnamedValueError,
+    checked,
+    integer,
+    optional,
+    transformation,
+    unchecked,
+)
 from jopt._core.groups import ParamGroupsState, group_labels, groups_in_use, path_string
 from jopt._core.learning_rate import ScaleByLearningRateState, ScaleByScheduleState
 from jopt._core.state import evaluate
@@ -208,10 +216,6 @@ def _is_known(x: Any) -> bool:
 
 def _is_masked(x: Any) -> bool:
     return isinstance(x, optax.MaskedNode)
-
-
-def _fail(message: str) -> UnnamedValueError:
-    return UnnamedValueError(message)
 
 
 def _known_nodes(state: Any) -> list[Any]:
@@ -472,7 +476,7 @@ def _to_jopt(
                 f"{where} is complex ({array.dtype}) and jopt keeps this field real, shape "
                 f"{jnp.shape(like)}; a complex state tensor belongs to a complex parameter."
             )
-        array = np.stack([array.real, array.imag], axis=-1)
+        array = np.stack([np.real(array), np.imag(array)], axis=-1)
     elif complex_field and not np.iscomplexobj(array):
         raise UnnamedValueError(
             f"{where} is real ({array.dtype}) and jopt keeps this field complex "
@@ -520,7 +524,7 @@ def _factored_swap(param: _Param, shape: tuple[int, ...]) -> bool:
     # the PyTorch shape: the layout's inverse of jopt's, found on an index array
     probe = np.arange(math.prod(shape)).reshape(shape)
     inverse = getattr(param.layout, "inverse", None)
-    torch_shape = np.shape(inverse(probe)) if callable(inverse) else shape[::-1]
+    torch_shape = np.shape(np.asarray(inverse(probe))) if callable(inverse) else shape[::-1]
     torch_probe = np.arange(math.prod(torch_shape)).reshape(torch_shape)
     moved = np.asarray(param.layout(torch_probe))
     if moved.shape == shape and np.array_equal(moved, torch_probe.reshape(shape)):
@@ -793,7 +797,9 @@ def _parse(state_dict: Any) -> tuple[Mapping[Any, Any], list[Mapping[str, Any]]]
     return state, list(groups)
 
 
-def _check_numbering(ctx: _Context, groups: list[Mapping[str, Any]], saved: Mapping) -> None:
+def _check_numbering(
+    ctx: _Context, groups: list[Mapping[str, Any]], saved: Mapping[Any, Any]
+) -> None:
     if len(groups) != len(ctx.used):
         raise UnnamedValueError(
             f"the checkpoint has {len(groups)} param_groups and tx has {len(ctx.used)} "
@@ -830,6 +836,22 @@ def _check_numbering(ctx: _Context, groups: list[Mapping[str, Any]], saved: Mapp
         )
 
 
+_TX = transformation("jopt.compat.torch.AdamW(lr=1e-3)")
+_STEP = optional(integer(0))
+_PARAMS = unchecked("any pytree; its leaves are checked against the checkpoint's tensors")
+_ORDER = unchecked("checked against the params' paths (the error lists them)")
+_LAYOUT = unchecked("jopt.compat.layout.layouts_for checks it against the params' paths")
+
+
+@checked(
+    tx=_TX,
+    params=_PARAMS,
+    state_dict=unchecked("PyTorch's structure, checked entry by entry (the error names it)"),
+    order=_ORDER,
+    layout=_LAYOUT,
+    step=_STEP,
+    scheduler_state_dict=unchecked("checked by the scheduler's loader"),
+)
 def load_state_dict(
     tx: optax.GradientTransformation,
     params: Any,
@@ -890,10 +912,7 @@ def load_state_dict(
     ...
     ValueError: jopt.compat.torch.load_state_dict: the checkpoint's group hyperparameters ...
     """
-    try:
-        loaded = _load(tx, params, state_dict, order, layout, step, scheduler_state_dict)
-    except Unnamed as error:
-        raise error.named(LOAD) from None
+    loaded = _load(tx, params, state_dict, order, layout, step, scheduler_state_dict)
     if scheduler_state_dict is not None:
         from jopt.compat.torch._scheduler_state import (  # pyright: ignore[reportMissingImports]
             load_scheduler_state,
@@ -916,8 +935,6 @@ def _load(
     saved, groups = _parse(state_dict)
     _check_numbering(ctx, groups, saved)
     _check_hyperparameters(ctx, groups)
-    if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
-        raise UnnamedTypeError(f"step={step!r} is invalid; step is an integer >= 0 or None.")
     template = tx.init(params)
     lenient = scheduler_state_dict is not None
     if ctx.name == "LBFGS":
@@ -956,7 +973,7 @@ def _torch_shape(ctx: _Context, p: _Param) -> tuple[int, ...]:
             "vectors need PyTorch's shape of each parameter, so give a "
             "jopt.compat.layout.Layout(forward, inverse)."
         )
-    return tuple(np.shape(inverse(np.zeros(shape))))
+    return tuple(np.shape(np.asarray(inverse(np.zeros(shape)))))
 
 
 def _flat_to_jopt(ctx: _Context, vector: np.ndarray) -> np.ndarray:
@@ -1023,7 +1040,7 @@ def _load_lbfgs(
         raise UnnamedTypeError(f"{where} is {type(saved).__name__}, not a dict.")
     got = set(saved)
     partial = {"func_evals", "n_iter"}
-    if got != partial and got - {"al"} != _LBFGS_FULL:
+    if got != partial and frozenset(got - {"al"}) != _LBFGS_FULL:
         extra, missing = sorted(got - STATE_KEYS["LBFGS"]), sorted(_LBFGS_FULL - got)
         others = sorted({c for k in extra for c, keys in STATE_KEYS.items() if k in keys})
         raise UnnamedValueError(
@@ -1204,6 +1221,14 @@ def _asgd_scalars(ctx: _Context, g: int, count: int) -> tuple[np.ndarray, np.nda
     return _out(eta), np.array(mu, dtype)
 
 
+@checked(
+    tx=_TX,
+    opt_state=unchecked("its structure must be tx.init(params)'s (checked)"),
+    params=_PARAMS,
+    order=_ORDER,
+    layout=_LAYOUT,
+    step=_STEP,
+)
 def state_dict(
     tx: optax.GradientTransformation,
     opt_state: Any,
@@ -1250,10 +1275,7 @@ def state_dict(
     >>> sd["param_groups"][0]["betas"], sd["param_groups"][0]["params"]
     ((0.9, 0.999), [0, 1])
     """
-    try:
-        return _save(tx, opt_state, params, order, layout, step)
-    except Unnamed as error:
-        raise error.named(SAVE) from None
+    return _save(tx, opt_state, params, order, layout, step)
 
 
 def _save(
@@ -1265,8 +1287,6 @@ def _save(
     step: int | None,
 ) -> dict[str, Any]:
     ctx = _context(tx, params, order, layout, SAVE)
-    if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
-        raise UnnamedTypeError(f"step={step!r} is invalid; step is an integer >= 0 or None.")
     for i, p in enumerate(ctx.paths):  # a plain-function layout cannot save
         inverse_of(ctx.layouts[i], p)
     structure = jax.tree.structure(tx.init(params))
