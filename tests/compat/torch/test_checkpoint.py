@@ -591,3 +591,27 @@ def test_before_the_first_step_torch_has_no_state():
             mine["state"] == {} and mine["param_groups"][0].keys() == sd["param_groups"][0].keys()
         )
         assert mine["param_groups"] == sd["param_groups"]
+
+
+def test_layouts_that_cannot_follow_are_refused():
+    params = {"k": jnp.zeros((2, 2, 3, 4))}  # HWIO, from torch's OIHW (4, 3, 2, 2)
+    tx = jt.Adafactor()
+    state = tx.init(params)
+    _, state = tx.update({"k": jnp.ones((2, 2, 3, 4))}, state, params)
+    with pytest.raises(ValueError, match=r"parameter 0 \('k'\): its layout moves the axes"):
+        jt.state_dict(tx, state, params, layout=jl.conv)
+    lbfgs = jt.LBFGS()
+    sd = {
+        "state": {0: {"func_evals": 1, "n_iter": 0}},
+        "param_groups": [
+            dict(lr=1, max_iter=20, max_eval=25, tolerance_grad=1e-7, tolerance_change=1e-9,
+                 history_size=100, line_search_fn=None, params=[0, 1])
+        ],
+    }  # fmt: skip
+    sd["state"][0].update(
+        d=np.zeros(16), t=0.1, old_dirs=[], old_stps=[], ro=[], H_diag=1,
+        prev_flat_grad=np.zeros(16), prev_loss=0.0, n_iter=1,
+    )  # fmt: skip
+    with pytest.raises(TypeError, match=r"the layout of 'w' is .*a plain function"):
+        jt.load_state_dict(lbfgs, PARAMS, sd, layout={"w": lambda x: x.T})
+    jt.load_state_dict(lbfgs, PARAMS, sd, layout={"w": jl.linear})
