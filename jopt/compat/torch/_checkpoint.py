@@ -310,8 +310,6 @@ def _context(
                 f"non-strings {bad}, unknown paths {unknown}, lacks {missing}, repeats "
                 f"{twice}. The paths are {paths}."
             )
-    if len(leaves) > 1 and preset.name == "LBFGS" and len(used) > 1:
-        raise UnnamedValueError("LBFGS has one parameter group.")
     return _Context(
         preset,
         preset.name,
@@ -809,9 +807,13 @@ def _check_numbering(
     if total != len(ctx.params):
         counts = [len(g["params"]) for g in groups]
         ours = [ctx.labels.count(g) for g in ctx.used]
+        listed = {k for g in groups for k in g["params"]}
+        unlisted = [f"{k} ({p!r})" for p, k in ctx.index_of.items() if k not in listed]
         raise UnnamedValueError(
             f"the checkpoint has {total} parameters (per group {counts}) and params has "
-            f"{len(ctx.params)} leaves (per group {ours})."
+            f"{len(ctx.params)} leaves (per group {ours})"
+            + (f"; the checkpoint lacks parameters {', '.join(unlisted)}" if unlisted else "")
+            + "."
         )
     by_index = {k: p for p, k in ctx.index_of.items()}
     for i, (g, group) in enumerate(zip(ctx.used, groups, strict=True)):
@@ -1164,17 +1166,20 @@ def _save_group(
         )
     params = _group_params(ctx, g)
     nodes = _known_nodes(inner)
-    if ctx.name == "Adagrad":
+    buffers = [
+        getattr(node, field)
+        for node in nodes
+        for field, key in FIELDS[type(node)].items()
+        if key == _FACTORED or not key.startswith("<")
+    ]
+    if not buffers:  # SGD without momentum: PyTorch keeps nothing
+        present = False
+    elif ctx.name == "Adagrad":
         present = True
     elif step is not None:
         present = step > 0
     else:  # SGD or Muon, momentum without a count: a zero buffer is PyTorch's first step
-        present = any(
-            bool(np.any(np.asarray(x) != 0))
-            for node in nodes
-            for x in jax.tree.leaves(node)
-            if not _is_masked(x)
-        )
+        present = any(bool(np.any(np.asarray(x) != 0)) for x in jax.tree.leaves(buffers))
     out: dict[int, dict[str, Any]] = {}
     if not present:
         return out, step

@@ -456,7 +456,12 @@ LOAD_ERRORS = [
         ValueError,
         r"state\[0\] \(parameter 'b'\).*extra keys \['momentum_buffer'\].*another optimizer",
     ),
-    (_one_param, ValueError, r"1 parameters \(per group \[1\]\) and params has 2 leaves"),
+    (
+        _one_param,
+        ValueError,
+        r"1 parameters \(per group \[1\]\) and params has 2 leaves \(per group \[2\]\); the "
+        r"checkpoint lacks parameters 1 \('w'\)",
+    ),
     (_half_stepped, ValueError, r"state\[1\] \(parameter 'w'\) is missing"),
     (_steps_differ, ValueError, r"state\[1\]\['step'\] \(parameter 'w'\) is 3.0"),
     (
@@ -615,3 +620,17 @@ def test_layouts_that_cannot_follow_are_refused():
     with pytest.raises(TypeError, match=r"the layout of 'w' is .*a plain function"):
         jt.load_state_dict(lbfgs, PARAMS, sd, layout={"w": lambda x: x.T})
     jt.load_state_dict(lbfgs, PARAMS, sd, layout={"w": jl.linear})
+
+
+def test_sgd_momentum_buffer_is_saved_from_the_first_step_on():
+    """SGD keeps no count: a zero buffer is saved as none (PyTorch's first step sets the
+    buffer to g, which a zero buffer gives too); without momentum nothing is kept."""
+    tx = jt.SGD(lr=0.1, momentum=0.9)
+    state = tx.init(PARAMS)
+    assert jt.state_dict(tx, state, PARAMS)["state"] == {}
+    _, state = tx.update(jax.tree.map(jnp.ones_like, PARAMS), state)
+    assert sorted(jt.state_dict(tx, state, PARAMS)["state"]) == [0, 1]
+    plain = jt.SGD(lr=0.1)
+    _, state = plain.update(jax.tree.map(jnp.ones_like, PARAMS), plain.init(PARAMS))
+    sd = jt.state_dict(plain, state, PARAMS)
+    assert sd["state"] == {} and sd["param_groups"][0]["momentum"] == 0
