@@ -7,7 +7,8 @@ a schedule ``count -> lr`` evaluated at the number of updates already applied, w
 is the learning rate PyTorch uses under ``opt.step(); scheduler.step()``.
 ``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted and ignored:
 in PyTorch they choose a kernel, not the numbers. Complex parameters are updated through
-their real view, as PyTorch does.
+their real view, as PyTorch does. :func:`load_state_dict` and :func:`state_dict` move an
+optimizer's checkpoint in and out of PyTorch (``optimizer.state_dict()``).
 Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, … the step.
 """
 

@@ -872,7 +872,10 @@ def load_state_dict(
     ``grad_avg``, ``acc_delta``, ``eta``, ``mu``, ``ax``, ``prev``, ``step_size``,
     ``row_var``, ``col_var``, ``variance`` (and LBFGS's flat state) become the fields of
     ``tx.init(params)``: ``layout`` applied, then checked against the field's shape, then
-    cast to its dtype. See the module's documentation for what differs.
+    cast to its dtype. See the module's documentation for what differs. Each count of a
+    group (the schedule's included) is set to the checkpoint's ``step``. What
+    :func:`state_dict` saved loads back bit for bit (LBFGS's ring starting at row 0; a
+    schedule's recorded rate as a jitted update computes it).
 
     Args:
       tx: a ``jopt.compat.torch`` preset as built (its class and groups are read from it).
