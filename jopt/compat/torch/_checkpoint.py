@@ -11,10 +11,12 @@ optimizer was built with the same groups in the same order.
 
 Where the two keep different things:
 
-- a step count. PyTorch keeps ``step`` per parameter (a float32 0-d tensor; SGD, Muon and
-  LBFGS keep none), jopt one count per group, only where the math reads it (Adam's bias
-  correction, a schedule, dampening). Loading sets every count of a group, the schedule's
-  included, to the checkpoint's step (all parameters of a group must have the same).
+- a step count. PyTorch keeps ``step`` per parameter (a 0-d tensor of its default dtype,
+  float32 unless changed, which saving writes; SGD, Muon and LBFGS keep none; LBFGS's
+  ``n_iter`` and ``func_evals`` count iterations and evaluations), jopt one count per
+  group, only where the math reads it (Adam's bias correction, a schedule, dampening).
+  Loading sets every count of a group, the schedule's included, to the checkpoint's step
+  (all parameters of a group must have the same).
   Where the checkpoint has no step and jopt's state counts (SGD with dampening or a
   schedule, Muon or LBFGS with a schedule), give ``step=``. Saving writes jopt's count;
   where jopt keeps none (Adagrad without ``lr_decay``, RMSprop, Adadelta, Rprop), give
@@ -25,8 +27,10 @@ Where the two keep different things:
   (for SGD's and Muon's momentum, whose count jopt does not keep, none while the buffer is
   zero, which PyTorch's first step treats the same).
 - scalars PyTorch recomputes: ASGD's ``eta`` and ``mu`` (jopt derives them from the count,
-  so loading reads only ``step``); the rate a schedule recorded at the last update (loading
-  recomputes it by replaying that update's schedules; ``get_learning_rate`` reads it).
+  so loading reads only ``step``; saving writes the next step's, in JAX's default float,
+  as PyTorch keeps them in its default dtype); the rate a schedule recorded at the last
+  update (loading recomputes it by replaying that update's schedules;
+  ``get_learning_rate`` reads it).
 - LBFGS keeps its history as lists, oldest first, under the first parameter's number;
   jopt a ring of ``history_size`` rows (loaded from row 0 on). Its flat vectors follow
   PyTorch's parameter order and shapes, converted to jopt's (the leaves in flatten order,
