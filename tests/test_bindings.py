@@ -368,6 +368,9 @@ NOT_CONSTRUCTED = {
     "jopt.compat.keras.read_keras_file",
     "jopt.compat.torch.SparseAdam",
     "jopt.sharding.state_shardings",  # tested with meshes in tests/sharding
+    # a checkpoint of a jopt.compat.torch preset (tests/compat/torch/test_checkpoint.py)
+    "jopt.compat.torch.load_state_dict",
+    "jopt.compat.torch.state_dict",
 }
 # One bad value per kind: each rule kind's rejections are tested in full where it lives.
 BAD_BY_KIND = {

@@ -9,8 +9,10 @@ is the learning rate PyTorch uses under ``opt.step(); scheduler.step()``.
 in PyTorch they choose a kernel, not the numbers. Complex parameters are updated through
 their real view, as PyTorch does.
 Every preset but ``LBFGS`` also takes ``param_groups=`` and ``lr_scheduler=`` (a function
-``base_lr -> schedule``, a list with one per group, or :func:`ReduceLROnPlateau`);
-:func:`scheduler_state_dict` writes the scheduler's state as PyTorch's ``state_dict()``.
+``base_lr -> schedule``, a list with one per group, or :func:`ReduceLROnPlateau`).
+:func:`load_state_dict` and :func:`state_dict` move an optimizer's checkpoint in and out
+of PyTorch (``optimizer.state_dict()``), :func:`scheduler_state_dict` and
+``load_state_dict(..., scheduler_state_dict=)`` its scheduler's.
 Notation: α the learning rate, g the gradient, θ the parameters, t = 1, 2, … the step.
 """
 
@@ -25,6 +27,8 @@ from jopt.compat.torch._adaptive import RMSprop as RMSprop
 from jopt.compat.torch._amp import GradScaler as GradScaler
 from jopt.compat.torch._amp import GradScalerState as GradScalerState
 from jopt.compat.torch._averaging import ASGD as ASGD
+from jopt.compat.torch._checkpoint import load_state_dict as load_state_dict
+from jopt.compat.torch._checkpoint import state_dict as state_dict
 from jopt.compat.torch._groups import ReduceLROnPlateau as ReduceLROnPlateau
 from jopt.compat.torch._lbfgs import LBFGS as LBFGS
 from jopt.compat.torch._lbfgs import LbfgsState as LbfgsState
@@ -55,5 +59,7 @@ __all__ = [
     "GradScaler",
     "GradScalerState",
     "ReduceLROnPlateau",
+    "load_state_dict",
+    "state_dict",
     "scheduler_state_dict",
 ]

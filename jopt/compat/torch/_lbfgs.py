@@ -4,8 +4,9 @@ One ``update`` is one ``LBFGS.step(closure)``: up to ``max_iter`` iterations, ea
 a step along the L-BFGS direction and evaluating the loss again, all inside a jittable
 ``lax.while_loop``. The loss is ``value_fn`` (optax's convention, as ``optax.lbfgs``). The
 parameters are flattened into one vector, as PyTorch does; the state keeps PyTorch's
-``d``, ``t``, ``old_dirs``, ``old_stps``, ``ro``, ``H_diag``, ``prev_flat_grad`` and
-``n_iter``, the history in fixed ``(history_size, n)`` arrays used as a ring.
+``d``, ``t``, ``old_dirs``, ``old_stps``, ``ro``, ``H_diag``, ``prev_flat_grad``,
+``prev_loss``, ``n_iter`` and ``func_evals``, the history in fixed ``(history_size, n)``
+arrays used as a ring.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class LbfgsState(NamedTuple):
       history_len: the rows in use (int32).
       h_diag: the initial inverse-Hessian scale yᵀs/yᵀy.
       prev_flat_grad: the gradient at the start of the last iteration.
+      func_evals: the loss evaluations over all steps (int32), PyTorch's ``func_evals``.
+      prev_loss: the loss at the start of the last iteration (PyTorch's ``prev_loss``;
+        negated under ``maximize``, the loss minimized).
       rate: the learning rate (read it with :func:`jopt.get_learning_rate`).
 
     >>> import jax.numpy as jnp
@@ -71,6 +75,8 @@ class LbfgsState(NamedTuple):
     history_len: jax.Array
     h_diag: jax.Array
     prev_flat_grad: jax.Array
+    func_evals: jax.Array
+    prev_loss: jax.Array
     rate: LearningRateState
 
 
@@ -292,6 +298,8 @@ def _lbfgs(
             history_len=zero_count(params),
             h_diag=scalar(params, 1.0, dt),
             prev_flat_grad=jnp.zeros([n], dt),
+            func_evals=zero_count(params),
+            prev_loss=scalar(params, 0.0, dt),
             rate=init_learning_rate(lr, params),
         )
 
@@ -317,7 +325,9 @@ def _lbfgs(
             g0 = sign * _flatten(updates if grad is None else grad, dt)
 
         def body(c):
-            (it, n_iter, x, loss, g, evals, _, d, t, dirs, stps, ro, start, length, h, prev_g) = c
+            (it, n_iter, x, loss, g, evals, _, d, t, dirs, stps, ro, start, length, h, prev_g) = c[
+                :16
+            ]
             it, n_iter = it + 1, n_iter + 1
             first = n_iter == 1
             # the direction: update the history with (y, s), then the two-loop recursion
@@ -390,6 +400,7 @@ def _lbfgs(
                 length,
                 h,
                 prev_g,
+                prev_loss,
             )
 
         init = (
@@ -409,10 +420,15 @@ def _lbfgs(
             state.history_len,
             state.h_diag,
             state.prev_flat_grad,
+            state.prev_loss,
         )
         out = jax.lax.while_loop(lambda c: ~c[6], body, init)
-        _, n_iter, x, *_, d, t, dirs, stps, ro, start, length, h, prev_g = out
-        new_state = LbfgsState(n_iter, d, t, dirs, stps, ro, start, length, h, prev_g, rate)
+        _, n_iter, x, _, _, evals, _, d, t, dirs, stps, ro, start, length, h = out[:15]
+        prev_g, prev_loss = out[15:]
+        func_evals = state.func_evals + evals
+        new_state = LbfgsState(
+            n_iter, d, t, dirs, stps, ro, start, length, h, prev_g, func_evals, prev_loss, rate
+        )
         step = _unflatten(x - x0, params)
         return jax.tree.map(lambda u, g: u.astype(g.dtype), step, updates), new_state
 
