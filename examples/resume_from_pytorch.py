@@ -93,12 +93,13 @@ def torch_optimizer(model: TorchMLP, total_steps: int):
     return optimizer, scheduler
 
 
-def torch_epochs(model, optimizer, scheduler, x, y, epochs) -> list[float]:
+def torch_epochs(model, optimizer, scheduler, x, y, epochs) -> tuple[list[float], list[float]]:
     x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
-    curve = []
+    curve, rates = [], []
     for epoch in epochs:
         losses = []
         for b in batches(len(x), epoch):
+            rates = [g["lr"] for g in optimizer.param_groups]  # the rates of this step
             optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(x_t[b]), y_t[b])
             loss.backward()
@@ -106,7 +107,7 @@ def torch_epochs(model, optimizer, scheduler, x, y, epochs) -> list[float]:
             scheduler.step()
             losses.append(loss.item())
         curve.append(float(np.mean(losses)))
-    return curve
+    return curve, rates
 
 
 def jopt_optimizer(total_steps: int) -> optax.GradientTransformation:
@@ -132,6 +133,7 @@ def load_model(model_state: dict) -> MLP:
 
 
 def jopt_epochs(folder: Path, x, y, epochs, total_steps) -> tuple[list[float], list[float]]:
+    """The run resumed from the three files of ``folder`` in Flax NNX and jopt."""
     model = load_model(torch.load(folder / "model.pt"))
     graphdef, params = nnx.split(model, nnx.Param)
     params = nnx.to_pure_dict(params)  # {"fc1": {"kernel": …, "bias": …}, "fc2": …}
@@ -155,15 +157,15 @@ def jopt_epochs(folder: Path, x, y, epochs, total_steps) -> tuple[list[float], l
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    curve, rates = [], []
+    curve = []
     for epoch in epochs:
         losses = []
         for b in batches(len(x), epoch):
             params, opt_state, loss = step(params, opt_state, x[b], y[b])
             losses.append(float(loss))
         curve.append(float(np.mean(losses)))
-        rates.append([float(r) for r in jopt.get_learning_rate(opt_state)])
-    return curve, rates
+    # the rates of the last step, one per group, as torch's group["lr"] during it
+    return curve, [float(r) for r in jopt.get_learning_rate(opt_state)]
 
 
 def main(argv=None) -> dict:
@@ -177,23 +179,25 @@ def main(argv=None) -> dict:
     torch.manual_seed(0)
     model = TorchMLP()
     optimizer, scheduler = torch_optimizer(model, total_steps)
-    first = torch_epochs(model, optimizer, scheduler, x, y, [0])
+    first, _ = torch_epochs(model, optimizer, scheduler, x, y, [0])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         torch.save(model.state_dict(), folder / "model.pt")
         torch.save(optimizer.state_dict(), folder / "optimizer.pt")
         torch.save(scheduler.state_dict(), folder / "scheduler.pt")
         rest = range(1, args.epochs)
-        theirs = torch_epochs(model, optimizer, scheduler, x, y, rest)
+        theirs, torch_rates = torch_epochs(model, optimizer, scheduler, x, y, rest)
         ours, rates = jopt_epochs(folder, x, y, rest, total_steps)
-    torch_rates = [g["lr"] for g in optimizer.param_groups]
 
     print(f"epoch 1 in PyTorch: train loss {first[0]:.6f}; saved, then resumed in both:")
     print("epoch  train loss: PyTorch   jopt + Flax NNX")
     for epoch, (a, b) in enumerate(zip(theirs, ours, strict=True)):
         print(f"{epoch + 2:5d}  {a:19.6f}  {b:16.6f}")
-    print(f"last rates per group: PyTorch {torch_rates}, jopt {rates[-1]}")
-    return {"torch": theirs, "jopt": ours, "rates": (torch_rates, rates[-1])}
+    print(f"the last step's rate per group: PyTorch {torch_rates}, jopt {rates}")
+    gap = max(abs(a - b) / abs(a) for a, b in zip(theirs, ours, strict=True))
+    assert gap < 1e-4, f"jopt does not continue the PyTorch run (relative gap {gap:.2e})"
+    print(f"jopt continues the PyTorch run: the losses agree to {gap:.1e} (float32 rounding)")
+    return {"torch": theirs, "jopt": ours, "rates": (torch_rates, rates)}
 
 
 if __name__ == "__main__":

@@ -58,6 +58,16 @@ def test_port_pytorch_mnist_follows_torch(capsys):
     assert "PyTorch" in capsys.readouterr().out
 
 
+def test_resume_from_pytorch_continues_the_torch_run(capsys):
+    # model, optimizer (AdamW, two groups) and OneCycleLR saved by torch after one epoch:
+    # torch and jopt + Flax NNX continue from those files on the same batches.
+    result = load("resume_from_pytorch").main(["--epochs", "3"])
+    np.testing.assert_allclose(result["jopt"], result["torch"], rtol=1e-4)
+    np.testing.assert_allclose(*result["rates"], rtol=1e-6)
+    assert result["jopt"][1] < result["jopt"][0]
+    assert "jopt continues the PyTorch run" in capsys.readouterr().out
+
+
 def test_train_sharded_prints_the_state_bytes_of_each_layout(capsys):
     example = load("train_sharded")
     args = ["--devices", "8", "--steps", "3", "--batch-size", "16"]

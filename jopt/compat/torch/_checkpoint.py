@@ -423,13 +423,12 @@ def _check_hyperparameters(ctx: _Context, groups: Sequence[Mapping[str, Any]]) -
         for key in core:
             if key not in saved:
                 continue
-            if key == "lr" and has_scheduler:
-                expected = _python(ctx.preset.groups[g]["lr"])
-                got = saved.get("initial_lr", saved["lr"])
-                key_name = "initial_lr" if "initial_lr" in saved else "lr"
-            else:
-                expected = _torch_value(ctx, g, key, None)
-                got, key_name = saved[key], key
+            if key == "lr" and (has_scheduler or ctx.preset.plateau is not None):
+                # The scheduler sets the rate (OneCycleLR and CyclicLR even its first one,
+                # initial_lr): load_scheduler_state checks it against the schedule.
+                continue
+            expected = _torch_value(ctx, g, key, None)
+            got, key_name = saved[key], key
             if _has_schedule(expected):
                 continue
             if not _same(expected, _python(got)):

@@ -395,7 +395,7 @@ def _named(call: str, tx: optax.GradientTransformationExtraArgs) -> Any:
 
 
 _GROUP_ARGS = (
-    "param_groups: PyTorch's parameter groups, a list of dicts: ``\"params\"`` (a regular",
+    'param_groups: PyTorch\'s parameter groups, a list of dicts: ``"params"`` (a regular',
     "  expression matched in full against a leaf's ``/`` path, a function",
     "  ``(path, leaf) -> bool`` or a tree of bools) and the arguments the group overrides;",
     "  the other leaves form the last group (see :mod:`jopt.compat.torch`).",
