@@ -191,9 +191,9 @@ def inverse_of(fn: Callable[[Any], Any] | None, path: str) -> Callable[[Any], An
     inverse = _INVERSES.get(fn) or getattr(fn, "inverse", None)
     if not callable(inverse):
         raise UnnamedTypeError(
-            f"the layout of {path!r} is {fn!r}, a plain function; saving needs its inverse, "
-            "so give a jopt.compat.layout.Layout(forward, inverse) (e.g. "
-            "jopt.compat.layout.linear)."
+            f"the layout of {path!r} is {fn!r}, a plain function; this needs its inverse "
+            "(to save, or to find PyTorch's shape of the parameter), so give "
+            "jopt.compat.layout.linear, conv or a Layout(forward, inverse)."
         )
     return inverse
 

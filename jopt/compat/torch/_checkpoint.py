@@ -524,8 +524,11 @@ def _factored_swap(param: _Param, shape: tuple[int, ...]) -> bool:
         return False
     # the PyTorch shape: the layout's inverse of jopt's, found on an index array
     probe = np.arange(math.prod(shape)).reshape(shape)
-    inverse = getattr(param.layout, "inverse", None)
-    torch_shape = np.shape(np.asarray(inverse(probe))) if callable(inverse) else shape[::-1]
+    try:
+        inverse = inverse_of(param.layout, param.path)
+    except TypeError:  # a plain function: try the transpose
+        inverse = None
+    torch_shape = np.shape(np.asarray(inverse(probe))) if inverse is not None else shape[::-1]
     torch_probe = np.arange(math.prod(torch_shape)).reshape(torch_shape)
     moved = np.asarray(param.layout(torch_probe))
     if moved.shape == shape and np.array_equal(moved, torch_probe.reshape(shape)):
@@ -974,13 +977,8 @@ def _torch_shape(ctx: _Context, p: _Param) -> tuple[int, ...]:
     shape = tuple(jnp.shape(ctx.params[p.leaf]))
     if p.layout is None:
         return shape
-    inverse = getattr(p.layout, "inverse", None)
-    if not callable(inverse):
-        raise UnnamedTypeError(
-            f"the layout of {p.path!r} is {p.layout!r}, a plain function; LBFGS's flat "
-            "vectors need PyTorch's shape of each parameter, so give a "
-            "jopt.compat.layout.Layout(forward, inverse)."
-        )
+    inverse = inverse_of(p.layout, p.path)  # LBFGS's flat vectors: torch's shape of each
+    assert inverse is not None
     return tuple(np.shape(np.asarray(inverse(np.zeros(shape)))))
 
 
