@@ -371,6 +371,7 @@ NOT_CONSTRUCTED = {
     # a checkpoint of a jopt.compat.torch preset (tests/compat/torch/test_checkpoint.py)
     "jopt.compat.torch.load_state_dict",
     "jopt.compat.torch.state_dict",
+    "jopt.compat.torch.scheduler_state_dict",  # tests/compat/torch/test_scheduler_state.py
 }
 # One bad value per kind: each rule kind's rejections are tested in full where it lives.
 BAD_BY_KIND = {

@@ -29,6 +29,7 @@ from jopt.compat.torch._amp import GradScalerState as GradScalerState
 from jopt.compat.torch._averaging import ASGD as ASGD
 from jopt.compat.torch._checkpoint import load_state_dict as load_state_dict
 from jopt.compat.torch._checkpoint import state_dict as state_dict
+from jopt.compat.torch._groups import PlateauScheduler as PlateauScheduler
 from jopt.compat.torch._groups import ReduceLROnPlateau as ReduceLROnPlateau
 from jopt.compat.torch._lbfgs import LBFGS as LBFGS
 from jopt.compat.torch._lbfgs import LbfgsState as LbfgsState
@@ -59,6 +60,7 @@ __all__ = [
     "GradScaler",
     "GradScalerState",
     "ReduceLROnPlateau",
+    "PlateauScheduler",
     "load_state_dict",
     "state_dict",
     "scheduler_state_dict",

@@ -78,8 +78,23 @@ class MinLr(Rule):
 
 @dataclasses.dataclass(frozen=True)
 class PlateauScheduler:
-    """PyTorch's ``ReduceLROnPlateau`` arguments, as :func:`ReduceLROnPlateau` checked them.
-    ``min_lr`` is a float, or a tuple of floats (one per group)."""
+    """PyTorch's ``ReduceLROnPlateau`` arguments, as :func:`ReduceLROnPlateau` checked them
+    (build it with that function, which checks them).
+
+    Args:
+      mode: ``"min"`` or ``"max"``.
+      factor: the cut, in [0, 1).
+      patience: the bad epochs tolerated before a cut.
+      threshold: the margin an improvement must beat.
+      threshold_mode: ``"rel"`` or ``"abs"``.
+      cooldown: the epochs after a cut during which bad epochs are not counted.
+      min_lr: a float, or a tuple of floats (one per group).
+      eps: a cut smaller than ``eps`` is not made.
+
+    >>> import jopt.compat.torch as jt
+    >>> jt.ReduceLROnPlateau(min_lr=[0.1, 0.0]).min_lr
+    (0.1, 0.0)
+    """
 
     mode: str
     factor: float

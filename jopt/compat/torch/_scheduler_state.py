@@ -537,7 +537,7 @@ def scheduler_state_dict(tx: Any, opt_state: Any) -> dict[str, Any]:
     next update), ``base_lrs``, and the class's own state (``T_cur``/``T_i``, ``lr_lambdas``,
     a ``SequentialLR``/``ChainedScheduler``'s children); ``ReduceLROnPlateau`` in full
     (``best``, ``num_bad_epochs``, ``cooldown_counter`` and its arguments). See
-    :mod:`jopt.compat.torch._scheduler_state` for the details.
+    the module ``jopt/compat/torch/_scheduler_state.py`` for the details.
 
     Args:
       tx: a ``jopt.compat.torch`` preset built with ``lr_scheduler=``.

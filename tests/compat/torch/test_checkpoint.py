@@ -529,7 +529,7 @@ def test_load_checks_the_groups():
         ("load", dict(order=["w"]), ValueError, r"lacks \['b'\]"),
         ("load", dict(order=["w", "x", "b"]), ValueError, r"unknown paths \['x'\]"),
         ("load", dict(layout={"x": jl.linear}), ValueError, r"layout names \['x'\]"),
-        ("save", dict(layout=lambda x: x), TypeError, r"saving needs its inverse"),
+        ("save", dict(layout=lambda x: x), TypeError, r"this needs its inverse"),
         ("load", dict(step=-1), ValueError, r"step=-1 is invalid"),
         ("save", dict(step=2.5), TypeError, r"step=2.5 is invalid"),
         ("load", dict(step=3), ValueError, r"step=3 and the checkpoint's step is 2"),
