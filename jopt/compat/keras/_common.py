@@ -22,7 +22,6 @@ import functools
 import inspect
 import re
 import typing
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypedDict, TypeVar
@@ -49,6 +48,7 @@ from jopt._core.checks import (
     unchecked,
 )
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
+from jopt._core.registry import Registry
 from jopt._core.state import requested
 from jopt.compat.keras import _options
 
@@ -233,22 +233,11 @@ class KerasPreset:
     arguments: dict[str, Any]
 
 
-_PRESETS: weakref.WeakKeyDictionary[Any, KerasPreset] = weakref.WeakKeyDictionary()
-
-
-def register(tx: Any, preset: KerasPreset) -> Any:
-    """Records what ``tx`` (a preset's result) was built from; returns ``tx``."""
-    _PRESETS[tx.init] = preset
-    return tx
-
-
-def preset_of(tx: Any) -> KerasPreset | None:
-    """What the ``jopt.compat.keras`` optimizer ``tx`` was built from (None: not one)."""
-    init = getattr(tx, "init", None)
-    try:
-        return _PRESETS.get(init)
-    except TypeError:
-        return None
+_PRESETS = Registry[KerasPreset]()
+register = _PRESETS.record
+"""Records what ``tx`` (a preset's result) was built from; returns ``tx``."""
+preset_of = _PRESETS.of
+"""What the ``jopt.compat.keras`` preset ``tx`` was built from (None: not a preset)."""
 
 
 def registered(name: str) -> Callable[[F], F]:

@@ -19,6 +19,7 @@ from jopt._core.checks import UnnamedValueError, checked, unchecked
 from jopt._core.control import cond
 from jopt._core.dtypes import cast, compute_dtype, real_dtype
 from jopt._core.elementwise import abs_sq
+from jopt._core.groups import path_string
 from jopt._core.hyperparams import ScalarOrSchedule
 from jopt._core.layout import PerParam, is_state
 from jopt._core.learning_rate import init_learning_rate, next_learning_rate
@@ -44,17 +45,7 @@ def path_name(path: tuple[Any, ...]) -> str:
     keys = list(path)
     if keys and isinstance(keys[-1], jax.tree_util.GetAttrKey) and keys[-1].name == "value":
         keys.pop()
-    parts = []
-    for k in keys:
-        if isinstance(k, jax.tree_util.DictKey):
-            parts.append(str(k.key))
-        elif isinstance(k, jax.tree_util.GetAttrKey):
-            parts.append(k.name)
-        elif isinstance(k, jax.tree_util.SequenceKey):
-            parts.append(str(k.idx))
-        else:
-            parts.append(str(getattr(k, "key", k)))
-    return "/".join(parts)
+    return path_string(keys)
 
 
 # ------------------------------------------------------------------------- clipping

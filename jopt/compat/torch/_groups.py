@@ -30,7 +30,6 @@ import dataclasses
 import functools
 import inspect
 import typing
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
@@ -55,6 +54,7 @@ from jopt._core.checks import (
 from jopt._core.dtypes import cast, compute_dtype
 from jopt._core.groups import param_groups as groups_transform
 from jopt._core.learning_rate import ScaleByLearningRateState
+from jopt._core.registry import Registry
 from jopt.compat.torch._common import EPS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -287,22 +287,11 @@ class TorchPreset:
     plateau: PlateauScheduler | None = None
 
 
-_PRESETS: weakref.WeakKeyDictionary[Any, TorchPreset] = weakref.WeakKeyDictionary()
-
-
-def register(tx: Any, preset: TorchPreset) -> Any:
-    """Records what ``tx`` (a preset's result) was built from; returns ``tx``."""
-    _PRESETS[tx.init] = preset
-    return tx
-
-
-def preset_of(tx: Any) -> TorchPreset | None:
-    """What the ``jopt.compat.torch`` preset ``tx`` was built from (None: not a preset)."""
-    init = getattr(tx, "init", None)
-    try:
-        return _PRESETS.get(init)
-    except TypeError:
-        return None
+_PRESETS = Registry[TorchPreset]()
+register = _PRESETS.record
+"""Records what ``tx`` (a preset's result) was built from; returns ``tx``."""
+preset_of = _PRESETS.of
+"""What the ``jopt.compat.torch`` preset ``tx`` was built from (None: not a preset)."""
 
 
 def torch_registered(preset: F) -> F:
