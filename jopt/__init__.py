@@ -50,6 +50,14 @@ from jopt._algorithms.matrix.adafactor import adafactor as adafactor
 from jopt._algorithms.matrix.adafactor import scale_by_adafactor as scale_by_adafactor
 from jopt._algorithms.matrix.muon import muon as muon
 from jopt._algorithms.matrix.muon import scale_by_muon as scale_by_muon
+from jopt._algorithms.precision.kahan import KahanSummationState as KahanSummationState
+from jopt._algorithms.precision.kahan import kahan_summation as kahan_summation
+from jopt._algorithms.precision.stochastic_rounding import (
+    StochasticRoundingState as StochasticRoundingState,
+)
+from jopt._algorithms.precision.stochastic_rounding import (
+    stochastic_rounding as stochastic_rounding,
+)
 from jopt._algorithms.proximal.ftrl import ScaleByFtrlState as ScaleByFtrlState
 from jopt._algorithms.proximal.ftrl import scale_by_ftrl as scale_by_ftrl
 from jopt._algorithms.regularization.weight_decay import (
@@ -93,6 +101,7 @@ __all__ = [
     "AsgdAverageState",
     "AveragedParamsState",
     "FactoredSecondMoment",
+    "KahanSummationState",
     "ReduceLROnPlateauState",
     "ScaleByAdadeltaState",
     "ScaleByAdafactorState",
@@ -112,6 +121,7 @@ __all__ = [
     "ScaleByStddevState",
     "ScaleByTraceState",
     "Schedule",
+    "StochasticRoundingState",
     "adadelta",
     "adafactor",
     "adagrad",
@@ -126,6 +136,7 @@ __all__ = [
     "decoupled_weight_decay",
     "gd",
     "get_learning_rate",
+    "kahan_summation",
     "lamb",
     "lion",
     "minibatch_indices",
@@ -158,6 +169,7 @@ __all__ = [
     "scale_by_trust_ratio",
     "schedules",
     "sgd",
+    "stochastic_rounding",
     "swa",
     "sharding",
     "testing",
