@@ -89,9 +89,10 @@ def kahan_summation() -> optax.GradientTransformationExtraArgs:
             if jnp.dtype(w.dtype) != jnp.bfloat16:
                 return u, c
             y = _bf16(_f32(u) - _f32(c))
-            s = _bf16(_f32(w) + _f32(y))
+            exact = _f32(w) + _f32(y)
+            s = _bf16(exact)
             c_new = _bf16(_f32(_bf16(_f32(s) - _f32(w))) - _f32(y))
-            return landing_update(w, s, jnp.dtype(u.dtype)), c_new
+            return landing_update(w, s, jnp.dtype(u.dtype), near=exact), c_new
 
         out = jax.tree.map(step, updates, params, state.compensation)
         new_updates = jax.tree.map(lambda _, o: o[0], updates, out)

@@ -62,8 +62,11 @@ def stochastic_rounding(seed: int = 0) -> optax.GradientTransformationExtraArgs:
     E[p_new] = p + u: small updates move the parameter on average instead of vanishing
     under round-to-nearest. The rule is torchao's ``_fp32_to_bf16_sr``
     (:func:`round_stochastically`): the low 16 bits of x's float32 pattern against 16
-    random bits. The returned update u' makes ``optax.apply_updates(p, u')`` equal that
-    rounded value (:func:`landing_update`). Leaves of other dtypes pass unchanged.
+    random bits. The returned update u' (u's dtype) makes ``optax.apply_updates(p, u')``
+    equal that rounded value, bit for bit for a float32 u and for a bfloat16 u no larger
+    than p. A larger bfloat16 u may find no bfloat16 u' that lands there (bfloat16
+    addition rounds p + u' to even; rare): p then lands on the other neighbour of x.
+    Leaves of other dtypes pass unchanged.
 
     The random bits are a pure function of the state: each step splits the state's key,
     ``key, step_key = jax.random.split(key)``, and leaf i (in ``jax.tree.leaves`` order)
@@ -106,7 +109,7 @@ def stochastic_rounding(seed: int = 0) -> optax.GradientTransformationExtraArgs:
             bits = jax.random.bits(jax.random.fold_in(step_key, i), u.shape, jnp.uint16)
             x = p.astype(jnp.float32) + u.astype(jnp.float32)
             target = round_stochastically(x, bits.astype(jnp.uint32))
-            out.append(landing_update(p, target, jnp.dtype(u.dtype)))
+            out.append(landing_update(p, target, jnp.dtype(u.dtype), near=x))
         return treedef.unflatten(out), StochasticRoundingState(key=jax.random.key_data(key))
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
