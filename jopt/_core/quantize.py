@@ -206,9 +206,7 @@ def bitsandbytes_table(signed: bool) -> np.ndarray:
     code = dynamic_map(signed)
     mids = (np.float32(0.5) * (code[:-1] + code[1:])).astype(np.float32)
     i = np.arange(_LUT_SIZE, dtype=np.float32)
-    grid = (np.float32(-1.0) + (np.float32(2.0) * i) / np.float32(_LUT_SIZE - 1)).astype(
-        np.float32
-    )
+    grid = (np.float32(-1.0) + (np.float32(2.0) * i) / np.float32(_LUT_SIZE - 1)).astype(np.float32)
     out = np.searchsorted(mids, grid, side="left").astype(np.uint8)
     out.setflags(write=False)
     return out

@@ -24,7 +24,9 @@ BLOCK8, BLOCK4 = 256, 128
 
 def _encode(kind, signed, rounding="torchao", block_size=None):
     # one compile per (kind, signed, rounding, block, shape)
-    return jax.jit(lambda x: Q.encode(x, kind, signed=signed, block_size=block_size, rounding=rounding))
+    return jax.jit(
+        lambda x: Q.encode(x, kind, signed=signed, block_size=block_size, rounding=rounding)
+    )
 
 
 def _blocks(values: np.ndarray, block: int) -> np.ndarray:
@@ -192,7 +194,9 @@ def test_decode_is_the_libraries_dequantize(kind, signed, rounding):
         )
         theirs = bnb.dequantize_blockwise(codes, state).numpy()
     elif kind == "int8":
-        qmap = torch.tensor(subclass_8bit.get_qmap_signed() if signed else subclass_8bit.get_qmap_unsigned())
+        qmap = torch.tensor(
+            subclass_8bit.get_qmap_signed() if signed else subclass_8bit.get_qmap_unsigned()
+        )
         theirs = subclass_8bit.OptimState8bit(codes, scales, qmap, signed).dequantize().numpy()
     elif kind == "int4":
         maps = subclass_4bit.get_qmap_signed() if signed else subclass_4bit.get_qmap_unsigned()
@@ -219,7 +223,12 @@ def test_a_round_trip_is_within_half_a_code_step():
 def test_encode_and_decode_jit_under_strict_promotion():
     x = jnp.asarray(random_blocks(False, BLOCK8, n=2), jnp.bfloat16)
     with jax.numpy_dtype_promotion("strict"):
-        for kind, rounding in [("int8", "bitsandbytes"), ("int8", "torchao"), ("int4", "torchao"), ("fp8", "torchao")]:
+        for kind, rounding in [
+            ("int8", "bitsandbytes"),
+            ("int8", "torchao"),
+            ("int4", "torchao"),
+            ("fp8", "torchao"),
+        ]:
             q = _encode(kind, False, rounding)(x)
             out = jax.jit(lambda q, k=kind: Q.decode(q, k, signed=False, shape=x.shape))(q)
             assert out.shape == x.shape
@@ -228,10 +237,14 @@ def test_encode_and_decode_jit_under_strict_promotion():
 # ---------------------------------------------------------------- which leaves quantize
 
 
-@pytest.mark.parametrize("shape", [(64, 64), (64, 63), (16, 16), (4096,), (4095,), (8, 1024), (5, 1024), (4352,)])
+@pytest.mark.parametrize(
+    "shape", [(64, 64), (64, 63), (16, 16), (4096,), (4095,), (8, 1024), (5, 1024), (4352,)]
+)
 @pytest.mark.parametrize("block", [128, 256])
 def test_quantizable_is_torchaos_rule(shape, block):
-    owner = types.SimpleNamespace(block_size=block, _subclass_zeros=tao_adam.AdamW8bit._subclass_zeros)
+    owner = types.SimpleNamespace(
+        block_size=block, _subclass_zeros=tao_adam.AdamW8bit._subclass_zeros
+    )
     buffer = tao_adam._AdamBase._new_buffer(owner, torch.zeros(shape), True)
     assert Q.quantizable(shape, block) == isinstance(buffer, subclass_8bit.OptimState8bit)
 

@@ -249,6 +249,16 @@ LISTED = [
         around=_after_sgd,
         needs_value=True,
     ),
+    # Placed last in a chain: they decide how an update lands on a bfloat16 parameter
+    # (issue 20); the contract trees' other leaves pass through them
+    Case(
+        "stochastic-rounding",
+        jopt.stochastic_rounding,
+        dict(seed=3),
+        lr_arg=None,
+        around=_after_momentum,
+    ),
+    Case("kahan-summation", jopt.kahan_summation, lr_arg=None, around=_after_momentum),
     # Adadelta and the Adam family (issues 14, 15)
     Case("adadelta", jopt.adadelta, dict(eps=1e-4), 1.0, scale_invariant=True),
     Case("adamax", jopt.adamax, lr=0.05, scale_invariant=True),

@@ -144,7 +144,7 @@ def test_it_is_unbiased_where_round_to_nearest_stalls():
     n, steps = 4096, 20
     params = jnp.ones(n, jnp.bfloat16)
     tx = optax.chain(optax.sgd(1.0), jopt.stochastic_rounding(seed=3))
-    grad = jnp.full(n, -2.0**-10, jnp.bfloat16)  # an eighth of the bfloat16 step at 1
+    grad = jnp.full(n, -(2.0**-10), jnp.bfloat16)  # an eighth of the bfloat16 step at 1
 
     def step(carry, _):
         p, state = carry
@@ -179,7 +179,10 @@ def test_a_step_is_a_pure_function_of_the_state():
 def test_after_adam(inner):
     rng = np.random.default_rng(4)
     params = {"w": jnp.asarray(rng.standard_normal((3, 4)), jnp.bfloat16), "b": jnp.zeros(4)}
-    grads = [jax.tree.map(lambda p: jnp.asarray(rng.standard_normal(p.shape), p.dtype), params) for _ in range(3)]
+    grads = [
+        jax.tree.map(lambda p: jnp.asarray(rng.standard_normal(p.shape), p.dtype), params)
+        for _ in range(3)
+    ]
     adam = jopt.adam(1e-2) if inner == "jopt.adam" else optax.adam(1e-2)
     tx = optax.chain(adam, jopt.stochastic_rounding())
     with jax.numpy_dtype_promotion("standard"):  # optax.adam mixes dtypes
