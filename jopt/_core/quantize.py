@@ -26,7 +26,8 @@ Which code an ``"int8"`` value gets is a rounding rule, and two libraries differ
   nearest code.
 
 Both reproduce their library's codes and scales bit for bit (tests/core/test_quantize.py
-runs them against the installed packages); :func:`decode` is the same for both,
+runs them against the installed packages), subnormal inputs aside (|x| < 1.2e-38: XLA
+flushes them to zero, the libraries do not); :func:`decode` is the same for both,
 map[code] · scale. Everything here is jit-able and clean under
 ``jax_numpy_dtype_promotion="strict"``; shapes, kinds and block sizes are static.
 torchao and bitsandbytes quantize only leaves of at least 4096 elements that the block
