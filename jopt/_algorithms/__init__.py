@@ -13,5 +13,7 @@ The public names are re-exported from :mod:`jopt`.
 - ``averaging``: iterate averages (SWA/EMA, ASGD, schedule-free);
 - ``proximal``: FTRL;
 - ``regularization``: weight decay;
-- ``control``: learning-rate control from a monitored value (ReduceLROnPlateau).
+- ``control``: learning-rate control from a monitored value (ReduceLROnPlateau);
+- ``precision``: how an update lands on a bfloat16 parameter (stochastic rounding, Kahan
+  summation), placed last in a chain.
 """
