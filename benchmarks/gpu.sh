@@ -8,7 +8,8 @@
 #   pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126  # CUDA torch
 # Run (about 2-4 minutes on an H100; --scale 1 is the CPU run's sizes):
 #   bash benchmarks/gpu.sh [extra arguments of python -m benchmarks.update_step]
-# It writes the "Update step (gpu)" section of docs/benchmarks.md.
+# It writes the "Update step (gpu)" and "Memory-lean state: step time (gpu)" sections of
+# docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
@@ -27,4 +28,6 @@ fi
 
 # Leave XLA's default preallocation alone except that both frameworks share the card.
 export XLA_PYTHON_CLIENT_MEM_FRACTION=${XLA_PYTHON_CLIENT_MEM_FRACTION:-0.5}
-exec timeout 290 "$PY" -m benchmarks.update_step --device gpu --repeats 20 "$@"
+timeout 290 "$PY" -m benchmarks.update_step --device gpu --repeats 20 "$@"
+# The memory-lean state's step (float32, bfloat16, int8, fp8, int4 moments; optax; torch).
+exec timeout 200 "$PY" -m benchmarks.memory --only speed --device gpu

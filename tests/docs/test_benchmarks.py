@@ -139,7 +139,8 @@ def test_gpu_script_runs_the_benchmark_on_the_gpu(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "GPU 0: stand-in" in done.stdout
     assert 'jax.devices("gpu")' in calls[0]["argv"][1]  # it asks jax for a GPU first
-    last = calls[-1]
+    assert calls[-1]["argv"] == ["-m", "benchmarks.memory", "--only", "speed", "--device", "gpu"]
+    last = calls[-2]
     assert last["argv"] == [
         "-m",
         "benchmarks.update_step",
