@@ -70,7 +70,12 @@ def stored(x: jax.Array, dtype: Any) -> jax.Array:
     A no-op for float32/float64 state. For bfloat16 state XLA then reads the new, narrow
     moment instead of recomputing it from the old one (which forced copies of the
     donated state): Adam with bfloat16 m and v moves 28 bytes per parameter, not 40.
+    For a quantized moment ``dtype`` is its storage (the ``.dtype`` of a
+    :class:`jopt._core.moments.Held`): ``x`` becomes decode(encode(x)).
     """
+    rounded = getattr(dtype, "rounded", None)
+    if rounded is not None:
+        return rounded(x)
     return x if x.dtype == dtype else x.astype(dtype).astype(x.dtype)
 
 
