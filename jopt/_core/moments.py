@@ -42,6 +42,7 @@ from jopt._core import quantize
 from jopt._core.checks import Dtype, UnnamedTypeError, UnnamedValueError, checked, unchecked
 from jopt._core.dtypes import dtype_of, state_dtype
 from jopt._core.layout import Blocks
+from jopt.sharding._leafwise import explicit_sharding
 from jopt.sharding._placement import blocks_spec
 
 _ROUNDING = {"int8": "bitsandbytes", "int4": "torchao", "fp8": "torchao"}
@@ -202,6 +203,11 @@ class Storage:
     format: QuantizedFormat
     signed: bool
     shape: tuple[int, ...]
+    # The sharding of the gradient over Explicit mesh axes (None: none): the codec runs
+    # with those axes made Auto (its table lookups cannot mix explicit shardings), the
+    # values it decodes sharded as the gradient, the codes it encodes as the old ones.
+    sharding: Any
+    codes_sharding: Any
     # The (decoded, codes) pairs of the roundings done in this step, so that storing a
     # value just rounded reuses its codes.
     _done: list[tuple[jax.Array, QuantizedMoment]]
@@ -209,10 +215,16 @@ class Storage:
     def decode(self, q: QuantizedMoment) -> jax.Array:
         """The float32 values ``q`` stands for, of the leaf's shape."""
         f = self.format
-        flat = quantize.Quantized(q.codes.reshape(-1), q.scales)
-        return quantize.decode(
-            flat, f.kind, signed=self.signed, block_size=f.block_size, shape=self.shape
-        )
+
+        def run(q: QuantizedMoment) -> jax.Array:
+            flat = quantize.Quantized(q.codes.reshape(-1), q.scales)
+            return quantize.decode(
+                flat, f.kind, signed=self.signed, block_size=f.block_size, shape=self.shape
+            )
+
+        if self.sharding is None:
+            return run(q)
+        return jax.sharding.auto_axes(run, out_sharding=self.sharding)(q)
 
     def encode(self, x: jax.Array) -> QuantizedMoment:
         """``x``'s codes and scales (reusing a rounding's when ``x`` is its result)."""
@@ -220,11 +232,17 @@ class Storage:
             if x is decoded:
                 return q
         f = self.format
-        q = quantize.encode(
-            x, f.kind, signed=self.signed, block_size=f.block_size, rounding=f.rounding
-        )
-        n_blocks = q.scales.shape[0]
-        return QuantizedMoment(q.codes.reshape(n_blocks, -1), q.scales)
+
+        def run(x: jax.Array) -> QuantizedMoment:
+            q = quantize.encode(
+                x, f.kind, signed=self.signed, block_size=f.block_size, rounding=f.rounding
+            )
+            n_blocks = q.scales.shape[0]
+            return QuantizedMoment(q.codes.reshape(n_blocks, -1), q.scales)
+
+        if self.sharding is None:
+            return run(x)
+        return jax.sharding.auto_axes(run, out_sharding=self.codes_sharding)(x)
 
     def rounded(self, x: jax.Array) -> jax.Array:
         """``x`` as stored, decode(encode(x)), in ``x``'s dtype."""
@@ -268,7 +286,18 @@ def held(m: Any, g: Any, fmt: Any, *, signed: bool = True) -> Any:
             "the state holds a quantized moment, but the optimizer was built with "
             f"{fmt!r} for it; pass the state its own init() built."
         )
-    return Held(m, Storage(fmt, signed, tuple(jnp.shape(g)), []))
+    sharding = explicit_sharding(g)
+    codes_sharding = None
+    if sharding is not None:
+        codes_sharding = QuantizedMoment(
+            explicit_sharding(m.codes) or _replicated(sharding),
+            explicit_sharding(m.scales) or _replicated(sharding),
+        )
+    return Held(m, Storage(fmt, signed, tuple(jnp.shape(g)), sharding, codes_sharding, []))
+
+
+def _replicated(sharding: NamedSharding) -> NamedSharding:
+    return NamedSharding(sharding.mesh, PartitionSpec())
 
 
 def write(x: jax.Array, m: Any) -> Any:

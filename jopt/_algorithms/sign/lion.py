@@ -22,7 +22,7 @@ from jopt._core.elementwise import ema, ema_weights
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
-from jopt._core.moments import held, state_format, write
+from jopt._core.moments import Held, held, state_format, write
 from jopt._core.state import check_tree, moments_like
 from jopt.sharding._leafwise import map_leaves
 
@@ -96,7 +96,10 @@ def scale_by_lion(
             dt = compute_dtype(g)
             s = scalars(dt)
             gw = g.astype(dt)
-            direction = jnp.sign(ema(s.b1, s.rest1, m, gw))  # the moment as stored
+            # the interpolation in m's dtype (a float m), in float32 from a quantized m
+            # (not stored: bitsandbytes' 8-bit Lion)
+            m_dir = m.astype(dt) if isinstance(m, Held) else m
+            direction = jnp.sign(ema(s.b1, s.rest1, m_dir, gw))
             m_new = ema(s.b2, s.rest2, m, gw)
             return direction.astype(g.dtype), write(m_new, m)
 
