@@ -354,6 +354,7 @@ VALID: dict[str, Any] = {
 }
 VALID_FOR: dict[str, dict[str, Any]] = {
     "jopt.schedules.one_cycle_lr": dict(total_steps=20),
+    "jopt.quantized": dict(kind="int8"),
     "jopt.schedules.one_cycle_momentum": dict(total_steps=20),
     "jopt.compat.keras.OptimizerMap.__setitem__": dict(key="w", optimizer=jk.SGD(0.1)),
 }

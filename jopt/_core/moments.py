@@ -39,7 +39,14 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from jopt._core import quantize
-from jopt._core.checks import Dtype, UnnamedTypeError, UnnamedValueError, checked, unchecked
+from jopt._core.checks import (
+    Dtype,
+    UnnamedTypeError,
+    UnnamedValueError,
+    checked,
+    choice,
+    unchecked,
+)
 from jopt._core.dtypes import dtype_of, state_dtype
 from jopt._core.layout import Blocks
 from jopt.sharding._leafwise import explicit_sharding
@@ -86,7 +93,7 @@ def _positive_int(value: Any) -> bool:
 
 
 @checked(
-    kind=unchecked("one of KINDS, checked below"),
+    kind=choice(*quantize.KINDS),
     block_size=unchecked("depends on kind, checked below"),
     min_size=unchecked("a non-negative integer, checked below"),
     rounding=unchecked("depends on kind, checked below"),
@@ -139,11 +146,6 @@ def quantized(
     ...
     ValueError: jopt.quantized: block_size=7 is invalid; for kind='int4' ...
     """
-    if not isinstance(kind, str) or kind not in quantize.KINDS:
-        error = UnnamedValueError if isinstance(kind, str) else UnnamedTypeError
-        raise error(
-            f"kind={kind!r} is invalid; kind must be one of {', '.join(map(repr, quantize.KINDS))}."
-        )
     pack = quantize.PACKING[kind]
     if block_size is None:
         block_size = quantize.BLOCK_SIZE[kind]
