@@ -332,12 +332,18 @@ def init(
     )
     codes = jnp.tile(one.codes[None, :], (n_blocks, 1))
     scales = jnp.tile(one.scales, n_blocks)
+    if isinstance(leaf, jax.core.Tracer):  # under jit: Explicit axes carry it in the type
+        sharding = explicit_sharding(leaf)
+        if sharding is not None:
+            spec = blocks_spec(
+                n_blocks, tuple(leaf.shape), tuple(sharding.spec), sharding.mesh.shape
+            )
+            where = NamedSharding(sharding.mesh, PartitionSpec(*spec))
+            codes = jax.sharding.reshard(codes, where)
+            scales = jax.sharding.reshard(scales, where)
+        return QuantizedMoment(codes, scales)
     sharding = getattr(leaf, "sharding", None)
-    if (
-        isinstance(sharding, NamedSharding)
-        and not isinstance(leaf, jax.core.Tracer)
-        and getattr(leaf, "committed", False)
-    ):
+    if isinstance(sharding, NamedSharding) and getattr(leaf, "committed", False):
         spec = blocks_spec(
             n_blocks, tuple(jnp.shape(leaf)), tuple(sharding.spec), sharding.mesh.shape
         )
