@@ -5,7 +5,9 @@ for float64 leaves, the leaf's own complex dtype for complex leaves. Moments are
 the leaf's dtype, except float16 leaves, whose moments are float32 (float16 underflows at
 6e-8: Adam's v of a 1e-4 gradient is 0 there); ``mu_dtype``/``nu_dtype`` override it, and
 for a complex leaf they set the precision of its complex first moment and of its real
-second moment. Second moments of complex leaves are real (|g|², as optax).
+second moment. They also take a quantized format (:func:`jopt.quantized`: 8-bit, 4-bit or
+FP8 codes per block, :mod:`jopt._core.moments`), which keeps the leaves it does not quantize
+at the default dtype. Second moments of complex leaves are real (|g|², as optax).
 Hyperparameters are cast to the dtype they multiply, so nothing mixes dtypes under
 ``jax_numpy_dtype_promotion="strict"``.
 """

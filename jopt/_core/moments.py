@@ -87,9 +87,11 @@ class QuantizedFormat:
 
 
 def _positive_int(value: Any) -> bool:
-    return (
-        isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-    ) and value > 0
+    return bool(
+        isinstance(value, (int, np.integer))
+        and not isinstance(value, (bool, np.bool_))
+        and value > 0
+    )
 
 
 @checked(
@@ -226,7 +228,8 @@ class Storage:
 
         if self.sharding is None:
             return run(q)
-        return jax.sharding.auto_axes(run, out_sharding=self.sharding)(q)
+        auto: Any = jax.sharding.auto_axes(run, out_sharding=self.sharding)
+        return auto(q)
 
     def encode(self, x: jax.Array) -> QuantizedMoment:
         """``x``'s codes and scales (reusing a rounding's when ``x`` is its result)."""
@@ -244,7 +247,8 @@ class Storage:
 
         if self.sharding is None:
             return run(x)
-        return jax.sharding.auto_axes(run, out_sharding=self.codes_sharding)(x)
+        auto: Any = jax.sharding.auto_axes(run, out_sharding=self.codes_sharding)
+        return auto(x)
 
     def rounded(self, x: jax.Array) -> jax.Array:
         """``x`` as stored, decode(encode(x)), in ``x``'s dtype."""
@@ -291,9 +295,10 @@ def held(m: Any, g: Any, fmt: Any, *, signed: bool = True) -> Any:
     sharding = explicit_sharding(g)
     codes_sharding = None
     if sharding is not None:
+        # the shardings of the codes and scales, in a QuantizedMoment as the codec's output
         codes_sharding = QuantizedMoment(
-            explicit_sharding(m.codes) or _replicated(sharding),
-            explicit_sharding(m.scales) or _replicated(sharding),
+            explicit_sharding(m.codes) or _replicated(sharding),  # type: ignore[arg-type]
+            explicit_sharding(m.scales) or _replicated(sharding),  # type: ignore[arg-type]
         )
     return Held(m, Storage(fmt, signed, tuple(jnp.shape(g)), sharding, codes_sharding, []))
 
