@@ -57,14 +57,20 @@ _ROUNDING = {"int8": "bitsandbytes", "int4": "torchao", "fp8": "torchao"}
 
 @dataclass(frozen=True)
 class QuantizedFormat:
-    """A block-wise quantized state format (made by :func:`jopt.quantized`).
+    """A block-wise quantized state format (made by :func:`jopt.quantized`): what to pass
+    as ``mu_dtype``/``nu_dtype``.
 
     Args:
       kind: ``"int8"``, ``"int4"`` or ``"fp8"``.
       block_size: the elements of one block.
       min_size: the fewest elements a quantized leaf has.
       rounding: ``"bitsandbytes"`` or ``"torchao"`` (how an ``"int8"`` value finds its
-        code; see :mod:`jopt._core.quantize`).
+        code: bitsandbytes' 65,536-point CPU table, or the nearest code, ties up).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> fmt = jopt.quantized("fp8", block_size=64, min_size=0)
+    >>> fmt.kind, fmt.block_size, fmt.quantizes(jnp.zeros(128)), fmt.quantizes(jnp.zeros(100))
+    ('fp8', 64, True, False)
     """
 
     kind: str
