@@ -89,6 +89,9 @@ from jopt._core.learning_rate import ScaleByLearningRateState as ScaleByLearning
 from jopt._core.learning_rate import ScaleByScheduleState as ScaleByScheduleState
 from jopt._core.learning_rate import get_learning_rate as get_learning_rate
 from jopt._core.learning_rate import scale_by_learning_rate as scale_by_learning_rate
+from jopt._core.moments import QuantizedFormat as QuantizedFormat
+from jopt._core.moments import QuantizedMoment as QuantizedMoment
+from jopt._core.moments import quantized as quantized
 from jopt._minibatch import minibatch_indices as minibatch_indices
 
 try:
@@ -102,6 +105,8 @@ __all__ = [
     "AveragedParamsState",
     "FactoredSecondMoment",
     "KahanSummationState",
+    "QuantizedFormat",
+    "QuantizedMoment",
     "ReduceLROnPlateauState",
     "ScaleByAdadeltaState",
     "ScaleByAdafactorState",
@@ -144,6 +149,7 @@ __all__ = [
     "muon",
     "nadam",
     "nesterov",
+    "quantized",
     "radam",
     "reduce_lr_on_plateau",
     "rmsprop",

@@ -30,6 +30,7 @@ import jopt.compat.keras.schedules as jks
 import jopt.compat.torch as jt
 import jopt.schedules as js
 from jopt._core import checks as C
+from jopt._core.moments import state_format
 from jopt.compat.keras._common import KerasLearningRate
 
 MODULES = {
@@ -178,8 +179,9 @@ MEANING: dict[str, C.Rule] = {
     "eps": EPS,
     "epsilon": EPS,
     "adam_eps": EPS,
-    "mu_dtype": C.dtype(),
-    "nu_dtype": C.dtype(),
+    # a state format: a dtype or jopt.quantized(...) (jopt/_core/moments.py)
+    "mu_dtype": state_format(),
+    "nu_dtype": state_format(),
     "ns_dtype": C.dtype(),
     "weight_decay": DECAY,
     "amsgrad": C.flag(),
@@ -352,6 +354,7 @@ VALID: dict[str, Any] = {
 }
 VALID_FOR: dict[str, dict[str, Any]] = {
     "jopt.schedules.one_cycle_lr": dict(total_steps=20),
+    "jopt.quantized": dict(kind="int8"),
     "jopt.schedules.one_cycle_momentum": dict(total_steps=20),
     "jopt.compat.keras.OptimizerMap.__setitem__": dict(key="w", optimizer=jk.SGD(0.1)),
 }

@@ -5,7 +5,9 @@ for float64 leaves, the leaf's own complex dtype for complex leaves. Moments are
 the leaf's dtype, except float16 leaves, whose moments are float32 (float16 underflows at
 6e-8: Adam's v of a 1e-4 gradient is 0 there); ``mu_dtype``/``nu_dtype`` override it, and
 for a complex leaf they set the precision of its complex first moment and of its real
-second moment. Second moments of complex leaves are real (|g|², as optax).
+second moment. They also take a quantized format (:func:`jopt.quantized`: 8-bit, 4-bit or
+FP8 codes per block, :mod:`jopt._core.moments`), which keeps the leaves it does not quantize
+at the default dtype. Second moments of complex leaves are real (|g|², as optax).
 Hyperparameters are cast to the dtype they multiply, so nothing mixes dtypes under
 ``jax_numpy_dtype_promotion="strict"``.
 """
@@ -70,7 +72,12 @@ def stored(x: jax.Array, dtype: Any) -> jax.Array:
     A no-op for float32/float64 state. For bfloat16 state XLA then reads the new, narrow
     moment instead of recomputing it from the old one (which forced copies of the
     donated state): Adam with bfloat16 m and v moves 28 bytes per parameter, not 40.
+    For a quantized moment ``dtype`` is its storage (the ``.dtype`` of a
+    :class:`jopt._core.moments.Held`): ``x`` becomes decode(encode(x)).
     """
+    rounded = getattr(dtype, "rounded", None)
+    if rounded is not None:
+        return rounded(x)
     return x if x.dtype == dtype else x.astype(dtype).astype(x.dtype)
 
 

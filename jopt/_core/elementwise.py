@@ -28,13 +28,14 @@ def ema_weights(decay: Any, dtype: Any) -> tuple[jax.Array, jax.Array]:
     return b, 1.0 - b
 
 
-def ema(decay: jax.Array, rest: jax.Array | None, moment: jax.Array, x: jax.Array) -> jax.Array:
+def ema(decay: jax.Array, rest: jax.Array | None, moment: Any, x: jax.Array) -> jax.Array:
     """The moving average ``decay·moment + rest·x`` (rest = 1 − decay, or None for the sum
     ``decay·moment + x``: no multiply by one for XLA to compile and remove), computed in
-    ``x``'s dtype and rounded to the moment's storage dtype.
+    ``x``'s dtype and rounded to the moment's storage dtype. ``moment`` is a stored
+    moment: an array, or a quantized one held for the step (:func:`jopt._core.moments.held`).
 
     The result is in the compute dtype, as the step uses it; store it with
-    ``.astype(moment.dtype)``.
+    :func:`jopt._core.moments.write` (``.astype(moment.dtype)`` for an array).
     """
     added = x if rest is None else rest * x
     return stored(decay * moment.astype(x.dtype) + added, moment.dtype)

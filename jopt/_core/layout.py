@@ -4,8 +4,9 @@ A field annotated :data:`PerParam` holds a tree with the parameters' structure (
 parameters a transformation's ``init`` was given), one entry per parameter: an array of the
 parameter's shape (a moment; a complex parameter's real view adds a trailing axis of 2), or
 a NamedTuple statistic whose fields are annotated :class:`Reduced` (the parameter with an
-axis averaged away, e.g. Adafactor's row and column means). Every other field (a count, a
-recorded learning rate, a flat history) is not tied to one parameter. The declaration is
+axis averaged away, e.g. Adafactor's row and column means) or :class:`Blocks` (a quantized
+moment's codes and scales, one row per block of the flattened parameter). Every other field
+(a count, a recorded learning rate, a flat history) is not tied to one parameter. The declaration is
 what :func:`jopt.sharding.state_shardings` reads to place the state next to its parameters;
 nothing is guessed from names or shapes.
 
@@ -66,7 +67,20 @@ class Reduced:
     axis: int
 
 
-Marker = PerParamMarker | Reduced
+@dataclass(frozen=True)
+class Blocks:
+    """The marker of a field of a quantized moment (:class:`jopt.QuantizedMoment`) whose
+    first axis counts the blocks of its parameter's flattened elements: the codes and the
+    scales. Such a field is placed by block (:func:`jopt.sharding.state_shardings`).
+
+    >>> import typing, jopt
+    >>> hints = typing.get_type_hints(jopt.QuantizedMoment, include_extras=True)
+    >>> hints["codes"].__metadata__, hints["scales"].__metadata__
+    ((Blocks(),), (Blocks(),))
+    """
+
+
+Marker = PerParamMarker | Reduced | Blocks
 
 _DECLARED: dict[type, dict[str, Marker]] = {}
 
@@ -118,7 +132,7 @@ def fields(cls: type) -> dict[str, Marker]:
     out: dict[str, Marker] = {}
     for name, hint in hints.items():
         for meta in getattr(hint, "__metadata__", ()):
-            if isinstance(meta, (PerParamMarker, Reduced)):
+            if isinstance(meta, (PerParamMarker, Reduced, Blocks)):
                 out[name] = meta
     return out
 

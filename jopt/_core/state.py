@@ -24,6 +24,8 @@ import optax
 from jopt._core.checks import UnnamedTypeError, UnnamedValueError
 from jopt._core.dtypes import cast, dtype_of, state_dtype
 from jopt._core.hyperparams import ScalarOrSchedule
+from jopt._core.moments import QuantizedFormat, is_quantized
+from jopt._core.moments import init as init_quantized
 from jopt.sharding._placement import placed_like, replicated_sharding
 
 
@@ -117,7 +119,8 @@ def check_tree(updates: Any, reference: Any, what: str = "the optimizer state") 
     ``reference``, and naming the leaf when a gradient's shape differs from its
     counterpart's (a (3, 1) gradient of a (3,) parameter would otherwise broadcast into
     (3, 3) state)."""
-    got, want = jax.tree.structure(updates), jax.tree.structure(reference)
+    got = jax.tree.structure(updates)
+    want = jax.tree.structure(reference, is_leaf=is_quantized)  # a quantized moment: a leaf
     if got != want:
         raise UnnamedValueError(
             f"the gradient tree does not match {what}.\n"
@@ -131,7 +134,9 @@ def check_shapes(updates: Any, reference: Any, what: str = "the optimizer state"
     """Raises ValueError naming the first leaf of ``updates`` whose shape differs from
     the same leaf of ``reference`` (a tree of the same structure)."""
     flat = jax.tree_util.tree_leaves_with_path(updates)
-    for (path, g), r in zip(flat, jax.tree.leaves(reference), strict=True):
+    for (path, g), r in zip(flat, jax.tree.leaves(reference, is_leaf=is_quantized), strict=True):
+        if is_quantized(r):  # its codes say nothing of the shape: its decode checks them
+            continue
         if jnp.shape(g) != jnp.shape(r):
             raise UnnamedValueError(
                 f"the gradient {path_name(path)} has shape {jnp.shape(g)}, but its entry in "
@@ -144,15 +149,28 @@ def check_shapes(updates: Any, reference: Any, what: str = "the optimizer state"
 
 
 def moments_like(
-    params: Any, dtype: Any | None = None, *, fill: Any = 0.0, real: bool = False
+    params: Any,
+    dtype: Any | None = None,
+    *,
+    fill: Any = 0.0,
+    real: bool = False,
+    signed: bool = True,
 ) -> Any:
     """One new array per parameter, filled with ``fill``, in ``state_dtype``.
 
     Each array is its own buffer (donation needs that) and is created where its
     parameter lives (:func:`jopt.sharding._placement.placed_like`), so no full-size
-    moment of a sharded parameter is ever built on one device.
+    moment of a sharded parameter is ever built on one device. ``dtype`` may be a
+    quantized format (:func:`jopt.quantized`): each leaf it quantizes gets a
+    :class:`jopt.QuantizedMoment` (``signed``: in the signed map; ``False`` for a
+    non-negative moment), see :mod:`jopt._core.moments`.
     """
     check_params(params)
+    if isinstance(dtype, QuantizedFormat):
+        fmt = dtype
+        return jax.tree.map(
+            lambda p: init_quantized(p, fmt, signed=signed, real=real, fill=fill), params
+        )
 
     def make(p):
         dt = state_dtype(p, dtype, real=real)

@@ -16,10 +16,19 @@ goes (``_placement``) and the mesh checks of :func:`jopt.testing.check_transform
 """
 
 from jopt._core.layout import PER_PARAM as PER_PARAM
+from jopt._core.layout import Blocks as Blocks
 from jopt._core.layout import PerParam as PerParam
 from jopt._core.layout import PerParamMarker as PerParamMarker
 from jopt._core.layout import Reduced as Reduced
 from jopt._core.layout import declare as declare
 from jopt.sharding._shardings import state_shardings as state_shardings
 
-__all__ = ["PER_PARAM", "PerParam", "PerParamMarker", "Reduced", "declare", "state_shardings"]
+__all__ = [
+    "PER_PARAM",
+    "Blocks",
+    "PerParam",
+    "PerParamMarker",
+    "Reduced",
+    "declare",
+    "state_shardings",
+]

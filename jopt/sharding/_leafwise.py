@@ -64,6 +64,12 @@ def gathered(fn: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
     return jax.sharding.reshard(whole, have)
 
 
+def explicit_sharding(x: Any) -> Any:
+    """The ``NamedSharding`` an array's type carries over ``Explicit`` mesh axes, or None
+    (``Auto`` axes, no mesh, or not an array)."""
+    return _explicit(x)
+
+
 def _explicit(x: Any) -> Any:
     # The sharding a value's type carries over Explicit mesh axes (None: none does, or
     # x is not an array, e.g. a factored statistic's NamedTuple).

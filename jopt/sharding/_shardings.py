@@ -19,7 +19,8 @@ from jopt._core.checks import (
     transformation,
     unchecked,
 )
-from jopt._core.layout import PER_PARAM, Reduced, declare, fields, is_state
+from jopt._core.layout import PER_PARAM, Blocks, Reduced, declare, fields, is_state
+from jopt.sharding._placement import blocks_spec
 
 # optax's states, declared here as jopt's declare theirs on the class (a state of a class
 # neither declares is placed replicated).
@@ -76,6 +77,14 @@ def state_shardings(
                                of shape[d] / |spec(p)[d]|
 
     Reduced statistics are sublinear in the parameter: ZeRO leaves them as they are.
+
+    A quantized moment (:func:`jopt.quantized`) holds its codes ``(n_blocks, ...)`` and
+    scales ``(n_blocks,)`` by block of the flattened parameter, fields declared
+    :class:`jopt.sharding.Blocks`. Both are split along the block axis over the mesh axes
+    of the parameter's first dimension, when the parameter is split along that one only
+    (then each shard is a contiguous range of its elements) and they divide the blocks;
+    otherwise replicated; ZeRO-1 appends ``zero_axis`` when the blocks still divide. So no
+    block straddles two devices and each block's scale lives with its codes.
 
     Args:
       tx: the optimizer, an optax gradient transformation.
@@ -201,6 +210,10 @@ class _Placer:
                 kept = list(full)
                 del kept[marker.axis]
                 out.append(self.sharding(tuple(kept)))
+            elif isinstance(marker, Blocks):
+                n_blocks = getattr(stat, name).shape[0]
+                blocked = blocks_spec(n_blocks, shape, spec, self.mesh.shape, self.zero_axis)
+                out.append(self.sharding(blocked))
             else:
                 out.append(self.anything(getattr(stat, name)))
         return type(stat)(*out)

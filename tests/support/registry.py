@@ -32,6 +32,9 @@ import jopt.compat.keras as jk
 import jopt.compat.torch as jt
 
 MASK = {"w": True, "b": False, "f": True, "s": False}  # the contract trees' leaves
+Q8 = jopt.quantized("int8", block_size=4, min_size=0)
+Q4 = jopt.quantized("int4", block_size=4, min_size=0)
+QF8 = jopt.quantized("fp8", block_size=4, min_size=0)
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,17 @@ LISTED = [
         0.05,
         scale_invariant=True,
     ),
+    # Quantized moments (issue 20): blocks of 4 with no minimum size, so the contract
+    # trees' w (4, 4) and f (2, 2) are quantized, b (5,) and s keep full precision
+    Case(
+        "adam-int8-state",
+        jopt.adam,
+        dict(mu_dtype=Q8, nu_dtype=Q8),
+        0.05,
+        scale_invariant=True,
+    ),
+    Case("lion-int4-state", jopt.lion, dict(mu_dtype=Q4), 0.05, scale_invariant=True),
+    Case("sgd-fp8-state", jopt.sgd, dict(momentum=0.9, mu_dtype=QF8), 0.05),
     Case("scale_by_learning_rate", jopt.scale_by_learning_rate),
     Case("scale_by_momentum", jopt.scale_by_momentum, dict(beta=0.5), lr_arg=None),
     Case("scale_by_nesterov", jopt.scale_by_nesterov, dict(beta=0.5), lr_arg=None),

@@ -12,18 +12,18 @@ from jopt._algorithms.regularization.weight_decay import add_decayed_weights
 from jopt._core.chain import chain
 from jopt._core.checks import (
     checked,
-    dtype,
     flag,
     learning_rate,
     nonnegative,
     unchecked,
     unit_interval,
 )
-from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype
+from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype, stored
 from jopt._core.elementwise import abs_sq, ema, ema_weights, normalize
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.moments import held, state_format, write
 from jopt._core.state import check_tree, evaluate, increment, moments_like, zero_count
 from jopt.sharding._leafwise import map_leaves
 
@@ -81,8 +81,8 @@ MOMENT_RULES = dict(
     b2=unit_interval(),
     eps=nonnegative(),
     eps_in_sqrt=flag(),
-    mu_dtype=dtype(),
-    nu_dtype=dtype(),
+    mu_dtype=state_format(),
+    nu_dtype=state_format(),
 )
 
 
@@ -137,7 +137,7 @@ def moment_scalars(
 
 def init_moments(params: Any, mu_dtype: Any | None, nu_dtype: Any | None) -> tuple[Any, Any]:
     """New zero moments of ``params``: m (a complex leaf's is complex) and the real v."""
-    return moments_like(params, mu_dtype), moments_like(params, nu_dtype, real=True)
+    return moments_like(params, mu_dtype), moments_like(params, nu_dtype, real=True, signed=False)
 
 
 def next_step(b1: ScalarOrSchedule, state: Any, updates: Any) -> tuple[jax.Array, Any]:
@@ -178,7 +178,7 @@ def adam_moments(
     def init_fn(params):
         mu, nu = init_moments(params, mu_dtype, nu_dtype)
         if amsgrad:
-            nu_max = moments_like(params, nu_dtype, real=True)
+            nu_max = moments_like(params, nu_dtype, real=True, signed=False)
             return ScaleByAmsgradState(zero_count(params), mu, nu, nu_max)
         return ScaleByAdamState(zero_count(params), mu, nu)
 
@@ -197,15 +197,21 @@ def adam_moments(
             return s, None if rectified is None else rectified[1].astype(dt)
 
         def step(g, m, v, v_max=None):
+            m, v = held(m, g, mu_dtype), held(v, g, nu_dtype, signed=False)
+            v_max = held(v_max, g, nu_dtype, signed=False)
             dt = compute_dtype(g)
             s, rect = scalars(dt)
             m_new, v_new = ema_moments(s, g.astype(dt), m, v)
-            v_used = v_new if v_max is None else jnp.maximum(v_max.astype(v_new.dtype), v_new)
+            v_used = (
+                v_new
+                if v_max is None
+                else stored(jnp.maximum(v_max.astype(v_new.dtype), v_new), v_max.dtype)
+            )
             out = normalize(m_new / s.bias1, v_used / s.bias2, s.eps, eps_in_sqrt)
             if rectified is not None:  # RAdam: r_t·(Adam's step) once ρ_t > threshold, else m̂_t
                 out = jnp.where(rectified[0], rect * out, m_new / s.bias1)
-            new = (out.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype))
-            return new if v_max is None else (*new, v_used.astype(v_max.dtype))
+            new = (out.astype(g.dtype), write(m_new, m), write(v_new, v))
+            return new if v_max is None else (*new, write(v_used, v_max))
 
         if amsgrad:
             out, mu, nu, nu_max = map_leaves(step, 4, updates, state.mu, state.nu, state.nu_max)

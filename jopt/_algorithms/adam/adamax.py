@@ -16,6 +16,7 @@ from jopt._core.elementwise import ema
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.moments import held, write
 from jopt._core.state import zero_count
 from jopt.sharding._leafwise import map_leaves
 
@@ -87,6 +88,7 @@ def scale_by_adamax(
         scalars = per_dtype(lambda dt: moment_scalars(b1_now, b2, eps, count, dt))
 
         def step(g, m, u):
+            m, u = held(m, g, mu_dtype), held(u, g, nu_dtype, signed=False)
             dt = compute_dtype(g)
             s = scalars(dt)
             gw = g.astype(dt)
@@ -97,7 +99,7 @@ def scale_by_adamax(
             u_new = stored(jnp.maximum(s.b2 * u.astype(size.dtype), size), u.dtype)
             denom = u_new if eps_in_max else u_new + s.eps
             out = m_new / (s.bias1 * denom.astype(dt))
-            return out.astype(g.dtype), m_new.astype(m.dtype), u_new.astype(u.dtype)
+            return out.astype(g.dtype), write(m_new, m), write(u_new, u)
 
         out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu)
         return out, ScaleByAdamaxState(count, mu, nu)

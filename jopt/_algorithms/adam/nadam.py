@@ -21,6 +21,7 @@ from jopt._core.dtypes import cast, compute_dtype, per_dtype
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.moments import held, write
 from jopt._core.state import scalar, zero_count
 from jopt.sharding._leafwise import map_leaves
 
@@ -104,13 +105,14 @@ def scale_by_nadam(
             return s, cast(coef_g, dt), cast(coef_m, dt)
 
         def step(g, m, v):
+            m, v = held(m, g, mu_dtype), held(v, g, nu_dtype, signed=False)
             dt = compute_dtype(g)
             s, c_g, c_m = scalars(dt)
             gw = g.astype(dt)
             m_new, v_new = ema_moments(s, gw, m, v)
             denom = (jnp.sqrt(v_new / s.bias2) + s.eps).astype(dt)
             out = (c_g * gw + c_m * m_new) / denom
-            return out.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
+            return out.astype(g.dtype), write(m_new, m), write(v_new, v)
 
         out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu)
         mu_product = product.astype(state.mu_product.dtype)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import optax
@@ -14,11 +14,12 @@ from jopt._core.elementwise import abs_sq, ema, ema_weights
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.moments import held, state_format, write
 from jopt._core.state import check_tree, moments_like
 from jopt.sharding._leafwise import map_leaves
 
 # ρ in [0, 1] (at 1 both averages stay 0 and Δx = g), ε >= 0.
-RULES = dict(rho=closed_unit_interval(), eps=nonnegative())
+RULES = dict(rho=closed_unit_interval(), eps=nonnegative(), nu_dtype=state_format())
 
 
 class ScaleByAdadeltaState(NamedTuple):
@@ -41,7 +42,7 @@ class ScaleByAdadeltaState(NamedTuple):
 
 @checked(**RULES)
 def scale_by_adadelta(
-    rho: Scalar = 0.95, eps: Scalar = 1e-6
+    rho: Scalar = 0.95, eps: Scalar = 1e-6, *, nu_dtype: Any | None = None
 ) -> optax.GradientTransformationExtraArgs:
     """Adadelta's step Δx_t = sqrt(E[Δx²]_{t−1} + ε)/sqrt(E[g²]_t + ε) · g_t.
 
@@ -50,6 +51,8 @@ def scale_by_adadelta(
     Args:
       rho: ρ in [0, 1], the averages' decay.
       eps: ε >= 0, inside both square roots.
+      nu_dtype: the dtype both averages are stored in (None: the dtype rule of
+        :mod:`jopt`), or a quantized format (:func:`jopt.quantized`).
 
     Returns:
       An ``optax.GradientTransformationExtraArgs`` whose state is a
@@ -62,8 +65,8 @@ def scale_by_adadelta(
     """
 
     def init_fn(params):
-        e_g = moments_like(params, real=True)
-        e_x = moments_like(params, real=True)
+        e_g = moments_like(params, nu_dtype, real=True, signed=False)
+        e_x = moments_like(params, nu_dtype, real=True, signed=False)
         return ScaleByAdadeltaState(e_g, e_x)
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -75,6 +78,7 @@ def scale_by_adadelta(
             return *ema_weights(rho, rdt), cast(eps, rdt)
 
         def step(g, e_g, e_x):
+            e_g, e_x = held(e_g, g, nu_dtype, signed=False), held(e_x, g, nu_dtype, signed=False)
             dt = compute_dtype(g)
             rdt = real_dtype(dt)
             r, rest, e = scalars(rdt)
@@ -83,7 +87,7 @@ def scale_by_adadelta(
             ratio = jnp.sqrt(e_x.astype(rdt) + e) / jnp.sqrt(e_g_new + e)
             delta = ratio.astype(dt) * gw
             e_x_new = ema(r, rest, e_x, abs_sq(delta))
-            return delta.astype(g.dtype), e_g_new.astype(e_g.dtype), e_x_new.astype(e_x.dtype)
+            return delta.astype(g.dtype), write(e_g_new, e_g), write(e_x_new, e_x)
 
         out, e_g, e_x = map_leaves(step, 3, updates, state.e_g, state.e_x)
         return out, ScaleByAdadeltaState(e_g, e_x)
@@ -93,7 +97,11 @@ def scale_by_adadelta(
 
 @checked(learning_rate=learning_rate(), **RULES)
 def adadelta(
-    learning_rate: ScalarOrSchedule = 1.0, rho: Scalar = 0.95, eps: Scalar = 1e-6
+    learning_rate: ScalarOrSchedule = 1.0,
+    rho: Scalar = 0.95,
+    eps: Scalar = 1e-6,
+    *,
+    nu_dtype: Any | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Adadelta (Zeiler 2012): a step in the parameters' own units, no rate to tune.
 
@@ -110,6 +118,7 @@ def adadelta(
       learning_rate: α >= 0, or a schedule ``count -> α``.
       rho: ρ in [0, 1].
       eps: ε >= 0.
+      nu_dtype: the dtype both averages are stored in.
 
     Returns:
       An ``optax.GradientTransformationExtraArgs``: the state is
@@ -120,4 +129,6 @@ def adadelta(
     >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # −sqrt(1)/sqrt(0.25·4 + 1)·2
     Array([-1.4142135], dtype=float32)
     """
-    return chain(scale_by_adadelta(rho, eps), scale_by_learning_rate(learning_rate))
+    return chain(
+        scale_by_adadelta(rho, eps, nu_dtype=nu_dtype), scale_by_learning_rate(learning_rate)
+    )

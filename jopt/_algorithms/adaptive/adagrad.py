@@ -7,18 +7,22 @@ from typing import Any, NamedTuple
 import optax
 
 from jopt._core.chain import chain
-from jopt._core.checks import checked, dtype, flag, learning_rate, nonnegative
+from jopt._core.checks import checked, flag, learning_rate, nonnegative
 from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype, stored
 from jopt._core.elementwise import abs_sq, normalize
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.moments import held, state_format, write
 from jopt._core.state import check_tree, moments_like
 from jopt.sharding._leafwise import map_leaves
 
 # The rules of AdaGrad's direction, shared by both factories of this module.
 RULES = dict(
-    initial_accumulator_value=nonnegative(), eps=nonnegative(), eps_in_sqrt=flag(), nu_dtype=dtype()
+    initial_accumulator_value=nonnegative(),
+    eps=nonnegative(),
+    eps_in_sqrt=flag(),
+    nu_dtype=state_format(),
 )
 
 
@@ -66,7 +70,7 @@ def scale_by_adagrad(
 
     def init_fn(params):
         return ScaleByAdagradState(
-            moments_like(params, nu_dtype, fill=initial_accumulator_value, real=True)
+            moments_like(params, nu_dtype, fill=initial_accumulator_value, real=True, signed=False)
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -75,11 +79,12 @@ def scale_by_adagrad(
         eps_of = per_dtype(lambda dt: cast(eps, dt))
 
         def step(g, s):
+            s = held(s, g, nu_dtype, signed=False)
             dt = compute_dtype(g)
             gw = g.astype(dt)
             s_new = stored(s.astype(real_dtype(dt)) + abs_sq(gw), s.dtype)
             out = normalize(gw, s_new, eps_of(real_dtype(dt)), eps_in_sqrt)
-            return out.astype(g.dtype), s_new.astype(s.dtype)
+            return out.astype(g.dtype), write(s_new, s)
 
         out, s = map_leaves(step, 2, updates, state.sum_of_squares)
         return out, ScaleByAdagradState(s)

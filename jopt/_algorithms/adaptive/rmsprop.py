@@ -10,7 +10,6 @@ from jopt._algorithms.sgd.sgd import scale_by_trace
 from jopt._core.chain import chain
 from jopt._core.checks import (
     checked,
-    dtype,
     flag,
     learning_rate,
     nonnegative,
@@ -22,11 +21,12 @@ from jopt._core.elementwise import abs_sq, ema, ema_weights, normalize
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.moments import held, state_format, write
 from jopt._core.state import check_tree, moments_like, requested
 from jopt.sharding._leafwise import map_leaves
 
 # The rules of RMSprop's direction, shared by every factory of this module.
-RULES = dict(rho=unit_interval(), eps=nonnegative(), eps_in_sqrt=flag(), nu_dtype=dtype())
+RULES = dict(rho=unit_interval(), eps=nonnegative(), eps_in_sqrt=flag(), nu_dtype=state_format())
 
 
 class ScaleByRmsState(NamedTuple):
@@ -74,7 +74,7 @@ def _scale_by_rms(
     """v_t = ρv + (1−ρ)|g|², and with ``centered`` m_t = ρm + (1−ρ)g; g / sqrt(v − |m|² (+) ε)."""
 
     def init_fn(params):
-        nu = moments_like(params, nu_dtype, real=True)
+        nu = moments_like(params, nu_dtype, real=True, signed=False)
         if centered:
             return ScaleByStddevState(moments_like(params, mu_dtype), nu)
         return ScaleByRmsState(nu)
@@ -88,17 +88,18 @@ def _scale_by_rms(
             return *ema_weights(rho, dt), cast(eps, dt)
 
         def step(g, v, m=None):
+            v, m = held(v, g, nu_dtype, signed=False), held(m, g, mu_dtype)
             dt = compute_dtype(g)
             gw = g.astype(dt)
             r, one_minus_r, eps_ = scalars(real_dtype(dt))
             v_new = ema(r, one_minus_r, v, abs_sq(gw))
             if m is None:
                 out = normalize(gw, v_new, eps_, eps_in_sqrt)
-                return out.astype(g.dtype), v_new.astype(v.dtype)
+                return out.astype(g.dtype), write(v_new, v)
             rc, one_minus_rc, _ = scalars(dt)
             m_new = ema(rc, one_minus_rc, m, gw)
             out = normalize(gw, v_new - abs_sq(m_new), eps_, eps_in_sqrt)
-            return out.astype(g.dtype), v_new.astype(v.dtype), m_new.astype(m.dtype)
+            return out.astype(g.dtype), write(v_new, v), write(m_new, m)
 
         if centered:
             out, nu, mu = map_leaves(step, 3, updates, state.nu, state.mu)
@@ -138,7 +139,7 @@ def scale_by_rms(
     return _scale_by_rms(rho, eps, eps_in_sqrt, False, nu_dtype=nu_dtype)
 
 
-@checked(**RULES, mu_dtype=dtype())
+@checked(**RULES, mu_dtype=state_format())
 def scale_by_stddev(
     rho: Scalar = 0.99,
     eps: Scalar = 1e-8,
@@ -198,7 +199,7 @@ def rmsprop_steps(
     **RULES,
     centered=flag(),
     momentum=optional(nonnegative(schedule=True)),
-    mu_dtype=dtype(),
+    mu_dtype=state_format(),
 )
 def rmsprop(
     learning_rate: ScalarOrSchedule,

@@ -36,6 +36,7 @@ from jopt._core.elementwise import ema as moving_average
 from jopt._core.elementwise import ema_weights
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.moments import held, state_format, write
 from jopt._core.state import (
     check_params,
     check_real_params,
@@ -83,7 +84,7 @@ RULES = dict(
     eps=nonnegative(),
     adjust_lr=choice("original", "match_rms_adamw", "none"),
     ns_dtype=dtype(),
-    mu_dtype=dtype(),
+    mu_dtype=state_format(),
 )
 
 
@@ -213,6 +214,7 @@ def scale_by_muon(
             return ema_weights(mu_now, dt) if ema else (cast(mu_now, dt), None)
 
         def step(g, b):
+            b = held(b, g, mu_dtype)
             dt = compute_dtype(g)
             mu, rest = scalars(dt)
             gw = g.astype(dt)
@@ -223,7 +225,7 @@ def scale_by_muon(
                 direction,
             )
             out = out * _adjust(g.shape, adjust_lr, rms_rate, dt)
-            return out.astype(g.dtype), b_new.astype(b.dtype)
+            return out.astype(g.dtype), write(b_new, b)
 
         out, trace = map_leaves(step, 2, updates, state.trace)
         return out, next_trace(state, trace)

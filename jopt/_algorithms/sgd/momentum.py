@@ -13,12 +13,13 @@ from typing import Any, NamedTuple
 import optax
 
 from jopt._core.chain import chain
-from jopt._core.checks import checked, dtype, learning_rate, unit_interval
+from jopt._core.checks import checked, learning_rate, unit_interval
 from jopt._core.dtypes import compute_dtype, per_dtype
 from jopt._core.elementwise import ema, ema_weights
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.moments import held, state_format, write
 from jopt._core.state import check_tree, moments_like
 from jopt.sharding._leafwise import map_leaves
 
@@ -54,12 +55,13 @@ def _scale_by_ema(
         scalars = per_dtype(lambda dt: ema_weights(beta, dt))  # once per dtype, not per leaf
 
         def step(g, m):
+            m = held(m, g, mu_dtype)
             dt = compute_dtype(g)
             b, one_minus_b = scalars(dt)
             gw = g.astype(dt)
             m_new = ema(b, one_minus_b, m, gw)
             out = b * m_new + one_minus_b * gw if nesterov else m_new
-            return out.astype(g.dtype), m_new.astype(m.dtype)
+            return out.astype(g.dtype), write(m_new, m)
 
         out, mu = map_leaves(step, 2, updates, state.mu)
         return out, ScaleByMomentumState(mu=mu)
@@ -67,7 +69,7 @@ def _scale_by_ema(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-@checked(beta=unit_interval(), mu_dtype=dtype())
+@checked(beta=unit_interval(), mu_dtype=state_format())
 def scale_by_momentum(
     beta: Scalar = 0.9, *, mu_dtype: Any | None = None
 ) -> optax.GradientTransformationExtraArgs:
@@ -96,7 +98,7 @@ def scale_by_momentum(
     return _scale_by_ema(beta, mu_dtype, nesterov=False)
 
 
-@checked(beta=unit_interval(), mu_dtype=dtype())
+@checked(beta=unit_interval(), mu_dtype=state_format())
 def scale_by_nesterov(
     beta: Scalar = 0.9, *, mu_dtype: Any | None = None
 ) -> optax.GradientTransformationExtraArgs:
@@ -147,7 +149,7 @@ def gd(learning_rate: ScalarOrSchedule) -> optax.GradientTransformationExtraArgs
     return chain(scale_by_learning_rate(learning_rate))
 
 
-@checked(learning_rate=learning_rate(), beta=unit_interval(), mu_dtype=dtype())
+@checked(learning_rate=learning_rate(), beta=unit_interval(), mu_dtype=state_format())
 def momentum(
     learning_rate: ScalarOrSchedule, beta: Scalar = 0.9, *, mu_dtype: Any | None = None
 ) -> optax.GradientTransformationExtraArgs:
@@ -185,7 +187,7 @@ def momentum(
     return chain(scale_by_momentum(beta, mu_dtype=mu_dtype), scale_by_learning_rate(learning_rate))
 
 
-@checked(learning_rate=learning_rate(), beta=unit_interval(), mu_dtype=dtype())
+@checked(learning_rate=learning_rate(), beta=unit_interval(), mu_dtype=state_format())
 def nesterov(
     learning_rate: ScalarOrSchedule, beta: Scalar = 0.9, *, mu_dtype: Any | None = None
 ) -> optax.GradientTransformationExtraArgs:

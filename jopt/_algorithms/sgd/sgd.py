@@ -16,7 +16,6 @@ from jopt._core.checks import (
     checked,
     closed_unit_interval,
     concrete_values,
-    dtype,
     flag,
     learning_rate,
     nonnegative,
@@ -27,6 +26,7 @@ from jopt._core.elementwise import ema
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.moments import held, state_format, write
 from jopt._core.state import check_tree, evaluate, increment, moments_like, requested, zero_count
 from jopt.sharding._leafwise import map_leaves
 
@@ -124,7 +124,7 @@ def nesterov_needs_momentum(arguments: Mapping[str, Any]) -> None:
     momentum=nonnegative(schedule=True),
     dampening=optional(closed_unit_interval()),
     nesterov=flag(),
-    mu_dtype=dtype(),
+    mu_dtype=state_format(),
 )
 def scale_by_trace(
     momentum: ScalarOrSchedule = 0.9,
@@ -185,12 +185,13 @@ def scale_by_trace(
             return mu, keep, jnp.where(first, jnp.ones((), dt), 1.0 - cast(dampening, dt))
 
         def step(g, b):
+            b = held(b, g, mu_dtype)
             dt = compute_dtype(g)
             mu, keep, damp = scalars(dt)
             gw = g.astype(dt)
             b_new = ema(keep, damp, b, gw)
             out = gw + mu * b_new if nesterov else b_new
-            return out.astype(g.dtype), b_new.astype(b.dtype)
+            return out.astype(g.dtype), write(b_new, b)
 
         out, trace = map_leaves(step, 2, updates, state.trace)
         return out, next_trace(state, trace)
@@ -206,7 +207,7 @@ def scale_by_trace(
     nesterov=flag(),
     weight_decay=optional(nonnegative(schedule=True)),
     maximize=flag(),
-    mu_dtype=dtype(),
+    mu_dtype=state_format(),
 )
 def sgd(
     learning_rate: ScalarOrSchedule,

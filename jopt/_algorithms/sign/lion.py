@@ -13,7 +13,6 @@ from jopt._core.chain import chain
 from jopt._core.checks import (
     checked,
     closed_unit_interval,
-    dtype,
     learning_rate,
     nonnegative,
     optional,
@@ -23,11 +22,12 @@ from jopt._core.elementwise import ema, ema_weights
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
+from jopt._core.moments import Held, held, state_format, write
 from jopt._core.state import check_tree, moments_like
 from jopt.sharding._leafwise import map_leaves
 
 # The rules of Lion's direction, shared by every factory of this module.
-RULES = dict(b1=closed_unit_interval(), b2=closed_unit_interval(), mu_dtype=dtype())
+RULES = dict(b1=closed_unit_interval(), b2=closed_unit_interval(), mu_dtype=state_format())
 
 
 class ScaleByLionState(NamedTuple):
@@ -92,12 +92,16 @@ def scale_by_lion(
             return _Scalars(*ema_weights(b1, dt), *ema_weights(b2, dt))
 
         def step(g, m):
+            m = held(m, g, mu_dtype)
             dt = compute_dtype(g)
             s = scalars(dt)
             gw = g.astype(dt)
-            direction = jnp.sign(ema(s.b1, s.rest1, m, gw))  # the moment as stored
+            # the interpolation in m's dtype (a float m), in float32 from a quantized m
+            # (not stored: bitsandbytes' 8-bit Lion)
+            m_dir = m.astype(dt) if isinstance(m, Held) else m
+            direction = jnp.sign(ema(s.b1, s.rest1, m_dir, gw))
             m_new = ema(s.b2, s.rest2, m, gw)
-            return direction.astype(g.dtype), m_new.astype(m.dtype)
+            return direction.astype(g.dtype), write(m_new, m)
 
         out, mu = map_leaves(step, 2, updates, state.mu)
         return out, ScaleByLionState(mu=mu)
