@@ -28,6 +28,8 @@ So one step decodes, computes in float32 and requantizes, inside the one jitted 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import math
 from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
@@ -291,6 +293,8 @@ def held(m: Any, g: Any, fmt: Any, *, signed: bool = True) -> Any:
     """The stored moment ``m`` of gradient leaf ``g`` as a step reads it: ``m`` itself
     (an array), or a :class:`Held` for a :class:`QuantizedMoment` of format ``fmt``
     (``signed``: the signed map, for a moment of either sign; else the unsigned one)."""
+    if isinstance(m, Mapping) and set(m) == set(QuantizedMoment._fields):
+        m = QuantizedMoment(m["codes"], m["scales"])  # as flax.nnx.Optimizer hands it back
     if not isinstance(m, QuantizedMoment):
         return m
     if not isinstance(fmt, QuantizedFormat):
