@@ -28,9 +28,8 @@ So one step decodes, computes in float32 and requantizes, inside the one jitted 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
 
