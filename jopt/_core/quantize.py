@@ -284,7 +284,8 @@ def _blocks(size: int, block_size: int, what: str) -> int:
 
 def _search(y: jax.Array, qmap: jax.Array) -> jax.Array:
     # torchao's branchless binary search: the largest c with qmap[c] <= y (0 if none),
-    # then one up when y is at or above the midpoint.
+    # then one up when y is at or above the midpoint. (The reference formulation, kept for
+    # the tests: :func:`encode` finds the same codes arithmetically.)
     n = qmap.shape[0]
     half = n // 2
     c = jnp.where(y >= qmap[half], half, 0)
@@ -295,6 +296,112 @@ def _search(y: jax.Array, qmap: jax.Array) -> jax.Array:
     up = jnp.minimum(c + 1, n - 1)
     low, high = qmap[c], qmap[up]
     return jnp.where(y - low >= (high - low) * np.float32(0.5), up, c)
+
+
+# ---------------------------------------------------------- the arithmetic encoder
+#
+# A rounding rule maps y to code #{k : y >= T[k]} for 255 (int4: 15) ascending thresholds
+# T (both rules are monotone in y). The encoder estimates the code from the closed form of
+# the map, which is off by at most one (it is the nearest code of an approximation of y,
+# and the map is ordered), and corrects it with two comparisons against the thresholds on
+# either side of the estimate: c − [y < T[c − 1]] + [y >= T[c]]. The thresholds are a
+# 257-entry float32 table (T padded with −inf and +inf), computed once from the map.
+
+
+def _ordered(x: np.ndarray) -> np.ndarray:
+    # float32 -> int64 that orders as the floats do (−0.0 and 0.0 both map to 0)
+    bits = x.astype(np.float32).view(np.int32).astype(np.int64)
+    return np.where(bits < 0, -(bits & 0x7FFFFFFF), bits)
+
+
+def _unordered(k: np.ndarray) -> np.ndarray:
+    bits = np.where(k < 0, (-k) | 0x80000000, k).astype(np.uint32)
+    return bits.view(np.float32)
+
+
+def _torchao_up(y: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    # torchao's rounding test between two consecutive codes, in float32
+    half = ((high - low).astype(np.float32) * np.float32(0.5)).astype(np.float32)
+    return (y - low).astype(np.float32) >= half
+
+
+@functools.cache
+def _thresholds(kind: str, signed: bool, rounding: str) -> np.ndarray:
+    """T padded: T[0] = −inf, T[k] the least value coded k or above, T[n] = +inf.
+
+    rounding="torchao": the least float32 y in [map[k−1], map[k]] that rounds up from
+    code k − 1 (found by bisection over the float32 values); rounding="bitsandbytes": the
+    least grid index i with table[i] >= k, a float32 integer (compared with the index)."""
+    qmap = code_map(kind, signed)
+    n = qmap.size
+    if rounding == "bitsandbytes":
+        table = bitsandbytes_table(signed)
+        inner = np.searchsorted(table, np.arange(1, n), side="left").astype(np.float32)
+    else:
+        low, high = qmap[:-1], qmap[1:]
+        lo, hi = _ordered(low), _ordered(high)  # up(hi) holds, up(lo) does not
+        while np.any(hi - lo > 1):
+            mid = (lo + hi) // 2
+            up = _torchao_up(_unordered(mid), low, high)
+            hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
+        inner = _unordered(hi)
+    out = np.concatenate([[-np.inf], inner, [np.inf]]).astype(np.float32)
+    out.setflags(write=False)
+    return out
+
+
+def _estimate(v: jax.Array, kind: str, signed: bool) -> jax.Array:
+    """A code at most one away from the nearest code of v in [-1, 1] (int32).
+
+    The dynamic map's band i (of B) holds n_i = 2^(i + e) codes 10^(i−B+1) · (0.1 + 0.9
+    (j + 1/2) / n_i), j < n_i (e = 1 for the unsigned 8-bit map, else 0): its nearest j
+    is ⌊v · R_i − O_i⌋ with R_i = n_i / (0.9 · 10^(i−B+1)) and O_i = 0.1 n_i / 0.9,
+    clamped to the band (the nearest code of a value between two bands is the last of
+    one or the first of the next: adjacent codes)."""
+    f32 = np.float32
+    if kind == "int4" and not signed:  # k/16, k = 1..16
+        k = jnp.floor(v * f32(16.0) + f32(0.5))
+        return jnp.clip(k - f32(1.0), f32(0.0), f32(15.0)).astype(jnp.int32)
+    bands, extra = (7, 0 if signed else 1) if kind == "int8" else (3, 0)
+    a = jnp.abs(v) if signed else v
+    n0 = 2**extra
+    rate, offset, base = f32(n0 / (0.9 * 10.0 ** (1 - bands))), f32(0.1 * n0 / 0.9), f32(0.0)
+    rate_b, offset_b = jnp.full_like(a, rate), jnp.full_like(a, offset)
+    base_b = jnp.zeros_like(a)
+    for i in range(1, bands):
+        n = 2 ** (i + extra)
+        up = a >= f32(10.0 ** (i - bands))  # band i starts at 10^(i−B+1) · 0.1
+        rate_b = jnp.where(up, f32(n / (0.9 * 10.0 ** (i - bands + 1))), rate_b)
+        offset_b = jnp.where(up, f32(0.1 * n / 0.9), offset_b)
+        base_b = jnp.where(up, f32(n - n0), base_b)
+    del rate, offset, base
+    j = jnp.clip(jnp.floor(a * rate_b - offset_b), f32(0.0), base_b + f32(n0 - 1))
+    q = (base_b + j).astype(jnp.int32)  # the code's rank among the values of its sign
+    if not signed:
+        return q + 1  # code 0 is 0
+    zero = 2 ** (bands + extra) - 1  # the code of 0 (127 or 7)
+    return jnp.where(v < 0, zero - 1 - q, zero + 1 + q)
+
+
+def _correct(c: jax.Array, z: jax.Array, thresholds: np.ndarray) -> jax.Array:
+    t = jnp.asarray(thresholds)
+    below = (z < t[c]).astype(jnp.int32)
+    above = (z >= t[c + 1]).astype(jnp.int32)
+    return c - below + above
+
+
+def _codes_torchao(y: jax.Array, kind: str, signed: bool) -> jax.Array:
+    c = _correct(_estimate(y, kind, signed), y, _thresholds(kind, signed, "torchao"))
+    return jnp.where(jnp.isnan(y), 0, c)  # the search's code of NaN
+
+
+def _codes_bitsandbytes(index: jax.Array, signed: bool) -> jax.Array:
+    # index: the grid index ⌊(y + 1) · 0.5 · 65535 + 0.5⌋ (clamped as a gather clamps it)
+    index = jnp.clip(index, 0, _LUT_SIZE - 1)
+    # the grid point −1 + 2i/65535, near enough for the estimate (2i − 65535 is exact)
+    point = (index * 2 - (_LUT_SIZE - 1)).astype(jnp.float32) * np.float32(1 / (_LUT_SIZE - 1))
+    c = _estimate(point, "int8", signed)
+    return _correct(c, index.astype(jnp.float32), _thresholds("int8", signed, "bitsandbytes"))
 
 
 def _absmax(blocks: jax.Array) -> jax.Array:
@@ -335,6 +442,26 @@ def encode(
     >>> encode(x, "int8", rounding="bitsandbytes").codes[:3].tolist()  # 0 goes to 2.1e-5
     [255, 35, 131]
     """
+    return _encode(x, kind, signed, block_size, rounding, reference=False)
+
+
+def _reference_encode(
+    x: jax.Array,
+    kind: str = "int8",
+    *,
+    signed: bool = True,
+    block_size: int | None = None,
+    rounding: str = "torchao",
+) -> Quantized:
+    # encode's direct formulation: a binary search in the map (torchao) or a gather from
+    # bitsandbytes' 65,536-entry table; the same codes, slower on XLA:CPU (the tests
+    # compare the two).
+    return _encode(x, kind, signed, block_size, rounding, reference=True)
+
+
+def _encode(
+    x: jax.Array, kind: str, signed: bool, block_size: int | None, rounding: str, reference: bool
+) -> Quantized:
     block_size = _check(kind, signed, block_size, rounding)
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -357,10 +484,19 @@ def encode(
         y = jnp.clip(blocks * inverse[:, None], np.float32(-1.0), np.float32(1.0))
         grid = (y + np.float32(1.0)) * np.float32(0.5) * np.float32(_LUT_SIZE - 1)
         index = (grid + np.float32(0.5)).astype(jnp.int32)
-        codes = jnp.where(empty[:, None], jnp.uint8(0), table[index])
+        if reference:
+            coded = table[index]
+        else:
+            coded = _codes_bitsandbytes(index, bool(signed)).astype(jnp.uint8)
+        codes = jnp.where(empty[:, None], jnp.uint8(0), coded)
         return Quantized(codes.reshape(-1), absmax)
     scales = jnp.maximum(absmax, np.float32(1e-12))
-    codes = _search(blocks / scales[:, None], qmap).astype(jnp.uint8).reshape(-1)
+    y = blocks / scales[:, None]
+    if reference:
+        codes = _search(y, qmap)
+    else:
+        codes = _codes_torchao(y, kind, bool(signed))
+    codes = codes.astype(jnp.uint8).reshape(-1)
     if kind == "int4":
         pairs = codes.reshape(-1, 2)
         codes = (pairs[:, 0] << jnp.uint8(4)) | pairs[:, 1]
