@@ -302,10 +302,11 @@ def _search(y: jax.Array, qmap: jax.Array) -> jax.Array:
 #
 # A rounding rule maps y to code #{k : y >= T[k]} for 255 (int4: 15) ascending thresholds
 # T (both rules are monotone in y). The encoder estimates the code from the closed form of
-# the map, which is off by at most one (it is the nearest code of an approximation of y,
-# and the map is ordered), and corrects it with two comparisons against the thresholds on
-# either side of the estimate: c − [y < T[c − 1]] + [y >= T[c]]. The thresholds are a
-# 257-entry float32 table (T padded with −inf and +inf), computed once from the map.
+# the map, biased so that it is the code or one above it in magnitude, and corrects it
+# with one comparison against the threshold below the estimate: c − [y < T[c − 1]]
+# (for a negative y, whose estimate is the code or one below: c + [y >= T[c]]). The
+# thresholds are a 257-entry float32 table (T padded with −inf and +inf), computed once
+# from the map: the one gather left, from a 1 KiB table.
 
 
 def _ordered(x: np.ndarray) -> np.ndarray:
@@ -351,47 +352,53 @@ def _thresholds(kind: str, signed: bool, rounding: str) -> np.ndarray:
 
 
 def _estimate(v: jax.Array, kind: str, signed: bool) -> jax.Array:
-    """A code at most one away from the nearest code of v in [-1, 1] (int32).
+    """The nearest code of v in [-1, 1] or the next one away from zero (int32).
 
     The dynamic map's band i (of B) holds n_i = 2^(i + e) codes 10^(i−B+1) · (0.1 + 0.9
-    (j + 1/2) / n_i), j < n_i (e = 1 for the unsigned 8-bit map, else 0): its nearest j
-    is ⌊v · R_i − O_i⌋ with R_i = n_i / (0.9 · 10^(i−B+1)) and O_i = 0.1 n_i / 0.9,
-    clamped to the band (the nearest code of a value between two bands is the last of
-    one or the first of the next: adjacent codes)."""
+    (j + 1/2) / n_i), j < n_i (e = 1 for the unsigned 8-bit map, else 0). In
+    u = v · R_i − O_i, R_i = n_i / (0.9 · 10^(i−B+1)), O_i = 0.1 n_i / 0.9, the midpoints
+    between codes are the integers, so the nearest j is ⌊u⌋ up to rounding errors far
+    below 1/2, and ⌊u + 1/2⌋, clamped to [0, n_i] (n_i: the next band's first code), is
+    j or j + 1. Between two bands the nearest code is the last of one or the first of the
+    next, and the estimate is the latter or (below the decade) the former or its
+    successor."""
     f32 = np.float32
-    if kind == "int4" and not signed:  # k/16, k = 1..16
-        k = jnp.floor(v * f32(16.0) + f32(0.5))
-        return jnp.clip(k - f32(1.0), f32(0.0), f32(15.0)).astype(jnp.int32)
+    if kind == "int4" and not signed:  # k/16, k = 1..16: code ⌊16v − 1/2⌋, one up at most
+        return jnp.clip(jnp.floor(v * f32(16.0)), f32(0.0), f32(15.0)).astype(jnp.int32)
     bands, extra = (7, 0 if signed else 1) if kind == "int8" else (3, 0)
     a = jnp.abs(v) if signed else v
     n0 = 2**extra
-    rate, offset, base = f32(n0 / (0.9 * 10.0 ** (1 - bands))), f32(0.1 * n0 / 0.9), f32(0.0)
-    rate_b, offset_b = jnp.full_like(a, rate), jnp.full_like(a, offset)
-    base_b = jnp.zeros_like(a)
+    rate = jnp.full_like(a, f32(n0 / (0.9 * 10.0 ** (1 - bands))))
+    offset = jnp.full_like(a, f32(0.1 * n0 / 0.9 - 0.5))
+    base = jnp.zeros_like(a)
     for i in range(1, bands):
         n = 2 ** (i + extra)
         up = a >= f32(10.0 ** (i - bands))  # band i starts at 10^(i−B+1) · 0.1
-        rate_b = jnp.where(up, f32(n / (0.9 * 10.0 ** (i - bands + 1))), rate_b)
-        offset_b = jnp.where(up, f32(0.1 * n / 0.9), offset_b)
-        base_b = jnp.where(up, f32(n - n0), base_b)
-    del rate, offset, base
-    j = jnp.clip(jnp.floor(a * rate_b - offset_b), f32(0.0), base_b + f32(n0 - 1))
-    q = (base_b + j).astype(jnp.int32)  # the code's rank among the values of its sign
+        rate = jnp.where(up, f32(n / (0.9 * 10.0 ** (i - bands + 1))), rate)
+        offset = jnp.where(up, f32(0.1 * n / 0.9 - 0.5), offset)
+        base = jnp.where(up, f32(n - n0), base)
+    top = f32(2 ** (bands + extra) - n0)  # the rank of 1.0 (signed: −1.0 would be code −1)
+    j = jnp.clip(jnp.floor(a * rate - offset), f32(0.0), base + f32(n0))
+    q = jnp.minimum(base + j, top).astype(jnp.int32)  # the rank among values of its sign
     if not signed:
         return q + 1  # code 0 is 0
     zero = 2 ** (bands + extra) - 1  # the code of 0 (127 or 7)
     return jnp.where(v < 0, zero - 1 - q, zero + 1 + q)
 
 
-def _correct(c: jax.Array, z: jax.Array, thresholds: np.ndarray) -> jax.Array:
-    t = jnp.asarray(thresholds)
-    below = (z < t[c]).astype(jnp.int32)
-    above = (z >= t[c + 1]).astype(jnp.int32)
-    return c - below + above
+def _correct(
+    c: jax.Array, v: jax.Array, z: jax.Array, thresholds: np.ndarray, signed: bool
+) -> jax.Array:
+    # c: _estimate(v); z: the value the thresholds are in (v or the grid index)
+    if not signed:
+        return c - (z < jnp.asarray(thresholds)[c]).astype(jnp.int32)
+    negative = v < 0
+    t = jnp.asarray(thresholds)[jnp.where(negative, c + 1, c)]
+    return jnp.where(negative, c + (z >= t).astype(jnp.int32), c - (z < t).astype(jnp.int32))
 
 
 def _codes_torchao(y: jax.Array, kind: str, signed: bool) -> jax.Array:
-    c = _correct(_estimate(y, kind, signed), y, _thresholds(kind, signed, "torchao"))
+    c = _correct(_estimate(y, kind, signed), y, y, _thresholds(kind, signed, "torchao"), signed)
     return jnp.where(jnp.isnan(y), 0, c)  # the search's code of NaN
 
 
@@ -401,7 +408,8 @@ def _codes_bitsandbytes(index: jax.Array, signed: bool) -> jax.Array:
     # the grid point −1 + 2i/65535, near enough for the estimate (2i − 65535 is exact)
     point = (index * 2 - (_LUT_SIZE - 1)).astype(jnp.float32) * np.float32(1 / (_LUT_SIZE - 1))
     c = _estimate(point, "int8", signed)
-    return _correct(c, index.astype(jnp.float32), _thresholds("int8", signed, "bitsandbytes"))
+    thresholds = _thresholds("int8", signed, "bitsandbytes")
+    return _correct(c, point, index.astype(jnp.float32), thresholds, signed)
 
 
 def _absmax(blocks: jax.Array) -> jax.Array:

@@ -375,6 +375,7 @@ def test_a_broken_threshold_is_caught():
     inner = np.array(Q._thresholds("int8", True, "torchao"))
     inner[200] = np.nextafter(inner[200], np.float32(2))
     y = jnp.asarray(Q._thresholds("int8", True, "torchao")[200:201])
-    good = Q._correct(Q._estimate(y, "int8", True), y, Q._thresholds("int8", True, "torchao"))
-    bad = Q._correct(Q._estimate(y, "int8", True), y, inner)
+    c = Q._estimate(y, "int8", True)
+    good = Q._correct(c, y, y, Q._thresholds("int8", True, "torchao"), True)
+    bad = Q._correct(c, y, y, inner, True)
     assert int(good[0]) == 200 and int(bad[0]) == 199
