@@ -7,9 +7,10 @@ One leaf of ``--size`` float32 parameters. Each contender is a jitted, donated
 ``step(p, m, v, g) -> (p, m, v)``: decode m (signed map) and v (unsigned map), update them
 in float32 (m = 0.9 m + 0.1 g, v = 0.999 v + 0.001 g², p −= 1e-3 m / (√v + 1e-8)) and
 encode both again; the float32 contender keeps m and v in float32. ``old`` is the direct
-formulation (:func:`jopt._core.quantize._reference_encode`: a gather from bitsandbytes'
-65,536-entry table, or torchao's binary search in the map), ``new`` the arithmetic one
-(:func:`jopt._core.quantize.encode`); both decode with :func:`~jopt._core.quantize.decode`.
+formulation (``jopt._core.quantize._reference_encode``: a gather from bitsandbytes'
+65,536-entry table, or torchao's binary search in the map), ``new`` the closed form
+(``_arithmetic_encode``); both decode with :func:`~jopt._core.quantize.decode`.
+``chunked``: the same step in a loop over chunks of ``CHUNK`` elements updated in place.
 The contenders run interleaved, one step each per round; the table shows medians, the
 ratio to the float32 step and XLA's ``bytes accessed`` per parameter
 (``compiled.cost_analysis()``). The load average is printed: the numbers come from a
@@ -32,6 +33,7 @@ import numpy as np
 from jopt._core import quantize as Q
 
 Step = Callable[..., Any]
+CHUNK = 1 << 16  # elements per chunk of the chunked steps
 
 
 def _float32_step(p: jax.Array, m: jax.Array, v: jax.Array, g: jax.Array) -> tuple:
@@ -53,9 +55,49 @@ def _quantized_step(kind: str, rounding: str, encode: Callable[..., Q.Quantized]
     return step
 
 
+def _chunked(step: Step, kind: str, chunk: int) -> Step:
+    """``step`` over consecutive chunks of ``chunk`` elements, in place in a loop: no
+    temporary larger than a chunk (XLA:CPU materializes the new moments for the absmax
+    reduction, and fresh large buffers cost page faults every step)."""
+    block = Q.BLOCK_SIZE[kind]
+    pack = Q.PACKING[kind]
+
+    def chunked(p: jax.Array, m: Q.Quantized, v: Q.Quantized, g: jax.Array) -> tuple:
+        n = p.shape[0] // chunk
+
+        def body(i: jax.Array, carry: tuple) -> tuple:
+            p, m, v = carry
+            at, at_codes, at_scales = i * chunk, i * (chunk // pack), i * (chunk // block)
+
+            def piece(q: Q.Quantized) -> Q.Quantized:
+                return Q.Quantized(
+                    jax.lax.dynamic_slice_in_dim(q.codes, at_codes, chunk // pack),
+                    jax.lax.dynamic_slice_in_dim(q.scales, at_scales, chunk // block),
+                )
+
+            def put(q: Q.Quantized, new: Q.Quantized) -> Q.Quantized:
+                return Q.Quantized(
+                    jax.lax.dynamic_update_slice_in_dim(q.codes, new.codes, at_codes, 0),
+                    jax.lax.dynamic_update_slice_in_dim(q.scales, new.scales, at_scales, 0),
+                )
+
+            pc, mc, vc = step(
+                jax.lax.dynamic_slice_in_dim(p, at, chunk),
+                piece(m),
+                piece(v),
+                jax.lax.dynamic_slice_in_dim(g, at, chunk),
+            )
+            return jax.lax.dynamic_update_slice_in_dim(p, pc, at, 0), put(m, mc), put(v, vc)
+
+        return jax.lax.fori_loop(0, n, body, (p, m, v))
+
+    return chunked
+
+
 def contenders() -> dict[str, tuple[Step, str | None]]:
     """name -> (step, kind of the state: None for float32)."""
-    new, old = Q.encode, Q._reference_encode  # pyright: ignore[reportPrivateUsage]
+    new = Q._arithmetic_encode  # pyright: ignore[reportPrivateUsage]
+    old = Q._reference_encode  # pyright: ignore[reportPrivateUsage]
     return {
         "float32": (_float32_step, None),
         "int8, bitsandbytes rule, old": (_quantized_step("int8", "bitsandbytes", old), "int8"),
@@ -65,6 +107,23 @@ def contenders() -> dict[str, tuple[Step, str | None]]:
         "fp8": (_quantized_step("fp8", "torchao", new), "fp8"),
         "int4, old": (_quantized_step("int4", "torchao", old), "int4"),
         "int4, new": (_quantized_step("int4", "torchao", new), "int4"),
+        "int8, bitsandbytes rule, old, chunked": (
+            _chunked(_quantized_step("int8", "bitsandbytes", old), "int8", CHUNK),
+            "int8",
+        ),
+        "int8, bitsandbytes rule, new, chunked": (
+            _chunked(_quantized_step("int8", "bitsandbytes", new), "int8", CHUNK),
+            "int8",
+        ),
+        "int8, torchao rule, new, chunked": (
+            _chunked(_quantized_step("int8", "torchao", new), "int8", CHUNK),
+            "int8",
+        ),
+        "fp8, chunked": (_chunked(_quantized_step("fp8", "torchao", new), "fp8", CHUNK), "fp8"),
+        "int4, new, chunked": (
+            _chunked(_quantized_step("int4", "torchao", new), "int4", CHUNK),
+            "int4",
+        ),
     }
 
 

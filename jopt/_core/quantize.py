@@ -25,6 +25,21 @@ Which code an ``"int8"`` value gets is a rounding rule, and two libraries differ
   code 0. Near zero, where the codes are closer together than the grid, it is not the
   nearest code.
 
+:func:`encode` finds these codes arithmetically, not by the libraries' lookups (a binary
+search in the map, or a gather from the 65,536-entry table, which XLA:CPU runs as scalar
+loads): each rule codes y as #{k : y >= T[k]} for ascending thresholds T (the least value
+each code takes; for bitsandbytes the least grid index), the dynamic map has a closed form
+(band i of the decade [10^(i−B+1)/10, 10^(i−B+1)] holds its codes evenly spaced, so the
+nearest code is a floor of a linear function of |y| once the band is known), and an
+estimate from it, biased to be the code or the next one away from zero, is corrected by
+one comparison with the threshold below it: one gather from a 257-entry table.
+``_reference_encode`` is the direct formulation, ``_arithmetic_encode`` the closed form for
+both rules; the tests check they give the same codes on every code, midpoint, threshold and
+grid point and their float32 neighbours. :func:`encode` takes the faster on XLA:CPU: the
+closed form for torchao's rule (its search is 8 dependent gathers), the table for
+bitsandbytes' (one gather, cheaper there than the closed form's arithmetic).
+Decoding gathers from the 256-entry map (fused with the product by the scale).
+
 Both reproduce their library's codes and scales bit for bit (tests/core/test_quantize.py
 runs them against the installed packages), subnormal inputs aside (|x| < 1.2e-38: XLA
 flushes them to zero, the libraries do not); :func:`decode` is the same for both,
@@ -450,7 +465,7 @@ def encode(
     >>> encode(x, "int8", rounding="bitsandbytes").codes[:3].tolist()  # 0 goes to 2.1e-5
     [255, 35, 131]
     """
-    return _encode(x, kind, signed, block_size, rounding, reference=False)
+    return _encode(x, kind, signed, block_size, rounding, _FASTEST.get(rounding, ""))
 
 
 def _reference_encode(
@@ -464,11 +479,29 @@ def _reference_encode(
     # encode's direct formulation: a binary search in the map (torchao) or a gather from
     # bitsandbytes' 65,536-entry table; the same codes, slower on XLA:CPU (the tests
     # compare the two).
-    return _encode(x, kind, signed, block_size, rounding, reference=True)
+    return _encode(x, kind, signed, block_size, rounding, "direct")
+
+
+def _arithmetic_encode(
+    x: jax.Array,
+    kind: str = "int8",
+    *,
+    signed: bool = True,
+    block_size: int | None = None,
+    rounding: str = "torchao",
+) -> Quantized:
+    # encode's closed-form formulation for both rules (the same codes)
+    return _encode(x, kind, signed, block_size, rounding, "arithmetic")
+
+
+_FASTEST = {"torchao": "arithmetic", "bitsandbytes": "direct"}
+"""How :func:`encode` finds each rule's codes: the faster on XLA:CPU (benchmarks/quantize.py).
+The torchao search takes 8 dependent gathers, the closed form one; the bitsandbytes table
+takes one gather, cheaper there than the closed form's arithmetic plus its one gather."""
 
 
 def _encode(
-    x: jax.Array, kind: str, signed: bool, block_size: int | None, rounding: str, reference: bool
+    x: jax.Array, kind: str, signed: bool, block_size: int | None, rounding: str, method: str
 ) -> Quantized:
     block_size = _check(kind, signed, block_size, rounding)
     x = jnp.asarray(x)
@@ -492,7 +525,7 @@ def _encode(
         y = jnp.clip(blocks * inverse[:, None], np.float32(-1.0), np.float32(1.0))
         grid = (y + np.float32(1.0)) * np.float32(0.5) * np.float32(_LUT_SIZE - 1)
         index = (grid + np.float32(0.5)).astype(jnp.int32)
-        if reference:
+        if method == "direct":
             coded = table[index]
         else:
             coded = _codes_bitsandbytes(index, bool(signed)).astype(jnp.uint8)
@@ -500,7 +533,7 @@ def _encode(
         return Quantized(codes.reshape(-1), absmax)
     scales = jnp.maximum(absmax, np.float32(1e-12))
     y = blocks / scales[:, None]
-    if reference:
+    if method == "direct":
         codes = _search(y, qmap)
     else:
         codes = _codes_torchao(y, kind, bool(signed))
