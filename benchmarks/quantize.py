@@ -119,7 +119,6 @@ def contenders() -> dict[str, tuple[Step, str | None]]:
             _chunked(_quantized_step("int8", "torchao", new), "int8", CHUNK),
             "int8",
         ),
-        "fp8, chunked": (_chunked(_quantized_step("fp8", "torchao", new), "fp8", CHUNK), "fp8"),
         "int4, new, chunked": (
             _chunked(_quantized_step("int4", "torchao", new), "int4", CHUNK),
             "int4",

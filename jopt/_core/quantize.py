@@ -468,7 +468,7 @@ def encode(
     return _encode(x, kind, signed, block_size, rounding, _FASTEST.get(rounding, ""))
 
 
-def _reference_encode(
+def _reference_encode(  # pyright: ignore[reportUnusedFunction]
     x: jax.Array,
     kind: str = "int8",
     *,
@@ -482,7 +482,7 @@ def _reference_encode(
     return _encode(x, kind, signed, block_size, rounding, "direct")
 
 
-def _arithmetic_encode(
+def _arithmetic_encode(  # pyright: ignore[reportUnusedFunction]
     x: jax.Array,
     kind: str = "int8",
     *,
