@@ -25,19 +25,19 @@ Which code an ``"int8"`` value gets is a rounding rule, and two libraries differ
   code 0. Near zero, where the codes are closer together than the grid, it is not the
   nearest code.
 
-:func:`encode` finds these codes arithmetically, not by the libraries' lookups (a binary
-search in the map, or a gather from the 65,536-entry table, which XLA:CPU runs as scalar
-loads): each rule codes y as #{k : y >= T[k]} for ascending thresholds T (the least value
-each code takes; for bitsandbytes the least grid index), the dynamic map has a closed form
-(band i of the decade [10^(i−B+1)/10, 10^(i−B+1)] holds its codes evenly spaced, so the
-nearest code is a floor of a linear function of |y| once the band is known), and an
-estimate from it, biased to be the code or the next one away from zero, is corrected by
-one comparison with the threshold below it: one gather from a 257-entry table.
-``_reference_encode`` is the direct formulation, ``_arithmetic_encode`` the closed form for
-both rules; the tests check they give the same codes on every code, midpoint, threshold and
-grid point and their float32 neighbours. :func:`encode` takes the faster on XLA:CPU: the
-closed form for torchao's rule (its search is 8 dependent gathers), the table for
-bitsandbytes' (one gather, cheaper there than the closed form's arithmetic).
+The codes can be found without the libraries' lookups (torchao's binary search in the map
+is 8 dependent gathers, which XLA:CPU runs as scalar loads): each rule codes y as
+#{k : y >= T[k]} for ascending thresholds T (the least value each code takes; for
+bitsandbytes the least grid index), the dynamic map has a closed form (band i, the decade
+[10^(i−B+1)/10, 10^(i−B+1)], holds its codes evenly spaced, so the nearest code is a floor
+of a linear function of |y| once the band is known), and an estimate from it, biased to be
+the code or the next one away from zero, is corrected by one comparison with the threshold
+below it: one gather from a 257-entry table. ``_reference_encode`` is the direct
+formulation, ``_arithmetic_encode`` the closed form for both rules; the tests check they
+give the same codes on every code, midpoint, threshold and grid point and their float32
+neighbours. :func:`encode` takes the faster on XLA:CPU (benchmarks/quantize.py): the
+closed form for torchao's rule, bitsandbytes' table for its rule (one gather from 64 KiB,
+cheaper there than the closed form's arithmetic and its gather).
 Decoding gathers from the 256-entry map (fused with the product by the scale).
 
 Both reproduce their library's codes and scales bit for bit (tests/core/test_quantize.py
