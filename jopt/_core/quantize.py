@@ -25,6 +25,21 @@ Which code an ``"int8"`` value gets is a rounding rule, and two libraries differ
   code 0. Near zero, where the codes are closer together than the grid, it is not the
   nearest code.
 
+The codes can be found without the libraries' lookups (torchao's binary search in the map
+is 8 dependent gathers, which XLA:CPU runs as scalar loads): each rule codes y as
+#{k : y >= T[k]} for ascending thresholds T (the least value each code takes; for
+bitsandbytes the least grid index), the dynamic map has a closed form (band i, the decade
+[10^(i−B+1)/10, 10^(i−B+1)], holds its codes evenly spaced, so the nearest code is a floor
+of a linear function of |y| once the band is known), and an estimate from it, biased to be
+the code or the next one away from zero, is corrected by one comparison with the threshold
+below it: one gather from a 257-entry table. ``_reference_encode`` is the direct
+formulation, ``_arithmetic_encode`` the closed form for both rules; the tests check they
+give the same codes on every code, midpoint, threshold and grid point and their float32
+neighbours. :func:`encode` takes the faster on XLA:CPU (benchmarks/quantize.py): the
+closed form for torchao's rule, bitsandbytes' table for its rule (one gather from 64 KiB,
+cheaper there than the closed form's arithmetic and its gather).
+Decoding gathers from the 256-entry map (fused with the product by the scale).
+
 Both reproduce their library's codes and scales bit for bit (tests/core/test_quantize.py
 runs them against the installed packages), subnormal inputs aside (|x| < 1.2e-38: XLA
 flushes them to zero, the libraries do not); :func:`decode` is the same for both,
@@ -284,7 +299,8 @@ def _blocks(size: int, block_size: int, what: str) -> int:
 
 def _search(y: jax.Array, qmap: jax.Array) -> jax.Array:
     # torchao's branchless binary search: the largest c with qmap[c] <= y (0 if none),
-    # then one up when y is at or above the midpoint.
+    # then one up when y is at or above the midpoint. (The reference formulation, kept for
+    # the tests: :func:`encode` finds the same codes arithmetically.)
     n = qmap.shape[0]
     half = n // 2
     c = jnp.where(y >= qmap[half], half, 0)
@@ -295,6 +311,120 @@ def _search(y: jax.Array, qmap: jax.Array) -> jax.Array:
     up = jnp.minimum(c + 1, n - 1)
     low, high = qmap[c], qmap[up]
     return jnp.where(y - low >= (high - low) * np.float32(0.5), up, c)
+
+
+# ---------------------------------------------------------- the arithmetic encoder
+#
+# A rounding rule maps y to code #{k : y >= T[k]} for 255 (int4: 15) ascending thresholds
+# T (both rules are monotone in y). The encoder estimates the code from the closed form of
+# the map, biased so that it is the code or one above it in magnitude, and corrects it
+# with one comparison against the threshold below the estimate: c − [y < T[c − 1]]
+# (for a negative y, whose estimate is the code or one below: c + [y >= T[c]]). The
+# thresholds are a 257-entry float32 table (T padded with −inf and +inf), computed once
+# from the map: the one gather left, from a 1 KiB table.
+
+
+def _ordered(x: np.ndarray) -> np.ndarray:
+    # float32 -> int64 that orders as the floats do (−0.0 and 0.0 both map to 0)
+    bits = x.astype(np.float32).view(np.int32).astype(np.int64)
+    return np.where(bits < 0, -(bits & 0x7FFFFFFF), bits)
+
+
+def _unordered(k: np.ndarray) -> np.ndarray:
+    bits = np.where(k < 0, (-k) | 0x80000000, k).astype(np.uint32)
+    return bits.view(np.float32)
+
+
+def _torchao_up(y: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    # torchao's rounding test between two consecutive codes, in float32
+    half = ((high - low).astype(np.float32) * np.float32(0.5)).astype(np.float32)
+    return (y - low).astype(np.float32) >= half
+
+
+@functools.cache
+def _thresholds(kind: str, signed: bool, rounding: str) -> np.ndarray:
+    """T padded: T[0] = −inf, T[k] the least value coded k or above, T[n] = +inf.
+
+    rounding="torchao": the least float32 y in [map[k−1], map[k]] that rounds up from
+    code k − 1 (found by bisection over the float32 values); rounding="bitsandbytes": the
+    least grid index i with table[i] >= k, a float32 integer (compared with the index)."""
+    qmap = code_map(kind, signed)
+    n = qmap.size
+    if rounding == "bitsandbytes":
+        table = bitsandbytes_table(signed)
+        inner = np.searchsorted(table, np.arange(1, n), side="left").astype(np.float32)
+    else:
+        low, high = qmap[:-1], qmap[1:]
+        lo, hi = _ordered(low), _ordered(high)  # up(hi) holds, up(lo) does not
+        while np.any(hi - lo > 1):
+            mid = (lo + hi) // 2
+            up = _torchao_up(_unordered(mid), low, high)
+            hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
+        inner = _unordered(hi)
+    out = np.concatenate([[-np.inf], inner, [np.inf]]).astype(np.float32)
+    out.setflags(write=False)
+    return out
+
+
+def _estimate(v: jax.Array, kind: str, signed: bool) -> jax.Array:
+    """The nearest code of v in [-1, 1] or the next one away from zero (int32).
+
+    The dynamic map's band i (of B) holds n_i = 2^(i + e) codes 10^(i−B+1) · (0.1 + 0.9
+    (j + 1/2) / n_i), j < n_i (e = 1 for the unsigned 8-bit map, else 0). In
+    u = v · R_i − O_i, R_i = n_i / (0.9 · 10^(i−B+1)), O_i = 0.1 n_i / 0.9, the midpoints
+    between codes are the integers, so the nearest j is ⌊u⌋ up to rounding errors far
+    below 1/2, and ⌊u + 1/2⌋, clamped to [0, n_i] (n_i: the next band's first code), is
+    j or j + 1. Between two bands the nearest code is the last of one or the first of the
+    next, and the estimate is the latter or (below the decade) the former or its
+    successor."""
+    f32 = np.float32
+    if kind == "int4" and not signed:  # k/16, k = 1..16: code ⌊16v − 1/2⌋, one up at most
+        return jnp.clip(jnp.floor(v * f32(16.0)), f32(0.0), f32(15.0)).astype(jnp.int32)
+    bands, extra = (7, 0 if signed else 1) if kind == "int8" else (3, 0)
+    a = jnp.abs(v) if signed else v
+    n0 = 2**extra
+    rate = jnp.full_like(a, f32(n0 / (0.9 * 10.0 ** (1 - bands))))
+    offset = jnp.full_like(a, f32(0.1 * n0 / 0.9 - 0.5))
+    base = jnp.zeros_like(a)
+    for i in range(1, bands):
+        n = 2 ** (i + extra)
+        up = a >= f32(10.0 ** (i - bands))  # band i starts at 10^(i−B+1) · 0.1
+        rate = jnp.where(up, f32(n / (0.9 * 10.0 ** (i - bands + 1))), rate)
+        offset = jnp.where(up, f32(0.1 * n / 0.9 - 0.5), offset)
+        base = jnp.where(up, f32(n - n0), base)
+    top = f32(2 ** (bands + extra) - n0)  # the rank of 1.0 (signed: −1.0 would be code −1)
+    j = jnp.clip(jnp.floor(a * rate - offset), f32(0.0), base + f32(n0))
+    q = jnp.minimum(base + j, top).astype(jnp.int32)  # the rank among values of its sign
+    if not signed:
+        return q + 1  # code 0 is 0
+    zero = 2 ** (bands + extra) - 1  # the code of 0 (127 or 7)
+    return jnp.where(v < 0, zero - 1 - q, zero + 1 + q)
+
+
+def _correct(
+    c: jax.Array, v: jax.Array, z: jax.Array, thresholds: np.ndarray, signed: bool
+) -> jax.Array:
+    # c: _estimate(v); z: the value the thresholds are in (v or the grid index)
+    if not signed:
+        return c - (z < jnp.asarray(thresholds)[c]).astype(jnp.int32)
+    negative = v < 0
+    t = jnp.asarray(thresholds)[jnp.where(negative, c + 1, c)]
+    return jnp.where(negative, c + (z >= t).astype(jnp.int32), c - (z < t).astype(jnp.int32))
+
+
+def _codes_torchao(y: jax.Array, kind: str, signed: bool) -> jax.Array:
+    c = _correct(_estimate(y, kind, signed), y, y, _thresholds(kind, signed, "torchao"), signed)
+    return jnp.where(jnp.isnan(y), 0, c)  # the search's code of NaN
+
+
+def _codes_bitsandbytes(index: jax.Array, signed: bool) -> jax.Array:
+    # index: the grid index ⌊(y + 1) · 0.5 · 65535 + 0.5⌋ (clamped as a gather clamps it)
+    index = jnp.clip(index, 0, _LUT_SIZE - 1)
+    # the grid point −1 + 2i/65535, near enough for the estimate (2i − 65535 is exact)
+    point = (index * 2 - (_LUT_SIZE - 1)).astype(jnp.float32) * np.float32(1 / (_LUT_SIZE - 1))
+    c = _estimate(point, "int8", signed)
+    thresholds = _thresholds("int8", signed, "bitsandbytes")
+    return _correct(c, point, index.astype(jnp.float32), thresholds, signed)
 
 
 def _absmax(blocks: jax.Array) -> jax.Array:
@@ -335,6 +465,44 @@ def encode(
     >>> encode(x, "int8", rounding="bitsandbytes").codes[:3].tolist()  # 0 goes to 2.1e-5
     [255, 35, 131]
     """
+    return _encode(x, kind, signed, block_size, rounding, _FASTEST.get(rounding, ""))
+
+
+def _reference_encode(  # pyright: ignore[reportUnusedFunction]
+    x: jax.Array,
+    kind: str = "int8",
+    *,
+    signed: bool = True,
+    block_size: int | None = None,
+    rounding: str = "torchao",
+) -> Quantized:
+    # encode's direct formulation: a binary search in the map (torchao) or a gather from
+    # bitsandbytes' 65,536-entry table; the same codes, slower on XLA:CPU (the tests
+    # compare the two).
+    return _encode(x, kind, signed, block_size, rounding, "direct")
+
+
+def _arithmetic_encode(  # pyright: ignore[reportUnusedFunction]
+    x: jax.Array,
+    kind: str = "int8",
+    *,
+    signed: bool = True,
+    block_size: int | None = None,
+    rounding: str = "torchao",
+) -> Quantized:
+    # encode's closed-form formulation for both rules (the same codes)
+    return _encode(x, kind, signed, block_size, rounding, "arithmetic")
+
+
+_FASTEST = {"torchao": "arithmetic", "bitsandbytes": "direct"}
+"""How :func:`encode` finds each rule's codes: the faster on XLA:CPU (benchmarks/quantize.py).
+The torchao search takes 8 dependent gathers, the closed form one; the bitsandbytes table
+takes one gather, cheaper there than the closed form's arithmetic plus its one gather."""
+
+
+def _encode(
+    x: jax.Array, kind: str, signed: bool, block_size: int | None, rounding: str, method: str
+) -> Quantized:
     block_size = _check(kind, signed, block_size, rounding)
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -357,10 +525,19 @@ def encode(
         y = jnp.clip(blocks * inverse[:, None], np.float32(-1.0), np.float32(1.0))
         grid = (y + np.float32(1.0)) * np.float32(0.5) * np.float32(_LUT_SIZE - 1)
         index = (grid + np.float32(0.5)).astype(jnp.int32)
-        codes = jnp.where(empty[:, None], jnp.uint8(0), table[index])
+        if method == "direct":
+            coded = table[index]
+        else:
+            coded = _codes_bitsandbytes(index, bool(signed)).astype(jnp.uint8)
+        codes = jnp.where(empty[:, None], jnp.uint8(0), coded)
         return Quantized(codes.reshape(-1), absmax)
     scales = jnp.maximum(absmax, np.float32(1e-12))
-    codes = _search(blocks / scales[:, None], qmap).astype(jnp.uint8).reshape(-1)
+    y = blocks / scales[:, None]
+    if method == "direct":
+        codes = _search(y, qmap)
+    else:
+        codes = _codes_torchao(y, kind, bool(signed))
+    codes = codes.astype(jnp.uint8).reshape(-1)
     if kind == "int4":
         pairs = codes.reshape(-1, 2)
         codes = (pairs[:, 0] << jnp.uint8(4)) | pairs[:, 1]

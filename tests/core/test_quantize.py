@@ -286,3 +286,96 @@ def test_decode_refuses_codes_or_scales_of_another_leaf():
         Q.decode(q, "int8", shape=(300,))
     with pytest.raises(TypeError, match="floating point"):
         Q.encode(jnp.ones(256, jnp.int32))
+
+
+# ------------------------------------------------- the arithmetic encoder = the direct one
+
+
+def _values_of_interest(kind: str, signed: bool) -> np.ndarray:
+    """Every code; every midpoint between two codes; every threshold of both rules (the
+    least value coded one up); bitsandbytes' grid points and cell edges; 1 to 3 float32
+    steps either side of all of these; 0, −0, ±1, NaN; 10⁶ random values of magnitudes
+    10⁻⁹ to 1 (the unsigned map: their absolute values and a few negatives)."""
+    code = Q.code_map(kind, signed)
+    mids = (np.float32(0.5) * (code[:-1] + code[1:])).astype(np.float32)
+    parts = [code, mids, Q._thresholds(kind, signed, "torchao")[1:-1]]
+    grid = ((np.arange(65536) * 2 - 65535) / 65535).astype(np.float32)
+    edges = ((np.arange(65537) - 0.5) / 65535 * 2 - 1).astype(np.float32)
+    if kind == "int8":  # the bitsandbytes thresholds are grid indices
+        index = Q._thresholds(kind, signed, "bitsandbytes")[1:-1].astype(np.int64)
+        parts += [grid[index], grid[index - 1], grid, edges]
+    points = np.concatenate(parts)
+    near = [points]
+    up = down = points
+    for _ in range(3):
+        up, down = np.nextafter(up, np.float32(2)), np.nextafter(down, np.float32(-2))
+        near += [up, down]
+    rng = np.random.default_rng(3)
+    magnitude = (10.0 ** rng.uniform(-9, 0, 10**6)).astype(np.float32)
+    randoms = magnitude * rng.choice(np.float32([-1, 1]), 10**6)
+    x = np.concatenate([*near, randoms, np.float32([0.0, -0.0, 1.0, -1.0])])
+    if not signed:
+        x = np.concatenate([np.abs(x), x[x < 0][:1000]])
+    x = x[np.abs(x) <= 1]
+    return np.concatenate([x, np.float32([np.nan])])
+
+
+@pytest.mark.parametrize(
+    "kind, signed, rounding",
+    [
+        ("int8", True, "torchao"),
+        ("int8", False, "torchao"),
+        ("int8", True, "bitsandbytes"),
+        ("int8", False, "bitsandbytes"),
+        ("int4", True, "torchao"),
+        ("int4", False, "torchao"),
+    ],
+)
+def test_the_arithmetic_encoder_gives_the_direct_ones_codes(kind, signed, rounding):
+    # Blocks led by 1.0 code each value as itself (absmax 1); then random blocks of other
+    # scales, where y is a quotient; the codes and the decoded values are identical.
+    block = BLOCK8 if kind == "int8" else BLOCK4
+    rng = np.random.default_rng(4)
+    scaled = rng.standard_normal((64, block)).astype(np.float32)
+    scaled *= (10.0 ** rng.uniform(-15, 15, (64, 1))).astype(np.float32)
+    scaled[0] = 0.0  # an all-zero block
+    if not signed:
+        scaled = scaled * scaled
+    x = np.concatenate([_blocks(_values_of_interest(kind, signed), block), scaled.ravel()])
+    args = dict(signed=signed, rounding=rounding)
+    new = jax.jit(lambda x: Q._arithmetic_encode(x, kind, **args))(x)
+    old = jax.jit(lambda x: Q._reference_encode(x, kind, **args))(x)
+    np.testing.assert_array_equal(np.asarray(new.codes), np.asarray(old.codes))
+    np.testing.assert_array_equal(np.asarray(new.scales), np.asarray(old.scales))
+    back = jax.jit(lambda q: Q.decode(q, kind, signed=signed, shape=x.shape))
+    np.testing.assert_array_equal(np.asarray(back(new)), np.asarray(back(old)))
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_the_arithmetic_bitsandbytes_rule_codes_every_grid_index_as_the_table(signed):
+    index = jnp.arange(-3, Q._LUT_SIZE + 3, dtype=jnp.int32)  # out of range: clamped
+    ours = np.asarray(jax.jit(Q._codes_bitsandbytes, static_argnums=1)(index, signed))
+    table = Q.bitsandbytes_table(signed)
+    np.testing.assert_array_equal(ours, table[np.clip(np.asarray(index), 0, Q._LUT_SIZE - 1)])
+
+
+@pytest.mark.parametrize("kind, signed", [("int8", True), ("int8", False), ("int4", True)])
+def test_the_thresholds_are_where_the_search_goes_one_up(kind, signed):
+    # T[k] codes as k (or above), the float32 below it as k − 1: the direct search's codes
+    qmap = jnp.asarray(Q.code_map(kind, signed))
+    inner = Q._thresholds(kind, signed, "torchao")[1:-1]
+    below = np.nextafter(inner, np.float32(-2))
+    at, under = (np.asarray(Q._search(jnp.asarray(t), qmap)) for t in (inner, below))
+    np.testing.assert_array_equal(at, np.arange(1, qmap.size))
+    np.testing.assert_array_equal(under, np.arange(qmap.size - 1))
+
+
+def test_a_broken_threshold_is_caught():
+    # the equality test's power: one threshold moved by one float32 step changes codes
+    inner = np.array(Q._thresholds("int8", True, "torchao"))
+    inner[200] = np.nextafter(inner[200], np.float32(2))
+    y = jnp.asarray(Q._thresholds("int8", True, "torchao")[200:201])
+    c = Q._estimate(y, "int8", True)
+    good = Q._correct(c, y, y, Q._thresholds("int8", True, "torchao"), True)
+    bad = Q._correct(c, y, y, inner, True)
+    assert int(good[0]) == 200 and int(bad[0]) == 199
