@@ -324,7 +324,7 @@ def scale_by_bnb_adam(
         k = step_scalars(lr, b1, b2, eps, count, zero)
 
         def moments(g, m, v):  # PyTorch's mul_ then add_(alpha=) / addcmul_: one FMA each
-            return fma(g, rest1, m * b1f, zero), fma(g * rest2, g, v * b2f, zero)
+            return fma(g, jnp.asarray(rest1), m * b1f, zero), fma(g * rest2, g, v * b2f, zero)
 
         def decayed(p):
             return p if decay is None else _opaque(p * decay, zero)
