@@ -26,7 +26,8 @@ differ by an ulp of the quotient (tests/compat/bitsandbytes/test_adam.py measure
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import functools
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -42,9 +43,10 @@ from jopt._core.state import (
     check_update_params,
     increment,
     zero_count,
+    zeros_placed_like,
 )
-from jopt.sharding._leafwise import map_leaves
-from jopt.sharding._placement import placed_like
+from jopt.sharding._leafwise import gathered, map_leaves
+from jopt.sharding._placement import replicated_sharding
 
 BLOCK_SIZE = 256
 """bitsandbytes' block on CPU (``Optimizer2State.init_state``)."""
@@ -71,8 +73,8 @@ class Adam8bitState(NamedTuple):
     count: jax.Array
     state1: PerParam
     state2: PerParam
-    absmax1: PerParam
-    absmax2: PerParam
+    absmax1: Any  # one per block, not per element: replicated on a mesh
+    absmax2: Any
 
 
 def _f32(x: float) -> np.float32:
@@ -228,12 +230,19 @@ def _round(x: DF) -> jax.Array:
     return x[0] + x[1]
 
 
+def _replicated(params: Any, x: jax.Array) -> jax.Array:
+    # a new state array replicated over committed params' devices, as jit returns it
+    sharding = replicated_sharding(params)
+    return x if sharding is None or isinstance(x, jax.core.Tracer) else jax.device_put(x, sharding)
+
+
 def _flat_blocks(x: jax.Array, n_blocks: int) -> jax.Array:
     flat = x.reshape(-1)
     pad = n_blocks * BLOCK_SIZE - flat.size
     return jnp.pad(flat, (0, pad)) if pad else flat
 
 
+@functools.partial(jax.jit, static_argnums=2)  # whole programs: eager steps on a mesh too
 def _decode(codes: jax.Array, absmax: jax.Array, signed: bool) -> jax.Array:
     n_blocks = absmax.shape[0]
     padded = _flat_blocks(codes, n_blocks)
@@ -247,6 +256,7 @@ def _decode(codes: jax.Array, absmax: jax.Array, signed: bool) -> jax.Array:
     return out[: codes.size].reshape(codes.shape)
 
 
+@functools.partial(jax.jit, static_argnums=1)
 def _encode(x: jax.Array, signed: bool) -> tuple[jax.Array, jax.Array]:
     n_blocks = -(-x.size // BLOCK_SIZE)
     # zero padding leaves the last block's absmax and codes as bitsandbytes' partial block
@@ -258,6 +268,18 @@ def _encode(x: jax.Array, signed: bool) -> tuple[jax.Array, jax.Array]:
         rounding="bitsandbytes",
     )
     return q.codes[: x.size].reshape(x.shape), q.scales
+
+
+def _encode_whole(x: jax.Array, signed: bool) -> tuple[jax.Array, jax.Array]:
+    # encoded whole (a block may span shards), the codes placed as x, the absmax replicated
+    absmax: list[jax.Array] = []
+
+    def codes(whole: jax.Array) -> jax.Array:
+        c, a = _encode(whole, signed)
+        absmax.append(a)
+        return c
+
+    return gathered(codes, x), absmax[0]
 
 
 def scale_by_bnb_adam(
@@ -308,8 +330,8 @@ def scale_by_bnb_adam(
             eight_bit = n >= min_8bit_size
             dtype = jnp.uint8 if eight_bit else jnp.float32
             blocks = -(-n // BLOCK_SIZE) if eight_bit else 0
-            zeros = [placed_like(p, jnp.zeros(p.shape, dtype)) for _ in range(2)]
-            absmax = [placed_like(p, jnp.zeros((blocks,), jnp.float32)) for _ in range(2)]
+            zeros = [zeros_placed_like(p, dtype) for _ in range(2)]
+            absmax = [_replicated(params, jnp.zeros((blocks,), jnp.float32)) for _ in range(2)]
             return (*zeros, *absmax)
 
         made = jax.tree.map(make, params)
@@ -332,12 +354,14 @@ def scale_by_bnb_adam(
         def step(g, p, s1, s2, a1, a2):
             g32, p32 = g.astype(jnp.float32), p.astype(jnp.float32)
             if s1.dtype == jnp.uint8:
-                m, v = moments(g32, _decode(s1, a1, True), _decode(s2, a2, False))
+                m = gathered(lambda c: _decode(c, a1, True), s1)  # whole: blocks span shards
+                v = gathered(lambda c: _decode(c, a2, False), s2)
+                m, v = moments(g32, m, v)
                 # XLA would divide by a broadcast scalar as a product with its reciprocal
                 c2 = jax.lax.optimization_barrier(jnp.broadcast_to(k.c2, v.shape))
                 denom = jnp.sqrt(v) / c2 + eps32
                 new = decayed(p32) + (k.lr_c1 * m) / denom
-                (s1, a1), (s2, a2) = _encode(m, True), _encode(v, False)
+                (s1, a1), (s2, a2) = _encode_whole(m, True), _encode_whole(v, False)
             else:
                 m, v = moments(g32, s1, s2)
                 direction = m / (jnp.sqrt(v) + k.eps_c2)

@@ -20,6 +20,7 @@ import torch
 
 import jopt.compat.bitsandbytes as jb
 from jopt._algorithms.adam.adam8bit_bnb import Adam8bitState, fma, step_scalars
+from jopt.testing import check_transformation
 
 # 8-bit: whole blocks, and a partial last block (4100 = 16·256 + 4); 32-bit: below 4096.
 SHAPES = {"w": (64, 64), "odd": (4100,), "b": (5, 3)}
@@ -249,3 +250,13 @@ def test_min_8bit_size_picks_the_8bit_leaves():
     state = jb.Adam8bit(min_8bit_size=16).init({"a": jnp.zeros(16), "b": jnp.zeros(15)})
     assert state.state1["a"].dtype == jnp.uint8 and state.absmax1["a"].shape == (1,)
     assert state.state1["b"].dtype == jnp.float32 and state.absmax1["b"].shape == (0,)
+
+
+@pytest.mark.parametrize("on_mesh", [False, True])
+def test_the_contract_of_every_jopt_optimizer(on_mesh):
+    # jit with donation, state structure and placement; on a mesh of 8 (conftest.py), each
+    # 8-bit state's blocks encoded whole, the codes sharded as their parameter
+    params = {"w": jnp.asarray(_params()["w"]), "b": jnp.zeros(3, jnp.float32)}
+    grads = jax.tree.map(lambda p: jnp.full_like(p, 0.1), params)
+    mesh = jax.make_mesh((8,), ("x",)) if on_mesh else None
+    check_transformation(jb.AdamW8bit(lr=1e-2), params, grads, mesh=mesh)
