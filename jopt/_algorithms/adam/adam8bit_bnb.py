@@ -13,15 +13,19 @@ float32. Each step, per element, in float32 (bitsandbytes/backends/cpu/ops.py):
   θ ← fma(m / (sqrt(v) + ε·c2), −α·c2/c1, θ).
 
 with c1 = 1 − β1^t and c2 = sqrt(1 − β2^t). PyTorch's ``add_(x, alpha=a)`` and
-``addcmul_`` round once (a fused multiply-add on CPU), so the step does too. bitsandbytes
+``addcmul_`` round once (a fused multiply-add on CPU), so the step does too (:func:`fma`,
+exact whether or not XLA fuses a product into an addition). bitsandbytes
 forms its scalars (1 − β1, −α/c1, ε·c2, ...) from Python floats in float64 and PyTorch
 rounds each to float32; :func:`step_scalars` does the same in float32 pairs (48 bits),
 which round alike but for a value within about 2^-40 of a float32 rounding boundary.
 
-So m, v and their codes are bitsandbytes' to the bit. θ is, too, except where PyTorch's
-float32 ``sqrt`` on CPU is not correctly rounded (it calls MKL's ``vsSqrt`` in its
-high-accuracy mode, within about 0.7 ulp; XLA's is correctly rounded): there the step can
-differ by an ulp of the quotient (tests/compat/bitsandbytes/test_adam.py measures both).
+So m, v and their codes are bitsandbytes' to the bit. θ is, too, except (a) where
+PyTorch's float32 ``sqrt`` on CPU is not correctly rounded (it calls MKL's ``vsSqrt`` in
+its high-accuracy mode, within about 0.7 ulp; XLA's is correctly rounded), where the step
+can differ by an ulp of the quotient, and (b) where no float32 update u lands θ on its new
+value under ``optax.apply_updates`` (θ + u; a step larger than |θ|, e.g. θ changing sign):
+there the nearest value that lands is taken (tests/compat/bitsandbytes/test_adam.py
+measures both).
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ def _opaque(x: jax.Array, zero: jax.Array) -> jax.Array:
 # enough to round the step's float64 scalars to float32 as PyTorch does, but for values
 # within about 2^-40 of a float32 rounding boundary. Products are exact sums of exact
 # partial products (12-bit halves cut by masking the bits), so a compiler fusing a
-# product into an addition (XLA does on CPU and GPU) changes no result.
+# product into an addition (XLA's CPU backend does when LLVM optimizes) changes no result.
 
 DF = tuple[jax.Array, jax.Array]
 
