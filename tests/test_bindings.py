@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import pytest
 
 import jopt
+import jopt.compat.bitsandbytes as jb
 import jopt.compat.keras as jk
 import jopt.compat.keras.schedules as jks
 import jopt.compat.torch as jt
@@ -37,6 +38,7 @@ MODULES = {
     "jopt": jopt,
     "jopt.schedules": js,
     "jopt.compat.torch": jt,
+    "jopt.compat.bitsandbytes": jb,
     "jopt.compat.keras": jk,
     "jopt.compat.keras.schedules": jks,
     "jopt.sharding": jopt.sharding,
@@ -221,6 +223,18 @@ TORCH = {
         what="a pair (beta1, beta2)",
     ),
 }
+# bitsandbytes' own wording (bitsandbytes/optim/optimizer.py, Optimizer2State), for numbers
+# only: it forms its step's scalars from Python floats in float64.
+BNB = {
+    "lr": C.Real(0.0, static=True, message="Invalid learning rate"),
+    "eps": C.Real(0.0, static=True, message="Invalid epsilon value"),
+    "weight_decay": C.Real(0.0, static=True, message="Invalid weight_decay value"),
+    "betas": C.pair(
+        C.Real(0.0, 1.0, hi_open=True, static=True, message="Invalid beta parameter at index 0"),
+        C.Real(0.0, 1.0, hi_open=True, static=True, message="Invalid beta parameter at index 1"),
+        what="a pair (beta1, beta2)",
+    ),
+}
 # Keras' learning rate also takes a function of no arguments, called at every step
 # (keras/src/optimizers/base_optimizer.py, _get_current_learning_rate).
 KERAS = {"learning_rate": KerasLearningRate()}
@@ -268,6 +282,8 @@ def _expected(call: str, name: str) -> C.Rule | None:
         return None
     if call.startswith("jopt.compat.torch.") and name in TORCH:
         return TORCH[name]
+    if call.startswith("jopt.compat.bitsandbytes.") and name in BNB:
+        return BNB[name]
     if (
         call.startswith("jopt.compat.keras.")
         and not call.startswith("jopt.compat.keras.schedules")

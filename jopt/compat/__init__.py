@@ -4,11 +4,13 @@
 ``jopt.compat.keras.Adam(learning_rate=1e-3)`` follows ``keras.optimizers.Adam`` to the
 last digits (see docs/parity.md). Each is a composition of jopt's own primitives.
 :mod:`jopt.compat.layout` holds the weight layouts (``Linear``, ``Conv``) that a port's
-checkpoints move with.
+checkpoints move with. :mod:`jopt.compat.bitsandbytes` holds bitsandbytes' 8-bit Adam
+(``Adam8bit``, ``AdamW8bit``), with its codes.
 """
 
+from jopt.compat import bitsandbytes as bitsandbytes
 from jopt.compat import keras as keras
 from jopt.compat import layout as layout
 from jopt.compat import torch as torch
 
-__all__ = ["keras", "layout", "torch"]
+__all__ = ["bitsandbytes", "keras", "layout", "torch"]

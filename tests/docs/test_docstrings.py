@@ -148,6 +148,7 @@ def test_the_walk_reaches_every_public_module():
         "jopt.compat.torch",
         "jopt.compat.keras",
         "jopt.compat.keras.schedules",
+        "jopt.compat.bitsandbytes",
         "jopt.sharding",
         "jopt.testing",
     } <= names

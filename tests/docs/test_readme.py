@@ -45,6 +45,7 @@ def test_ci_installs_and_tests_as_the_readme_says():
 
 
 def test_readme_lists_every_public_optimizer_schedule_and_preset():
+    import jopt.compat.bitsandbytes as jb
     import jopt.compat.keras as jk
     import jopt.compat.torch as jt
 
@@ -58,6 +59,7 @@ def test_readme_lists_every_public_optimizer_schedule_and_preset():
     names += [rf"\b{s}\(" for s in jopt.schedules.__all__]
     names += [rf"jopt\.compat\.torch\.{n}`" for n in jt.__all__]
     names += [rf"jopt\.compat\.keras\.{n}`" for n in jk.__all__]
+    names += [rf"jopt\.compat\.bitsandbytes\.{n}`" for n in jb.__all__]
     missing = [n for n in names if not re.search(n, README)]
     assert not missing, f"README does not mention: {missing}"
 
