@@ -10,5 +10,6 @@ checkpoints move with.
 from jopt.compat import keras as keras
 from jopt.compat import layout as layout
 from jopt.compat import torch as torch
+from jopt.compat import torchao as torchao
 
-__all__ = ["keras", "layout", "torch"]
+__all__ = ["keras", "layout", "torch", "torchao"]

@@ -1,0 +1,131 @@
+"""jopt.compat.torchao against torchao 0.18 in lockstep on CPU: the same gradients each
+step, one leaf quantized ((64, 64): 4096 elements) and one small leaf kept in full
+precision. The stored codes and scales are torchao's, step after step; float32
+parameters agree to float32 rounding. torchao's step is torch.compile'd (one compile per
+class and shape, about 5 s each here); the stochastic-rounding run is eager
+(``torch.compiler.set_stance("force_eager")``), since its torch.randint is replaced by
+jopt's documented stream."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
+from torchao.optim import adam as tao_adam
+
+import jopt
+import jopt.compat.torchao as jao
+from jopt._core.quantize import Quantized
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+SHAPES = [(64, 64), (10,)]
+STEPS = 5
+KW = dict(lr=1e-2, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)
+CLASSES = {
+    "AdamW8bit": (tao_adam.AdamW8bit, jao.AdamW8bit),
+    "AdamW4bit": (tao_adam.AdamW4bit, jao.AdamW4bit),
+    "AdamWFp8": (tao_adam.AdamWFp8, jao.AdamWFp8),
+    "_AdamW": (tao_adam._AdamW, jao._AdamW),
+}
+
+
+def data(dtype=np.float32):
+    rng = np.random.default_rng(0)
+    params = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    # gradients over several decades, so the blocks use the whole code map
+    grads = [
+        [
+            (rng.standard_normal(s) * 10.0 ** rng.uniform(-3, 0, s)).astype(np.float32)
+            for s in SHAPES
+        ]
+        for _ in range(STEPS)
+    ]
+    return params, grads
+
+
+def codes_of(x) -> tuple[np.ndarray, np.ndarray]:
+    """(codes as bytes, flat; scales) of a torchao state, or (values, None)."""
+    if hasattr(x, "codes"):
+        codes = x.codes.reshape(-1)
+        if codes.dtype == torch.float8_e4m3fn:
+            codes = codes.view(torch.uint8)
+        return codes.numpy().copy(), x.scale.numpy().copy()
+    return x.float().numpy().copy(), None
+
+
+def jopt_codes_of(x) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(x, Quantized):
+        codes = np.asarray(x.codes)
+        if codes.dtype != np.uint8:
+            codes = codes.view(np.uint8)
+        return codes, np.asarray(x.scales)
+    return np.asarray(x.astype(jnp.float32)), None
+
+
+def run_torchao(cls, kwargs, params, grads, torch_dtype=torch.float32):
+    ps = [
+        torch.nn.Parameter(torch.from_numpy(p.astype(np.float32)).to(torch_dtype)) for p in params
+    ]
+    opt = cls(ps, **kwargs)
+    out = []
+    for step in grads:
+        for p, g in zip(ps, step, strict=True):
+            p.grad = torch.from_numpy(g).to(torch_dtype)
+        opt.step()
+        states = [{k: codes_of(opt.state[p][k]) for k in ("exp_avg", "exp_avg_sq")} for p in ps]
+        out.append(([p.detach().float().numpy().copy() for p in ps], states))
+    return out
+
+
+def run_jopt(tx, params, grads, dtype=jnp.float32):
+    ps = [jnp.asarray(p, dtype) for p in params]
+    state = tx.init(ps)
+
+    @jax.jit
+    def step(ps, state, gs):
+        updates, state = tx.update(gs, state, ps)
+        return optax.apply_updates(ps, updates), state
+
+    out = []
+    for g in grads:
+        ps, state = step(ps, state, [jnp.asarray(x, dtype) for x in g])
+        inner = state[0]
+        states = [
+            {"exp_avg": jopt_codes_of(m), "exp_avg_sq": jopt_codes_of(v)}
+            for m, v in zip(inner.mu, inner.nu, strict=True)
+        ]
+        out.append(([np.asarray(p.astype(jnp.float32)) for p in ps], states))
+    return out
+
+
+@pytest.fixture(scope="module")
+def float32_runs():
+    params, grads = data()
+    out = {}
+    for name in ("AdamW8bit", "AdamW4bit", "AdamWFp8"):
+        tao_cls, ours = CLASSES[name]
+        out[name] = (run_torchao(tao_cls, KW, params, grads), run_jopt(ours(**KW), params, grads))
+    return out
+
+
+@pytest.mark.parametrize("name", ["AdamW8bit", "AdamW4bit", "AdamWFp8"])
+def test_codes_and_params_are_torchaos(float32_runs, name):
+    theirs, ours = float32_runs[name]
+    for t, ((want_p, want_s), (got_p, got_s)) in enumerate(zip(theirs, ours, strict=True)):
+        for i in range(len(SHAPES)):
+            for key in ("exp_avg", "exp_avg_sq"):
+                (wc, ws), (gc, gs) = want_s[i][key], got_s[i][key]
+                where = f"step {t + 1}, leaf {i}, {key}"
+                if ws is None:
+                    assert gs is None, where
+                    np.testing.assert_allclose(gc, wc, rtol=2e-6, atol=0, err_msg=where)
+                else:
+                    np.testing.assert_array_equal(gc, wc, err_msg=where)
+                    np.testing.assert_array_equal(gs, ws, err_msg=where)
+            np.testing.assert_allclose(
+                got_p[i], want_p[i], rtol=2e-6, atol=1e-7, err_msg=f"step {t + 1}"
+            )
