@@ -16,6 +16,7 @@ import numpy as np
 import optax
 
 from jopt._algorithms.precision.landing import landing_update
+from jopt._algorithms.precision.stochastic_rounding import round_stochastically
 from jopt._core.checks import UnnamedValueError
 from jopt._core.hyperparams import ScalarOrSchedule
 from jopt._core.layout import PerParam
@@ -25,6 +26,7 @@ from jopt._core.state import (
     check_update_params,
     evaluate,
     increment,
+    scalar,
     zero_count,
     zeros_placed_like,
 )
@@ -44,6 +46,8 @@ class TorchaoAdamState(NamedTuple):
       nu: the second moment (``exp_avg_sq``), stored as ``mu`` is.
       nu_max: with ``amsgrad``, the running max of ``nu`` (``max_exp_avg_sq``), stored as
         ``nu`` is; else ``None``.
+      key: with stochastic rounding, the key of the next step's random bits (uint32, as
+        ``jax.random.key_data`` writes it); else ``None``.
 
     >>> import jax.numpy as jnp
     >>> import jopt.compat.torchao as jao
@@ -56,6 +60,7 @@ class TorchaoAdamState(NamedTuple):
     mu: PerParam
     nu: PerParam
     nu_max: PerParam | None
+    key: jax.Array | None
 
 
 def _f32(x: jax.Array) -> jax.Array:
@@ -97,6 +102,8 @@ def scale_by_torchao_adam(
     kind: str | None = "int8",
     block_size: int | None = None,
     decoupled: bool = True,
+    stochastic_round: bool = False,
+    seed: int = 0,
 ) -> optax.GradientTransformationExtraArgs:
     """torchao's ``single_param_adam``: Adam whose moments are stored block-quantized.
 
@@ -112,10 +119,17 @@ def scale_by_torchao_adam(
     ``copy_``); the step itself uses the float32 values. A leaf is quantized when it has at
     least 4096 elements and ``block_size`` divides it (torchao's ``_new_buffer``); other
     leaves, and all of them with ``kind=None``, keep moments in the parameter's dtype,
-    rounded to nearest. The update u (float32) makes θ_old + u equal the new float32 θ
-    exactly (:func:`landing_update`), so ``optax.apply_updates`` lands a float32
-    parameter on it and rounds a bfloat16 one to nearest, as torch's ``p.copy_`` does;
-    :func:`jopt.stochastic_rounding` placed after rounds it stochastically instead.
+    rounded to nearest.
+
+    The new θ is the float32 result rounded to the parameter's dtype (to nearest, as
+    torch's ``p.copy_``; with ``stochastic_round``, a bfloat16 parameter by torchao's
+    stochastic rule, :func:`round_stochastically`, on the random stream of
+    :func:`jopt.stochastic_rounding` from ``seed``). The update u, in the gradient's
+    dtype, makes ``optax.apply_updates(θ_old, u)`` equal to it (:func:`landing_update`)
+    whenever some u of that dtype does: always for a float32 u and a bfloat16 θ; for a
+    bfloat16 u when |θ_new − θ_old| <= |θ_old|; for a float32 u and θ unless θ_new − θ_old
+    needs more than 24 bits (θ changes sign, say). Otherwise u lands on the value nearest
+    the float32 result.
 
     Args:
       lr: α, a number or a schedule ``count -> α`` (count: the steps already taken).
@@ -127,6 +141,8 @@ def scale_by_torchao_adam(
       kind: ``"int8"``, ``"int4"``, ``"fp8"`` or None (full precision).
       block_size: elements per block (None: the kind's default).
       decoupled: AdamW's decay (θ ← θ − αλθ first) rather than Adam's (g ← g + λθ).
+      stochastic_round: round bfloat16 parameters stochastically.
+      seed: the seed of the stochastic rounding's random stream.
 
     Returns:
       An ``optax.GradientTransformationExtraArgs`` whose state is a
@@ -188,7 +204,12 @@ def scale_by_torchao_adam(
         mu = jax.tree.map(lambda p: new_buffer(p, True), params)
         nu = jax.tree.map(lambda p: new_buffer(p, False), params)
         nu_max = jax.tree.map(lambda p: new_buffer(p, False), params) if amsgrad else None
-        return TorchaoAdamState(count=zero_count(params), mu=mu, nu=nu, nu_max=nu_max)
+        key = (
+            scalar(params, jax.random.key_data(jax.random.key(seed)), jnp.uint32)
+            if stochastic_round
+            else None
+        )
+        return TorchaoAdamState(count=zero_count(params), mu=mu, nu=nu, nu_max=nu_max, key=key)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
@@ -200,7 +221,22 @@ def scale_by_torchao_adam(
         bc2 = np.float32(1.0) - jnp.power(np.float32(b2), step)
         decay = alpha * np.float32(weight_decay)
 
-        def one(g, p, m, v, v_max):
+        leaves, treedef = jax.tree.flatten(updates)
+        if state.key is not None:  # jopt.stochastic_rounding's stream
+            key, step_key = jax.random.split(jax.random.wrap_key_data(state.key))
+            new_key = jax.random.key_data(key)
+        else:
+            step_key, new_key = None, None
+
+        def land(i: int, g: jax.Array, p: jax.Array, new: jax.Array) -> jax.Array:
+            if step_key is not None and jnp.dtype(p.dtype) == jnp.bfloat16:
+                bits = jax.random.bits(jax.random.fold_in(step_key, i), p.shape, jnp.uint16)
+                target = round_stochastically(new, bits.astype(jnp.uint32))
+            else:
+                target = new.astype(p.dtype)
+            return landing_update(p, target, jnp.dtype(g.dtype), near=new)
+
+        def one(i, g, p, m, v, v_max):
             p32, g32 = _f32(p), _f32(g)
             if decoupled:
                 new = p32 - _rounded(decay * p32)
@@ -215,9 +251,8 @@ def scale_by_torchao_adam(
                 v_max = store(p, v32, False)
             denom = _divide(jnp.sqrt(v32), jnp.sqrt(bc2)) + np.float32(eps)
             new = new - alpha * _divide(m32, bc1) / denom
-            return landing_update(p32, new, jnp.dtype(jnp.float32)), m_new, v_new, v_max
+            return land(i, g, p, new), m_new, v_new, v_max
 
-        leaves, treedef = jax.tree.flatten(updates)
         flat_params = treedef.flatten_up_to(params)
         flat_mu = treedef.flatten_up_to(state.mu)
         flat_nu = treedef.flatten_up_to(state.nu)
@@ -227,12 +262,16 @@ def scale_by_torchao_adam(
             else [None] * len(leaves)
         )
         out = [
-            one(*args) for args in zip(leaves, flat_params, flat_mu, flat_nu, flat_max, strict=True)
+            one(i, *args)
+            for i, args in enumerate(
+                zip(leaves, flat_params, flat_mu, flat_nu, flat_max, strict=True)
+            )
         ]
         new_updates = treedef.unflatten([o[0] for o in out])
         mu = treedef.unflatten([o[1] for o in out])
         nu = treedef.unflatten([o[2] for o in out])
         nu_max = treedef.unflatten([o[3] for o in out]) if state.nu_max is not None else None
-        return new_updates, TorchaoAdamState(count=count, mu=mu, nu=nu, nu_max=nu_max)
+        new_state = TorchaoAdamState(count=count, mu=mu, nu=nu, nu_max=nu_max, key=new_key)
+        return new_updates, new_state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

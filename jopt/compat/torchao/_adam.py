@@ -1,8 +1,8 @@
 """torchao 0.18's low-bit AdamW optimizers (``torchao/optim/adam.py``).
 
 Each preset maps torchao's arguments onto :func:`scale_by_torchao_adam` (torchao's
-``single_param_adam`` on jopt's block codecs), followed by :func:`jopt.stochastic_rounding`
-with ``bf16_stochastic_round=True``.
+``single_param_adam`` on jopt's block codecs; with ``bf16_stochastic_round=True`` it rounds
+bfloat16 parameters as :func:`jopt.stochastic_rounding` does, on the same random stream).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from collections.abc import Sequence
 import optax
 
 from jopt._algorithms.precision.quantized_adam import scale_by_torchao_adam
-from jopt._algorithms.precision.stochastic_rounding import stochastic_rounding
-from jopt._core.chain import chain
 from jopt._core.checks import Integer, Rule, checked, flag, integer, pair, real, unit_interval
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt.compat.torch._common import EPS, LR
@@ -47,7 +45,7 @@ def _preset(
     bf16_stochastic_round: bool,
     seed: int,
 ) -> optax.GradientTransformationExtraArgs:
-    step = scale_by_torchao_adam(
+    return scale_by_torchao_adam(
         lr,
         float(betas[0]),
         float(betas[1]),
@@ -57,10 +55,9 @@ def _preset(
         kind=kind,
         block_size=block_size,
         decoupled=True,
+        stochastic_round=bf16_stochastic_round,
+        seed=seed,
     )
-    if not bf16_stochastic_round:
-        return chain(step)
-    return chain(step, stochastic_rounding(seed))
 
 
 @checked(**_RULES, block_size=integer(1))
@@ -98,8 +95,8 @@ def AdamW8bit(  # noqa: N802 (torchao's class name)
         fails on a quantized leaf here (``aten.maximum`` is not implemented for its
         state); this is the step its code spells out.
       block_size: elements per absmax (torchao's default 256).
-      bf16_stochastic_round: round bfloat16 parameters stochastically
-        (:func:`jopt.stochastic_rounding`, placed after the step).
+      bf16_stochastic_round: round bfloat16 parameters stochastically (torchao's rule
+        on the random stream of :func:`jopt.stochastic_rounding`).
       seed: jopt's: the seed of the stochastic rounding's random stream (torchao draws
         from torch's global generator).
 
@@ -111,7 +108,7 @@ def AdamW8bit(  # noqa: N802 (torchao's class name)
     >>> tx = jao.AdamW8bit(lr=0.1, weight_decay=0.0)
     >>> params = {"w": jnp.zeros((64, 64))}  # 4096 elements: 16 blocks of codes
     >>> updates, state = tx.update({"w": jnp.ones((64, 64))}, tx.init(params), params)
-    >>> updates["w"][0, :2], state[0].mu["w"].codes.dtype  # first step: −α·sign(g)
+    >>> updates["w"][0, :2], state.mu["w"].codes.dtype  # first step: −α·sign(g)
     (Array([-0.1, -0.1], dtype=float32), dtype('uint8'))
     """
     return _preset(
@@ -153,7 +150,7 @@ def AdamW4bit(  # noqa: N802
     >>> import jax.numpy as jnp
     >>> import jopt.compat.torchao as jao
     >>> tx = jao.AdamW4bit()
-    >>> tx.init({"w": jnp.zeros((64, 64))})[0].mu["w"].codes.shape  # 2 codes a byte
+    >>> tx.init({"w": jnp.zeros((64, 64))}).mu["w"].codes.shape  # 2 codes a byte
     (2048,)
     """
     return _preset(
@@ -194,7 +191,7 @@ def AdamWFp8(  # noqa: N802
     >>> import jax.numpy as jnp
     >>> import jopt.compat.torchao as jao
     >>> tx = jao.AdamWFp8()
-    >>> tx.init({"w": jnp.zeros((64, 64))})[0].nu["w"].codes.dtype
+    >>> tx.init({"w": jnp.zeros((64, 64))}).nu["w"].codes.dtype
     dtype(float8_e4m3fn)
     """
     return _preset(

@@ -16,11 +16,14 @@ import pytest
 import torch
 from torchao.optim import adam as tao_adam
 
-import jopt
 import jopt.compat.torchao as jao
 from jopt._core.quantize import Quantized
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+# what importing inductor and compiling torchao's state subclasses warn about
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:.*does not implement _stable_hash_for_caching:UserWarning"),
+]
 
 SHAPES = [(64, 64), (10,)]
 STEPS = 5
@@ -81,19 +84,22 @@ def run_torchao(cls, kwargs, params, grads, torch_dtype=torch.float32):
     return out
 
 
-def run_jopt(tx, params, grads, dtype=jnp.float32):
+def run_jopt(tx, params, grads, dtype=jnp.float32, grad_dtype=None):
     ps = [jnp.asarray(p, dtype) for p in params]
     state = tx.init(ps)
 
     @jax.jit
     def step(ps, state, gs):
         updates, state = tx.update(gs, state, ps)
-        return optax.apply_updates(ps, updates), state
+        with jax.numpy_dtype_promotion("standard"):  # float32 updates of bfloat16 params
+            return optax.apply_updates(ps, updates), state
 
     out = []
     for g in grads:
-        ps, state = step(ps, state, [jnp.asarray(x, dtype) for x in g])
-        inner = state[0]
+        # gradients rounded to the parameters' dtype, as torch's p.grad is
+        gs = [jnp.asarray(x, dtype).astype(grad_dtype or dtype) for x in g]
+        ps, state = step(ps, state, gs)
+        inner = state
         states = [
             {"exp_avg": jopt_codes_of(m), "exp_avg_sq": jopt_codes_of(v)}
             for m, v in zip(inner.mu, inner.nu, strict=True)
@@ -129,3 +135,51 @@ def test_codes_and_params_are_torchaos(float32_runs, name):
             np.testing.assert_allclose(
                 got_p[i], want_p[i], rtol=2e-6, atol=1e-7, err_msg=f"step {t + 1}"
             )
+
+
+def documented_bits(seed: int, steps: int) -> list[list[np.ndarray]]:
+    """The stream jopt.stochastic_rounding documents: leaf i of a step draws
+    ``jax.random.bits(fold_in(step_key, i), shape, uint16)``."""
+    key, out = jax.random.key(seed), []
+    for _ in range(steps):
+        key, step_key = jax.random.split(key)
+        out.append(
+            [
+                np.asarray(jax.random.bits(jax.random.fold_in(step_key, i), s, jnp.uint16))
+                for i, s in enumerate(SHAPES)
+            ]
+        )
+    return out
+
+
+BITS: dict[tuple[int, ...], torch.Tensor] = {}
+
+
+def randint(low, high, size, **kwargs):
+    """torch.randint inside torchao's _fp32_to_bf16_sr: this step's bits for the leaf of
+    that shape (a global dict, read by the compiled step as an input each call)."""
+    return BITS[tuple(size)]
+
+
+def test_adamw_bf16_stochastic_round_is_torchaos_on_the_same_bits(monkeypatch):
+    params, grads = data()
+    stream = documented_bits(7, STEPS)
+    # float32 gradients (the bfloat16 ones, cast up): their float32 updates land exactly
+    tx = jao._AdamW(**KW, bf16_stochastic_round=True, seed=7)
+    ours = run_jopt(tx, params, grads, jnp.bfloat16, grad_dtype=jnp.float32)
+    ps = [torch.nn.Parameter(torch.from_numpy(p).bfloat16()) for p in params]
+    opt = tao_adam._AdamW(ps, **KW, bf16_stochastic_round=True)
+    monkeypatch.setattr(torch, "randint", randint)
+    for t, step in enumerate(grads):
+        for p, g, bits in zip(ps, step, stream[t], strict=True):
+            p.grad = torch.from_numpy(g).bfloat16()
+            BITS[p.shape] = torch.from_numpy(bits.astype(np.int32))
+        opt.step()
+        got_p, got_s = ours[t]
+        for i, p in enumerate(ps):
+            where = f"step {t + 1}, leaf {i}"
+            np.testing.assert_array_equal(got_p[i], p.detach().float().numpy(), err_msg=where)
+            for key in ("exp_avg", "exp_avg_sq"):
+                want = opt.state[p][key]
+                assert want.dtype == torch.bfloat16
+                np.testing.assert_array_equal(got_s[i][key][0], want.float().numpy(), err_msg=where)
