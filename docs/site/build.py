@@ -49,6 +49,7 @@ MODULE_ORDER = (
     "jopt.compat.torch",
     "jopt.compat.keras",
     "jopt.compat.keras.schedules",
+    "jopt.compat.torchao",
     "jopt.sharding",
 )
 LAST_MODULES = ("jopt.testing",)

@@ -59,8 +59,8 @@ class TorchaoAdamState(NamedTuple):
     count: jax.Array
     mu: PerParam
     nu: PerParam
-    nu_max: PerParam | None
-    key: jax.Array | None
+    nu_max: PerParam  # None without amsgrad
+    key: Any  # a uint32 array, or None
 
 
 def _f32(x: jax.Array) -> jax.Array:

@@ -14,6 +14,6 @@ from jopt._algorithms.precision.quantized_adam import TorchaoAdamState as Torcha
 from jopt.compat.torchao._adam import AdamW4bit as AdamW4bit
 from jopt.compat.torchao._adam import AdamW8bit as AdamW8bit
 from jopt.compat.torchao._adam import AdamWFp8 as AdamWFp8
-from jopt.compat.torchao._adam import _AdamW as _AdamW
+from jopt.compat.torchao._adam import _AdamW as _AdamW  # pyright: ignore[reportPrivateUsage]
 
 __all__ = ["AdamW8bit", "AdamW4bit", "AdamWFp8", "_AdamW", "TorchaoAdamState"]
