@@ -156,7 +156,12 @@ def scale_by_torchao_adam(
     Array([-0.1,  0.1,  0. , -0.1], dtype=float32)
     """
     if kind is not None:
-        encode(jnp.zeros(8192, jnp.float32), kind, block_size=block_size)  # checks kind, block
+        # checks kind and block_size (the codec's words) on one block
+        encode(
+            jnp.zeros(block_size or BLOCK_SIZE.get(kind, 1), jnp.float32),
+            kind,
+            block_size=block_size,
+        )
 
     def quantized(p: jax.Array) -> bool:
         if kind is None:
