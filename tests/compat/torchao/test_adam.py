@@ -220,6 +220,7 @@ def quantized_maximum():
     del table[op]
 
 
+@pytest.mark.slow  # a compile of its own (about 10 s), for a path torchao 0.18 cannot run
 def test_adamw8bit_amsgrad_keeps_the_max_quantized_as_torchaos_code_spells_it(quantized_maximum):
     params, grads = data()
     kw = dict(KW, amsgrad=True)
