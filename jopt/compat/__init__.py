@@ -2,7 +2,9 @@
 
 ``jopt.compat.torch.Adam(lr=1e-3)`` follows ``torch.optim.Adam`` and
 ``jopt.compat.keras.Adam(learning_rate=1e-3)`` follows ``keras.optimizers.Adam`` to the
-last digits (see docs/parity.md). Each is a composition of jopt's own primitives.
+last digits (see docs/parity.md); ``jopt.compat.torchao.AdamW8bit`` (and ``AdamW4bit``,
+``AdamWFp8``, ``_AdamW``) follow torchao's low-bit optimizers code for code. Each is a
+composition of jopt's own primitives.
 :mod:`jopt.compat.layout` holds the weight layouts (``Linear``, ``Conv``) that a port's
 checkpoints move with.
 """

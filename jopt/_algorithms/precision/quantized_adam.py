@@ -84,11 +84,11 @@ def _lerp(start: jax.Array, end: jax.Array, weight: float) -> jax.Array:
     return end - _rounded((end - start) * (np.float32(1.0) - w))
 
 
-def _divide(x: jax.Array, scalar: jax.Array) -> jax.Array:
-    # x / scalar elementwise, as torch divides: XLA would turn a division by a broadcast
-    # scalar into a product with its (rounded) reciprocal, so the divisor is broadcast
-    # behind a barrier.
-    return x / jax.lax.optimization_barrier(jnp.full(x.shape, scalar, jnp.float32))
+def _divide(x: jax.Array, divisor: jax.Array) -> jax.Array:
+    # x / divisor (a scalar) elementwise, as torch divides: XLA would turn a division by a
+    # broadcast scalar into a product with its (rounded) reciprocal, so the divisor is
+    # broadcast behind a barrier (which, unlike for a·b + c, stops that rewrite).
+    return x / jax.lax.optimization_barrier(jnp.full(x.shape, divisor, jnp.float32))
 
 
 def scale_by_torchao_adam(
