@@ -30,7 +30,6 @@ from jopt._core.state import (
     zero_count,
     zeros_placed_like,
 )
-from jopt.sharding._placement import placed_like
 
 _MIN_SIZE = 4096  # torchao's _new_buffer: "follow bitsandbytes, only quantize >= 4096 values"
 
@@ -172,11 +171,13 @@ def scale_by_torchao_adam(
     def new_buffer(p: jax.Array, signed: bool) -> Any:
         if not quantized(p):
             return zeros_placed_like(p, p.dtype)
-        q = encode(jnp.zeros(p.size, jnp.float32), kind or "", signed=signed, block_size=block_size)
-        # torchao starts from zero codes and zero scales, which also decode to 0
+        q = jax.eval_shape(
+            lambda: encode(jnp.zeros(p.size, jnp.float32), kind or "", block_size=block_size)
+        )
+        # torchao starts from zero codes and zero scales (which decode to 0); flat, so
+        # not placed as the parameter (jopt.sharding does not shard codes yet)
         return Quantized(
-            placed_like(p, jnp.zeros_like(q.codes).reshape(-1)),
-            placed_like(p, jnp.zeros_like(q.scales)),
+            jnp.zeros(q.codes.shape, q.codes.dtype), jnp.zeros(q.scales.shape, q.scales.dtype)
         )
 
     def load(p: jax.Array, x: Any, signed: bool) -> jax.Array:

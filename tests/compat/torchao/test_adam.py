@@ -282,6 +282,29 @@ def test_the_contract():
         jopt.testing.check_transformation(tx, params, grads, steps=2)
 
 
+def test_state_shardings_place_the_codes_replicated():
+    mesh = jax.make_mesh((1,), ("x",))
+    params = {"w": jnp.zeros((64, 64), jnp.float32), "b": jnp.zeros(3, jnp.float32)}
+    shardings = jopt.sharding.state_shardings(jao.AdamW4bit(amsgrad=True), params, mesh)
+    assert shardings.nu_max["w"].codes.spec == jax.sharding.PartitionSpec()
+
+
+def test_a_learning_rate_schedule_is_the_rate_of_each_step():
+    """torchao's lr is a tensor changed in place between steps (``fill_``); a schedule
+    ``count -> lr`` gives each step its rate, the count being the steps already taken."""
+    params, grads = data()
+    rates = [1e-2, 3e-3, 1e-3]
+    sched = run_jopt(jao.AdamW8bit(lr=lambda c: jnp.asarray(rates)[c]), params, grads[:3])
+    ps = [jnp.asarray(p) for p in params]
+    state = jao.AdamW8bit().init(ps)
+    for t, g in enumerate(grads[:3]):  # a constant rate each step, the state carried over
+        tx = jao.AdamW8bit(lr=rates[t])
+        updates, state = jax.jit(tx.update)([jnp.asarray(x) for x in g], state, ps)
+        ps = optax.apply_updates(ps, updates)
+        for i in range(len(SHAPES)):
+            np.testing.assert_array_equal(np.asarray(ps[i]), sched[t][0][i])
+
+
 def test_leaves_quantized_as_torchaos_new_buffer():
     params = {
         "big": jnp.zeros((64, 64), jnp.float32),  # 4096: quantized
