@@ -29,6 +29,7 @@ import jopt.compat.bitsandbytes as jb
 import jopt.compat.keras as jk
 import jopt.compat.keras.schedules as jks
 import jopt.compat.torch as jt
+import jopt.compat.torchao as jao
 import jopt.schedules as js
 from jopt._core import checks as C
 from jopt._core.moments import state_format
@@ -41,6 +42,7 @@ MODULES = {
     "jopt.compat.bitsandbytes": jb,
     "jopt.compat.keras": jk,
     "jopt.compat.keras.schedules": jks,
+    "jopt.compat.torchao": jao,
     "jopt.sharding": jopt.sharding,
 }
 
@@ -235,6 +237,18 @@ BNB = {
         what="a pair (beta1, beta2)",
     ),
 }
+# torchao's _AdamBase (torchao/optim/adam.py): torch's wording for lr, eps and the betas
+# (numbers, never schedules); weight_decay it does not check (any real number).
+TORCHAO = {
+    "lr": TORCH["lr"],
+    "eps": TORCH["eps"],
+    "weight_decay": C.real(),
+    "betas": C.pair(
+        C.unit_interval(message="Invalid beta parameter at index 0"),
+        C.unit_interval(message="Invalid beta parameter at index 1"),
+        what="a pair (beta1, beta2)",
+    ),
+}
 # Keras' learning rate also takes a function of no arguments, called at every step
 # (keras/src/optimizers/base_optimizer.py, _get_current_learning_rate).
 KERAS = {"learning_rate": KerasLearningRate()}
@@ -280,6 +294,8 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 def _expected(call: str, name: str) -> C.Rule | None:
     if (call, name) in EXCEPTIONS:
         return None
+    if call.startswith("jopt.compat.torchao.") and name in TORCHAO:
+        return TORCHAO[name]
     if call.startswith("jopt.compat.torch.") and name in TORCH:
         return TORCH[name]
     if call.startswith("jopt.compat.bitsandbytes.") and name in BNB:

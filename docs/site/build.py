@@ -50,6 +50,7 @@ MODULE_ORDER = (
     "jopt.compat.keras",
     "jopt.compat.keras.schedules",
     "jopt.compat.bitsandbytes",
+    "jopt.compat.torchao",
     "jopt.sharding",
 )
 LAST_MODULES = ("jopt.testing",)

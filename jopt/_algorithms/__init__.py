@@ -15,5 +15,6 @@ The public names are re-exported from :mod:`jopt`.
 - ``regularization``: weight decay;
 - ``control``: learning-rate control from a monitored value (ReduceLROnPlateau);
 - ``precision``: how an update lands on a bfloat16 parameter (stochastic rounding, Kahan
-  summation), placed last in a chain.
+  summation), placed last in a chain; torchao's Adam step on block-quantized moments
+  (``quantized_adam.py``, the :mod:`jopt.compat.torchao` presets).
 """

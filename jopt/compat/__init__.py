@@ -2,7 +2,9 @@
 
 ``jopt.compat.torch.Adam(lr=1e-3)`` follows ``torch.optim.Adam`` and
 ``jopt.compat.keras.Adam(learning_rate=1e-3)`` follows ``keras.optimizers.Adam`` to the
-last digits (see docs/parity.md). Each is a composition of jopt's own primitives.
+last digits (see docs/parity.md); ``jopt.compat.torchao.AdamW8bit`` (and ``AdamW4bit``,
+``AdamWFp8``, ``_AdamW``) follow torchao's low-bit optimizers code for code. Each is a
+composition of jopt's own primitives.
 :mod:`jopt.compat.layout` holds the weight layouts (``Linear``, ``Conv``) that a port's
 checkpoints move with. :mod:`jopt.compat.bitsandbytes` holds bitsandbytes' 8-bit Adam
 (``Adam8bit``, ``AdamW8bit``), with its codes.
@@ -12,5 +14,6 @@ from jopt.compat import bitsandbytes as bitsandbytes
 from jopt.compat import keras as keras
 from jopt.compat import layout as layout
 from jopt.compat import torch as torch
+from jopt.compat import torchao as torchao
 
-__all__ = ["bitsandbytes", "keras", "layout", "torch"]
+__all__ = ["bitsandbytes", "keras", "layout", "torch", "torchao"]

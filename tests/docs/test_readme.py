@@ -48,6 +48,7 @@ def test_readme_lists_every_public_optimizer_schedule_and_preset():
     import jopt.compat.bitsandbytes as jb
     import jopt.compat.keras as jk
     import jopt.compat.torch as jt
+    import jopt.compat.torchao as jao
 
     # Whole names only (a bare substring test finds "lamb" in "lambda", "swa" in "swalr"):
     # a function as jopt.name or `name`, a schedule called, a preset by its full path.
@@ -60,6 +61,7 @@ def test_readme_lists_every_public_optimizer_schedule_and_preset():
     names += [rf"jopt\.compat\.torch\.{n}`" for n in jt.__all__]
     names += [rf"jopt\.compat\.keras\.{n}`" for n in jk.__all__]
     names += [rf"jopt\.compat\.bitsandbytes\.{n}`" for n in jb.__all__]
+    names += [rf"jopt\.compat\.torchao\.{n}`" for n in jao.__all__]
     missing = [n for n in names if not re.search(n, README)]
     assert not missing, f"README does not mention: {missing}"
 

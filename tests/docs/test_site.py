@@ -122,7 +122,14 @@ def missing_entries(inventory: dict[str, tuple[str, str]]) -> list[str]:
 
 def test_expected_modules_are_walked():
     names = {m.__name__ for m in _public_modules()}
-    expected = {"jopt", "jopt.schedules", "jopt.compat.torch", "jopt.compat.keras", "jopt.testing"}
+    expected = {
+        "jopt",
+        "jopt.schedules",
+        "jopt.compat.torch",
+        "jopt.compat.keras",
+        "jopt.compat.torchao",
+        "jopt.testing",
+    }
     for optional in ("jopt.sharding", "jopt.compat.keras.schedules"):
         if optional in sys.modules or _importable(optional):
             expected.add(optional)
@@ -272,6 +279,7 @@ def test_docs_markdown_files_are_pages(site):
         "schedules",
         "compat-torch",
         "compat-keras",
+        "compat-torchao",
         "testing",
     } <= api
 
