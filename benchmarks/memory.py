@@ -327,10 +327,17 @@ def quality_section(seeds: int, scale: float) -> str:
         ]
         results: dict[str, tuple[float, float]] = {}
         for name, (tx_of, dtype, forward) in quality_rows().items():
-            losses = [train(task, s, steps, lr, tx_of, dtype, forward) for s in range(seeds)]
+            every = [train(task, s, steps, lr, tx_of, dtype, forward) for s in range(seeds)]
+            losses = [x for x in every if np.isfinite(x)]
+            if not losses:
+                lines.append(f"| {name} | diverged (NaN) in {seeds} of {seeds} seeds | – |")
+                print(task_name, lines[-1], flush=True)
+                continue
             mean = statistics.mean(losses)
             sd = statistics.stdev(losses) if len(losses) > 1 else 0.0
             results[name] = (mean, sd)
+            if len(losses) < seeds:
+                name = f"{name} (NaN in {seeds - len(losses)} of {seeds} seeds)"
             base_name = next(
                 (b for prefix, b in BASELINES.items() if name.startswith(prefix)), "float32 m, v"
             )
