@@ -19,6 +19,12 @@ The one home of the storage rule every primitive with moments follows:
 
 So one step decodes, computes in float32 and requantizes, inside the one jitted update.
 
+:func:`chunked` runs an elementwise step on a large quantized leaf in a loop over chunks
+of whole blocks, each chunk's codes and scales updated in place: XLA:CPU materializes the
+new moment in float32 for the per-block absmax and does not fuse across the reduction, so
+the flat step writes and reads several float32 copies of the leaf (fresh buffers, page
+faults) where the loop keeps one chunk's temporaries in cache. The codes are the same.
+
 >>> import jax.numpy as jnp, jopt
 >>> tx = jopt.adam(1e-3, mu_dtype=jopt.quantized("int8"), nu_dtype=jopt.quantized("int8"))
 >>> state = tx.init({"w": jnp.zeros((64, 64)), "b": jnp.zeros(8)})
@@ -28,8 +34,9 @@ So one step decodes, computes in float32 and requantizes, inside the one jitted 
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
 
@@ -403,3 +410,146 @@ class StateFormat(Dtype):
 def state_format() -> StateFormat:
     """``None``, a floating-point dtype or a :func:`jopt.quantized` format."""
     return StateFormat()
+
+
+# ------------------------------------------------------------------- chunked steps
+
+CHUNK = 1 << 16
+"""Elements per chunk of :func:`chunked` (rounded down to whole blocks of every moment):
+a chunk's float32 temporaries, 256 KiB each, stay in the cache."""
+
+
+def _as_moment(x: Any) -> Any:
+    if isinstance(x, Mapping) and set(x) == set(QuantizedMoment._fields):
+        return QuantizedMoment(x["codes"], x["scales"])  # as flax.nnx.Optimizer hands it
+    return x
+
+
+def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[Any, ...]:
+    """``fn(g, *leaves)`` for an *elementwise* step ``fn`` (element i of each output
+    depends only on element i of ``g`` and of each leaf, and each quantized moment's
+    block), run over chunks of :data:`CHUNK` elements in a loop when a leaf is a large
+    :class:`QuantizedMoment`; otherwise ``fn(g, *leaves)`` itself.
+
+    ``fn`` returns the update (``g``'s shape) and then the new state leaves, output k + 1
+    standing for ``leaves[k]`` (the same format); the loop writes each chunk's new codes,
+    scales and values in place into those leaves' buffers (donated: no copy). The first
+    chunk runs before the loop, so that what ``fn`` memoizes for one update
+    (:func:`jopt._core.dtypes.per_dtype`) is built outside it. The same values as the
+    flat step, codes included: every block lies in one chunk. Leaves sharded over
+    ``Explicit`` mesh axes, and any leaf or output that is not an array of ``g``'s
+    shape or a quantized moment of ``g``, run flat.
+    """
+    leaves = tuple(_as_moment(x) for x in leaves)
+    plan = _chunk_plan(g, leaves)
+    if plan is None:
+        return fn(g, *leaves)
+    size, chunk, blocks = plan
+    flat_g = jnp.reshape(g, (size,))
+    flat = tuple(x if isinstance(x, QuantizedMoment) else jnp.reshape(x, (size,)) for x in leaves)
+
+    def piece(x: Any, block: int, start: Any, length: int) -> Any:
+        if isinstance(x, QuantizedMoment):
+            at, n = start // block, length // block
+            return QuantizedMoment(
+                jax.lax.dynamic_slice_in_dim(x.codes, at, n),
+                jax.lax.dynamic_slice_in_dim(x.scales, at, n),
+            )
+        return jax.lax.dynamic_slice_in_dim(x, start, length)
+
+    def put(x: Any, new: Any, block: int, start: Any) -> Any:
+        if isinstance(x, QuantizedMoment):
+            at = start // block
+            return QuantizedMoment(
+                jax.lax.dynamic_update_slice_in_dim(x.codes, new.codes, at, 0),
+                jax.lax.dynamic_update_slice_in_dim(x.scales, new.scales, at, 0),
+            )
+        return jax.lax.dynamic_update_slice_in_dim(x, new, start, 0)
+
+    def step(start: Any, length: int, outs: tuple[Any, ...]) -> tuple[Any, ...]:
+        # outs: the update's buffer, then the state buffers (read here: each chunk is read
+        # before it is written, so the loop updates the donated buffers in place)
+        n_state = len(outs) - 1
+        args = [
+            piece(outs[k + 1] if k < n_state else x, b, start, length)
+            for k, (x, b) in enumerate(zip(flat, blocks, strict=True))
+        ]
+        new = fn(jax.lax.dynamic_slice_in_dim(flat_g, start, length), *args)
+        return tuple(put(o, n, b, start) for o, n, b in zip(outs, new, (1, *blocks), strict=False))
+
+    first = fn(
+        jax.lax.slice_in_dim(flat_g, 0, chunk),
+        *(piece(x, b, 0, chunk) for x, b in zip(flat, blocks, strict=True)),
+    )
+    if not _matches(first, leaves, chunk, blocks):
+        return fn(g, *leaves)
+    update = jnp.zeros((size,), first[0].dtype)
+    outs = (update, *flat[: len(first) - 1])
+    outs = tuple(put(o, n, b, 0) for o, n, b in zip(outs, first, (1, *blocks), strict=False))
+    n_full = size // chunk
+    outs = jax.lax.fori_loop(1, n_full, lambda i, o: step(i * chunk, chunk, o), outs)
+    if size > n_full * chunk:
+        outs = step(n_full * chunk, size - n_full * chunk, outs)
+    shaped = [
+        o if isinstance(o, QuantizedMoment) else jnp.reshape(o, jnp.shape(x))
+        for o, x in zip(outs, (g, *leaves), strict=False)
+    ]
+    return tuple(shaped)
+
+
+def _chunk_plan(g: Any, leaves: tuple[Any, ...]) -> tuple[int, int, tuple[int, ...]] | None:
+    # (size, chunk, the block of each leaf: 1 for an array) or None: run flat
+    if not any(isinstance(x, QuantizedMoment) for x in leaves):
+        return None
+    shape = jnp.shape(g)
+    size = math.prod(shape)
+    if explicit_sharding(g) is not None:
+        return None
+    blocks = []
+    for x in leaves:
+        if isinstance(x, QuantizedMoment):
+            n_blocks = jnp.shape(x.scales)[0] if jnp.ndim(x.scales) == 1 else 0
+            if (
+                not n_blocks
+                or size % n_blocks
+                or jnp.ndim(x.codes) != 2
+                or jnp.shape(x.codes)[0] != n_blocks
+                or explicit_sharding(x.codes) is not None
+                or explicit_sharding(x.scales) is not None
+            ):
+                return None
+            blocks.append(size // n_blocks)
+        elif isinstance(x, jax.Array) and jnp.shape(x) == shape:
+            if explicit_sharding(x) is not None:
+                return None
+            blocks.append(1)
+        else:
+            return None
+    unit = functools.reduce(math.lcm, blocks, 1)
+    chunk = max(unit, CHUNK // unit * unit)
+    if size < 2 * chunk:
+        return None
+    return size, chunk, tuple(blocks)
+
+
+def _matches(out: Any, leaves: tuple[Any, ...], chunk: int, blocks: tuple[int, ...]) -> bool:
+    # fn's outputs on one chunk are an update of the chunk's shape and new state leaves
+    # in their leaves' formats
+    if not isinstance(out, tuple) or len(out) - 1 > len(leaves) or not out:
+        return False
+    if not isinstance(out[0], jax.Array) or jnp.shape(out[0]) != (chunk,):
+        return False
+    for new, old, b in zip(out[1:], leaves, blocks, strict=False):
+        if isinstance(old, QuantizedMoment):
+            if not isinstance(new, QuantizedMoment):
+                return False
+            want = (chunk // b, jnp.shape(old.codes)[1])
+            if jnp.shape(new.codes) != want or new.codes.dtype != old.codes.dtype:
+                return False
+            if jnp.shape(new.scales) != (chunk // b,) or new.scales.dtype != old.scales.dtype:
+                return False
+        elif not (
+            isinstance(new, jax.Array) and jnp.shape(new) == (chunk,) and new.dtype == old.dtype
+        ):
+            return False
+    return True
