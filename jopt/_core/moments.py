@@ -448,6 +448,8 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
     flat_g = jnp.reshape(g, (size,))
     flat = tuple(x if isinstance(x, QuantizedMoment) else jnp.reshape(x, (size,)) for x in leaves)
 
+    n_state = 0  # the leaves fn returns new values of (set from its first chunk)
+
     def piece(x: Any, block: int, start: Any, length: int) -> Any:
         if isinstance(x, QuantizedMoment):
             at, n = start // block, length // block
@@ -457,44 +459,85 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
             )
         return jax.lax.dynamic_slice_in_dim(x, start, length)
 
-    def put(x: Any, new: Any, block: int, start: Any) -> Any:
-        if isinstance(x, QuantizedMoment):
-            at = start // block
-            return QuantizedMoment(
-                jax.lax.dynamic_update_slice_in_dim(x.codes, new.codes, at, 0),
-                jax.lax.dynamic_update_slice_in_dim(x.scales, new.scales, at, 0),
-            )
-        return jax.lax.dynamic_update_slice_in_dim(x, new, start, 0)
-
-    def step(start: Any, length: int, outs: tuple[Any, ...]) -> tuple[Any, ...]:
-        # outs: the update's buffer, then the state buffers (read here: each chunk is read
-        # before it is written, so the loop updates the donated buffers in place)
-        n_state = len(outs) - 1
-        args = [
-            piece(outs[k + 1] if k < n_state else x, b, start, length)
-            for k, (x, b) in enumerate(zip(flat, blocks, strict=True))
-        ]
+    def step(start: Any, length: int, carry: tuple, scales: tuple) -> tuple[tuple, tuple]:
+        # carry: the update's buffer and the written leaves' buffers (codes or values),
+        # updated in place (each chunk is read before it is written); scales: the chunk's
+        # old scales of each written quantized leaf. Returns the carry and the new scales.
+        # (Scales travel apart from the carry: XLA copies a small carried buffer that
+        # fusions read and update in one iteration, every iteration.)
+        update, bufs = carry
+        args = []
+        for k, (x, b) in enumerate(zip(flat, blocks, strict=True)):
+            if k >= n_state:
+                args.append(piece(x, b, start, length))
+            elif isinstance(x, QuantizedMoment):
+                codes = jax.lax.dynamic_slice_in_dim(bufs[k], start // b, length // b)
+                args.append(QuantizedMoment(codes, scales[k]))
+            else:
+                args.append(jax.lax.dynamic_slice_in_dim(bufs[k], start, length))
         new = fn(jax.lax.dynamic_slice_in_dim(flat_g, start, length), *args)
-        return tuple(put(o, n, b, start) for o, n, b in zip(outs, new, (1, *blocks), strict=False))
+        return land(start, (update, bufs), new)
 
-    first = fn(
+    def land(start: Any, carry: tuple, new: tuple) -> tuple[tuple, tuple]:
+        # fn's outputs on the chunk at start, written into the carry; and the new scales
+        update, bufs = carry
+        update = jax.lax.dynamic_update_slice_in_dim(update, new[0], start, 0)
+        out_bufs, out_scales = [], []
+        for k in range(n_state):
+            value, b = new[k + 1], blocks[k]
+            if isinstance(value, QuantizedMoment):
+                at = start // b
+                out_bufs.append(jax.lax.dynamic_update_slice_in_dim(bufs[k], value.codes, at, 0))
+                out_scales.append(value.scales)
+            else:
+                out_bufs.append(jax.lax.dynamic_update_slice_in_dim(bufs[k], value, start, 0))
+                out_scales.append(None)
+        return (update, tuple(out_bufs)), tuple(out_scales)
+
+    def old_scales(start: int, stop: int) -> tuple:
+        return tuple(
+            x.scales[start // b : stop // b] if isinstance(x, QuantizedMoment) else None
+            for x, b in zip(flat[:n_state], blocks, strict=False)
+        )
+
+    # the first chunk, outside the loop: it fixes the outputs, and what fn memoizes for
+    # the update is built in the enclosing trace
+    n_state = len(leaves)
+    probe = fn(
         jax.lax.slice_in_dim(flat_g, 0, chunk),
         *(piece(x, b, 0, chunk) for x, b in zip(flat, blocks, strict=True)),
     )
-    if not _matches(first, leaves, chunk, blocks):
+    if not _matches(probe, leaves, chunk, blocks):
         return fn(g, *leaves)
-    update = jnp.zeros((size,), first[0].dtype)
-    outs = (update, *flat[: len(first) - 1])
-    outs = tuple(put(o, n, b, 0) for o, n, b in zip(outs, first, (1, *blocks), strict=False))
+    n_state = len(probe) - 1
+    bufs = tuple(x.codes if isinstance(x, QuantizedMoment) else x for x in flat[:n_state])
+    carry = (jnp.zeros((size,), probe[0].dtype), bufs)
+    carry, first = land(0, carry, probe)
     n_full = size // chunk
-    outs = jax.lax.fori_loop(1, n_full, lambda i, o: step(i * chunk, chunk, o), outs)
+
+    def body(carry: tuple, xs: tuple) -> tuple[tuple, tuple]:
+        i, scales = xs
+        return step(i * chunk, chunk, carry, scales)
+
+    stacked = tuple(
+        None if x is None else x.reshape(n_full - 1, -1) for x in old_scales(chunk, n_full * chunk)
+    )
+    carry, middle = jax.lax.scan(body, carry, (jnp.arange(1, n_full), stacked))
+    parts = [first, tuple(None if x is None else x.reshape(-1) for x in middle)]
     if size > n_full * chunk:
-        outs = step(n_full * chunk, size - n_full * chunk, outs)
-    shaped = [
-        o if isinstance(o, QuantizedMoment) else jnp.reshape(o, jnp.shape(x))
-        for o, x in zip(outs, (g, *leaves), strict=False)
-    ]
-    return tuple(shaped)
+        carry, last = step(
+            n_full * chunk, size - n_full * chunk, carry, old_scales(n_full * chunk, size)
+        )
+        parts.append(last)
+    update, bufs = carry
+    outs: list[Any] = [jnp.reshape(update, jnp.shape(g))]
+    for k in range(n_state):
+        x = leaves[k]
+        if isinstance(x, QuantizedMoment):
+            outs.append(QuantizedMoment(bufs[k], jnp.concatenate([p[k] for p in parts])))
+        else:
+            outs.append(jnp.reshape(bufs[k], jnp.shape(x)))
+    return tuple(outs)
 
 
 def _chunk_plan(g: Any, leaves: tuple[Any, ...]) -> tuple[int, int, tuple[int, ...]] | None:
