@@ -34,6 +34,7 @@ faults) where the loop keeps one chunk's temporaries in cache. The codes are the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Mapping
@@ -229,6 +230,11 @@ class Storage:
     # The (decoded, codes) pairs of the roundings done in this step, so that storing a
     # value just rounded reuses its codes.
     _done: list[tuple[jax.Array, QuantizedMoment]]
+    # The codes this step stores, when already known (the second pass of :func:`chunked`):
+    # rounding then decodes them instead of encoding its argument.
+    known: QuantizedMoment | None = None
+    # How many stores reused a rounding's codes (checked by :func:`chunked`).
+    _reused: list[bool] = dataclasses.field(default_factory=list)
 
     def decode(self, q: QuantizedMoment) -> jax.Array:
         """The float32 values ``q`` stands for, of the leaf's shape."""
@@ -249,6 +255,7 @@ class Storage:
         """``x``'s codes and scales (reusing a rounding's when ``x`` is its result)."""
         for decoded, q in self._done:
             if x is decoded:
+                self._reused.append(True)
                 return q
         f = self.format
 
@@ -266,7 +273,7 @@ class Storage:
 
     def rounded(self, x: jax.Array) -> jax.Array:
         """``x`` as stored, decode(encode(x)), in ``x``'s dtype."""
-        q = self.encode(x)
+        q = self.encode(x) if self.known is None else self.known
         out = self.decode(q).astype(x.dtype)
         self._done.append((out, q))
         return out
@@ -316,7 +323,18 @@ def held(m: Any, g: Any, fmt: Any, *, signed: bool = True) -> Any:
             explicit_sharding(m.codes) or _replicated(sharding),  # type: ignore[arg-type]
             explicit_sharding(m.scales) or _replicated(sharding),  # type: ignore[arg-type]
         )
-    return Held(m, Storage(fmt, signed, tuple(jnp.shape(g)), sharding, codes_sharding, []))
+    storage = Storage(fmt, signed, tuple(jnp.shape(g)), sharding, codes_sharding, [])
+    hook = _HOOKS.get(id(m))
+    if isinstance(hook, list):  # chunked's first chunk: record how the step stores m
+        hook.append(storage)
+    elif hook is not None:  # chunked's second pass: the codes it stores are known
+        storage = dataclasses.replace(storage, known=hook)
+    return Held(m, storage)
+
+
+_HOOKS: dict[int, Any] = {}
+"""id of a :class:`QuantizedMoment` :func:`chunked` hands its step -> a list recording
+the :class:`Storage` :func:`held` makes of it, or the moment's new codes."""
 
 
 def _replicated(sharding: NamedSharding) -> NamedSharding:
@@ -432,13 +450,22 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
     :class:`QuantizedMoment`; otherwise ``fn(g, *leaves)`` itself.
 
     ``fn`` returns the update (``g``'s shape) and then the new state leaves, output k + 1
-    standing for ``leaves[k]`` (the same format); the loop writes each chunk's new codes,
-    scales and values in place into those leaves' buffers (donated: no copy). The first
-    chunk runs before the loop, so that what ``fn`` memoizes for one update
-    (:func:`jopt._core.dtypes.per_dtype`) is built outside it. The same values as the
-    flat step, codes included: every block lies in one chunk. Leaves sharded over
-    ``Explicit`` mesh axes, and any leaf or output that is not an array of ``g``'s
-    shape or a quantized moment of ``g``, run flat.
+    standing for ``leaves[k]`` (the same format). The loop writes each chunk's new codes,
+    scales and values in place into those leaves' buffers (donated: no copy); the first
+    chunk runs before it, so that what ``fn`` memoizes for one update
+    (:func:`jopt._core.dtypes.per_dtype`) is built outside the loop.
+
+    The update: when every leaf is a quantized moment that the step rounds once and
+    stores as rounded (Adam's m and v), the loop computes the new codes only, and a
+    second, flat pass runs ``fn`` with those codes known (its rounding decodes them, see
+    :class:`Storage`): the update is then elementwise in the new codes, with no
+    reduction, and XLA fuses it into whatever consumes it (``optax.apply_updates`` on the
+    donated parameters) instead of writing a fresh float32 buffer of the leaf. Otherwise
+    the loop writes the update too.
+
+    The same values as the flat step, codes included: every block lies in one chunk.
+    Leaves sharded over ``Explicit`` mesh axes, and any leaf or output that is not an
+    array of ``g``'s shape or a quantized moment of ``g``, run flat.
     """
     leaves = tuple(_as_moment(x) for x in leaves)
     plan = _chunk_plan(g, leaves)
@@ -447,8 +474,6 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
     size, chunk, blocks = plan
     flat_g = jnp.reshape(g, (size,))
     flat = tuple(x if isinstance(x, QuantizedMoment) else jnp.reshape(x, (size,)) for x in leaves)
-
-    n_state = 0  # the leaves fn returns new values of (set from its first chunk)
 
     def piece(x: Any, block: int, start: Any, length: int) -> Any:
         if isinstance(x, QuantizedMoment):
@@ -459,29 +484,34 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
             )
         return jax.lax.dynamic_slice_in_dim(x, start, length)
 
-    def step(start: Any, length: int, carry: tuple, scales: tuple) -> tuple[tuple, tuple]:
-        # carry: the update's buffer and the written leaves' buffers (codes or values),
-        # updated in place (each chunk is read before it is written); scales: the chunk's
-        # old scales of each written quantized leaf. Returns the carry and the new scales.
-        # (Scales travel apart from the carry: XLA copies a small carried buffer that
-        # fusions read and update in one iteration, every iteration.)
-        update, bufs = carry
-        args = []
-        for k, (x, b) in enumerate(zip(flat, blocks, strict=True)):
-            if k >= n_state:
-                args.append(piece(x, b, start, length))
-            elif isinstance(x, QuantizedMoment):
-                codes = jax.lax.dynamic_slice_in_dim(bufs[k], start // b, length // b)
-                args.append(QuantizedMoment(codes, scales[k]))
-            else:
-                args.append(jax.lax.dynamic_slice_in_dim(bufs[k], start, length))
-        new = fn(jax.lax.dynamic_slice_in_dim(flat_g, start, length), *args)
-        return land(start, (update, bufs), new)
+    # the first chunk: it fixes the outputs and records how the step stores each moment
+    first_args = [piece(x, b, 0, chunk) for x, b in zip(flat, blocks, strict=True)]
+    records: list[list[Storage]] = [[] for _ in leaves]
+    for x, record in zip(first_args, records, strict=True):
+        if isinstance(x, QuantizedMoment):
+            _HOOKS[id(x)] = record
+    try:
+        probe = fn(jax.lax.slice_in_dim(flat_g, 0, chunk), *first_args)
+    finally:
+        for x in first_args:
+            _HOOKS.pop(id(x), None)
+    if not _matches(probe, leaves, chunk, blocks):
+        return fn(g, *leaves)
+    n_state = len(probe) - 1
+    two_pass = n_state == len(leaves) and all(
+        isinstance(x, QuantizedMoment)
+        and len(record) == 1
+        and len(record[0]._done) == 1
+        and len(record[0]._reused) == 1
+        for x, record in zip(leaves, records, strict=True)
+    )
 
     def land(start: Any, carry: tuple, new: tuple) -> tuple[tuple, tuple]:
-        # fn's outputs on the chunk at start, written into the carry; and the new scales
+        # fn's outputs on the chunk at start written into the carry (the update's buffer,
+        # None in two passes, and the state buffers: codes or values); and the new scales
         update, bufs = carry
-        update = jax.lax.dynamic_update_slice_in_dim(update, new[0], start, 0)
+        if update is not None:
+            update = jax.lax.dynamic_update_slice_in_dim(update, new[0], start, 0)
         out_bufs, out_scales = [], []
         for k in range(n_state):
             value, b = new[k + 1], blocks[k]
@@ -494,25 +524,33 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
                 out_scales.append(None)
         return (update, tuple(out_bufs)), tuple(out_scales)
 
+    def step(start: Any, length: int, carry: tuple, scales: tuple) -> tuple[tuple, tuple]:
+        # scales: the chunk's old scales of each written quantized leaf. Each chunk is
+        # read before it is written, so the buffers are updated in place. (The scales
+        # travel apart from the carry: XLA copies a small carried buffer that fusions
+        # read and update in one iteration, every iteration.)
+        _, bufs = carry
+        args = []
+        for k, (x, b) in enumerate(zip(flat, blocks, strict=True)):
+            if k >= n_state:
+                args.append(piece(x, b, start, length))
+            elif isinstance(x, QuantizedMoment):
+                codes = jax.lax.dynamic_slice_in_dim(bufs[k], start // b, length // b)
+                args.append(QuantizedMoment(codes, scales[k]))
+            else:
+                args.append(jax.lax.dynamic_slice_in_dim(bufs[k], start, length))
+        new = fn(jax.lax.dynamic_slice_in_dim(flat_g, start, length), *args)
+        return land(start, carry, new)
+
     def old_scales(start: int, stop: int) -> tuple:
         return tuple(
             x.scales[start // b : stop // b] if isinstance(x, QuantizedMoment) else None
             for x, b in zip(flat[:n_state], blocks, strict=False)
         )
 
-    # the first chunk, outside the loop: it fixes the outputs, and what fn memoizes for
-    # the update is built in the enclosing trace
-    n_state = len(leaves)
-    probe = fn(
-        jax.lax.slice_in_dim(flat_g, 0, chunk),
-        *(piece(x, b, 0, chunk) for x, b in zip(flat, blocks, strict=True)),
-    )
-    if not _matches(probe, leaves, chunk, blocks):
-        return fn(g, *leaves)
-    n_state = len(probe) - 1
     bufs = tuple(x.codes if isinstance(x, QuantizedMoment) else x for x in flat[:n_state])
-    carry = (jnp.zeros((size,), probe[0].dtype), bufs)
-    carry, first = land(0, carry, probe)
+    update = None if two_pass else jnp.zeros((size,), probe[0].dtype)
+    carry, first = land(0, (update, bufs), probe)
     n_full = size // chunk
 
     def body(carry: tuple, xs: tuple) -> tuple[tuple, tuple]:
@@ -525,19 +563,29 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
     carry, middle = jax.lax.scan(body, carry, (jnp.arange(1, n_full), stacked))
     parts = [first, tuple(None if x is None else x.reshape(-1) for x in middle)]
     if size > n_full * chunk:
-        carry, last = step(
-            n_full * chunk, size - n_full * chunk, carry, old_scales(n_full * chunk, size)
-        )
+        tail = old_scales(n_full * chunk, size)
+        carry, last = step(n_full * chunk, size - n_full * chunk, carry, tail)
         parts.append(last)
     update, bufs = carry
-    outs: list[Any] = [jnp.reshape(update, jnp.shape(g))]
+    states: list[Any] = []
     for k in range(n_state):
         x = leaves[k]
         if isinstance(x, QuantizedMoment):
-            outs.append(QuantizedMoment(bufs[k], jnp.concatenate([p[k] for p in parts])))
+            states.append(QuantizedMoment(bufs[k], jnp.concatenate([p[k] for p in parts])))
         else:
-            outs.append(jnp.reshape(bufs[k], jnp.shape(x)))
-    return tuple(outs)
+            states.append(jnp.reshape(bufs[k], jnp.shape(x)))
+    if update is not None:
+        return (jnp.reshape(update, jnp.shape(g)), *states)
+    # the second pass: the update, flat, from the new codes
+    known = [QuantizedMoment(x.codes, x.scales) for x in leaves]
+    for x, new in zip(known, states, strict=True):
+        _HOOKS[id(x)] = new
+    try:
+        out = fn(g, *known)[0]
+    finally:
+        for x in known:
+            _HOOKS.pop(id(x), None)
+    return (out, *states)
 
 
 def _chunk_plan(g: Any, leaves: tuple[Any, ...]) -> tuple[int, int, tuple[int, ...]] | None:
