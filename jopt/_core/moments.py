@@ -464,8 +464,10 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
     the loop writes the update too.
 
     The same values as the flat step, codes included: every block lies in one chunk.
-    Leaves sharded over ``Explicit`` mesh axes, and any leaf or output that is not an
-    array of ``g``'s shape or a quantized moment of ``g``, run flat.
+    Only on XLA:CPU, which does not fuse the per-block absmax with the math that makes
+    the moment (other backends run flat). Under a mesh context, with leaves sharded over
+    ``Explicit`` mesh axes, and for any leaf or output that is not an array of ``g``'s
+    shape or a quantized moment of ``g``, the step runs flat.
     """
     leaves = tuple(_as_moment(x) for x in leaves)
     plan = _chunk_plan(g, leaves)
@@ -516,8 +518,8 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
         for k in range(n_state):
             value, b = new[k + 1], blocks[k]
             if isinstance(value, QuantizedMoment):
-                at = start // b
-                out_bufs.append(jax.lax.dynamic_update_slice_in_dim(bufs[k], value.codes, at, 0))
+                at, codes = start // b, _as_bytes(value.codes)
+                out_bufs.append(jax.lax.dynamic_update_slice_in_dim(bufs[k], codes, at, 0))
                 out_scales.append(value.scales)
             else:
                 out_bufs.append(jax.lax.dynamic_update_slice_in_dim(bufs[k], value, start, 0))
@@ -536,6 +538,7 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
                 args.append(piece(x, b, start, length))
             elif isinstance(x, QuantizedMoment):
                 codes = jax.lax.dynamic_slice_in_dim(bufs[k], start // b, length // b)
+                codes = jax.lax.bitcast_convert_type(codes, x.codes.dtype)
                 args.append(QuantizedMoment(codes, scales[k]))
             else:
                 args.append(jax.lax.dynamic_slice_in_dim(bufs[k], start, length))
@@ -548,7 +551,9 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
             for x, b in zip(flat[:n_state], blocks, strict=False)
         )
 
-    bufs = tuple(x.codes if isinstance(x, QuantizedMoment) else x for x in flat[:n_state])
+    bufs = tuple(
+        _as_bytes(x.codes) if isinstance(x, QuantizedMoment) else x for x in flat[:n_state]
+    )
     update = None if two_pass else jnp.zeros((size,), probe[0].dtype)
     carry, first = land(0, (update, bufs), probe)
     n_full = size // chunk
@@ -571,7 +576,8 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
     for k in range(n_state):
         x = leaves[k]
         if isinstance(x, QuantizedMoment):
-            states.append(QuantizedMoment(bufs[k], jnp.concatenate([p[k] for p in parts])))
+            codes = jax.lax.bitcast_convert_type(bufs[k], x.codes.dtype)
+            states.append(QuantizedMoment(codes, jnp.concatenate([p[k] for p in parts])))
         else:
             states.append(jnp.reshape(bufs[k], jnp.shape(x)))
     if update is not None:
@@ -588,12 +594,22 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
     return (out, *states)
 
 
+def _as_bytes(codes: jax.Array) -> jax.Array:
+    # codes as uint8 in the loop: XLA:CPU updates a slice of a float8 buffer by converting
+    # the whole buffer to float16 and back, every iteration
+    return jax.lax.bitcast_convert_type(codes, jnp.uint8)
+
+
 def _chunk_plan(g: Any, leaves: tuple[Any, ...]) -> tuple[int, int, tuple[int, ...]] | None:
     # (size, chunk, the block of each leaf: 1 for an array) or None: run flat
     if not any(isinstance(x, QuantizedMoment) for x in leaves):
         return None
     shape = jnp.shape(g)
     size = math.prod(shape)
+    # XLA:CPU only (other backends fuse the reduction with its producer, and a loop
+    # costs them a launch per chunk), and not on a mesh (a chunk would cut across shards)
+    if jax.default_backend() != "cpu" or not jax.sharding.get_abstract_mesh().empty:
+        return None
     if explicit_sharding(g) is not None:
         return None
     blocks = []
