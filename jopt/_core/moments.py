@@ -23,7 +23,11 @@ So one step decodes, computes in float32 and requantizes, inside the one jitted 
 of whole blocks, each chunk's codes and scales updated in place: XLA:CPU materializes the
 new moment in float32 for the per-block absmax and does not fuse across the reduction, so
 the flat step writes and reads several float32 copies of the leaf (fresh buffers, page
-faults) where the loop keeps one chunk's temporaries in cache. The codes are the same.
+faults) where the loop keeps one chunk's temporaries in cache. When the step stores
+each moment as it rounded it (Adam's m and v), the loop writes only the new codes and a
+second, flat pass computes the update from them (no reduction left, so XLA fuses it into
+``optax.apply_updates``). The codes are the same. On XLA:CPU only; the primitives whose
+step is elementwise ask for it with ``map_leaves(..., elementwise=True)``.
 
 >>> import jax.numpy as jnp, jopt
 >>> tx = jopt.adam(1e-3, mu_dtype=jopt.quantized("int8"), nu_dtype=jopt.quantized("int8"))
