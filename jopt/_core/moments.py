@@ -43,7 +43,7 @@ import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, cast
 
 import jax
 import jax.core
@@ -275,6 +275,10 @@ class Storage:
         auto: Any = jax.sharding.auto_axes(run, out_sharding=self.codes_sharding)
         return auto(x)
 
+    def stored_as_rounded(self) -> bool:
+        """Whether this step rounded the moment once and stored that rounding."""
+        return len(self._done) == 1 and len(self._reused) == 1
+
     def rounded(self, x: jax.Array) -> jax.Array:
         """``x`` as stored, decode(encode(x)), in ``x``'s dtype."""
         q = self.encode(x) if self.known is None else self.known
@@ -505,14 +509,13 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
         return fn(g, *leaves)
     n_state = len(probe) - 1
     two_pass = n_state == len(leaves) and all(
-        isinstance(x, QuantizedMoment)
-        and len(record) == 1
-        and len(record[0]._done) == 1
-        and len(record[0]._reused) == 1
+        isinstance(x, QuantizedMoment) and len(record) == 1 and record[0].stored_as_rounded()
         for x, record in zip(leaves, records, strict=True)
     )
 
-    def land(start: Any, carry: tuple, new: tuple) -> tuple[tuple, tuple]:
+    def land(
+        start: Any, carry: tuple[Any, ...], new: tuple[Any, ...]
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         # fn's outputs on the chunk at start written into the carry (the update's buffer,
         # None in two passes, and the state buffers: codes or values); and the new scales
         update, bufs = carry
@@ -530,7 +533,9 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
                 out_scales.append(None)
         return (update, tuple(out_bufs)), tuple(out_scales)
 
-    def step(start: Any, length: int, carry: tuple, scales: tuple) -> tuple[tuple, tuple]:
+    def step(
+        start: Any, length: int, carry: tuple[Any, ...], scales: tuple[Any, ...]
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         # scales: the chunk's old scales of each written quantized leaf. Each chunk is
         # read before it is written, so the buffers are updated in place. (The scales
         # travel apart from the carry: XLA copies a small carried buffer that fusions
@@ -549,7 +554,7 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
         new = fn(jax.lax.dynamic_slice_in_dim(flat_g, start, length), *args)
         return land(start, carry, new)
 
-    def old_scales(start: int, stop: int) -> tuple:
+    def old_scales(start: int, stop: int) -> tuple[Any, ...]:
         return tuple(
             x.scales[start // b : stop // b] if isinstance(x, QuantizedMoment) else None
             for x, b in zip(flat[:n_state], blocks, strict=False)
@@ -562,7 +567,9 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
     carry, first = land(0, (update, bufs), probe)
     n_full = size // chunk
 
-    def body(carry: tuple, xs: tuple) -> tuple[tuple, tuple]:
+    def body(
+        carry: tuple[Any, ...], xs: tuple[Any, ...]
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         i, scales = xs
         return step(i * chunk, chunk, carry, scales)
 
@@ -581,7 +588,9 @@ def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[A
         x = leaves[k]
         if isinstance(x, QuantizedMoment):
             codes = jax.lax.bitcast_convert_type(bufs[k], x.codes.dtype)
-            states.append(QuantizedMoment(codes, jnp.concatenate([p[k] for p in parts])))
+            states.append(
+                QuantizedMoment(codes, jnp.concatenate([cast(jax.Array, p[k]) for p in parts]))
+            )
         else:
             states.append(jnp.reshape(bufs[k], jnp.shape(x)))
     if update is not None:
