@@ -19,6 +19,16 @@ The one home of the storage rule every primitive with moments follows:
 
 So one step decodes, computes in float32 and requantizes, inside the one jitted update.
 
+:func:`chunked` runs an elementwise step on a large quantized leaf in a loop over chunks
+of whole blocks, each chunk's codes and scales updated in place: XLA:CPU materializes the
+new moment in float32 for the per-block absmax and does not fuse across the reduction, so
+the flat step writes and reads several float32 copies of the leaf (fresh buffers, page
+faults) where the loop keeps one chunk's temporaries in cache. When the step stores
+each moment as it rounded it (Adam's m and v), the loop writes only the new codes and a
+second, flat pass computes the update from them (no reduction left, so XLA fuses it into
+``optax.apply_updates``). The codes are the same. On XLA:CPU only; the primitives whose
+step is elementwise ask for it with ``map_leaves(..., elementwise=True)``.
+
 >>> import jax.numpy as jnp, jopt
 >>> tx = jopt.adam(1e-3, mu_dtype=jopt.quantized("int8"), nu_dtype=jopt.quantized("int8"))
 >>> state = tx.init({"w": jnp.zeros((64, 64)), "b": jnp.zeros(8)})
@@ -28,10 +38,12 @@ So one step decodes, computes in float32 and requantizes, inside the one jitted 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, cast
 
 import jax
 import jax.core
@@ -222,6 +234,11 @@ class Storage:
     # The (decoded, codes) pairs of the roundings done in this step, so that storing a
     # value just rounded reuses its codes.
     _done: list[tuple[jax.Array, QuantizedMoment]]
+    # The codes this step stores, when already known (the second pass of :func:`chunked`):
+    # rounding then decodes them instead of encoding its argument.
+    known: QuantizedMoment | None = None
+    # How many stores reused a rounding's codes (checked by :func:`chunked`).
+    _reused: list[bool] = dataclasses.field(default_factory=list)
 
     def decode(self, q: QuantizedMoment) -> jax.Array:
         """The float32 values ``q`` stands for, of the leaf's shape."""
@@ -242,6 +259,7 @@ class Storage:
         """``x``'s codes and scales (reusing a rounding's when ``x`` is its result)."""
         for decoded, q in self._done:
             if x is decoded:
+                self._reused.append(True)
                 return q
         f = self.format
 
@@ -257,9 +275,13 @@ class Storage:
         auto: Any = jax.sharding.auto_axes(run, out_sharding=self.codes_sharding)
         return auto(x)
 
+    def stored_as_rounded(self) -> bool:
+        """Whether this step rounded the moment once and stored that rounding."""
+        return len(self._done) == 1 and len(self._reused) == 1
+
     def rounded(self, x: jax.Array) -> jax.Array:
         """``x`` as stored, decode(encode(x)), in ``x``'s dtype."""
-        q = self.encode(x)
+        q = self.encode(x) if self.known is None else self.known
         out = self.decode(q).astype(x.dtype)
         self._done.append((out, q))
         return out
@@ -309,7 +331,18 @@ def held(m: Any, g: Any, fmt: Any, *, signed: bool = True) -> Any:
             explicit_sharding(m.codes) or _replicated(sharding),  # type: ignore[arg-type]
             explicit_sharding(m.scales) or _replicated(sharding),  # type: ignore[arg-type]
         )
-    return Held(m, Storage(fmt, signed, tuple(jnp.shape(g)), sharding, codes_sharding, []))
+    storage = Storage(fmt, signed, tuple(jnp.shape(g)), sharding, codes_sharding, [])
+    hook = _HOOKS.get(id(m))
+    if isinstance(hook, list):  # chunked's first chunk: record how the step stores m
+        hook.append(storage)
+    elif hook is not None:  # chunked's second pass: the codes it stores are known
+        storage = dataclasses.replace(storage, known=hook)
+    return Held(m, storage)
+
+
+_HOOKS: dict[int, Any] = {}
+"""id of a :class:`QuantizedMoment` :func:`chunked` hands its step -> a list recording
+the :class:`Storage` :func:`held` makes of it, or the moment's new codes."""
 
 
 def _replicated(sharding: NamedSharding) -> NamedSharding:
@@ -403,3 +436,240 @@ class StateFormat(Dtype):
 def state_format() -> StateFormat:
     """``None``, a floating-point dtype or a :func:`jopt.quantized` format."""
     return StateFormat()
+
+
+# ------------------------------------------------------------------- chunked steps
+
+CHUNK = 1 << 16
+"""Elements per chunk of :func:`chunked` (rounded down to whole blocks of every moment):
+a chunk's float32 temporaries, 256 KiB each, stay in the cache."""
+
+
+def _as_moment(x: Any) -> Any:
+    if isinstance(x, Mapping) and set(x) == set(QuantizedMoment._fields):
+        return QuantizedMoment(x["codes"], x["scales"])  # as flax.nnx.Optimizer hands it
+    return x
+
+
+def chunked(fn: Callable[..., tuple[Any, ...]], g: Any, *leaves: Any) -> tuple[Any, ...]:
+    """``fn(g, *leaves)`` for an *elementwise* step ``fn`` (element i of each output
+    depends only on element i of ``g`` and of each leaf, and each quantized moment's
+    block), run over chunks of :data:`CHUNK` elements in a loop when a leaf is a large
+    :class:`QuantizedMoment`; otherwise ``fn(g, *leaves)`` itself.
+
+    ``fn`` returns the update (``g``'s shape) and then the new state leaves, output k + 1
+    standing for ``leaves[k]`` (the same format). The loop writes each chunk's new codes,
+    scales and values in place into those leaves' buffers (donated: no copy); the first
+    chunk runs before it, so that what ``fn`` memoizes for one update
+    (:func:`jopt._core.dtypes.per_dtype`) is built outside the loop.
+
+    The update: when every leaf is a quantized moment that the step rounds once and
+    stores as rounded (Adam's m and v), the loop computes the new codes only, and a
+    second, flat pass runs ``fn`` with those codes known (its rounding decodes them, see
+    :class:`Storage`): the update is then elementwise in the new codes, with no
+    reduction, and XLA fuses it into whatever consumes it (``optax.apply_updates`` on the
+    donated parameters) instead of writing a fresh float32 buffer of the leaf. Otherwise
+    the loop writes the update too.
+
+    The same values as the flat step, codes included: every block lies in one chunk.
+    Only on XLA:CPU, which does not fuse the per-block absmax with the math that makes
+    the moment (other backends run flat). Under a mesh context, with leaves sharded over
+    ``Explicit`` mesh axes, and for any leaf or output that is not an array of ``g``'s
+    shape or a quantized moment of ``g``, the step runs flat.
+    """
+    leaves = tuple(_as_moment(x) for x in leaves)
+    plan = _chunk_plan(g, leaves)
+    if plan is None:
+        return fn(g, *leaves)
+    size, chunk, blocks = plan
+    flat_g = jnp.reshape(g, (size,))
+    flat = tuple(x if isinstance(x, QuantizedMoment) else jnp.reshape(x, (size,)) for x in leaves)
+
+    def piece(x: Any, block: int, start: Any, length: int) -> Any:
+        if isinstance(x, QuantizedMoment):
+            at, n = start // block, length // block
+            return QuantizedMoment(
+                jax.lax.dynamic_slice_in_dim(x.codes, at, n),
+                jax.lax.dynamic_slice_in_dim(x.scales, at, n),
+            )
+        return jax.lax.dynamic_slice_in_dim(x, start, length)
+
+    # the first chunk: it fixes the outputs and records how the step stores each moment
+    first_args = [piece(x, b, 0, chunk) for x, b in zip(flat, blocks, strict=True)]
+    records: list[list[Storage]] = [[] for _ in leaves]
+    for x, record in zip(first_args, records, strict=True):
+        if isinstance(x, QuantizedMoment):
+            _HOOKS[id(x)] = record
+    try:
+        probe = fn(jax.lax.slice_in_dim(flat_g, 0, chunk), *first_args)
+    finally:
+        for x in first_args:
+            _HOOKS.pop(id(x), None)
+    if not _matches(probe, leaves, chunk, blocks):
+        return fn(g, *leaves)
+    n_state = len(probe) - 1
+    two_pass = n_state == len(leaves) and all(
+        isinstance(x, QuantizedMoment) and len(record) == 1 and record[0].stored_as_rounded()
+        for x, record in zip(leaves, records, strict=True)
+    )
+
+    def land(
+        start: Any, carry: tuple[Any, ...], new: tuple[Any, ...]
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        # fn's outputs on the chunk at start written into the carry (the update's buffer,
+        # None in two passes, and the state buffers: codes or values); and the new scales
+        update, bufs = carry
+        if update is not None:
+            update = jax.lax.dynamic_update_slice_in_dim(update, new[0], start, 0)
+        out_bufs, out_scales = [], []
+        for k in range(n_state):
+            value, b = new[k + 1], blocks[k]
+            if isinstance(value, QuantizedMoment):
+                at, codes = start // b, _as_bytes(value.codes)
+                out_bufs.append(jax.lax.dynamic_update_slice_in_dim(bufs[k], codes, at, 0))
+                out_scales.append(value.scales)
+            else:
+                out_bufs.append(jax.lax.dynamic_update_slice_in_dim(bufs[k], value, start, 0))
+                out_scales.append(None)
+        return (update, tuple(out_bufs)), tuple(out_scales)
+
+    def step(
+        start: Any, length: int, carry: tuple[Any, ...], scales: tuple[Any, ...]
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        # scales: the chunk's old scales of each written quantized leaf. Each chunk is
+        # read before it is written, so the buffers are updated in place. (The scales
+        # travel apart from the carry: XLA copies a small carried buffer that fusions
+        # read and update in one iteration, every iteration.)
+        _, bufs = carry
+        args = []
+        for k, (x, b) in enumerate(zip(flat, blocks, strict=True)):
+            if k >= n_state:
+                args.append(piece(x, b, start, length))
+            elif isinstance(x, QuantizedMoment):
+                codes = jax.lax.dynamic_slice_in_dim(bufs[k], start // b, length // b)
+                codes = jax.lax.bitcast_convert_type(codes, x.codes.dtype)
+                args.append(QuantizedMoment(codes, scales[k]))
+            else:
+                args.append(jax.lax.dynamic_slice_in_dim(bufs[k], start, length))
+        new = fn(jax.lax.dynamic_slice_in_dim(flat_g, start, length), *args)
+        return land(start, carry, new)
+
+    def old_scales(start: int, stop: int) -> tuple[Any, ...]:
+        return tuple(
+            x.scales[start // b : stop // b] if isinstance(x, QuantizedMoment) else None
+            for x, b in zip(flat[:n_state], blocks, strict=False)
+        )
+
+    bufs = tuple(
+        _as_bytes(x.codes) if isinstance(x, QuantizedMoment) else x for x in flat[:n_state]
+    )
+    update = None if two_pass else jnp.zeros((size,), probe[0].dtype)
+    carry, first = land(0, (update, bufs), probe)
+    n_full = size // chunk
+
+    def body(
+        carry: tuple[Any, ...], xs: tuple[Any, ...]
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        i, scales = xs
+        return step(i * chunk, chunk, carry, scales)
+
+    stacked = tuple(
+        None if x is None else x.reshape(n_full - 1, -1) for x in old_scales(chunk, n_full * chunk)
+    )
+    carry, middle = jax.lax.scan(body, carry, (jnp.arange(1, n_full), stacked))
+    parts = [first, tuple(None if x is None else x.reshape(-1) for x in middle)]
+    if size > n_full * chunk:
+        tail = old_scales(n_full * chunk, size)
+        carry, last = step(n_full * chunk, size - n_full * chunk, carry, tail)
+        parts.append(last)
+    update, bufs = carry
+    states: list[Any] = []
+    for k in range(n_state):
+        x = leaves[k]
+        if isinstance(x, QuantizedMoment):
+            codes = jax.lax.bitcast_convert_type(bufs[k], x.codes.dtype)
+            states.append(
+                QuantizedMoment(codes, jnp.concatenate([cast(jax.Array, p[k]) for p in parts]))
+            )
+        else:
+            states.append(jnp.reshape(bufs[k], jnp.shape(x)))
+    if update is not None:
+        return (jnp.reshape(update, jnp.shape(g)), *states)
+    # the second pass: the update, flat, from the new codes
+    known = [QuantizedMoment(x.codes, x.scales) for x in leaves]
+    for x, new in zip(known, states, strict=True):
+        _HOOKS[id(x)] = new
+    try:
+        out = fn(g, *known)[0]
+    finally:
+        for x in known:
+            _HOOKS.pop(id(x), None)
+    return (out, *states)
+
+
+def _as_bytes(codes: jax.Array) -> jax.Array:
+    # codes as uint8 in the loop: XLA:CPU updates a slice of a float8 buffer by converting
+    # the whole buffer to float16 and back, every iteration
+    return jax.lax.bitcast_convert_type(codes, jnp.uint8)
+
+
+def _chunk_plan(g: Any, leaves: tuple[Any, ...]) -> tuple[int, int, tuple[int, ...]] | None:
+    # (size, chunk, the block of each leaf: 1 for an array) or None: run flat
+    if not any(isinstance(x, QuantizedMoment) for x in leaves):
+        return None
+    shape = jnp.shape(g)
+    size = math.prod(shape)
+    # XLA:CPU only (other backends fuse the reduction with its producer, and a loop
+    # costs them a launch per chunk), and not on a mesh (a chunk would cut across shards)
+    if jax.default_backend() != "cpu" or not jax.sharding.get_abstract_mesh().empty:
+        return None
+    if explicit_sharding(g) is not None:
+        return None
+    blocks = []
+    for x in leaves:
+        if isinstance(x, QuantizedMoment):
+            n_blocks = jnp.shape(x.scales)[0] if jnp.ndim(x.scales) == 1 else 0
+            if (
+                not n_blocks
+                or size % n_blocks
+                or jnp.ndim(x.codes) != 2
+                or jnp.shape(x.codes)[0] != n_blocks
+                or explicit_sharding(x.codes) is not None
+                or explicit_sharding(x.scales) is not None
+            ):
+                return None
+            blocks.append(size // n_blocks)
+        elif isinstance(x, jax.Array) and jnp.shape(x) == shape:
+            if explicit_sharding(x) is not None:
+                return None
+            blocks.append(1)
+        else:
+            return None
+    unit = functools.reduce(math.lcm, blocks, 1)
+    chunk = max(unit, CHUNK // unit * unit)
+    if size < 2 * chunk:
+        return None
+    return size, chunk, tuple(blocks)
+
+
+def _matches(out: Any, leaves: tuple[Any, ...], chunk: int, blocks: tuple[int, ...]) -> bool:
+    # fn's outputs on one chunk are an update of the chunk's shape and new state leaves
+    # in their leaves' formats
+    if not isinstance(out, tuple) or len(out) - 1 > len(leaves) or not out:
+        return False
+    if not isinstance(out[0], jax.Array) or jnp.shape(out[0]) != (chunk,):
+        return False
+    for new, old, b in zip(out[1:], leaves, blocks, strict=False):
+        if isinstance(old, QuantizedMoment):
+            if not isinstance(new, QuantizedMoment):
+                return False
+            want = (chunk // b, jnp.shape(old.codes)[1])
+            if jnp.shape(new.codes) != want or new.codes.dtype != old.codes.dtype:
+                return False
+            if jnp.shape(new.scales) != (chunk // b,) or new.scales.dtype != old.scales.dtype:
+                return False
+        elif not (
+            isinstance(new, jax.Array) and jnp.shape(new) == (chunk,) and new.dtype == old.dtype
+        ):
+            return False
+    return True

@@ -13,7 +13,11 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 
 def map_leaves(
-    fn: Callable[..., tuple[Any, ...]], num_outputs: int, updates: Any, *trees: Any
+    fn: Callable[..., tuple[Any, ...]],
+    num_outputs: int,
+    updates: Any,
+    *trees: Any,
+    elementwise: bool = False,
 ) -> tuple[Any, ...]:
     """Applies ``fn(g, *leaves) -> tuple`` leaf-wise and returns ``num_outputs`` trees.
 
@@ -26,7 +30,17 @@ def map_leaves(
     sharding (the gradient and every other leaf of its shape resharded to it, so each
     device updates its own slice) and the update is resharded back to the gradient's
     (an all-gather). ``Auto`` axes leave that to XLA.
+
+    ``elementwise=True`` declares that ``fn`` is elementwise (output element i depends
+    on element i of its inputs, and on the block of a quantized moment) and that output
+    k + 1 is the new value of ``trees[k]``: a leaf with a large quantized moment then runs
+    in a loop over chunks (:func:`jopt._core.moments.chunked`).
     """
+    if elementwise:
+        from jopt._core.moments import chunked  # noqa: PLC0415 (moments imports this module)
+
+        plain = fn
+        fn = lambda g, *leaves: chunked(plain, g, *leaves)  # noqa: E731
 
     def run(g, *leaves):
         have = _explicit(g)

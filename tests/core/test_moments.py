@@ -22,7 +22,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import jopt
-from jopt._core import quantize
+from jopt._core import moments, quantize
 from jopt._core.moments import QuantizedMoment, is_quantized, nbytes
 
 KINDS = ("int8", "int4", "fp8")
@@ -552,3 +552,68 @@ def test_a_zero1_step_on_the_mesh_gives_the_single_device_numbers():
     codes = s2[0].mu["w"].codes
     assert {x.data.shape for x in codes.addressable_shards} == {(4, 256)}  # 32 blocks / 8
     assert_same((p2, s2), (p, s), "ZeRO-1 on the mesh")
+
+
+# ---------------------------------------------------------------------- chunked steps
+#
+# A large quantized leaf steps in a loop over chunks of whole blocks (jopt._core.moments.
+# chunked; 65,536 elements a chunk). With chunks of 192 elements (3 blocks of 64) the
+# (16, 64) leaf w runs in 5 chunks and a tail of one block: the same tests as above.
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(moments, "CHUNK", 192)
+
+
+@pytest.mark.parametrize("name", sorted(set(FAMILIES) - {"muon", "adagrad"}))  # elementwise
+def test_a_chunked_step_is_the_float32_step_on_the_stored_moments(name, small_chunks):
+    test_a_step_is_the_float32_step_on_the_stored_moments(name)
+
+
+@pytest.mark.parametrize("kind", ["int4", "fp8"])
+def test_a_chunked_step_of_the_other_kinds(kind, small_chunks):
+    test_the_other_kinds_step_as_int8_does(kind)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True], ids=["adam", "amsgrad"])
+def test_a_chunked_adam_in_numpy(amsgrad, small_chunks):
+    test_adam_in_numpy_with_the_moments_as_stored(amsgrad)
+
+
+def test_a_chunked_adadelta_in_numpy(small_chunks):
+    test_adadelta_in_numpy_with_the_averages_as_stored()
+
+
+def test_a_chunked_donated_step_copies_nothing(small_chunks):
+    test_a_donated_jitted_step_copies_nothing_and_warns_nothing()
+
+
+def test_a_chunked_vmap(small_chunks):
+    test_vmap_over_learning_rates()
+
+
+def _loop_outputs(tx, params, g):
+    """The shapes and dtypes of the outputs of each loop in tx's update."""
+    state = tx.init(params)
+    jaxpr = jax.make_jaxpr(lambda g, s: tx.update(g, s, params))(g, state)
+    out = []
+    for eqn in jaxpr.jaxpr.eqns:
+        if eqn.primitive.name == "scan":
+            out += [(tuple(v.aval.shape), v.aval.dtype) for v in eqn.outvars]
+    return out
+
+
+def test_which_steps_run_in_chunks_and_how(small_chunks):
+    params, g = tree(), grad_seq(1)[0]
+    q = SMALL["int8"]
+    # Adam's m and v are stored as rounded: the loop writes codes and scales only, and
+    # the update is computed flat from the new codes (fused into apply_updates)
+    outs = _loop_outputs(jopt.adam(0.1, mu_dtype=q, nu_dtype=q), params, g)
+    assert outs and ((1024,), jnp.float32) not in outs
+    # a bfloat16 v: the loop writes the update too
+    outs = _loop_outputs(jopt.adam(0.1, mu_dtype=q, nu_dtype=jnp.bfloat16), params, g)
+    assert ((1024,), jnp.float32) in outs and ((1024,), jnp.bfloat16) in outs
+    # float moments, and a step that is not elementwise (Muon's), run flat
+    assert not _loop_outputs(jopt.adam(0.1), params, g)
+    assert not _loop_outputs(jopt.muon(0.02, mu_dtype=q), params, g)

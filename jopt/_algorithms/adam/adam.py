@@ -214,9 +214,11 @@ def adam_moments(
             return new if v_max is None else (*new, write(v_used, v_max))
 
         if amsgrad:
-            out, mu, nu, nu_max = map_leaves(step, 4, updates, state.mu, state.nu, state.nu_max)
+            out, mu, nu, nu_max = map_leaves(
+                step, 4, updates, state.mu, state.nu, state.nu_max, elementwise=True
+            )
             return out, ScaleByAmsgradState(count, mu, nu, nu_max)
-        out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu)
+        out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu, elementwise=True)
         return out, ScaleByAdamState(count, mu, nu)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

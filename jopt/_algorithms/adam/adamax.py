@@ -101,7 +101,7 @@ def scale_by_adamax(
             out = m_new / (s.bias1 * denom.astype(dt))
             return out.astype(g.dtype), write(m_new, m), write(u_new, u)
 
-        out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu)
+        out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu, elementwise=True)
         return out, ScaleByAdamaxState(count, mu, nu)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -114,7 +114,7 @@ def scale_by_nadam(
             out = (c_g * gw + c_m * m_new) / denom
             return out.astype(g.dtype), write(m_new, m), write(v_new, v)
 
-        out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu)
+        out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu, elementwise=True)
         mu_product = product.astype(state.mu_product.dtype)
         return out, ScaleByNadamState(count, mu_product, mu, nu)
 

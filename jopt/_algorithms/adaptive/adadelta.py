@@ -89,7 +89,7 @@ def scale_by_adadelta(
             e_x_new = ema(r, rest, e_x, abs_sq(delta))
             return delta.astype(g.dtype), write(e_g_new, e_g), write(e_x_new, e_x)
 
-        out, e_g, e_x = map_leaves(step, 3, updates, state.e_g, state.e_x)
+        out, e_g, e_x = map_leaves(step, 3, updates, state.e_g, state.e_x, elementwise=True)
         return out, ScaleByAdadeltaState(e_g, e_x)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

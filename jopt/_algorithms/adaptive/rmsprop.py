@@ -102,9 +102,9 @@ def _scale_by_rms(
             return out.astype(g.dtype), write(v_new, v), write(m_new, m)
 
         if centered:
-            out, nu, mu = map_leaves(step, 3, updates, state.nu, state.mu)
+            out, nu, mu = map_leaves(step, 3, updates, state.nu, state.mu, elementwise=True)
             return out, ScaleByStddevState(mu, nu)
-        out, nu = map_leaves(step, 2, updates, state.nu)
+        out, nu = map_leaves(step, 2, updates, state.nu, elementwise=True)
         return out, ScaleByRmsState(nu)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

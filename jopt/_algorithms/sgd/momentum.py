@@ -63,7 +63,7 @@ def _scale_by_ema(
             out = b * m_new + one_minus_b * gw if nesterov else m_new
             return out.astype(g.dtype), write(m_new, m)
 
-        out, mu = map_leaves(step, 2, updates, state.mu)
+        out, mu = map_leaves(step, 2, updates, state.mu, elementwise=True)
         return out, ScaleByMomentumState(mu=mu)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

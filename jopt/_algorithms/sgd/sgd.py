@@ -193,7 +193,7 @@ def scale_by_trace(
             out = gw + mu * b_new if nesterov else b_new
             return out.astype(g.dtype), write(b_new, b)
 
-        out, trace = map_leaves(step, 2, updates, state.trace)
+        out, trace = map_leaves(step, 2, updates, state.trace, elementwise=True)
         return out, next_trace(state, trace)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -103,7 +103,7 @@ def scale_by_lion(
             m_new = ema(s.b2, s.rest2, m, gw)
             return direction.astype(g.dtype), write(m_new, m)
 
-        out, mu = map_leaves(step, 2, updates, state.mu)
+        out, mu = map_leaves(step, 2, updates, state.mu, elementwise=True)
         return out, ScaleByLionState(mu=mu)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
