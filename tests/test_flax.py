@@ -65,3 +65,33 @@ def test_linen_train_state_steps_like_the_bare_transform():
     u, _ = tx.update(grads, tx.init(params), params)
     jopt.testing.assert_trees_close(state.params, optax.apply_updates(params, u))
     assert int(state.step) == 1
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: jopt.adafactor(1e-2)],
+    ids=["adafactor-factored"],
+)
+def test_nnx_optimizer_keeps_a_leafs_namedtuple_state(make):
+    # nnx.Optimizer hands a per-parameter NamedTuple (FactoredSecondMoment)
+    # back as an nnx.State mapping; the next update takes it, and the
+    # steps are the bare transform's.
+    x, y = digits()
+    model = MLP(nnx.Rngs(0))
+    tx = make()
+    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    state = tx.init(params)
+    opt = nnx.Optimizer(model, tx, wrt=nnx.Param)
+
+    def loss(m):
+        return xent(m(x[:64]), y[:64])
+
+    for _ in range(3):
+        grads = nnx.grad(loss)(model)
+        pure = nnx.to_pure_dict(grads)
+        updates, state = tx.update(pure, state, params)
+        params = optax.apply_updates(params, updates)
+        opt.update(model, grads)
+    got = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(params), strict=True):
+        assert jnp.array_equal(a, b)

@@ -13,6 +13,7 @@ The one home of:
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 import jax
@@ -125,6 +126,40 @@ def check_tree(updates: Any, reference: Any, what: str = "the optimizer state") 
             "Pass gradients with the same structure as the params given to init()."
         )
     check_shapes(updates, reference, what)
+
+
+def leaf_states(updates: Any, tree: Any, cls: Any) -> Any:
+    """``tree`` with each of its subtrees at a leaf of ``updates`` that holds exactly
+    ``cls``'s fields as a mapping turned back into a ``cls`` (a NamedTuple).
+
+    ``flax.nnx.Optimizer`` keeps the state in variables, and a NamedTuple that is one
+    parameter's state (a :class:`jopt.FactoredSecondMoment`) comes back from them as an
+    ``nnx.State`` mapping of its fields. Only positions where ``updates`` has a leaf are
+    looked at, so a parameter tree's own dicts are never taken for one. A ``tree`` that
+    does not flatten up to ``updates`` is returned as it is (:func:`check_tree` reports it).
+
+    >>> import jax.numpy as jnp, jopt
+    >>> from jopt._core.state import leaf_states
+    >>> tree = {"w": {"row": jnp.zeros(2), "col": jnp.zeros(3)}}
+    >>> type(leaf_states({"w": jnp.zeros((2, 3))}, tree, jopt.FactoredSecondMoment)["w"])
+    <class 'jopt._algorithms.matrix.adafactor.FactoredSecondMoment'>
+    """
+    structure = jax.tree.structure(updates)
+    try:
+        parts = structure.flatten_up_to(tree)
+    except (ValueError, TypeError):
+        return tree
+    fields = set(cls._fields)
+
+    def restored(x: Any) -> Any:
+        if isinstance(x, Mapping) and not isinstance(x, cls) and set(x) == fields:
+            return cls(**{k: x[k] for k in cls._fields})
+        return x
+
+    new = [restored(x) for x in parts]
+    if all(a is b for a, b in zip(new, parts, strict=True)):
+        return tree
+    return structure.unflatten(new)
 
 
 def check_shapes(updates: Any, reference: Any, what: str = "the optimizer state") -> None:

@@ -23,6 +23,7 @@ from jopt._core.state import (
     check_update_params,
     evaluate,
     increment,
+    leaf_states,
     requested,
     zero_count,
     zeros_placed_like,
@@ -189,7 +190,8 @@ def scale_by_adafactor(
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         check_update_params(updates, params, "(the step is scaled by their RMS)")
-        check_tree(updates, jax.tree.map(_like_param, state.nu, is_leaf=_is_factored))
+        nu_tree = leaf_states(updates, state.nu, FactoredSecondMoment)  # nnx's mapping
+        check_tree(updates, jax.tree.map(_like_param, nu_tree, is_leaf=_is_factored))
         count = increment(state.count)
 
         @per_dtype  # scalars once per dtype, not per leaf
@@ -218,14 +220,20 @@ def scale_by_adafactor(
                 v = ema(s.decay, s.rest, nu, g2)
                 new = v.astype(nu.dtype)
             if eps_clamp:
-                v = jnp.maximum(v, e1 * e1)
-            u = gw / jnp.sqrt(v).astype(dt)
+                u = gw / jnp.sqrt(jnp.maximum(v, e1 * e1)).astype(dt)
+            elif _is_factored(nu):
+                # 1/sqrt of each factor, as optax: the product v of a zero row's and a zero
+                # column's ε1-sized means underflows to 0 in float32 (0/0 where g = 0)
+                factor = jax.lax.rsqrt(row / row_mean)[..., None] * jax.lax.rsqrt(col)[..., None, :]
+                u = gw * factor.astype(dt)
+            else:
+                u = gw / jnp.sqrt(v).astype(dt)
             u_rms = jnp.sqrt(jnp.mean(abs_sq(u)))
             p_rms = jnp.sqrt(jnp.mean(abs_sq(p.astype(dt))))
             scale = jnp.maximum(s.eps2, p_rms) / jnp.maximum(1.0, u_rms / s.clip)
             return (u * scale.astype(dt)).astype(g.dtype), new
 
-        out, nu = map_leaves(step, 2, updates, state.nu, params)
+        out, nu = map_leaves(step, 2, updates, nu_tree, params)
         return out, ScaleByAdafactorState(count=count, nu=nu)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

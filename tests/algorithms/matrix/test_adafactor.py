@@ -117,3 +117,16 @@ def test_adafactor_records_the_relative_step():
     for _ in range(9):
         _, state = update(jnp.ones(3), state, params)
     assert float(jopt.get_learning_rate(state)) == pytest.approx(1 / 3)  # min(0.4, 1/sqrt(9))
+
+
+def test_a_zero_row_and_a_zero_column_give_a_finite_step_as_optax():
+    # Both factors of v are ε1-sized there; their product underflows in float32. The step
+    # takes 1/sqrt of each factor (optax's order), so g = 0 gives 0, not 0/0.
+    g = jnp.ones((4, 3), jnp.float32).at[0].set(0.0).at[:, 0].set(0.0)
+    p = jnp.full((4, 3), 0.1, jnp.float32)
+    ours, theirs = jopt.adafactor(1e-2), optax.adafactor(1e-2)
+    u, _ = ours.update(g, ours.init(p), p)
+    with jax.numpy_dtype_promotion("standard"):  # optax mixes its float64 constants in
+        v, _ = theirs.update(g, theirs.init(p), p)
+    assert bool(jnp.all(jnp.isfinite(u)))
+    np.testing.assert_allclose(u, v, rtol=1e-6)
