@@ -212,22 +212,20 @@ def scale_by_adafactor(
                 row = ema(s.decay, s.rest, nu.row, jnp.mean(g2, axis=-1))
                 col = ema(s.decay, s.rest, nu.col, jnp.mean(g2, axis=-2))
                 row_mean = jnp.mean(row, axis=-1, keepdims=True)
+                new = FactoredSecondMoment(row.astype(nu.row.dtype), col.astype(nu.col.dtype))
                 if eps_clamp:
                     row_mean = jnp.maximum(row_mean, e1)
-                v = (row / row_mean)[..., None] * col[..., None, :]
-                new = FactoredSecondMoment(row.astype(nu.row.dtype), col.astype(nu.col.dtype))
+                    v = (row / row_mean)[..., None] * col[..., None, :]
+                    u = gw / jnp.sqrt(jnp.maximum(v, e1 * e1)).astype(dt)
+                else:
+                    # 1/sqrt of each factor, as optax: the product v of a zero row's and a
+                    # zero column's ε1-sized means underflows to 0 in float32 (0/0 at g = 0)
+                    r = jax.lax.rsqrt(row / row_mean)[..., None]
+                    u = gw * (r * jax.lax.rsqrt(col)[..., None, :]).astype(dt)
             else:
                 v = ema(s.decay, s.rest, nu, g2)
                 new = v.astype(nu.dtype)
-            if eps_clamp:
-                u = gw / jnp.sqrt(jnp.maximum(v, e1 * e1)).astype(dt)
-            elif _is_factored(nu):
-                # 1/sqrt of each factor, as optax: the product v of a zero row's and a zero
-                # column's ε1-sized means underflows to 0 in float32 (0/0 where g = 0)
-                factor = jax.lax.rsqrt(row / row_mean)[..., None] * jax.lax.rsqrt(col)[..., None, :]
-                u = gw * factor.astype(dt)
-            else:
-                u = gw / jnp.sqrt(v).astype(dt)
+                u = gw / jnp.sqrt(jnp.maximum(v, e1 * e1) if eps_clamp else v).astype(dt)
             u_rms = jnp.sqrt(jnp.mean(abs_sq(u)))
             p_rms = jnp.sqrt(jnp.mean(abs_sq(p.astype(dt))))
             scale = jnp.maximum(s.eps2, p_rms) / jnp.maximum(1.0, u_rms / s.clip)
