@@ -24,6 +24,7 @@ from jopt._core.checks import UnnamedTypeError, UnnamedValueError, checked, unch
 from jopt._core.groups import path_string
 from jopt._core.learning_rate import ScaleByLearningRateState, ScaleByScheduleState
 from jopt._core.state import requested
+from jopt.compat._port import resolve_order
 from jopt.compat.keras._common import KerasPreset, preset_of
 from jopt.compat.keras._loss_scale import LossScaleState
 from jopt.compat.keras._multi import MultiOptimizerState, OptimizerMap
@@ -124,34 +125,8 @@ def _is_masked(node: Any) -> bool:
 
 def _keras_order(order: Any, paths: list[str], names: list[str]) -> list[int]:
     """``order`` (paths, Keras' ``model.trainable_variables`` order) as jopt leaf indices."""
-    if order is None:
-        return list(range(len(paths)))
-    if isinstance(order, (str, bytes)) or not isinstance(order, Sequence):
-        raise UnnamedTypeError(
-            f"order={order!r} is invalid; order is a list of parameter paths (strings), one "
-            "per Keras variable in model.trainable_variables order."
-        )
-    entries: list[Any] = list(typing.cast(Sequence[Any], order))
-    index: dict[str, int] = {}
-    for i, (p, n) in enumerate(zip(paths, names, strict=True)):
-        index.setdefault(p, i)
-        index.setdefault(n, i)
-    result: list[int] = []
-    for k, entry in enumerate(entries):
-        if not isinstance(entry, str) or entry not in index:
-            raise UnnamedValueError(
-                f"order[{k}]={entry!r} is not a parameter path; the paths are {paths}."
-            )
-        if index[entry] in result:
-            raise UnnamedValueError(f"order[{k}]={entry!r} names a parameter a second time.")
-        result.append(index[entry])
-    if len(result) != len(paths):
-        missing = [paths[i] for i in range(len(paths)) if i not in result]
-        raise UnnamedValueError(
-            f"order lists {len(result)} parameters, the params have {len(paths)}: "
-            f"{missing} missing."
-        )
-    return result
+    given = resolve_order(order, paths, "model.trainable_variables order", names)
+    return list(range(len(paths))) if given is None else given
 
 
 def _summary(preset: KerasPreset) -> str:

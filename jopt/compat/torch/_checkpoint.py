@@ -82,6 +82,7 @@ from jopt._core.checks import (
 from jopt._core.groups import ParamGroupsState, group_labels, groups_in_use, path_string
 from jopt._core.learning_rate import ScaleByLearningRateState, ScaleByScheduleState
 from jopt._core.state import evaluate
+from jopt.compat._port import resolve_order
 from jopt.compat.layout import LayoutArg, inverse_of, layouts_for
 from jopt.compat.torch._groups import TorchPreset, preset_of
 from jopt.compat.torch._lbfgs import LbfgsState
@@ -295,25 +296,11 @@ def _context(
         used = groups_in_use(len(preset.selectors), labels)
     else:
         labels, used = [0] * len(leaves), [0]
-    if order is None:
+    given = resolve_order(order, paths, "PyTorch's parameter numbering")
+    if given is None:
         ordered = [paths[i] for g in used for i in range(len(leaves)) if labels[i] == g]
     else:
-        if isinstance(order, str) or not isinstance(order, Sequence):
-            raise UnnamedTypeError(
-                f"order={order!r} is invalid; order is a list of the params' paths, in "
-                "PyTorch's parameter numbering."
-            )
-        ordered = list(order)
-        bad = [p for p in ordered if not isinstance(p, str)]
-        unknown = sorted({p for p in ordered if isinstance(p, str)} - set(paths))
-        missing = sorted(set(paths) - set(ordered))
-        twice = sorted({p for p in ordered if ordered.count(p) > 1})
-        if bad or unknown or missing or twice:
-            raise UnnamedValueError(
-                f"order must list each of the params' {len(paths)} paths once; it has "
-                f"non-strings {bad}, unknown paths {unknown}, lacks {missing}, repeats "
-                f"{twice}. The paths are {paths}."
-            )
+        ordered = [paths[i] for i in given]
     return _Context(
         preset,
         preset.name,
