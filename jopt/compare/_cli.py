@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import sys
 import time
 from pathlib import Path
 
+import jopt
 from jopt.compare._optimizers import OPTIMIZERS, Optimizer, OptimizerError, named, split_names
 from jopt.compare._problems import PROBLEMS
 
@@ -77,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
         "--optimizers",
         default=",".join(OPTIMIZER_NAMES),
         metavar="a,b,…",
-        help=f"optimizers to run (default: {', '.join(OPTIMIZER_NAMES)}); also any "
+        help=f"optimizers to run (default: {', '.join(OPTIMIZER_NAMES)}); also any of "
+        "jopt's optimizers by name (adopt, prodigy, schedule_free_adamw, ...) and any "
         "optax.NAME or jopt.NAME transform factory taking the learning rate first, with "
         "optional keyword arguments: optax.lion, optax.sgd(momentum=0.9)",
     )
@@ -112,13 +115,16 @@ def _optimizers(text: str) -> dict[str, Optimizer]:
     for n in given:
         if n in OPTIMIZERS or n in extra:
             continue
-        if "." not in n:
+        bare = n.split("(", 1)[0]
+        if "." not in bare and bare not in jopt.__all__:
             raise _fail(
                 f"unknown optimizer {n!r}; valid optimizers: {', '.join(OPTIMIZER_NAMES)}, "
-                "or optax.NAME / jopt.NAME"
+                "any optimizer of jopt by its name (adopt, prodigy, ...), or optax.NAME / "
+                "jopt.NAME"
             )
-        try:
-            extra[n] = named(n, len(extra))
+        try:  # a bare name beyond the deck's is jopt's optimizer of that name
+            made = named(n if "." in bare else f"jopt.{n}", len(extra))
+            extra[n] = dataclasses.replace(made, name=n, label=n)
         except OptimizerError as e:
             raise _fail(str(e)) from None
     deck = {n: o for n, o in OPTIMIZERS.items() if n in given}

@@ -72,8 +72,8 @@ def test_subset_and_not_measured_claims(tmp_path, capsys):
         ),
         (
             "--optimizers",
-            "adam,lbfgs",
-            "unknown optimizer 'lbfgs'; valid optimizers: gd, sgd, momentum, nesterov, adagrad, rmsprop, adam",
+            "adam,nope",
+            "unknown optimizer 'nope'; valid optimizers: gd, sgd, momentum, nesterov, adagrad, rmsprop, adam",
         ),
     ],
 )
