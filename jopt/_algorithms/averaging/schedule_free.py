@@ -223,7 +223,7 @@ def build_schedule_free(
     b1: Scalar,
     weight_lr_power: Scalar,
     r: Scalar,
-    weight_decay_at_y: Scalar | None,
+    weight_decay_at_y: ScalarOrSchedule | None,
     z_dtype: Any | None,
     *,
     base_at_z: bool,
@@ -262,7 +262,10 @@ def build_schedule_free(
             lr_now = cast(get_learning_rate(state.base_optimizer_state), wide)
         else:
             lr_now = rate(learning_rate, state.count + 1 if lr_ahead else state.count)
-        decay = cast(weight_decay_at_y, wide) * lr_now if decays else None
+        decay = None
+        if decays:
+            lam = evaluate(weight_decay_at_y, state.count, "the weight_decay schedule")
+            decay = cast(lam, wide) * lr_now
 
         def decayed(y, z):  # z − αλy: the point schedulefree's base optimizer steps
             dt = compute_dtype(y)
@@ -327,7 +330,7 @@ WRAPPER_RULES = dict(
 @checked(
     base_optimizer=transformation("jopt.adam(1e-3, b1=0.0)"),
     learning_rate=learning_rate_rule(),
-    weight_decay_at_y=optional(nonnegative()),
+    weight_decay_at_y=optional(nonnegative(schedule=True)),
     **WRAPPER_RULES,
 )
 def schedule_free(
@@ -338,7 +341,7 @@ def schedule_free(
     state_dtype: Any | None = None,
     *,
     r: Scalar = 0.0,
-    weight_decay_at_y: Scalar | None = None,
+    weight_decay_at_y: ScalarOrSchedule | None = None,
     form: str = "schedulefree",
 ) -> optax.GradientTransformationExtraArgs:
     """Makes ``base_optimizer`` schedule-free (Defazio et al. 2024): its steps move z, x
@@ -372,7 +375,8 @@ def schedule_free(
       weight_lr_power: the power of the largest rate in the weights.
       state_dtype: the dtype z is stored in (None: the dtype rule of :mod:`jopt`).
       r: the power of t in the weights (polynomial averaging).
-      weight_decay_at_y: λ >= 0, decay computed at y and applied to z (None: off).
+      weight_decay_at_y: λ >= 0 (or a schedule ``count -> λ``), the decay computed at y and
+        applied to z (None: off).
       form: ``"schedulefree"`` or ``"optax"``.
 
     Returns:
@@ -468,6 +472,8 @@ def _warmup(lr: ScalarOrSchedule, warmup_steps: Any, lag: int) -> ScalarOrSchedu
     or optax's ``warmup_constant_schedule`` seen by its base optimizer (lag 1)."""
     if warmup_steps is None or (isinstance(warmup_steps, int) and warmup_steps == 0):
         return lr
+    if lag and not callable(lr):  # optax's own schedule, as it rounds it (float32)
+        return optax.warmup_constant_schedule(0.0, lr, warmup_steps)
 
     def schedule(count):
         wide = jnp.result_type(float)
@@ -483,7 +489,7 @@ def _fused(
     learning_rate: ScalarOrSchedule,
     warmup_steps: Any,
     b1: Scalar,
-    weight_decay: Scalar | None,
+    weight_decay: ScalarOrSchedule | None,
     weight_lr_power: Scalar,
     state_dtype: Any | None,
     r: Scalar,
@@ -532,12 +538,12 @@ FUSED_RULES = dict(
 )
 
 
-@checked(**FUSED_RULES, weight_decay=optional(nonnegative()), form=choice(*FORMS))
+@checked(**FUSED_RULES, weight_decay=optional(nonnegative(schedule=True)), form=choice(*FORMS))
 def schedule_free_sgd(
     learning_rate: ScalarOrSchedule = 1.0,
     warmup_steps: int | None = None,
     b1: Scalar = 0.9,
-    weight_decay: Scalar | None = None,
+    weight_decay: ScalarOrSchedule | None = None,
     weight_lr_power: Scalar = 2.0,
     state_dtype: Any | None = None,
     *,
@@ -558,7 +564,7 @@ def schedule_free_sgd(
       learning_rate: α >= 0 (or a schedule ``count -> α``, then warmed up).
       warmup_steps: the linear warmup's length, an integer >= 0 (None or 0: none).
       b1: β1 in (0, 1], the interpolation (the authors' ``momentum``).
-      weight_decay: λ >= 0, computed at y (None: off).
+      weight_decay: λ >= 0 (or a schedule ``count -> λ``), computed at y (None: off).
       weight_lr_power: the power of the largest rate in the averaging weights.
       state_dtype: the dtype z is stored in.
       r: the power of t in the averaging weights.
@@ -586,7 +592,7 @@ def schedule_free_sgd(
     **FUSED_RULES,
     b2=unit_interval(),
     eps=nonnegative(),
-    weight_decay=nonnegative(),
+    weight_decay=nonnegative(schedule=True),
     form=choice("schedulefree", "optax", "paper"),
 )
 def schedule_free_adamw(
@@ -595,7 +601,7 @@ def schedule_free_adamw(
     b1: Scalar = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-8,
-    weight_decay: Scalar = 0.0,
+    weight_decay: ScalarOrSchedule = 0.0,
     weight_lr_power: Scalar = 2.0,
     state_dtype: Any | None = None,
     *,
@@ -623,7 +629,7 @@ def schedule_free_adamw(
       b1: β1 in (0, 1], the interpolation.
       b2: β2 in [0, 1), the second moment's decay.
       eps: ε >= 0, added outside the square root.
-      weight_decay: λ >= 0, computed at y.
+      weight_decay: λ >= 0 (or a schedule ``count -> λ``), computed at y.
       weight_lr_power: the power of the largest rate in the averaging weights.
       state_dtype: the dtype z is stored in.
       r: the power of t in the averaging weights.
@@ -668,7 +674,7 @@ def schedule_free_adamw(
     b1=B1,
     b2=unit_interval(),
     eps=nonnegative(),
-    weight_decay=nonnegative(),
+    weight_decay=nonnegative(schedule=True),
     weight_lr_power=real(),
     state_dtype=dtype(),
     r=real(),
@@ -679,7 +685,7 @@ def schedule_free_radam(
     b1: Scalar = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-8,
-    weight_decay: Scalar = 0.0,
+    weight_decay: ScalarOrSchedule = 0.0,
     weight_lr_power: Scalar = 2.0,
     state_dtype: Any | None = None,
     *,
@@ -700,7 +706,7 @@ def schedule_free_radam(
       b1: β1 in (0, 1], the interpolation.
       b2: β2 in [0, 1), the second moment's decay.
       eps: ε >= 0, added outside the square root.
-      weight_decay: λ >= 0, computed at y.
+      weight_decay: λ >= 0 (or a schedule ``count -> λ``), computed at y.
       weight_lr_power: the power of the largest rate in the averaging weights.
       state_dtype: the dtype z is stored in.
       r: the power of t in the averaging weights.

@@ -48,9 +48,9 @@ from jopt._core.checks import (
     transformation,
 )
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
-from jopt.compat.torch._common import EPS, LR
+from jopt.compat.torch._common import LR
 
-_WD = nonnegative(message="Invalid weight_decay value")
+_WD = nonnegative(schedule=True)
 _BETAS = pair(B1, Real(0.0, 1.0, hi_open=True), what="a pair (beta1, beta2)")
 _COMMON = dict(
     lr=LR,
@@ -77,7 +77,7 @@ eval_params = schedule_free_eval_params
 def SGDScheduleFree(  # noqa: N802 (schedulefree's class name)
     lr: ScalarOrSchedule = 1.0,
     momentum: Scalar = 0.9,
-    weight_decay: Scalar = 0,
+    weight_decay: ScalarOrSchedule = 0,
     warmup_steps: int = 0,
     r: Scalar = 0.0,
     weight_lr_power: Scalar = 2,
@@ -93,7 +93,7 @@ def SGDScheduleFree(  # noqa: N802 (schedulefree's class name)
     Args:
       lr: α >= 0 (or a schedule ``count -> α``).
       momentum: β1 in (0, 1).
-      weight_decay: λ >= 0, computed at y.
+      weight_decay: λ >= 0 (or a schedule ``count -> λ``), computed at y.
       warmup_steps: the linear warmup's length (0: none).
       r: the power of t in the averaging weights.
       weight_lr_power: the power of the largest rate in the averaging weights.
@@ -116,12 +116,12 @@ def SGDScheduleFree(  # noqa: N802 (schedulefree's class name)
     )
 
 
-@checked(**_COMMON, betas=_BETAS, eps=EPS, warmup_steps=integer(0, traced=True))
+@checked(**_COMMON, betas=_BETAS, eps=nonnegative(), warmup_steps=integer(0, traced=True))
 def AdamWScheduleFree(  # noqa: N802 (schedulefree's class name)
     lr: ScalarOrSchedule = 0.0025,
     betas: Sequence[Scalar] = (0.9, 0.999),
     eps: Scalar = 1e-8,
-    weight_decay: Scalar = 0,
+    weight_decay: ScalarOrSchedule = 0,
     warmup_steps: int = 0,
     r: Scalar = 0.0,
     weight_lr_power: Scalar = 2.0,
@@ -137,7 +137,7 @@ def AdamWScheduleFree(  # noqa: N802 (schedulefree's class name)
       lr: α >= 0 (or a schedule ``count -> α``).
       betas: (β1, β2): β1 in (0, 1] the interpolation, β2 in [0, 1).
       eps: ε >= 0, outside the square root.
-      weight_decay: λ >= 0, computed at y.
+      weight_decay: λ >= 0 (or a schedule ``count -> λ``), computed at y.
       warmup_steps: the linear warmup's length (0: none).
       r: the power of t in the averaging weights.
       weight_lr_power: the power of the largest rate in the averaging weights.
@@ -168,12 +168,12 @@ def AdamWScheduleFree(  # noqa: N802 (schedulefree's class name)
     )
 
 
-@checked(**_COMMON, betas=_BETAS, eps=EPS, silent_sgd_phase=flag())
+@checked(**_COMMON, betas=_BETAS, eps=nonnegative(), silent_sgd_phase=flag())
 def RAdamScheduleFree(  # noqa: N802 (schedulefree's class name)
     lr: ScalarOrSchedule = 0.0025,
     betas: Sequence[Scalar] = (0.9, 0.999),
     eps: Scalar = 1e-8,
-    weight_decay: Scalar = 0,
+    weight_decay: ScalarOrSchedule = 0,
     r: Scalar = 0.0,
     weight_lr_power: Scalar = 2.0,
     foreach: bool | None = True,
@@ -189,7 +189,7 @@ def RAdamScheduleFree(  # noqa: N802 (schedulefree's class name)
       lr: α >= 0 (or a schedule ``count -> α``).
       betas: (β1, β2): β1 in (0, 1] the interpolation, β2 in [0, 1).
       eps: ε >= 0, outside the square root.
-      weight_decay: λ >= 0, computed at y.
+      weight_decay: λ >= 0 (or a schedule ``count -> λ``), computed at y.
       r: the power of t in the averaging weights.
       weight_lr_power: the power of the largest rate in the averaging weights.
       foreach: accepted for the package's signature; jopt's step is the same either way.
@@ -221,7 +221,7 @@ def RAdamScheduleFree(  # noqa: N802 (schedulefree's class name)
 
 @checked(
     base=transformation("jopt.compat.torch.Adam(lr=1e-3, betas=(0.0, 0.999))"),
-    weight_decay_at_y=nonnegative(),
+    weight_decay_at_y=nonnegative(schedule=True),
     momentum=B1,
     weight_lr_power=real(),
     r=real(),
@@ -229,7 +229,7 @@ def RAdamScheduleFree(  # noqa: N802 (schedulefree's class name)
 )
 def ScheduleFreeWrapper(  # noqa: N802 (schedulefree's class name)
     base: optax.GradientTransformation,
-    weight_decay_at_y: Scalar = 0.0,
+    weight_decay_at_y: ScalarOrSchedule = 0.0,
     momentum: Scalar = 0.9,
     weight_lr_power: Scalar = 2,
     r: Scalar = 0,
