@@ -128,6 +128,18 @@ def _muon_else_adam(tx, lr):
     )
 
 
+def _radam_rect(rate, k, b2=0.999):
+    # schedule-free RAdam records α·r_t (0 while ρ_t <= 4: its silent phase), t = k + 1
+    t = k + 1
+    rho_inf = 2 / (1 - b2) - 1
+    rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
+    if rho <= 4:
+        return 0.0
+    return (
+        rate(k) * ((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) ** 0.5
+    )
+
+
 LISTED = [
     Case("gd", jopt.gd),
     Case(
@@ -554,22 +566,6 @@ LISTED = [
         ),
         lr=0.05,
     ),
-]
-
-
-def _radam_rect(rate, k, b2=0.999):
-    # schedule-free RAdam records α·r_t (0 while ρ_t <= 4: its silent phase), t = k + 1
-    t = k + 1
-    rho_inf = 2 / (1 - b2) - 1
-    rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
-    if rho <= 4:
-        return 0.0
-    return (
-        rate(k) * ((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) ** 0.5
-    )
-
-
-LISTED += [
     Case(
         "schedule_free_radam",
         jopt.schedule_free_radam,
@@ -599,6 +595,7 @@ LISTED += [
         lr_kwargs=lambda lr: dict(base=jopt.sgd(lr), lr=lr),
     ),
 ]
+
 
 # Public transformation factories the registry leaves out, with the reason.
 EXCLUDED = {

@@ -506,14 +506,12 @@ def _fused(
         return build_schedule_free(
             base, rate, b1, weight_lr_power, r, None, state_dtype, base_at_z=False, lr_ahead=True
         )
-    rate = _warmup(learning_rate, warmup_steps, 0)
-    if factor is not None:
-        warmed = rate
+    warmed = _warmup(learning_rate, warmup_steps, 0)
 
-        def rate(count):
-            wide = jnp.result_type(float)
-            return cast(evaluate(warmed, count), wide) * factor(count)
+    def scaled(count: jax.Array) -> jax.Array:
+        return cast(evaluate(warmed, count), jnp.result_type(float)) * factor(count)
 
+    rate = warmed if factor is None else scaled
     base = chain(*first, scale_by_learning_rate(rate))
     return build_schedule_free(
         base,
@@ -647,13 +645,12 @@ def schedule_free_adamw(
     Array([ 0.9, -0.9], dtype=float32)
     """
     direction = scale_by_schedule_free_rms(b2, eps, "paper" if form == "paper" else "adam")
-    factor = None
-    if form == "paper":
 
-        def factor(count):
-            wide = jnp.result_type(float)
-            c2 = cast(b2, wide)
-            return jnp.sqrt(1 - c2 ** (count + 1).astype(wide))
+    def corrected(count: jax.Array) -> jax.Array:  # sqrt(1 − β2^t), t = count + 1
+        wide = jnp.result_type(float)
+        return jnp.sqrt(1 - cast(b2, wide) ** (count + 1).astype(wide))
+
+    factor = corrected if form == "paper" else None
 
     return _fused(
         direction,

@@ -5,6 +5,8 @@ the wrapper, and the argument checks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,7 +27,9 @@ from tests.support.tolerances import tol
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
 def test_paper_form_matches_adamw_schedulefree_paper(dtype):
-    kw = dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, warmup_steps=3, r=0.5)
+    kw: dict[str, Any] = dict(
+        lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, warmup_steps=3, r=0.5
+    )
     params, grads = data(dtype)
     tx = jopt.schedule_free_adamw(0.05, 3, 0.8, 0.99, 1e-6, 0.1, r=0.5, form="paper")
     ours = run_jopt(tx, params, grads, jopt.schedule_free_eval_params)
@@ -125,7 +129,7 @@ def test_state_and_bad_arguments():
     with pytest.raises(ValueError, match=r"^jopt\.schedule_free_sgd: form='keras' is invalid"):
         jopt.schedule_free_sgd(form="keras")
     with pytest.raises(TypeError, match=r"^jopt\.schedule_free: base_optimizer="):
-        jopt.schedule_free("adam", 0.1)
+        jopt.schedule_free("adam", 0.1)  # pyright: ignore[reportArgumentType]
     tx = jopt.schedule_free_radam()
     with pytest.raises(ValueError, match=r"update\(\) needs params"):
         tx.update(jnp.ones(2), tx.init(jnp.zeros(2)))

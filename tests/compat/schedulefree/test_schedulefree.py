@@ -5,6 +5,8 @@ switched back with ``.train()`` as a training loop with evaluation does."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -77,8 +79,10 @@ def max_rel_error(ours, ref) -> float:
     return err
 
 
-ADAMW = dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, warmup_steps=3, r=0.5)
-CASES = {
+ADAMW: dict[str, Any] = dict(
+    lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, warmup_steps=3, r=0.5
+)
+CASES: dict[str, tuple[Any, Any, dict[str, Any]]] = {
     "AdamW": (lambda: sf.AdamWScheduleFree(**ADAMW), schedulefree.AdamWScheduleFree, ADAMW),
     "AdamW-defaults": (sf.AdamWScheduleFree, schedulefree.AdamWScheduleFree, {}),
     "SGD": (
@@ -149,7 +153,7 @@ def test_eval_params_through_a_chain_and_bad_arguments():
     state = tx.init(params)
     updates, state = tx.update({"a": jnp.ones(2), "b": jnp.ones(3)}, state, params)
     params = optax.apply_updates(params, updates)
-    x = sf.eval_params(state, params)
+    x: Any = sf.eval_params(state, params)
     np.testing.assert_array_equal(x["b"], params["b"])  # not schedule-free: as it is
     np.testing.assert_allclose(x["a"], [0.9, 0.9], rtol=1e-12)
     with pytest.raises(ValueError, match=r"^jopt\.schedule_free_eval_params: no schedule-free"):
