@@ -40,6 +40,14 @@ from jopt._algorithms.averaging.average import AsgdAverageState as AsgdAverageSt
 from jopt._algorithms.averaging.average import AveragedParamsState as AveragedParamsState
 from jopt._algorithms.averaging.average import averaged_params as averaged_params
 from jopt._algorithms.averaging.average import swa as swa
+from jopt._algorithms.averaging.schedule_free import ScheduleFreeState as ScheduleFreeState
+from jopt._algorithms.averaging.schedule_free import schedule_free as schedule_free
+from jopt._algorithms.averaging.schedule_free import schedule_free_adamw as schedule_free_adamw
+from jopt._algorithms.averaging.schedule_free import (
+    schedule_free_eval_params as schedule_free_eval_params,
+)
+from jopt._algorithms.averaging.schedule_free import schedule_free_radam as schedule_free_radam
+from jopt._algorithms.averaging.schedule_free import schedule_free_sgd as schedule_free_sgd
 from jopt._algorithms.control.plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
 from jopt._algorithms.control.plateau import reduce_lr_on_plateau as reduce_lr_on_plateau
 from jopt._algorithms.layerwise.lamb import lamb as lamb
@@ -123,6 +131,7 @@ __all__ = [
     "ScaleByRmsState",
     "ScaleByRpropState",
     "ScaleByScheduleState",
+    "ScheduleFreeState",
     "ScaleByStddevState",
     "ScaleByTraceState",
     "Schedule",
@@ -173,6 +182,11 @@ __all__ = [
     "scale_by_stddev",
     "scale_by_trace",
     "scale_by_trust_ratio",
+    "schedule_free",
+    "schedule_free_adamw",
+    "schedule_free_eval_params",
+    "schedule_free_radam",
+    "schedule_free_sgd",
     "schedules",
     "sgd",
     "stochastic_rounding",

@@ -28,6 +28,7 @@ import jopt
 import jopt.compat.bitsandbytes as jb
 import jopt.compat.keras as jk
 import jopt.compat.keras.schedules as jks
+import jopt.compat.schedulefree as sf
 import jopt.compat.torch as jt
 import jopt.compat.torchao as jao
 import jopt.schedules as js
@@ -43,6 +44,7 @@ MODULES = {
     "jopt.compat.keras": jk,
     "jopt.compat.keras.schedules": jks,
     "jopt.compat.torchao": jao,
+    "jopt.compat.schedulefree": sf,
     "jopt.sharding": jopt.sharding,
 }
 
@@ -269,6 +271,10 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("jopt.compat.keras.Lion", "beta_1"): "Keras' Lion: 0 < β1 <= 1 (its own check)",
     ("jopt.compat.keras.Lion", "beta_2"): "Keras' Lion: β2 in [0, 1]",
     ("jopt.compat.keras.ScheduleFreeAdamW", "beta_1"): "Keras: 0 < β1 <= 1 (a weight, not a decay)",
+    ("jopt.schedule_free", "b1"): "schedule-free: 0 < β1 <= 1, x = (y − (1 − β1)z)/β1",
+    ("jopt.schedule_free_sgd", "b1"): "as jopt.schedule_free",
+    ("jopt.schedule_free_adamw", "b1"): "as jopt.schedule_free",
+    ("jopt.schedule_free_radam", "b1"): "as jopt.schedule_free",
     (
         "jopt.compat.torch.Adafactor",
         "lr",
@@ -389,6 +395,8 @@ VALID_FOR: dict[str, dict[str, Any]] = {
     "jopt.quantized": dict(kind="int8"),
     "jopt.schedules.one_cycle_momentum": dict(total_steps=20),
     "jopt.compat.keras.OptimizerMap.__setitem__": dict(key="w", optimizer=jk.SGD(0.1)),
+    "jopt.schedule_free": dict(base_optimizer=jopt.sgd(0.1)),
+    "jopt.compat.schedulefree.ScheduleFreeWrapper": dict(base=jopt.sgd(0.1)),
 }
 # Calls whose arguments cannot all be made valid here (they read a state or raise always).
 NOT_CONSTRUCTED = {
@@ -396,6 +404,8 @@ NOT_CONSTRUCTED = {
     "jopt.averaged_params",
     "jopt.compat.keras.ema_params",
     "jopt.compat.keras.schedule_free_eval_params",
+    "jopt.schedule_free_eval_params",
+    "jopt.compat.schedulefree.eval_params",
     "jopt.compat.keras.scale_loss",
     # Keras checkpoints: a store and a file of Keras' (tests/compat/keras/test_checkpoint.py)
     "jopt.compat.keras.load_own_variables",

@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 import jopt
 import jopt.compat.keras as jk
+import jopt.compat.schedulefree as sf
 import jopt.compat.torch as jt
 from tests.support.registry import CASES, Case
 
@@ -292,8 +293,13 @@ MOMENTUM_ARGS = ("momentum", "beta")  # Adam's β1 is not one: at 0 it is RMSpro
 # Muon orthogonalizes its buffer (Newton–Schulz): at β = 0 it is orthogonalized gradient
 # descent, which has no momentum-free twin to compare with.
 ORTHOGONALIZED = {jopt.muon, jopt.scale_by_muon, jt.Muon, jk.Muon}
+# schedulefree's momentum is the interpolation β1 in (0, 1) that x = (y − (1 − β1)z)/β1
+# divides by: the package refuses 0.
+INTERPOLATION = {sf.SGDScheduleFree, sf.ScheduleFreeWrapper}
 MOMENTUM_CASES = [
-    c for c in CASES if parameter_names(c) & set(MOMENTUM_ARGS) and c.factory not in ORTHOGONALIZED
+    c
+    for c in CASES
+    if parameter_names(c) & set(MOMENTUM_ARGS) and c.factory not in ORTHOGONALIZED | INTERPOLATION
 ]
 
 

@@ -51,6 +51,7 @@ MODULE_ORDER = (
     "jopt.compat.keras.schedules",
     "jopt.compat.bitsandbytes",
     "jopt.compat.torchao",
+    "jopt.compat.schedulefree",
     "jopt.sharding",
 )
 LAST_MODULES = ("jopt.testing",)

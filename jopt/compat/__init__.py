@@ -7,13 +7,15 @@ last digits (see docs/parity.md); ``jopt.compat.torchao.AdamW8bit`` (and ``AdamW
 composition of jopt's own primitives.
 :mod:`jopt.compat.layout` holds the weight layouts (``Linear``, ``Conv``) that a port's
 checkpoints move with. :mod:`jopt.compat.bitsandbytes` holds bitsandbytes' 8-bit Adam
-(``Adam8bit``, ``AdamW8bit``), with its codes.
+(``Adam8bit``, ``AdamW8bit``), with its codes. :mod:`jopt.compat.schedulefree` holds the
+schedule-free package's optimizers (``AdamWScheduleFree``, ...) and ``eval_params``.
 """
 
 from jopt.compat import bitsandbytes as bitsandbytes
 from jopt.compat import keras as keras
 from jopt.compat import layout as layout
+from jopt.compat import schedulefree as schedulefree
 from jopt.compat import torch as torch
 from jopt.compat import torchao as torchao
 
-__all__ = ["bitsandbytes", "keras", "layout", "torch", "torchao"]
+__all__ = ["bitsandbytes", "keras", "layout", "schedulefree", "torch", "torchao"]

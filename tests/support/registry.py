@@ -29,6 +29,7 @@ import optax
 
 import jopt
 import jopt.compat.keras as jk
+import jopt.compat.schedulefree as sf
 import jopt.compat.torch as jt
 
 MASK = {"w": True, "b": False, "f": True, "s": False}  # the contract trees' leaves
@@ -124,6 +125,18 @@ def _matrices_else(other):
 def _muon_else_adam(tx, lr):
     return _matrices_else(lambda lr: jopt.adam(lr))(
         optax.chain(tx, jopt.scale_by_learning_rate(lr)), lr
+    )
+
+
+def _radam_rect(rate, k, b2=0.999):
+    # schedule-free RAdam records α·r_t (0 while ρ_t <= 4: its silent phase), t = k + 1
+    t = k + 1
+    rho_inf = 2 / (1 - b2) - 1
+    rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
+    if rho <= 4:
+        return 0.0
+    return (
+        rate(k) * ((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) ** 0.5
     )
 
 
@@ -553,7 +566,36 @@ LISTED = [
         ),
         lr=0.05,
     ),
+    Case(
+        "schedule_free_radam",
+        jopt.schedule_free_radam,
+        recorded_rate=_radam_rect,
+        scale_invariant=True,
+    ),
+    Case("schedule_free_adamw", jopt.schedule_free_adamw, scale_invariant=True),
+    Case("schedulefree.AdamWScheduleFree", sf.AdamWScheduleFree, lr_arg="lr", scale_invariant=True),
+    Case(
+        "schedulefree.RAdamScheduleFree",
+        sf.RAdamScheduleFree,
+        lr_arg="lr",
+        recorded_rate=_radam_rect,
+        scale_invariant=True,
+    ),
+    # wrappers: the base optimizer carries the rate (the wrapper's own weights the average)
+    Case(
+        "schedule_free",
+        jopt.schedule_free,
+        lr_arg=None,
+        lr_kwargs=lambda lr: dict(base_optimizer=jopt.sgd(lr), learning_rate=lr),
+    ),
+    Case(
+        "schedulefree.ScheduleFreeWrapper",
+        sf.ScheduleFreeWrapper,
+        lr_arg=None,
+        lr_kwargs=lambda lr: dict(base=jopt.sgd(lr), lr=lr),
+    ),
 ]
+
 
 # Public transformation factories the registry leaves out, with the reason.
 EXCLUDED = {
@@ -562,7 +604,12 @@ EXCLUDED = {
         "mesh checks run in tests/compat/torch/test_lbfgs.py"
     ),
 }
-MODULES = {"jopt": jopt, "jopt.compat.torch": jt, "jopt.compat.keras": jk}
+MODULES = {
+    "jopt": jopt,
+    "jopt.compat.torch": jt,
+    "jopt.compat.keras": jk,
+    "jopt.compat.schedulefree": sf,
+}
 
 
 def discover() -> dict[str, Callable]:

@@ -1,6 +1,6 @@
 """``keras.optimizers.ScheduleFreeAdamW`` and the point it evaluates at.
 
-The preset maps Keras' arguments onto jopt's schedule-free step (``schedule_free_adamw``,
+The preset maps Keras' arguments onto jopt's schedule-free step (``keras_schedule_free_adamw``,
 the learning rate inside z) inside :func:`keras_optimizer` (Keras' base options and its
 decoupled decay).
 """
@@ -14,7 +14,7 @@ import optax
 from jopt._algorithms.averaging.schedule_free import (
     ScheduleFreeAdamWState,
     eval_point,
-    schedule_free_adamw,
+    keras_schedule_free_adamw,
 )
 from jopt._core.checks import Real, checked, integer, nonnegative, unchecked, unit_interval
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
@@ -79,7 +79,7 @@ def ScheduleFreeAdamW(  # noqa: N802 (Keras' class name)
     >>> params + updates, jk.schedule_free_eval_params(state, params + updates)
     (Array([0.9], dtype=float32), Array([0.9], dtype=float32))
     """
-    step = schedule_free_adamw(learning_rate, beta_1, beta_2, epsilon, warmup_steps)
+    step = keras_schedule_free_adamw(learning_rate, beta_1, beta_2, epsilon, warmup_steps)
     return keras_optimizer(step, learning_rate, weight_decay, options)
 
 

@@ -1,4 +1,4 @@
-"""schedule_free_adamw and eval_point (the builder of jopt.compat.keras.ScheduleFreeAdamW)
+"""keras_schedule_free_adamw and eval_point (the builder of jopt.compat.keras.ScheduleFreeAdamW)
 against schedule-free AdamW written out in NumPy (float64), Keras' form."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import jopt
 from jopt._algorithms.averaging.schedule_free import (
     ScheduleFreeAdamWState,
     eval_point,
-    schedule_free_adamw,
+    keras_schedule_free_adamw,
 )
 from tests.support import trajectory
 from tests.support.trajectory import assert_steps_close
@@ -60,7 +60,7 @@ def test_step_and_eval_point_are_the_formula(lr, np_lr, b1, b2, eps, warmup):
     shapes = {"w": (3, 4), "b": (4,), "s": ()}
     params, grads_seq = tree(shapes, 0), [tree(shapes, 10 + i) for i in range(STEPS)]
     expected = numpy_schedule_free(params, grads_seq, np_lr, b1, b2, eps, warmup)
-    tx = schedule_free_adamw(lr, b1, b2, eps, warmup)
+    tx = keras_schedule_free_adamw(lr, b1, b2, eps, warmup)
     p, state = jax.tree.map(jnp.asarray, params), tx.init(jax.tree.map(jnp.asarray, params))
 
     @jax.jit
@@ -82,7 +82,7 @@ def test_step_and_eval_point_are_the_formula(lr, np_lr, b1, b2, eps, warmup):
 
 def test_state_starts_z_at_the_params():
     params = {"w": jnp.arange(3.0), "h": jnp.ones(2, jnp.float16)}
-    state = schedule_free_adamw(0.1, 0.9, 0.999, 1e-8, 0).init(params)
+    state = keras_schedule_free_adamw(0.1, 0.9, 0.999, 1e-8, 0).init(params)
     assert isinstance(state, ScheduleFreeAdamWState)
     np.testing.assert_array_equal(state.z["w"], [0.0, 1.0, 2.0])
     assert state.z["w"] is not params["w"]  # a copy: donation-safe
@@ -92,6 +92,6 @@ def test_state_starts_z_at_the_params():
 
 
 def test_update_needs_params():
-    tx = schedule_free_adamw(0.1, 0.9, 0.999, 1e-8, 0)
+    tx = keras_schedule_free_adamw(0.1, 0.9, 0.999, 1e-8, 0)
     with pytest.raises(ValueError, match=r"update\(\) needs params"):
         tx.update(jnp.ones(2), tx.init(jnp.zeros(2)))
