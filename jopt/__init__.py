@@ -92,6 +92,12 @@ from jopt._core.learning_rate import scale_by_learning_rate as scale_by_learning
 from jopt._core.moments import QuantizedFormat as QuantizedFormat
 from jopt._core.moments import QuantizedMoment as QuantizedMoment
 from jopt._core.moments import quantized as quantized
+from jopt._algorithms.parameter_free.dog import DoGState as DoGState
+from jopt._algorithms.parameter_free.dog import DoWGState as DoWGState
+from jopt._algorithms.parameter_free.dog import dog as dog
+from jopt._algorithms.parameter_free.dog import dowg as dowg
+from jopt._algorithms.parameter_free.dog import scale_by_dog as scale_by_dog
+from jopt._algorithms.parameter_free.dog import scale_by_dowg as scale_by_dowg
 from jopt._minibatch import minibatch_indices as minibatch_indices
 
 try:
@@ -103,6 +109,8 @@ __all__ = [
     "AddDecayedWeightsState",
     "AsgdAverageState",
     "AveragedParamsState",
+    "DoGState",
+    "DoWGState",
     "FactoredSecondMoment",
     "KahanSummationState",
     "QuantizedFormat",
@@ -139,6 +147,8 @@ __all__ = [
     "chain",
     "compat",
     "decoupled_weight_decay",
+    "dog",
+    "dowg",
     "gd",
     "get_learning_rate",
     "kahan_summation",
@@ -160,6 +170,8 @@ __all__ = [
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_amsgrad",
+    "scale_by_dog",
+    "scale_by_dowg",
     "scale_by_ftrl",
     "scale_by_learning_rate",
     "scale_by_lion",

@@ -1,0 +1,60 @@
+"""Tree-wide scalars of the parameter-free and Polyak-type steps: a norm or an inner
+product over every leaf, in one scalar dtype."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jopt._core.dtypes import compute_dtype, real_dtype, state_dtype
+from jopt._core.elementwise import abs_sq
+from jopt._core.state import check_params
+
+
+def tree_dtype(tree: Any) -> jnp.dtype:
+    """The dtype of a tree-wide scalar: the widest real compute dtype of the leaves
+    (float32 for a float32 tree, float64 once a leaf is float64)."""
+    dts = [real_dtype(compute_dtype(x)) for x in jax.tree.leaves(tree)]
+    return max(dts, key=lambda d: d.itemsize) if dts else jnp.dtype(jnp.float32)
+
+
+def _sum(parts: list[jax.Array], dt: jnp.dtype) -> jax.Array:
+    total = jnp.zeros((), dt)
+    for part in parts:
+        total = total + part.astype(dt)
+    return total
+
+
+def sq_norm(tree: Any, dt: jnp.dtype) -> jax.Array:
+    """Σ |x|² over every entry of every leaf, as a ``dt`` scalar (each leaf summed in its
+    compute dtype)."""
+    return _sum([jnp.sum(abs_sq(x.astype(compute_dtype(x)))) for x in jax.tree.leaves(tree)], dt)
+
+
+def vdot(a: Any, b: Any, dt: jnp.dtype) -> jax.Array:
+    """Re⟨a, b⟩ = Σ Re(conj(a)·b) over two trees of the same structure, a ``dt`` scalar."""
+
+    def one(x: jax.Array, y: jax.Array) -> jax.Array:
+        cdt = compute_dtype(x)
+        x, y = x.astype(cdt), y.astype(cdt)
+        return jnp.sum(jnp.real(jnp.conj(x) * y))
+
+    return _sum([one(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)], dt)
+
+
+def sq_distance(a: Any, b: Any, dt: jnp.dtype) -> jax.Array:
+    """‖a − b‖² over two trees of the same structure (each difference in the compute
+    dtype), a ``dt`` scalar."""
+    diffs = [
+        x.astype(compute_dtype(x)) - y.astype(compute_dtype(x))
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    ]
+    return sq_norm(diffs, dt)
+
+
+def copy_params(params: Any) -> Any:
+    """A copy of ``params`` in their state dtypes (own buffers): a reference point x₀."""
+    check_params(params)
+    return jax.tree.map(lambda p: jnp.copy(p).astype(state_dtype(p)), params)
