@@ -50,6 +50,12 @@ from jopt._algorithms.matrix.adafactor import adafactor as adafactor
 from jopt._algorithms.matrix.adafactor import scale_by_adafactor as scale_by_adafactor
 from jopt._algorithms.matrix.muon import muon as muon
 from jopt._algorithms.matrix.muon import scale_by_muon as scale_by_muon
+from jopt._algorithms.parameter_free.dog import DoGState as DoGState
+from jopt._algorithms.parameter_free.dog import DoWGState as DoWGState
+from jopt._algorithms.parameter_free.dog import dog as dog
+from jopt._algorithms.parameter_free.dog import dowg as dowg
+from jopt._algorithms.parameter_free.dog import scale_by_dog as scale_by_dog
+from jopt._algorithms.parameter_free.dog import scale_by_dowg as scale_by_dowg
 from jopt._algorithms.precision.kahan import KahanSummationState as KahanSummationState
 from jopt._algorithms.precision.kahan import kahan_summation as kahan_summation
 from jopt._algorithms.precision.stochastic_rounding import (
@@ -92,12 +98,6 @@ from jopt._core.learning_rate import scale_by_learning_rate as scale_by_learning
 from jopt._core.moments import QuantizedFormat as QuantizedFormat
 from jopt._core.moments import QuantizedMoment as QuantizedMoment
 from jopt._core.moments import quantized as quantized
-from jopt._algorithms.parameter_free.dog import DoGState as DoGState
-from jopt._algorithms.parameter_free.dog import DoWGState as DoWGState
-from jopt._algorithms.parameter_free.dog import dog as dog
-from jopt._algorithms.parameter_free.dog import dowg as dowg
-from jopt._algorithms.parameter_free.dog import scale_by_dog as scale_by_dog
-from jopt._algorithms.parameter_free.dog import scale_by_dowg as scale_by_dowg
 from jopt._minibatch import minibatch_indices as minibatch_indices
 
 try:

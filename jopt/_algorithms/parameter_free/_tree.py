@@ -41,7 +41,8 @@ def vdot(a: Any, b: Any, dt: jnp.dtype) -> jax.Array:
         x, y = x.astype(cdt), y.astype(cdt)
         return jnp.sum(jnp.real(jnp.conj(x) * y))
 
-    return _sum([one(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)], dt)
+    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    return _sum([one(x, y) for x, y in pairs], dt)
 
 
 def sq_distance(a: Any, b: Any, dt: jnp.dtype) -> jax.Array:

@@ -20,7 +20,9 @@ def tree(seed: int, dtype: Any, scale: float = 1.0) -> dict[str, np.ndarray]:
     """A tree of SHAPES drawn from N(0, scale²), rounded to ``dtype`` and held as float64
     (so NumPy's float64 oracle sees exactly the values jopt is fed)."""
     rng = np.random.default_rng(seed)
-    return {k: (scale * rng.normal(size=s)).astype(dtype).astype(np.float64) for k, s in SHAPES.items()}
+    return {
+        k: (scale * rng.normal(size=s)).astype(dtype).astype(np.float64) for k, s in SHAPES.items()
+    }
 
 
 def inputs(dtype: Any, steps: int, seed: int = 0) -> tuple[dict, list[dict]]:

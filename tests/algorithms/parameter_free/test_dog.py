@@ -78,7 +78,9 @@ def test_init_step_tags_and_state():
     assert abs(float(heuristic.max_dist) - 6e-6) < 1e-12
     assert isinstance(jopt.scale_by_dowg().init(params), jopt.DoWGState)
     # a zero gradient before any other: the paper's 0/0 rate is taken as 0, no NaN
-    out, _ = jopt.scale_by_dowg().update({"w": jnp.zeros(2)}, jopt.scale_by_dowg().init(params), params)
+    out, _ = jopt.scale_by_dowg().update(
+        {"w": jnp.zeros(2)}, jopt.scale_by_dowg().init(params), params
+    )
     assert float(jnp.abs(out["w"]).max()) == 0.0
 
 
