@@ -50,6 +50,9 @@ from jopt._algorithms.matrix.adafactor import adafactor as adafactor
 from jopt._algorithms.matrix.adafactor import scale_by_adafactor as scale_by_adafactor
 from jopt._algorithms.matrix.muon import muon as muon
 from jopt._algorithms.matrix.muon import scale_by_muon as scale_by_muon
+from jopt._algorithms.parameter_free.cocob import COCOBState as COCOBState
+from jopt._algorithms.parameter_free.cocob import cocob as cocob
+from jopt._algorithms.parameter_free.cocob import scale_by_cocob as scale_by_cocob
 from jopt._algorithms.parameter_free.dog import DoGState as DoGState
 from jopt._algorithms.parameter_free.dog import DoWGState as DoWGState
 from jopt._algorithms.parameter_free.dog import dog as dog
@@ -109,6 +112,7 @@ __all__ = [
     "AddDecayedWeightsState",
     "AsgdAverageState",
     "AveragedParamsState",
+    "COCOBState",
     "DoGState",
     "DoWGState",
     "FactoredSecondMoment",
@@ -145,6 +149,7 @@ __all__ = [
     "asgd",
     "averaged_params",
     "chain",
+    "cocob",
     "compat",
     "decoupled_weight_decay",
     "dog",
@@ -170,6 +175,7 @@ __all__ = [
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_amsgrad",
+    "scale_by_cocob",
     "scale_by_dog",
     "scale_by_dowg",
     "scale_by_ftrl",
