@@ -59,6 +59,10 @@ from jopt._algorithms.parameter_free.dog import dog as dog
 from jopt._algorithms.parameter_free.dog import dowg as dowg
 from jopt._algorithms.parameter_free.dog import scale_by_dog as scale_by_dog
 from jopt._algorithms.parameter_free.dog import scale_by_dowg as scale_by_dowg
+from jopt._algorithms.parameter_free.momo import MomoAdamState as MomoAdamState
+from jopt._algorithms.parameter_free.momo import MomoState as MomoState
+from jopt._algorithms.parameter_free.momo import momo as momo
+from jopt._algorithms.parameter_free.momo import momo_adam as momo_adam
 from jopt._algorithms.precision.kahan import KahanSummationState as KahanSummationState
 from jopt._algorithms.precision.kahan import kahan_summation as kahan_summation
 from jopt._algorithms.precision.stochastic_rounding import (
@@ -117,6 +121,8 @@ __all__ = [
     "DoWGState",
     "FactoredSecondMoment",
     "KahanSummationState",
+    "MomoAdamState",
+    "MomoState",
     "QuantizedFormat",
     "QuantizedMoment",
     "ReduceLROnPlateauState",
@@ -161,6 +167,8 @@ __all__ = [
     "lion",
     "minibatch_indices",
     "momentum",
+    "momo",
+    "momo_adam",
     "muon",
     "nadam",
     "nesterov",
