@@ -59,6 +59,8 @@ from jopt._algorithms.parameter_free.dog import dog as dog
 from jopt._algorithms.parameter_free.dog import dowg as dowg
 from jopt._algorithms.parameter_free.dog import scale_by_dog as scale_by_dog
 from jopt._algorithms.parameter_free.dog import scale_by_dowg as scale_by_dowg
+from jopt._algorithms.parameter_free.mechanic import MechanicState as MechanicState
+from jopt._algorithms.parameter_free.mechanic import mechanize as mechanize
 from jopt._algorithms.parameter_free.momo import MomoAdamState as MomoAdamState
 from jopt._algorithms.parameter_free.momo import MomoState as MomoState
 from jopt._algorithms.parameter_free.momo import momo as momo
@@ -121,6 +123,7 @@ __all__ = [
     "DoWGState",
     "FactoredSecondMoment",
     "KahanSummationState",
+    "MechanicState",
     "MomoAdamState",
     "MomoState",
     "QuantizedFormat",
@@ -165,6 +168,7 @@ __all__ = [
     "kahan_summation",
     "lamb",
     "lion",
+    "mechanize",
     "minibatch_indices",
     "momentum",
     "momo",
