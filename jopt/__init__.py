@@ -73,6 +73,13 @@ from jopt._algorithms.precision.stochastic_rounding import (
 from jopt._algorithms.precision.stochastic_rounding import (
     stochastic_rounding as stochastic_rounding,
 )
+from jopt._algorithms.privacy.dpsgd import (
+    DifferentiallyPrivateAggregateState as DifferentiallyPrivateAggregateState,
+)
+from jopt._algorithms.privacy.dpsgd import (
+    differentially_private_aggregate as differentially_private_aggregate,
+)
+from jopt._algorithms.privacy.dpsgd import dpsgd as dpsgd
 from jopt._algorithms.proximal.ftrl import ScaleByFtrlState as ScaleByFtrlState
 from jopt._algorithms.proximal.ftrl import scale_by_ftrl as scale_by_ftrl
 from jopt._algorithms.regularization.weight_decay import (
@@ -119,6 +126,7 @@ __all__ = [
     "AsgdAverageState",
     "AveragedParamsState",
     "COCOBState",
+    "DifferentiallyPrivateAggregateState",
     "DoGState",
     "DoWGState",
     "FactoredSecondMoment",
@@ -161,8 +169,10 @@ __all__ = [
     "cocob",
     "compat",
     "decoupled_weight_decay",
+    "differentially_private_aggregate",
     "dog",
     "dowg",
+    "dpsgd",
     "gd",
     "get_learning_rate",
     "kahan_summation",
