@@ -292,8 +292,12 @@ MOMENTUM_ARGS = ("momentum", "beta")  # Adam's β1 is not one: at 0 it is RMSpro
 # Muon orthogonalizes its buffer (Newton–Schulz): at β = 0 it is orthogonalized gradient
 # descent, which has no momentum-free twin to compare with.
 ORTHOGONALIZED = {jopt.muon, jopt.scale_by_muon, jt.Muon, jk.Muon}
+# MoMo at β = 0 is Polyak's capped step min(α, (f − f_*)/‖g‖²)·g (SPS_max), not GD.
+POLYAK = {jopt.momo}
 MOMENTUM_CASES = [
-    c for c in CASES if parameter_names(c) & set(MOMENTUM_ARGS) and c.factory not in ORTHOGONALIZED
+    c
+    for c in CASES
+    if parameter_names(c) & set(MOMENTUM_ARGS) and c.factory not in ORTHOGONALIZED | POLYAK
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jopt._core.dtypes import compute_dtype, real_dtype, state_dtype
+from jopt._core.dtypes import complex_dtype, compute_dtype, real_dtype, state_dtype
 from jopt._core.elementwise import abs_sq
 from jopt._core.state import check_params
 
@@ -20,6 +20,13 @@ def tree_dtype(tree: Any) -> jnp.dtype:
     return max(dts, key=lambda d: d.itemsize) if dts else jnp.dtype(jnp.float32)
 
 
+def _wide(x: Any, dt: jnp.dtype) -> jax.Array:
+    """``x`` in ``dt`` (a complex leaf: the complex dtype of ``dt``'s precision), so that a
+    tree-wide sum is as precise, and as reproducible over a mesh, as its result."""
+    complex_ = jnp.issubdtype(compute_dtype(x), jnp.complexfloating)
+    return x.astype(complex_dtype(dt) if complex_ else dt)
+
+
 def _sum(parts: list[jax.Array], dt: jnp.dtype) -> jax.Array:
     total = jnp.zeros((), dt)
     for part in parts:
@@ -28,28 +35,24 @@ def _sum(parts: list[jax.Array], dt: jnp.dtype) -> jax.Array:
 
 
 def sq_norm(tree: Any, dt: jnp.dtype) -> jax.Array:
-    """Σ |x|² over every entry of every leaf, as a ``dt`` scalar (each leaf summed in its
-    compute dtype)."""
-    return _sum([jnp.sum(abs_sq(x.astype(compute_dtype(x)))) for x in jax.tree.leaves(tree)], dt)
+    """Σ |x|² over every entry of every leaf, computed in and returned as ``dt``."""
+    return _sum([jnp.sum(abs_sq(_wide(x, dt))) for x in jax.tree.leaves(tree)], dt)
 
 
 def vdot(a: Any, b: Any, dt: jnp.dtype) -> jax.Array:
     """Re⟨a, b⟩ = Σ Re(conj(a)·b) over two trees of the same structure, a ``dt`` scalar."""
 
     def one(x: jax.Array, y: jax.Array) -> jax.Array:
-        cdt = compute_dtype(x)
-        x, y = x.astype(cdt), y.astype(cdt)
-        return jnp.sum(jnp.real(jnp.conj(x) * y))
+        return jnp.sum(jnp.real(jnp.conj(_wide(x, dt)) * _wide(y, dt)))
 
     pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
     return _sum([one(x, y) for x, y in pairs], dt)
 
 
 def sq_distance(a: Any, b: Any, dt: jnp.dtype) -> jax.Array:
-    """‖a − b‖² over two trees of the same structure (each difference in the compute
-    dtype), a ``dt`` scalar."""
+    """‖a − b‖² over two trees of the same structure, computed in ``dt``."""
     diffs = [
-        x.astype(compute_dtype(x)) - y.astype(compute_dtype(x))
+        _wide(x, dt) - _wide(y, dt)
         for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
     ]
     return sq_norm(diffs, dt)

@@ -134,7 +134,7 @@ def cocob(
     learning_rate: ScalarOrSchedule = 1.0,
     alpha: Scalar = 100.0,
     eps: Scalar = 1e-8,
-    weight_decay: ScalarOrSchedule | None = 0.0,
+    weight_decay: ScalarOrSchedule | None = None,
     mask: Any | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """COCOB-Backprop, "COntinuous COin Betting" (Orabona & Tommasi 2017, "Training Deep
@@ -147,13 +147,13 @@ def cocob(
     flip_sign=False), scale_by_cocob(alpha, eps))``: optax.contrib.cocob's arguments,
     defaults and order. The "learning rate" scales the gradients the bets see (the
     algorithm has none; 1, the default, is the paper's); a decay λ (optax's L2, off by
-    default) is added to them first.
+    default: ``None`` here, optax's 0.0) is added to them first.
 
     Args:
       learning_rate: a factor >= 0 on the gradients, or a schedule ``count -> factor``.
       alpha: α > 0.
       eps: ε >= 0, the first L.
-      weight_decay: λ >= 0, or a schedule; 0 or ``None``: off.
+      weight_decay: λ >= 0, or a schedule; ``None`` (the default) or 0: off.
       mask: the leaves that decay, as in :func:`jopt.adamw`.
 
     Returns:

@@ -24,6 +24,7 @@ from jopt._core.checks import (
 from jopt._core.dtypes import cast, compute_dtype
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
+from jopt._core.learning_rate import LearningRateState, init_learning_rate, next_learning_rate
 from jopt._core.state import (
     check_update_params,
     evaluate,
@@ -44,6 +45,8 @@ class MomoState(NamedTuple):
       gamma: γ, the EMA of ⟨g_t, x_t⟩.
       lb: the loss's lower bound f_* in use (moves with ``adapt_lower_bound``).
       count: int32, steps taken.
+      rate: the learning-rate state (the α of the last update, for
+        :func:`jopt.get_learning_rate`; not in optax's state).
 
     >>> import jax.numpy as jnp, jopt
     >>> jopt.momo(lower_bound=-1.0).init(jnp.zeros(2)).lb
@@ -55,6 +58,7 @@ class MomoState(NamedTuple):
     gamma: jax.Array
     lb: jax.Array
     count: jax.Array
+    rate: LearningRateState
 
 
 class MomoAdamState(NamedTuple):
@@ -67,6 +71,7 @@ class MomoAdamState(NamedTuple):
       gamma: γ, the EMA of ⟨g_t, x_t⟩.
       lb: the lower bound f_* in use.
       count: int32, steps taken.
+      rate: the learning-rate state (not in optax's state).
 
     >>> import jax.numpy as jnp, jopt
     >>> jopt.momo_adam().init(jnp.zeros(2)).count
@@ -79,6 +84,7 @@ class MomoAdamState(NamedTuple):
     gamma: jax.Array
     lb: jax.Array
     count: jax.Array
+    rate: LearningRateState
 
 
 RULES = dict(
@@ -111,8 +117,8 @@ class _Step(NamedTuple):
     lower: jax.Array  # the floor of the adapted bound
 
 
-def _scalars(learning_rate: Any, weight_decay: Any, lower_bound: Any, count, dt) -> _Step:
-    alpha = cast(evaluate(learning_rate, count, "the learning_rate schedule"), dt)
+def _scalars(lr: Any, weight_decay: Any, lower_bound: Any, count, dt) -> _Step:
+    alpha = cast(lr, dt)
     lam = 0.0 if weight_decay is None else evaluate(weight_decay, count, "the weight_decay")
     return _Step(alpha, 1 + alpha * cast(lam, dt), cast(lower_bound, dt))
 
@@ -135,6 +141,16 @@ def _polyak(
     if adapt:
         lb = jnp.maximum((barf + iprod - gamma - 0.5 * tau * norm_sq) / one, s.lower)
     return tau, lb
+
+
+def _precond_norm(m: Any, v: Any, eps: Any, bc2: jax.Array, dt: jnp.dtype) -> jax.Array:
+    """‖m‖²_D = Σ m² / (ε + sqrt(v / (1 − β2^t))) from the stored moments, in the tree's
+    scalar dtype (so that a mixed-precision tree's step is the same jitted or not)."""
+    total = jnp.zeros((), dt)
+    for a, b in zip(jax.tree.leaves(m), jax.tree.leaves(v), strict=True):
+        a, b = a.astype(dt), b.astype(dt)
+        total = total + jnp.sum(a * a / (cast(eps, dt) + jnp.sqrt(b / bc2)))
+    return total
 
 
 @checked(beta=unit_interval(), **RULES)
@@ -191,13 +207,15 @@ def momo(
             gamma=scalar(params, 0.0, dt),
             lb=scalar(params, cast(lower_bound, dt), dt),
             count=zero_count(params),
+            rate=init_learning_rate(learning_rate, params),
         )
 
     def update_fn(updates, state, params=None, *, value=None, **extra_args):
         del extra_args
         check_update_params(updates, params, "(MoMo's model is linear in them)", state.exp_avg)
         dt = state.barf.dtype
-        s = _scalars(learning_rate, weight_decay, lower_bound, state.count, dt)
+        lr, rate = next_learning_rate(learning_rate, state.rate)
+        s = _scalars(lr, weight_decay, lower_bound, state.count, dt)
         b = jnp.where(state.count == 0, 0.0, cast(beta, dt))
         barf = b * state.barf + (1 - b) * _loss(value, dt)
         gamma = b * state.gamma + (1 - b) * vdot(updates, params, dt)
@@ -209,10 +227,8 @@ def momo(
             return (new.astype(d.dtype),)
 
         (exp_avg,) = map_leaves(ema, 1, updates, state.exp_avg)
-        tau, lb = _polyak(
-            s, state.lb, barf, gamma, vdot(exp_avg, params, dt), sq_norm(exp_avg, dt),
-            adapt_lower_bound,
-        )  # fmt: skip
+        iprod = vdot(exp_avg, params, dt)
+        tau, lb = _polyak(s, state.lb, barf, gamma, iprod, sq_norm(exp_avg, dt), adapt_lower_bound)
         shrink = 1.0 if optax_weight_decay else 1.0 / s.decay
 
         def step(g, x, d):
@@ -222,7 +238,7 @@ def momo(
             return (out.astype(g.dtype),)
 
         (out,) = map_leaves(step, 1, updates, params, exp_avg)
-        return out, MomoState(exp_avg, barf, gamma, lb, increment(state.count))
+        return out, MomoState(exp_avg, barf, gamma, lb, increment(state.count), rate)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -282,13 +298,15 @@ def momo_adam(
             gamma=scalar(params, 0.0, dt),
             lb=scalar(params, cast(lower_bound, dt), dt),
             count=zero_count(params),
+            rate=init_learning_rate(learning_rate, params),
         )
 
     def update_fn(updates, state, params=None, *, value=None, **extra_args):
         del extra_args
         check_update_params(updates, params, "(MoMo's model is linear in them)", state.exp_avg)
         dt = state.barf.dtype
-        s = _scalars(learning_rate, weight_decay, lower_bound, state.count, dt)
+        lr, rate = next_learning_rate(learning_rate, state.rate)
+        s = _scalars(lr, weight_decay, lower_bound, state.count, dt)
         count = increment(state.count)
         c1 = cast(evaluate(b1, state.count, "the b1 schedule"), dt)
         c2, t = cast(b2, dt), count.astype(dt)
@@ -307,10 +325,9 @@ def momo_adam(
         exp_avg, exp_avg_sq, scaled = map_leaves(
             moments, 3, updates, state.exp_avg, state.exp_avg_sq
         )
-        tau, lb = _polyak(
-            s, state.lb, barf, gamma, vdot(exp_avg, params, dt), vdot(exp_avg, scaled, dt),
-            adapt_lower_bound, bc1,
-        )  # fmt: skip
+        norm_sq = _precond_norm(exp_avg, exp_avg_sq, eps, bc2, dt)
+        iprod = vdot(exp_avg, params, dt)
+        tau, lb = _polyak(s, state.lb, barf, gamma, iprod, norm_sq, adapt_lower_bound, bc1)
         shrink = 1.0 if optax_weight_decay else 1.0 / s.decay
 
         def step(g, x, direction):
@@ -320,6 +337,6 @@ def momo_adam(
             return (out.astype(g.dtype),)
 
         (out,) = map_leaves(step, 1, updates, params, scaled)
-        return out, MomoAdamState(exp_avg, exp_avg_sq, barf, gamma, lb, count)
+        return out, MomoAdamState(exp_avg, exp_avg_sq, barf, gamma, lb, count, rate)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

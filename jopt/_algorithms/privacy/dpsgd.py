@@ -109,7 +109,7 @@ def differentially_private_aggregate(
                 "update() needs per-example gradients, every leaf with the same leading batch "
                 f"axis; got leaves of shapes {[jnp.shape(g) for g in leaves]}."
             )
-        batch = sizes.pop()
+        batch = int(sizes.pop() or 0)
         dt = max((compute_dtype(g) for g in leaves), key=lambda d: d.itemsize)
         wide = [g.astype(compute_dtype(g)) for g in leaves]
         sq = sum(
