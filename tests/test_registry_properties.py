@@ -338,7 +338,10 @@ EPS_ARGS = ("eps", "epsilon", "eps1", "adam_eps")
 # Left out: a case wrapped in another optimizer (``around``: that optimizer's ε cannot be
 # set to 0 here), and Keras' Muon, whose Newton–Schulz ε is fixed at 1e-7 inside Keras.
 # jopt.chain's case chains scale_by_adam at its default ε, which chain cannot set to 0.
-SCALE_CASES = [c for c in CASES if c.around is None and c.factory not in (jk.Muon, jopt.chain)]
+# Mechanic divides by sqrt(v) + ε with v = 0 at its first step: its ε must be > 0.
+SCALE_CASES = [
+    c for c in CASES if c.around is None and c.factory not in (jk.Muon, jopt.chain, jopt.mechanize)
+]
 
 
 def _zero_eps(case) -> dict:

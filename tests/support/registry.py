@@ -558,7 +558,16 @@ LISTED = [
     # learned scale (Mechanic)
     # η ∝ 1/‖g‖: the steps ignore the gradients' scale (but a first step set by hand)
     Case("dog", jopt.dog, dict(init_step=("distance", 0.1)), 1.0, scale_invariant=True),
-    Case("dowg-optax-eps", jopt.dowg, dict(eps_in_rate=True), 1.0, scale_invariant=True),
+    Case(
+        "dowg-optax-eps",
+        jopt.dowg,
+        dict(init_estim_sq_dist=1e-4, eps_in_rate=True),
+        1.0,
+        scale_invariant=True,
+    ),
+    # COCOB's bets are ratios of sums of gradients: free of their scale (so of the factor
+    # optax calls its learning rate)
+    Case("cocob", jopt.cocob, scale_invariant=True),
     Case("scale_by_dog", jopt.scale_by_dog, dict(init_step=("learning_rate", 1.0)), 1.0, None),
     Case(
         "scale_by_dowg",

@@ -20,11 +20,20 @@ def tree_dtype(tree: Any) -> jnp.dtype:
     return max(dts, key=lambda d: d.itemsize) if dts else jnp.dtype(jnp.float32)
 
 
+def wide_dtype(x: Any, dt: jnp.dtype) -> jnp.dtype:
+    """The dtype a leaf's math runs in beside tree-wide scalars of dtype ``dt`` (the widest
+    of the tree): ``dt``, or its complex twin for a complex leaf. In a mixed-precision tree
+    a float32 leaf is then computed in float64 and rounded once, so that the scalars it
+    feeds (and so every other leaf's step) do not depend on how XLA fused its math (jit
+    or not, sharded or not)."""
+    complex_ = jnp.issubdtype(compute_dtype(x), jnp.complexfloating)
+    return jnp.dtype(complex_dtype(dt) if complex_ else dt)
+
+
 def _wide(x: Any, dt: jnp.dtype) -> jax.Array:
     """``x`` in ``dt`` (a complex leaf: the complex dtype of ``dt``'s precision), so that a
     tree-wide sum is as precise, and as reproducible over a mesh, as its result."""
-    complex_ = jnp.issubdtype(compute_dtype(x), jnp.complexfloating)
-    return x.astype(complex_dtype(dt) if complex_ else dt)
+    return x.astype(wide_dtype(x, dt))
 
 
 def _sum(parts: list[jax.Array], dt: jnp.dtype) -> jax.Array:

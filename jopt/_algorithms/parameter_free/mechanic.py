@@ -8,7 +8,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.parameter_free._tree import copy_params, sq_norm, tree_dtype, vdot
+from jopt._algorithms.parameter_free._tree import (
+    copy_params,
+    sq_norm,
+    tree_dtype,
+    vdot,
+    wide_dtype,
+)
 from jopt._core.checks import (
     checked,
     flag,
@@ -17,7 +23,7 @@ from jopt._core.checks import (
     positive,
     transformation,
 )
-from jopt._core.dtypes import cast, compute_dtype
+from jopt._core.dtypes import cast
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.state import check_update_params, evaluate, increment, scalar, zero_count
@@ -53,7 +59,7 @@ class MechanicState(NamedTuple):
 @checked(
     base_optimizer=transformation("jopt.adam(1.0)"),
     weight_decay=nonnegative(schedule=True),
-    eps=nonnegative(),
+    eps=positive(),
     s_init=positive(),
     num_betas=integer(1, 16),
     clip_reward=flag(),
@@ -88,7 +94,7 @@ def mechanize(
     Args:
       base_optimizer: the optimizer whose steps are scaled.
       weight_decay: λ >= 0 (Mechanic's own, not the wrapped optimizer's), or a schedule.
-      eps: ε >= 0.
+      eps: ε > 0 (the first step divides by it).
       s_init: s_init > 0, the first scale of each β (the paper's 1e-8).
       num_betas: n in [1, 16].
       clip_reward: optax's reward r_t = β r_{t−1} + clip(h_t, ±m_{t−1}) s_t.
@@ -131,7 +137,7 @@ def mechanize(
         pull = lam * total * jnp.sqrt(sq_norm(updates, dt)) / (jnp.sqrt(sq_norm(params, dt)) + e)
 
         def moved(p, r):  # Δ_t, in the compute dtype
-            cdt = compute_dtype(p)
+            cdt = wide_dtype(p, dt)
             return ((r.astype(cdt) - p.astype(cdt)) / (total + e).astype(cdt),)
 
         (delta,) = map_leaves(moved, 1, params, x0)
@@ -146,7 +152,7 @@ def mechanize(
         scale = jnp.sum(s)
 
         def step(g, p, r, d, u):
-            cdt = compute_dtype(g)
+            cdt = wide_dtype(g, dt)
             target = r.astype(cdt) - scale.astype(cdt) * (d - u.astype(cdt))  # x_{t+1}
             return ((target - p.astype(cdt)).astype(g.dtype),)
 

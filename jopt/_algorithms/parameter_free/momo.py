@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.parameter_free._tree import sq_norm, tree_dtype, vdot
+from jopt._algorithms.parameter_free._tree import sq_norm, tree_dtype, vdot, wide_dtype
 from jopt._core.checks import (
     UnnamedTypeError,
     UnnamedValueError,
@@ -21,7 +21,7 @@ from jopt._core.checks import (
     real,
     unit_interval,
 )
-from jopt._core.dtypes import cast, compute_dtype
+from jopt._core.dtypes import cast
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import LearningRateState, init_learning_rate, next_learning_rate
@@ -221,7 +221,7 @@ def momo(
         gamma = b * state.gamma + (1 - b) * vdot(updates, params, dt)
 
         def ema(g, d):
-            cdt = compute_dtype(g)
+            cdt = wide_dtype(g, dt)
             bw = b.astype(cdt)
             new = bw * d.astype(cdt) + (1 - bw) * g.astype(cdt)
             return (new.astype(d.dtype),)
@@ -232,7 +232,7 @@ def momo(
         shrink = 1.0 if optax_weight_decay else 1.0 / s.decay
 
         def step(g, x, d):
-            cdt = compute_dtype(g)
+            cdt = wide_dtype(g, dt)
             pull = ((s.decay - 1) / s.decay).astype(cdt)  # αλ / (1 + αλ)
             out = -pull * x.astype(cdt) - (tau * shrink).astype(cdt) * d.astype(cdt)
             return (out.astype(g.dtype),)
@@ -315,7 +315,7 @@ def momo_adam(
         gamma = c1 * state.gamma + (1 - c1) * vdot(updates, params, dt)
 
         def moments(g, m, v):
-            cdt = compute_dtype(g)
+            cdt = wide_dtype(g, dt)
             gw, w1, w2 = g.astype(cdt), c1.astype(cdt), c2.astype(cdt)
             m_new = w1 * m.astype(cdt) + (1 - w1) * gw
             v_new = w2 * v.astype(cdt) + (1 - w2) * gw * gw
@@ -331,7 +331,7 @@ def momo_adam(
         shrink = 1.0 if optax_weight_decay else 1.0 / s.decay
 
         def step(g, x, direction):
-            cdt = compute_dtype(g)
+            cdt = wide_dtype(g, dt)
             pull = ((s.decay - 1) / s.decay).astype(cdt)  # αλ / (1 + αλ)
             out = -pull * x.astype(cdt) - (tau * shrink).astype(cdt) * direction
             return (out.astype(g.dtype),)
