@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jopt._core.dtypes import complex_dtype, compute_dtype, real_dtype, state_dtype
 from jopt._core.elementwise import abs_sq
 from jopt._core.state import check_params
+from jopt.sharding._leafwise import explicit_sharding
 
 
 def tree_dtype(tree: Any) -> jnp.dtype:
@@ -36,6 +37,15 @@ def _wide(x: Any, dt: jnp.dtype) -> jax.Array:
     return x.astype(wide_dtype(x, dt))
 
 
+def matched(y: jax.Array, x: jax.Array) -> jax.Array:
+    """``y`` resharded as ``x`` where both carry different ``Explicit`` shardings (a state
+    leaf sharded apart from its parameter, ZeRO-1), so that they combine elementwise."""
+    have, want = explicit_sharding(y), explicit_sharding(x)
+    if have is None or want is None or have == want:
+        return y
+    return jax.sharding.reshard(y, want)
+
+
 def _sum(parts: list[jax.Array], dt: jnp.dtype) -> jax.Array:
     total = jnp.zeros((), dt)
     for part in parts:
@@ -52,7 +62,7 @@ def vdot(a: Any, b: Any, dt: jnp.dtype) -> jax.Array:
     """Re⟨a, b⟩ = Σ Re(conj(a)·b) over two trees of the same structure, a ``dt`` scalar."""
 
     def one(x: jax.Array, y: jax.Array) -> jax.Array:
-        return jnp.sum(jnp.real(jnp.conj(_wide(x, dt)) * _wide(y, dt)))
+        return jnp.sum(jnp.real(jnp.conj(_wide(x, dt)) * _wide(matched(y, x), dt)))
 
     pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
     return _sum([one(x, y) for x, y in pairs], dt)
@@ -61,7 +71,7 @@ def vdot(a: Any, b: Any, dt: jnp.dtype) -> jax.Array:
 def sq_distance(a: Any, b: Any, dt: jnp.dtype) -> jax.Array:
     """‖a − b‖² over two trees of the same structure, computed in ``dt``."""
     diffs = [
-        _wide(x, dt) - _wide(y, dt)
+        _wide(x, dt) - _wide(matched(y, x), dt)
         for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
     ]
     return sq_norm(diffs, dt)

@@ -9,7 +9,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.parameter_free._tree import sq_norm, tree_dtype, vdot, wide_dtype
+from jopt._algorithms.parameter_free._tree import (
+    matched,
+    sq_norm,
+    tree_dtype,
+    vdot,
+    wide_dtype,
+)
 from jopt._core.checks import (
     UnnamedTypeError,
     UnnamedValueError,
@@ -148,7 +154,7 @@ def _precond_norm(m: Any, v: Any, eps: Any, bc2: jax.Array, dt: jnp.dtype) -> ja
     scalar dtype (so that a mixed-precision tree's step is the same jitted or not)."""
     total = jnp.zeros((), dt)
     for a, b in zip(jax.tree.leaves(m), jax.tree.leaves(v), strict=True):
-        a, b = a.astype(dt), b.astype(dt)
+        a, b = a.astype(dt), matched(b, a).astype(dt)
         total = total + jnp.sum(a * a / (cast(eps, dt) + jnp.sqrt(b / bc2)))
     return total
 
