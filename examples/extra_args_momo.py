@@ -42,7 +42,7 @@ def train_step(model, optimizer, x, y):
 
 def main(argv=None) -> list[float]:
     """Trains for ``--steps`` mini-batch steps; returns the loss of each."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="MoMo in a Flax NNX loop, value=loss")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="momo")
     parser.add_argument("--lr", type=float, default=None, help="the cap α (MoMo's default)")
     parser.add_argument("--steps", type=int, default=20)

@@ -25,7 +25,7 @@ def tree(seed: int, dtype: Any, scale: float = 1.0) -> dict[str, np.ndarray]:
     }
 
 
-def inputs(dtype: Any, steps: int, seed: int = 0) -> tuple[dict, list[dict]]:
+def inputs(dtype: Any, steps: int, seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Initial params and one gradient tree per step, as float64 holding ``dtype`` values."""
     return tree(seed, dtype), [tree(seed + 100 + t, dtype) for t in range(steps)]
 
@@ -34,7 +34,13 @@ def cast(x: Any, dtype: Any) -> Any:
     return jax.tree.map(lambda a: jnp.asarray(a, dtype), x)
 
 
-def fed(tx: optax.GradientTransformation, params: dict, grads: list[dict], dtype: Any, **extra):
+def fed(
+    tx: optax.GradientTransformation,
+    params: dict[str, Any],
+    grads: list[dict[str, Any]],
+    dtype: Any,
+    **extra: Any,
+):
     """The params after each step of ``tx`` fed ``grads`` in ``dtype`` (float64 arrays back),
     with ``extra`` arguments to update given per step as lists (e.g. ``value=[...]``)."""
     if not extra:
