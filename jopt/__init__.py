@@ -58,6 +58,21 @@ from jopt._algorithms.matrix.adafactor import adafactor as adafactor
 from jopt._algorithms.matrix.adafactor import scale_by_adafactor as scale_by_adafactor
 from jopt._algorithms.matrix.muon import muon as muon
 from jopt._algorithms.matrix.muon import scale_by_muon as scale_by_muon
+from jopt._algorithms.parameter_free.cocob import COCOBState as COCOBState
+from jopt._algorithms.parameter_free.cocob import cocob as cocob
+from jopt._algorithms.parameter_free.cocob import scale_by_cocob as scale_by_cocob
+from jopt._algorithms.parameter_free.dog import DoGState as DoGState
+from jopt._algorithms.parameter_free.dog import DoWGState as DoWGState
+from jopt._algorithms.parameter_free.dog import dog as dog
+from jopt._algorithms.parameter_free.dog import dowg as dowg
+from jopt._algorithms.parameter_free.dog import scale_by_dog as scale_by_dog
+from jopt._algorithms.parameter_free.dog import scale_by_dowg as scale_by_dowg
+from jopt._algorithms.parameter_free.mechanic import MechanicState as MechanicState
+from jopt._algorithms.parameter_free.mechanic import mechanize as mechanize
+from jopt._algorithms.parameter_free.momo import MomoAdamState as MomoAdamState
+from jopt._algorithms.parameter_free.momo import MomoState as MomoState
+from jopt._algorithms.parameter_free.momo import momo as momo
+from jopt._algorithms.parameter_free.momo import momo_adam as momo_adam
 from jopt._algorithms.precision.kahan import KahanSummationState as KahanSummationState
 from jopt._algorithms.precision.kahan import kahan_summation as kahan_summation
 from jopt._algorithms.precision.stochastic_rounding import (
@@ -66,6 +81,13 @@ from jopt._algorithms.precision.stochastic_rounding import (
 from jopt._algorithms.precision.stochastic_rounding import (
     stochastic_rounding as stochastic_rounding,
 )
+from jopt._algorithms.privacy.dpsgd import (
+    DifferentiallyPrivateAggregateState as DifferentiallyPrivateAggregateState,
+)
+from jopt._algorithms.privacy.dpsgd import (
+    differentially_private_aggregate as differentially_private_aggregate,
+)
+from jopt._algorithms.privacy.dpsgd import dpsgd as dpsgd
 from jopt._algorithms.proximal.ftrl import ScaleByFtrlState as ScaleByFtrlState
 from jopt._algorithms.proximal.ftrl import scale_by_ftrl as scale_by_ftrl
 from jopt._algorithms.regularization.weight_decay import (
@@ -111,8 +133,15 @@ __all__ = [
     "AddDecayedWeightsState",
     "AsgdAverageState",
     "AveragedParamsState",
+    "COCOBState",
+    "DifferentiallyPrivateAggregateState",
+    "DoGState",
+    "DoWGState",
     "FactoredSecondMoment",
     "KahanSummationState",
+    "MechanicState",
+    "MomoAdamState",
+    "MomoState",
     "QuantizedFormat",
     "QuantizedMoment",
     "ReduceLROnPlateauState",
@@ -146,15 +175,23 @@ __all__ = [
     "asgd",
     "averaged_params",
     "chain",
+    "cocob",
     "compat",
     "decoupled_weight_decay",
+    "differentially_private_aggregate",
+    "dog",
+    "dowg",
+    "dpsgd",
     "gd",
     "get_learning_rate",
     "kahan_summation",
     "lamb",
     "lion",
+    "mechanize",
     "minibatch_indices",
     "momentum",
+    "momo",
+    "momo_adam",
     "muon",
     "nadam",
     "nesterov",
@@ -169,6 +206,9 @@ __all__ = [
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_amsgrad",
+    "scale_by_cocob",
+    "scale_by_dog",
+    "scale_by_dowg",
     "scale_by_ftrl",
     "scale_by_learning_rate",
     "scale_by_lion",

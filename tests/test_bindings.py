@@ -292,6 +292,7 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("jopt.muon", "adam_learning_rate"): "None: the Muon rate",
     ("jopt.schedules.swalr", "base_lr"): "as base_lr",
     ("jopt.reduce_lr_on_plateau", "eps"): "PyTorch's eps: a minimal change of the rate",
+    ("jopt.mechanize", "eps"): "Mechanic's first scale is W/(0 + ε): ε > 0",
     ("jopt.reduce_lr_on_plateau", "base_lr"): "a rate to scale, > 0 or None",
     ("jopt.compat.keras.SGD", "momentum"): "Keras' own [0, 1] check on a concrete momentum",
 }
@@ -389,6 +390,10 @@ VALID: dict[str, Any] = {
     "params": {"w": jnp.zeros(2)},
     "loss": 1.0,
     "optimizer": jk.SGD(0.1),
+    "base_optimizer": jopt.sgd(1.0),
+    "l2_norm_clip": 1.0,
+    "noise_multiplier": 1.0,
+    "seed": 0,
 }
 VALID_FOR: dict[str, dict[str, Any]] = {
     "jopt.schedules.one_cycle_lr": dict(total_steps=20),

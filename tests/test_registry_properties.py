@@ -296,10 +296,13 @@ ORTHOGONALIZED = {jopt.muon, jopt.scale_by_muon, jt.Muon, jk.Muon}
 # schedulefree's momentum is the interpolation β1 in (0, 1) that x = (y − (1 − β1)z)/β1
 # divides by: the package refuses 0.
 INTERPOLATION = {sf.SGDScheduleFree, sf.ScheduleFreeWrapper}
+# MoMo at β = 0 is Polyak's capped step min(α, (f − f_*)/‖g‖²)·g (SPS_max), not GD.
+POLYAK = {jopt.momo}
 MOMENTUM_CASES = [
     c
     for c in CASES
-    if parameter_names(c) & set(MOMENTUM_ARGS) and c.factory not in ORTHOGONALIZED | INTERPOLATION
+    if parameter_names(c) & set(MOMENTUM_ARGS)
+    and c.factory not in ORTHOGONALIZED | INTERPOLATION | POLYAK
 ]
 
 
@@ -340,7 +343,10 @@ EPS_ARGS = ("eps", "epsilon", "eps1", "adam_eps")
 # Left out: a case wrapped in another optimizer (``around``: that optimizer's ε cannot be
 # set to 0 here), and Keras' Muon, whose Newton–Schulz ε is fixed at 1e-7 inside Keras.
 # jopt.chain's case chains scale_by_adam at its default ε, which chain cannot set to 0.
-SCALE_CASES = [c for c in CASES if c.around is None and c.factory not in (jk.Muon, jopt.chain)]
+# Mechanic divides by sqrt(v) + ε with v = 0 at its first step: its ε must be > 0.
+SCALE_CASES = [
+    c for c in CASES if c.around is None and c.factory not in (jk.Muon, jopt.chain, jopt.mechanize)
+]
 
 
 def _zero_eps(case) -> dict:

@@ -594,11 +594,61 @@ LISTED = [
         lr_arg=None,
         lr_kwargs=lambda lr: dict(base=jopt.sgd(lr), lr=lr),
     ),
+    # Parameter-free and Polyak-type steps from optax.contrib (issue 21): their rates come
+    # from the distance travelled (DoG, DoWG), coin betting (COCOB), the loss (MoMo) or a
+    # learned scale (Mechanic)
+    # η ∝ 1/‖g‖: the steps ignore the gradients' scale (but a first step set by hand)
+    Case("dog", jopt.dog, dict(init_step=("distance", 0.1)), 1.0, scale_invariant=True),
+    Case(
+        "dowg-optax-eps",
+        jopt.dowg,
+        dict(init_estim_sq_dist=1e-4, eps_in_rate=True),
+        1.0,
+        scale_invariant=True,
+    ),
+    # COCOB's bets are ratios of sums of gradients: free of their scale (so of the factor
+    # optax calls its learning rate)
+    Case("cocob", jopt.cocob, scale_invariant=True),
+    Case("scale_by_dog", jopt.scale_by_dog, dict(init_step=("learning_rate", 1.0)), 1.0, None),
+    Case(
+        "scale_by_dowg",
+        jopt.scale_by_dowg,
+        dict(init_estim_sq_dist=0.01),
+        1.0,
+        None,
+        scale_invariant=True,
+    ),
+    # the bet is the whole step (w₁ + ... − w): a rate after it would break the reward
+    Case("scale_by_cocob", jopt.scale_by_cocob, lr=1.0, lr_arg=None, around=_then_rate),
+    Case("momo", jopt.momo, dict(weight_decay=1e-2), 0.5, needs_value=True, decays=True),
+    Case(
+        "momo_adam-optax-decay",
+        jopt.momo_adam,
+        dict(weight_decay=1e-2, optax_weight_decay=True),
+        0.05,
+        needs_value=True,
+        decays=True,
+        scale_invariant=True,  # α small: the step is capped at α/ρ_t, Adam's direction
+    ),
+    Case(
+        "mechanize",
+        jopt.mechanize,
+        dict(s_init=1e-2),
+        lr_arg=None,
+        lr_kwargs=lambda lr: dict(base_optimizer=jopt.adam(lr)),
+        lr=0.05,
+        scale_invariant=True,  # Adam's steps, and a scale s = W/sqrt(v) free of g's
+    ),
 ]
 
 
 # Public transformation factories the registry leaves out, with the reason.
 EXCLUDED = {
+    "jopt.dpsgd": (
+        "its updates are per-example gradients with a leading batch axis (optax's "
+        "convention): its jit and state checks run in tests/algorithms/privacy/test_dpsgd.py"
+    ),
+    "jopt.differentially_private_aggregate": "as jopt.dpsgd (tests/algorithms/privacy)",
     "jopt.compat.torch.LBFGS": (
         "its update needs a closure evaluating the loss (value_fn): its contract, jit and "
         "mesh checks run in tests/compat/torch/test_lbfgs.py"
