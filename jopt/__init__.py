@@ -42,6 +42,9 @@ from jopt._algorithms.averaging.average import averaged_params as averaged_param
 from jopt._algorithms.averaging.average import swa as swa
 from jopt._algorithms.control.plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
 from jopt._algorithms.control.plateau import reduce_lr_on_plateau as reduce_lr_on_plateau
+from jopt._algorithms.dadapt.prodigy import ProdigyState as ProdigyState
+from jopt._algorithms.dadapt.prodigy import prodigy as prodigy
+from jopt._algorithms.dadapt.prodigy import scale_by_prodigy as scale_by_prodigy
 from jopt._algorithms.layerwise.lamb import lamb as lamb
 from jopt._algorithms.layerwise.lamb import scale_by_trust_ratio as scale_by_trust_ratio
 from jopt._algorithms.matrix.adafactor import FactoredSecondMoment as FactoredSecondMoment
@@ -105,6 +108,7 @@ __all__ = [
     "AveragedParamsState",
     "FactoredSecondMoment",
     "KahanSummationState",
+    "ProdigyState",
     "QuantizedFormat",
     "QuantizedMoment",
     "ReduceLROnPlateauState",
@@ -149,6 +153,7 @@ __all__ = [
     "muon",
     "nadam",
     "nesterov",
+    "prodigy",
     "quantized",
     "radam",
     "reduce_lr_on_plateau",
@@ -167,6 +172,7 @@ __all__ = [
     "scale_by_muon",
     "scale_by_nadam",
     "scale_by_nesterov",
+    "scale_by_prodigy",
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_rprop",

@@ -29,6 +29,7 @@ import optax
 
 import jopt
 import jopt.compat.keras as jk
+import jopt.compat.prodigyopt as jpo
 import jopt.compat.torch as jt
 
 MASK = {"w": True, "b": False, "f": True, "s": False}  # the contract trees' leaves
@@ -119,6 +120,15 @@ def _matrices_else(other):
         return optax.multi_transform({"muon": tx, "rest": other(lr)}, labels)
 
     return around
+
+
+def _as_built(tx, lr):  # the factory's transformation as it is
+    del lr
+    return tx
+
+
+def _then_scaled(tx, lr):  # a direction that reads the rate, then scaled by it
+    return optax.chain(tx, jopt.scale_by_learning_rate(lr))
 
 
 def _muon_else_adam(tx, lr):
@@ -553,6 +563,33 @@ LISTED = [
         ),
         lr=0.05,
     ),
+    # Prodigy (issue 21): d, its step size, is estimated; the rate γ scales it (1: the
+    # method's own). A decoupled decay is skipped with the step at zero gradient (||s||₁ = 0).
+    Case("prodigy", jopt.prodigy, lr=1.0, scale_invariant=True),
+    Case(
+        "prodigy-optax-l2",
+        jopt.prodigy,
+        dict(bias_correction=True, weight_decay=1e-3, decouple=False),
+        1.0,
+        decays=True,
+    ),
+    Case(
+        "scale_by_prodigy",
+        jopt.scale_by_prodigy,
+        dict(safeguard_warmup=True, growth_rate=1.5, beta3=0.9),
+        1.0,
+        around=_then_scaled,
+        scale_invariant=True,
+    ),
+    # prodigyopt refuses ε = 0: ``around`` (the identity) keeps it out of the ε = 0 check
+    Case(
+        "prodigyopt.Prodigy",
+        jpo.Prodigy,
+        dict(weight_decay=1e-3),
+        1.0,
+        "lr",
+        around=_as_built,
+    ),
 ]
 
 # Public transformation factories the registry leaves out, with the reason.
@@ -562,7 +599,12 @@ EXCLUDED = {
         "mesh checks run in tests/compat/torch/test_lbfgs.py"
     ),
 }
-MODULES = {"jopt": jopt, "jopt.compat.torch": jt, "jopt.compat.keras": jk}
+MODULES = {
+    "jopt": jopt,
+    "jopt.compat.torch": jt,
+    "jopt.compat.keras": jk,
+    "jopt.compat.prodigyopt": jpo,
+}
 
 
 def discover() -> dict[str, Callable]:
