@@ -42,6 +42,8 @@ from jopt._algorithms.averaging.average import averaged_params as averaged_param
 from jopt._algorithms.averaging.average import swa as swa
 from jopt._algorithms.control.plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
 from jopt._algorithms.control.plateau import reduce_lr_on_plateau as reduce_lr_on_plateau
+from jopt._algorithms.dadapt.dadapt_adam import DAdaptAdamWState as DAdaptAdamWState
+from jopt._algorithms.dadapt.dadapt_adam import dadapt_adamw as dadapt_adamw
 from jopt._algorithms.dadapt.prodigy import ProdigyState as ProdigyState
 from jopt._algorithms.dadapt.prodigy import prodigy as prodigy
 from jopt._algorithms.dadapt.prodigy import scale_by_prodigy as scale_by_prodigy
@@ -106,6 +108,7 @@ __all__ = [
     "AddDecayedWeightsState",
     "AsgdAverageState",
     "AveragedParamsState",
+    "DAdaptAdamWState",
     "FactoredSecondMoment",
     "KahanSummationState",
     "ProdigyState",
@@ -142,6 +145,7 @@ __all__ = [
     "averaged_params",
     "chain",
     "compat",
+    "dadapt_adamw",
     "decoupled_weight_decay",
     "gd",
     "get_learning_rate",

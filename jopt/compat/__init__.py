@@ -11,10 +11,11 @@ checkpoints move with. :mod:`jopt.compat.bitsandbytes` holds bitsandbytes' 8-bit
 """
 
 from jopt.compat import bitsandbytes as bitsandbytes
+from jopt.compat import dadaptation as dadaptation
 from jopt.compat import keras as keras
 from jopt.compat import layout as layout
 from jopt.compat import prodigyopt as prodigyopt
 from jopt.compat import torch as torch
 from jopt.compat import torchao as torchao
 
-__all__ = ["bitsandbytes", "keras", "layout", "prodigyopt", "torch", "torchao"]
+__all__ = ["bitsandbytes", "dadaptation", "keras", "layout", "prodigyopt", "torch", "torchao"]

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import optax
 
 import jopt
+import jopt.compat.dadaptation as jd
 import jopt.compat.keras as jk
 import jopt.compat.prodigyopt as jpo
 import jopt.compat.torch as jt
@@ -590,6 +591,24 @@ LISTED = [
         "lr",
         around=_as_built,
     ),
+    # D-Adaptation (issue 21): the rate is inside its moments (the state records it)
+    Case("dadapt_adamw", jopt.dadapt_adamw, lr=1.0, scale_invariant=True),
+    Case(
+        "dadapt_adamw-optax-l2",
+        jopt.dadapt_adamw,
+        dict(bias_correction=True, weight_decay=1e-3, decouple=False, growth_rate=1.5),
+        1.0,
+        decays=True,
+    ),
+    Case(
+        "dadaptation.DAdaptAdam",
+        jd.DAdaptAdam,
+        dict(weight_decay=1e-3),
+        1.0,
+        "lr",
+        around=_as_built,
+        decays=True,
+    ),
 ]
 
 # Public transformation factories the registry leaves out, with the reason.
@@ -604,6 +623,7 @@ MODULES = {
     "jopt.compat.torch": jt,
     "jopt.compat.keras": jk,
     "jopt.compat.prodigyopt": jpo,
+    "jopt.compat.dadaptation": jd,
 }
 
 

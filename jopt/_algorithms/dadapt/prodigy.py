@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.dadapt.common import GROWTH_RATE, keep, total, wide, widen
+from jopt._algorithms.dadapt.common import GROWTH_RATE, keep, total, wide, wide_sum, widen
 from jopt._core.chain import chain
 from jopt._core.checks import (
     Integer,
@@ -221,12 +221,12 @@ def scale_by_prodigy(
             if decay is not None and not decouple:  # L2: g ← g + λθ
                 g = g + c.decay * p
             gs = _slice(g, slice_p)
-            dot = jnp.sum(gs * (p0.astype(dt) - _slice(p, slice_p)))
+            dot = wide_sum(gs * (p0.astype(dt) - _slice(p, slice_p)))
             m_new = keep(~active, m, m.astype(dt) * c.b1 + c.c_m * g)
             v_new = keep(~active, v, v.astype(dt) * c.b2 + c.c_v * (g * g))
             s_new = keep(~active, s, s.astype(dt) * c.b3 + c.c_s * gs)
-            norm1 = jnp.sum(jnp.abs(s_new.astype(dt)))
-            return g, m_new, v_new, s_new, dot.astype(wide()), norm1.astype(wide())
+            norm1 = wide_sum(jnp.abs(s_new.astype(dt)))
+            return g, m_new, v_new, s_new, dot, norm1
 
         g_used, m, v, s, dots, norms = map_leaves(
             accumulate, 6, updates, params, state.params0, state.exp_avg, state.exp_avg_sq,

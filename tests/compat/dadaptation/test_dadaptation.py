@@ -1,0 +1,106 @@
+"""jopt.compat.dadaptation in lockstep with dadaptation 3.2 (torch, CPU), fed the same
+gradients: the parameters and the global estimate d, step for step."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+dadaptation = pytest.importorskip("dadaptation")
+torch = pytest.importorskip("torch")
+
+import jopt.compat.dadaptation as jd  # noqa: E402
+from tests.support import lockstep  # noqa: E402
+from tests.support.tolerances import tol  # noqa: E402
+
+# (class name, its arguments): d0 = 1e-3 lets d grow within the few steps. The first
+# gradient is zero: the step is skipped (||s|| = 0) as dadaptation skips it, except where
+# dadaptation itself cannot take it (DAdaptSGD divides by the first gradient's norm).
+CONFIGS = {
+    "adam-defaults": ("DAdaptAdam", {}),
+    "adam-l2-bias-correction": (
+        "DAdaptAdam",
+        dict(d0=1e-3, weight_decay=0.1, use_bias_correction=True),
+    ),
+    "adam-decoupled-growth": (
+        "DAdaptAdam",
+        dict(d0=1e-3, weight_decay=0.1, decouple=True, growth_rate=1.5, betas=(0.8, 0.99)),
+    ),
+}
+ZERO_FIRST = {"DAdaptAdam", "DAdaptAdaGrad", "DAdaptLion", "DAdaptAdan"}
+
+
+def _run(cls, kwargs, dtype, **options):
+    with contextlib.redirect_stdout(io.StringIO()):  # dadaptation prints its decay mode
+        return lockstep.run(
+            getattr(jd, cls)(**kwargs),
+            lambda ps: getattr(dadaptation, cls)(ps, **kwargs),
+            dtype,
+            steps=8,
+            zero_at=(0,) if cls in ZERO_FIRST else (),
+            **options,
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_in_lockstep(name, dtype):
+    cls, kwargs = CONFIGS[name]
+    err, state, opt = _run(cls, kwargs, dtype)
+    assert err <= tol("lockstep", dtype), err
+    group = opt.param_groups[0]
+    assert float(state.estim_lr) == pytest.approx(group["d"], rel=tol("lockstep", dtype))
+    assert int(state.steps) == group["k"]
+    assert group["d"] > 5 * kwargs.get("d0", 1e-6)  # d moved: its evolution was compared
+
+
+def test_a_schedule_through_zero():
+    # γ = 0 at step 3 (a torch scheduler setting group['lr']): DAdaptAdam skips the step
+    def rate(k):
+        return 0.0 if k == 3 else 0.5 + 0.1 * k
+
+    def schedule(count):
+        return jnp.where(count == 3, 0.0, 0.5 + 0.1 * count.astype(jnp.float64))
+
+    kwargs = dict(d0=1e-3)
+    err, state, opt = lockstep.run(
+        jd.DAdaptAdam(lr=schedule, **kwargs),
+        lambda ps: dadaptation.DAdaptAdam(ps, **kwargs),
+        np.float64,
+        steps=6,
+        lr_at=rate,
+    )
+    assert err <= tol("lockstep", np.float64)
+    assert int(state.steps) == opt.param_groups[0]["k"] == 5
+
+
+def test_the_check_fails_on_a_perturbed_estimate():
+    # the lockstep check sees the estimate started 1 % off
+    err, _, _ = lockstep.run(
+        jd.DAdaptAdam(d0=1.01e-3),
+        lambda ps: dadaptation.DAdaptAdam(ps, d0=1e-3),
+        np.float64,
+        steps=8,
+    )
+    assert err > 1e-4
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, message",
+    [
+        ("DAdaptAdam", dict(lr=0.0), "Invalid learning rate: 0.0"),
+        ("DAdaptAdam", dict(d0=0.0), "Invalid d0 value: 0.0"),
+        ("DAdaptAdam", dict(eps=0.0), "Invalid epsilon value: 0.0"),
+        ("DAdaptAdam", dict(betas=(1.0, 0.9)), "Invalid beta parameter at index 0: 1.0"),
+    ],
+)
+def test_bad_arguments_are_refused_as_dadaptation_refuses_them(cls, kwargs, message):
+    with pytest.raises(ValueError, match=rf"jopt\.compat\.dadaptation\.{cls}") as err:
+        getattr(jd, cls)(**kwargs)
+    assert message in str(err.value)
+    with pytest.raises(ValueError, match=message):  # the same check, the same words
+        getattr(dadaptation, cls)([torch.zeros(1)], **kwargs)
