@@ -609,6 +609,44 @@ LISTED = [
         around=_as_built,
         decays=True,
     ),
+    # around (the identity) keeps these out of the ε = 0 check (dadaptation refuses ε = 0)
+    # and the momentum = 0 check (D-Adapt SGD at momentum 0 is dual averaging, not GD).
+    # Their decay is skipped with the step at zero gradient, except AdaGrad's L2 (the
+    # gradient is λθ); DAdaptLion's (θ moves before the check) is 1e-8 of θ here.
+    Case(
+        "dadaptation.DAdaptSGD",
+        jd.DAdaptSGD,
+        dict(momentum=0.5, weight_decay=1e-3),
+        1.0,
+        "lr",
+        around=_as_built,
+    ),
+    Case(
+        "dadaptation.DAdaptAdaGrad",
+        jd.DAdaptAdaGrad,
+        dict(momentum=0.5, weight_decay=1e-3),
+        1.0,
+        "lr",
+        around=_as_built,
+        decays=True,
+    ),
+    # a sign step of γd never settles: γ = 0.1 makes it small enough for the quadratic
+    Case(
+        "dadaptation.DAdaptLion",
+        jd.DAdaptLion,
+        dict(d0=1e-3),
+        0.1,
+        "lr",
+        scale_invariant=True,
+    ),
+    Case(
+        "dadaptation.DAdaptAdan",
+        jd.DAdaptAdan,
+        dict(weight_decay=0.0, d0=1e-3),
+        1.0,
+        "lr",
+        around=_as_built,
+    ),
 ]
 
 # Public transformation factories the registry leaves out, with the reason.

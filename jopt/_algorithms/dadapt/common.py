@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 from jopt._core.checks import Real
 from jopt._core.dtypes import cast
+from jopt._core.state import evaluate
 
 
 def wide() -> jnp.dtype:
@@ -51,3 +52,20 @@ def grow(d: jax.Array, d_hat: jax.Array, growth_rate: Any) -> jax.Array:
 
 # growth_rate: a factor > 0, inf (the packages' default) for no limit
 GROWTH_RATE = Real(0.0, lo_open=True, allow_inf=True)
+
+
+def at(value: Any, count: jax.Array, name: str) -> jax.Array:
+    """A hyperparameter (or a schedule at ``count``) as a :func:`wide` scalar."""
+    return widen(evaluate(value, count, name))
+
+
+def safe_divide(x: jax.Array, y: jax.Array) -> jax.Array:
+    """x / y, and 0 where y is 0 (a step taken as skipped does not divide by zero)."""
+    return x / jnp.where(y == 0, jnp.ones_like(y), y)
+
+
+def moved(p: jax.Array, new: jax.Array, skip: jax.Array, dtype: Any) -> jax.Array:
+    """The update (in ``dtype``, the gradient's) that takes ``p`` to ``new``, 0 where the
+    step is skipped: the packages that set θ (θ ← x0 − s, θ ← (θ − u)/(1 + dlr·λ))."""
+    out = new - p.astype(new.dtype)
+    return jnp.where(skip, jnp.zeros_like(out), out).astype(dtype)
