@@ -51,6 +51,8 @@ MODULE_ORDER = (
     "jopt.compat.keras.schedules",
     "jopt.compat.bitsandbytes",
     "jopt.compat.torchao",
+    "jopt.compat.prodigyopt",
+    "jopt.compat.dadaptation",
     "jopt.sharding",
 )
 LAST_MODULES = ("jopt.testing",)
