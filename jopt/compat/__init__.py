@@ -7,7 +7,10 @@ last digits (see docs/parity.md); ``jopt.compat.torchao.AdamW8bit`` (and ``AdamW
 composition of jopt's own primitives.
 :mod:`jopt.compat.layout` holds the weight layouts (``Linear``, ``Conv``) that a port's
 checkpoints move with. :mod:`jopt.compat.bitsandbytes` holds bitsandbytes' 8-bit Adam
-(``Adam8bit``, ``AdamW8bit``), with its codes.
+(``Adam8bit``, ``AdamW8bit``), with its codes. :mod:`jopt.compat.prodigyopt` (``Prodigy``)
+and :mod:`jopt.compat.dadaptation` (``DAdaptAdam``, ``DAdaptSGD``, ``DAdaptAdaGrad``,
+``DAdaptLion``, ``DAdaptAdan``) follow the authors' learning-rate-free packages, their
+global estimate d included.
 """
 
 from jopt.compat import bitsandbytes as bitsandbytes
