@@ -12,7 +12,7 @@ import pytest
 
 import jopt
 from tests.algorithms.dadapt.test_prodigy import _gap, _trajectory
-from tests.support import lockstep
+from tests.support import reference_lockstep as lockstep
 from tests.support.tolerances import tol
 
 

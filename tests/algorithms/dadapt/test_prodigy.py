@@ -11,7 +11,7 @@ import optax
 import pytest
 
 import jopt
-from tests.support import lockstep
+from tests.support import reference_lockstep as lockstep
 from tests.support.tolerances import tol
 
 

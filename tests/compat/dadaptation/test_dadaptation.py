@@ -14,7 +14,7 @@ dadaptation = pytest.importorskip("dadaptation")
 torch = pytest.importorskip("torch")
 
 import jopt.compat.dadaptation as jd  # noqa: E402
-from tests.support import lockstep  # noqa: E402
+from tests.support import reference_lockstep as lockstep  # noqa: E402
 from tests.support.tolerances import tol  # noqa: E402
 
 # (class name, its arguments): d0 = 1e-3 lets d grow within the few steps. The first

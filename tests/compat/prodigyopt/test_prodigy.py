@@ -14,7 +14,7 @@ prodigyopt = pytest.importorskip("prodigyopt")
 torch = pytest.importorskip("torch")
 
 import jopt.compat.prodigyopt as jp  # noqa: E402
-from tests.support import lockstep  # noqa: E402
+from tests.support import reference_lockstep as lockstep  # noqa: E402
 from tests.support.tolerances import tol  # noqa: E402
 
 # d0 = 1e-3 lets d grow within the few steps; the first gradient is zero, so the first
