@@ -50,6 +50,11 @@ from jopt._algorithms.averaging.schedule_free import schedule_free_radam as sche
 from jopt._algorithms.averaging.schedule_free import schedule_free_sgd as schedule_free_sgd
 from jopt._algorithms.control.plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
 from jopt._algorithms.control.plateau import reduce_lr_on_plateau as reduce_lr_on_plateau
+from jopt._algorithms.dadapt.dadapt_adam import DAdaptAdamWState as DAdaptAdamWState
+from jopt._algorithms.dadapt.dadapt_adam import dadapt_adamw as dadapt_adamw
+from jopt._algorithms.dadapt.prodigy import ProdigyState as ProdigyState
+from jopt._algorithms.dadapt.prodigy import prodigy as prodigy
+from jopt._algorithms.dadapt.prodigy import scale_by_prodigy as scale_by_prodigy
 from jopt._algorithms.layerwise.lamb import lamb as lamb
 from jopt._algorithms.layerwise.lamb import scale_by_trust_ratio as scale_by_trust_ratio
 from jopt._algorithms.matrix.adafactor import FactoredSecondMoment as FactoredSecondMoment
@@ -134,6 +139,7 @@ __all__ = [
     "AsgdAverageState",
     "AveragedParamsState",
     "COCOBState",
+    "DAdaptAdamWState",
     "DifferentiallyPrivateAggregateState",
     "DoGState",
     "DoWGState",
@@ -142,6 +148,7 @@ __all__ = [
     "MechanicState",
     "MomoAdamState",
     "MomoState",
+    "ProdigyState",
     "QuantizedFormat",
     "QuantizedMoment",
     "ReduceLROnPlateauState",
@@ -177,6 +184,7 @@ __all__ = [
     "chain",
     "cocob",
     "compat",
+    "dadapt_adamw",
     "decoupled_weight_decay",
     "differentially_private_aggregate",
     "dog",
@@ -195,6 +203,7 @@ __all__ = [
     "muon",
     "nadam",
     "nesterov",
+    "prodigy",
     "quantized",
     "radam",
     "reduce_lr_on_plateau",
@@ -216,6 +225,7 @@ __all__ = [
     "scale_by_muon",
     "scale_by_nadam",
     "scale_by_nesterov",
+    "scale_by_prodigy",
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_rprop",

@@ -52,6 +52,8 @@ MODULE_ORDER = (
     "jopt.compat.bitsandbytes",
     "jopt.compat.torchao",
     "jopt.compat.schedulefree",
+    "jopt.compat.prodigyopt",
+    "jopt.compat.dadaptation",
     "jopt.sharding",
 )
 LAST_MODULES = ("jopt.testing",)

@@ -9,13 +9,27 @@ composition of jopt's own primitives.
 checkpoints move with. :mod:`jopt.compat.bitsandbytes` holds bitsandbytes' 8-bit Adam
 (``Adam8bit``, ``AdamW8bit``), with its codes. :mod:`jopt.compat.schedulefree` holds the
 schedule-free package's optimizers (``AdamWScheduleFree``, ...) and ``eval_params``.
+:mod:`jopt.compat.prodigyopt` (``Prodigy``) and :mod:`jopt.compat.dadaptation`
+(``DAdaptAdam``, ``DAdaptSGD``, ``DAdaptAdaGrad``, ``DAdaptLion``, ``DAdaptAdan``) follow the
+authors' learning-rate-free packages, their global estimate d included.
 """
 
 from jopt.compat import bitsandbytes as bitsandbytes
+from jopt.compat import dadaptation as dadaptation
 from jopt.compat import keras as keras
 from jopt.compat import layout as layout
+from jopt.compat import prodigyopt as prodigyopt
 from jopt.compat import schedulefree as schedulefree
 from jopt.compat import torch as torch
 from jopt.compat import torchao as torchao
 
-__all__ = ["bitsandbytes", "keras", "layout", "schedulefree", "torch", "torchao"]
+__all__ = [
+    "bitsandbytes",
+    "dadaptation",
+    "keras",
+    "layout",
+    "prodigyopt",
+    "schedulefree",
+    "torch",
+    "torchao",
+]

@@ -28,7 +28,9 @@ import jax.numpy as jnp
 import optax
 
 import jopt
+import jopt.compat.dadaptation as jd
 import jopt.compat.keras as jk
+import jopt.compat.prodigyopt as jpo
 import jopt.compat.schedulefree as sf
 import jopt.compat.torch as jt
 
@@ -120,6 +122,15 @@ def _matrices_else(other):
         return optax.multi_transform({"muon": tx, "rest": other(lr)}, labels)
 
     return around
+
+
+def _as_built(tx, lr):  # the factory's transformation as it is
+    del lr
+    return tx
+
+
+def _then_scaled(tx, lr):  # a direction that reads the rate, then scaled by it
+    return optax.chain(tx, jopt.scale_by_learning_rate(lr))
 
 
 def _muon_else_adam(tx, lr):
@@ -639,6 +650,89 @@ LISTED = [
         lr=0.05,
         scale_invariant=True,  # Adam's steps, and a scale s = W/sqrt(v) free of g's
     ),
+    # Prodigy (issue 21): d, its step size, is estimated; the rate γ scales it (1: the
+    # method's own). A decoupled decay is skipped with the step at zero gradient (||s||₁ = 0).
+    Case("prodigy", jopt.prodigy, lr=1.0, scale_invariant=True),
+    Case(
+        "prodigy-optax-l2",
+        jopt.prodigy,
+        dict(bias_correction=True, weight_decay=1e-3, decouple=False),
+        1.0,
+        decays=True,
+    ),
+    Case(
+        "scale_by_prodigy",
+        jopt.scale_by_prodigy,
+        dict(safeguard_warmup=True, growth_rate=1.5, beta3=0.9),
+        1.0,
+        around=_then_scaled,
+        scale_invariant=True,
+    ),
+    # prodigyopt refuses ε = 0: ``around`` (the identity) keeps it out of the ε = 0 check
+    Case(
+        "prodigyopt.Prodigy",
+        jpo.Prodigy,
+        dict(weight_decay=1e-3),
+        1.0,
+        "lr",
+        around=_as_built,
+    ),
+    # D-Adaptation (issue 21): the rate is inside its moments (the state records it)
+    Case("dadapt_adamw", jopt.dadapt_adamw, lr=1.0, scale_invariant=True),
+    Case(
+        "dadapt_adamw-optax-l2",
+        jopt.dadapt_adamw,
+        dict(bias_correction=True, weight_decay=1e-3, decouple=False, growth_rate=1.5),
+        1.0,
+        decays=True,
+    ),
+    Case(
+        "dadaptation.DAdaptAdam",
+        jd.DAdaptAdam,
+        dict(weight_decay=1e-3),
+        1.0,
+        "lr",
+        around=_as_built,
+        decays=True,
+    ),
+    # around (the identity) keeps these out of the ε = 0 check (dadaptation refuses ε = 0)
+    # and the momentum = 0 check (D-Adapt SGD at momentum 0 is dual averaging, not GD).
+    # Their decay is skipped with the step at zero gradient, except AdaGrad's L2 (the
+    # gradient is λθ); DAdaptLion's (θ moves before the check) is 1e-8 of θ here.
+    Case(
+        "dadaptation.DAdaptSGD",
+        jd.DAdaptSGD,
+        dict(momentum=0.5, weight_decay=1e-3),
+        1.0,
+        "lr",
+        around=_as_built,
+    ),
+    Case(
+        "dadaptation.DAdaptAdaGrad",
+        jd.DAdaptAdaGrad,
+        dict(momentum=0.5, weight_decay=1e-3),
+        1.0,
+        "lr",
+        around=_as_built,
+        decays=True,
+    ),
+    # a sign step of γd never settles: γ = 0.1 makes it small enough for the quadratic
+    Case(
+        "dadaptation.DAdaptLion",
+        jd.DAdaptLion,
+        dict(d0=1e-3),
+        0.1,
+        "lr",
+        scale_invariant=True,
+    ),
+    Case(
+        "dadaptation.DAdaptAdan",
+        jd.DAdaptAdan,
+        dict(weight_decay=0.0, d0=1e-3),
+        1.0,
+        "lr",
+        around=_as_built,
+    ),
 ]
 
 
@@ -659,6 +753,8 @@ MODULES = {
     "jopt.compat.torch": jt,
     "jopt.compat.keras": jk,
     "jopt.compat.schedulefree": sf,
+    "jopt.compat.prodigyopt": jpo,
+    "jopt.compat.dadaptation": jd,
 }
 
 
