@@ -40,10 +40,16 @@ from jopt._algorithms.averaging.average import AsgdAverageState as AsgdAverageSt
 from jopt._algorithms.averaging.average import AveragedParamsState as AveragedParamsState
 from jopt._algorithms.averaging.average import averaged_params as averaged_params
 from jopt._algorithms.averaging.average import swa as swa
+from jopt._algorithms.averaging.lookahead import LookaheadParams as LookaheadParams
+from jopt._algorithms.averaging.lookahead import LookaheadState as LookaheadState
+from jopt._algorithms.averaging.lookahead import lookahead as lookahead
+from jopt._algorithms.averaging.lookahead import lookahead_eval_params as lookahead_eval_params
 from jopt._algorithms.control.plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
 from jopt._algorithms.control.plateau import reduce_lr_on_plateau as reduce_lr_on_plateau
 from jopt._algorithms.layerwise.lamb import lamb as lamb
 from jopt._algorithms.layerwise.lamb import scale_by_trust_ratio as scale_by_trust_ratio
+from jopt._algorithms.layerwise.lars import lars as lars
+from jopt._algorithms.layerwise.lars import scale_by_lars as scale_by_lars
 from jopt._algorithms.matrix.adafactor import FactoredSecondMoment as FactoredSecondMoment
 from jopt._algorithms.matrix.adafactor import ScaleByAdafactorState as ScaleByAdafactorState
 from jopt._algorithms.matrix.adafactor import adafactor as adafactor
@@ -83,6 +89,9 @@ from jopt._algorithms.sign.lion import scale_by_lion as scale_by_lion
 from jopt._algorithms.sign.rprop import ScaleByRpropState as ScaleByRpropState
 from jopt._algorithms.sign.rprop import rprop as rprop
 from jopt._algorithms.sign.rprop import scale_by_rprop as scale_by_rprop
+from jopt._algorithms.sign.sign_sgd import scale_by_sign as scale_by_sign
+from jopt._algorithms.sign.sign_sgd import sign_sgd as sign_sgd
+from jopt._algorithms.sign.sign_sgd import signum as signum
 from jopt._core.chain import chain as chain
 from jopt._core.hyperparams import Schedule as Schedule
 from jopt._core.learning_rate import ScaleByLearningRateState as ScaleByLearningRateState
@@ -105,6 +114,8 @@ __all__ = [
     "AveragedParamsState",
     "FactoredSecondMoment",
     "KahanSummationState",
+    "LookaheadParams",
+    "LookaheadState",
     "QuantizedFormat",
     "QuantizedMoment",
     "ReduceLROnPlateauState",
@@ -143,7 +154,10 @@ __all__ = [
     "get_learning_rate",
     "kahan_summation",
     "lamb",
+    "lars",
     "lion",
+    "lookahead",
+    "lookahead_eval_params",
     "minibatch_indices",
     "momentum",
     "muon",
@@ -161,6 +175,7 @@ __all__ = [
     "scale_by_adamax",
     "scale_by_amsgrad",
     "scale_by_ftrl",
+    "scale_by_lars",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_momentum",
@@ -170,11 +185,14 @@ __all__ = [
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_rprop",
+    "scale_by_sign",
     "scale_by_stddev",
     "scale_by_trace",
     "scale_by_trust_ratio",
     "schedules",
     "sgd",
+    "sign_sgd",
+    "signum",
     "stochastic_rounding",
     "swa",
     "sharding",
