@@ -163,10 +163,8 @@ def lookahead(
             return fast_u.astype(u.dtype), slow_u.astype(s.dtype)
 
         flat, treedef = jax.tree.flatten(fast_updates)
-        pairs = [
-            leaf(*a)
-            for a in zip(flat, treedef.flatten_up_to(fast), treedef.flatten_up_to(slow), strict=True)
-        ]
+        fasts, slows = treedef.flatten_up_to(fast), treedef.flatten_up_to(slow)
+        pairs = [leaf(*a) for a in zip(flat, fasts, slows, strict=True)]
         fast_out = jax.tree.unflatten(treedef, [f for f, _ in pairs])
         slow_out = jax.tree.unflatten(treedef, [s for _, s in pairs])
         if reset_state:

@@ -150,4 +150,3 @@ def signum(
     """
     direction = scale_by_lion(beta, beta, mu_dtype=accumulator_dtype)
     return _with_decay(direction, learning_rate, weight_decay, mask, weight_decouple)
-

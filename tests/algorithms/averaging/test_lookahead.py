@@ -36,7 +36,11 @@ def run(tx, params, gs, params_cls=jopt.LookaheadParams):
 
 
 def slow_weights(opt, ts):
-    return {"slow": {k: opt.state[t]["slow_params"].numpy().copy() for k, t in zip("bmsw", ts)}}
+    return {
+        "slow": {
+            k: opt.state[t]["slow_params"].numpy().copy() for k, t in zip("bmsw", ts, strict=True)
+        }
+    }
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
