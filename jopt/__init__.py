@@ -35,6 +35,9 @@ from jopt._algorithms.adaptive.rmsprop import ScaleByStddevState as ScaleByStdde
 from jopt._algorithms.adaptive.rmsprop import rmsprop as rmsprop
 from jopt._algorithms.adaptive.rmsprop import scale_by_rms as scale_by_rms
 from jopt._algorithms.adaptive.rmsprop import scale_by_stddev as scale_by_stddev
+from jopt._algorithms.adaptive.sm3 import ScaleBySM3State as ScaleBySM3State
+from jopt._algorithms.adaptive.sm3 import scale_by_sm3 as scale_by_sm3
+from jopt._algorithms.adaptive.sm3 import sm3 as sm3
 from jopt._algorithms.averaging.asgd import asgd as asgd
 from jopt._algorithms.averaging.average import AsgdAverageState as AsgdAverageState
 from jopt._algorithms.averaging.average import AveragedParamsState as AveragedParamsState
@@ -133,6 +136,7 @@ __all__ = [
     "ScaleByNadamState",
     "ScaleByRmsState",
     "ScaleByRpropState",
+    "ScaleBySM3State",
     "ScaleByScheduleState",
     "ScaleByStddevState",
     "ScaleByTraceState",
@@ -186,6 +190,7 @@ __all__ = [
     "scale_by_rms",
     "scale_by_rprop",
     "scale_by_sign",
+    "scale_by_sm3",
     "scale_by_stddev",
     "scale_by_trace",
     "scale_by_trust_ratio",
@@ -193,6 +198,7 @@ __all__ = [
     "sgd",
     "sign_sgd",
     "signum",
+    "sm3",
     "stochastic_rounding",
     "swa",
     "sharding",
