@@ -49,6 +49,9 @@ from jopt._algorithms.averaging.lookahead import lookahead as lookahead
 from jopt._algorithms.averaging.lookahead import lookahead_eval_params as lookahead_eval_params
 from jopt._algorithms.control.plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
 from jopt._algorithms.control.plateau import reduce_lr_on_plateau as reduce_lr_on_plateau
+from jopt._algorithms.layerwise.fromage import FromageShrinkState as FromageShrinkState
+from jopt._algorithms.layerwise.fromage import fromage as fromage
+from jopt._algorithms.layerwise.fromage import scale_by_fromage as scale_by_fromage
 from jopt._algorithms.layerwise.lamb import lamb as lamb
 from jopt._algorithms.layerwise.lamb import scale_by_trust_ratio as scale_by_trust_ratio
 from jopt._algorithms.layerwise.lars import lars as lars
@@ -116,6 +119,7 @@ __all__ = [
     "AsgdAverageState",
     "AveragedParamsState",
     "FactoredSecondMoment",
+    "FromageShrinkState",
     "KahanSummationState",
     "LookaheadParams",
     "LookaheadState",
@@ -154,6 +158,7 @@ __all__ = [
     "chain",
     "compat",
     "decoupled_weight_decay",
+    "fromage",
     "gd",
     "get_learning_rate",
     "kahan_summation",
@@ -178,6 +183,7 @@ __all__ = [
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_amsgrad",
+    "scale_by_fromage",
     "scale_by_ftrl",
     "scale_by_lars",
     "scale_by_learning_rate",
