@@ -85,6 +85,8 @@ from jopt._algorithms.sgd.momentum import momentum as momentum
 from jopt._algorithms.sgd.momentum import nesterov as nesterov
 from jopt._algorithms.sgd.momentum import scale_by_momentum as scale_by_momentum
 from jopt._algorithms.sgd.momentum import scale_by_nesterov as scale_by_nesterov
+from jopt._algorithms.sgd.polyak import polyak_sgd as polyak_sgd
+from jopt._algorithms.sgd.polyak import scale_by_polyak as scale_by_polyak
 from jopt._algorithms.sgd.sgd import ScaleByCountedTraceState as ScaleByCountedTraceState
 from jopt._algorithms.sgd.sgd import ScaleByTraceState as ScaleByTraceState
 from jopt._algorithms.sgd.sgd import scale_by_trace as scale_by_trace
@@ -172,6 +174,7 @@ __all__ = [
     "muon",
     "nadam",
     "nesterov",
+    "polyak_sgd",
     "quantized",
     "radam",
     "reduce_lr_on_plateau",
@@ -192,6 +195,7 @@ __all__ = [
     "scale_by_muon",
     "scale_by_nadam",
     "scale_by_nesterov",
+    "scale_by_polyak",
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_rprop",
