@@ -85,6 +85,9 @@ from jopt._algorithms.sgd.momentum import momentum as momentum
 from jopt._algorithms.sgd.momentum import nesterov as nesterov
 from jopt._algorithms.sgd.momentum import scale_by_momentum as scale_by_momentum
 from jopt._algorithms.sgd.momentum import scale_by_nesterov as scale_by_nesterov
+from jopt._algorithms.sgd.noisy import AddNoiseState as AddNoiseState
+from jopt._algorithms.sgd.noisy import add_noise as add_noise
+from jopt._algorithms.sgd.noisy import noisy_sgd as noisy_sgd
 from jopt._algorithms.sgd.polyak import polyak_sgd as polyak_sgd
 from jopt._algorithms.sgd.polyak import scale_by_polyak as scale_by_polyak
 from jopt._algorithms.sgd.sgd import ScaleByCountedTraceState as ScaleByCountedTraceState
@@ -118,6 +121,7 @@ except PackageNotFoundError:  # a source tree that is not installed
 
 __all__ = [
     "AddDecayedWeightsState",
+    "AddNoiseState",
     "AsgdAverageState",
     "AveragedParamsState",
     "FactoredSecondMoment",
@@ -155,6 +159,7 @@ __all__ = [
     "adamax",
     "adamw",
     "add_decayed_weights",
+    "add_noise",
     "asgd",
     "averaged_params",
     "chain",
@@ -174,6 +179,7 @@ __all__ = [
     "muon",
     "nadam",
     "nesterov",
+    "noisy_sgd",
     "polyak_sgd",
     "quantized",
     "radam",
