@@ -88,6 +88,16 @@ from jopt._algorithms.sgd.momentum import scale_by_nesterov as scale_by_nesterov
 from jopt._algorithms.sgd.noisy import AddNoiseState as AddNoiseState
 from jopt._algorithms.sgd.noisy import add_noise as add_noise
 from jopt._algorithms.sgd.noisy import noisy_sgd as noisy_sgd
+from jopt._algorithms.sgd.optimistic import (
+    ScaleByOptimisticGradientState as ScaleByOptimisticGradientState,
+)
+from jopt._algorithms.sgd.optimistic import optimistic_adam as optimistic_adam
+from jopt._algorithms.sgd.optimistic import (
+    optimistic_gradient_descent as optimistic_gradient_descent,
+)
+from jopt._algorithms.sgd.optimistic import (
+    scale_by_optimistic_gradient as scale_by_optimistic_gradient,
+)
 from jopt._algorithms.sgd.polyak import polyak_sgd as polyak_sgd
 from jopt._algorithms.sgd.polyak import scale_by_polyak as scale_by_polyak
 from jopt._algorithms.sgd.sgd import ScaleByCountedTraceState as ScaleByCountedTraceState
@@ -144,6 +154,7 @@ __all__ = [
     "ScaleByLionState",
     "ScaleByMomentumState",
     "ScaleByNadamState",
+    "ScaleByOptimisticGradientState",
     "ScaleByRmsState",
     "ScaleByRpropState",
     "ScaleBySM3State",
@@ -180,6 +191,8 @@ __all__ = [
     "nadam",
     "nesterov",
     "noisy_sgd",
+    "optimistic_adam",
+    "optimistic_gradient_descent",
     "polyak_sgd",
     "quantized",
     "radam",
@@ -201,6 +214,7 @@ __all__ = [
     "scale_by_muon",
     "scale_by_nadam",
     "scale_by_nesterov",
+    "scale_by_optimistic_gradient",
     "scale_by_polyak",
     "scale_by_radam",
     "scale_by_rms",
