@@ -292,8 +292,13 @@ MOMENTUM_ARGS = ("momentum", "beta")  # Adam's β1 is not one: at 0 it is RMSpro
 # Muon orthogonalizes its buffer (Newton–Schulz): at β = 0 it is orthogonalized gradient
 # descent, which has no momentum-free twin to compare with.
 ORTHOGONALIZED = {jopt.muon, jopt.scale_by_muon, jt.Muon, jk.Muon}
+# Signum at β = 0 is signSGD (−α sign g) and LARS at μ = 0 is SGD on its trust-ratio-scaled
+# gradient, not Δθ = −α g: their β = 0 twins are checked in tests/algorithms/ (sign, layerwise).
+NOT_GD_AT_ZERO = {jopt.signum, jopt.lars}
 MOMENTUM_CASES = [
-    c for c in CASES if parameter_names(c) & set(MOMENTUM_ARGS) and c.factory not in ORTHOGONALIZED
+    c
+    for c in CASES
+    if parameter_names(c) & set(MOMENTUM_ARGS) and c.factory not in ORTHOGONALIZED | NOT_GD_AT_ZERO
 ]
 
 

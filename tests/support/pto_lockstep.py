@@ -18,13 +18,15 @@ from tests.support.trajectory import assert_steps_close
 SHAPES = {"w": (3, 4), "b": (4,), "m": (2, 3), "s": ()}
 
 
-def tree(seed: int, shapes: dict = SHAPES, scale: float = 1.0) -> dict[str, np.ndarray]:
+def tree(seed: int, shapes: dict[str, Any] = SHAPES, scale: float = 1.0) -> dict[str, np.ndarray]:
     """A pytree of float64 normal draws of ``shapes``."""
     rng = np.random.default_rng(seed)
     return {k: scale * rng.normal(size=s) for k, s in shapes.items()}
 
 
-def grads(steps: int, shapes: dict = SHAPES, seed: int = 100) -> list[dict[str, np.ndarray]]:
+def grads(
+    steps: int, shapes: dict[str, Any] = SHAPES, seed: int = 100
+) -> list[dict[str, np.ndarray]]:
     """``steps`` gradient pytrees of ``shapes``."""
     return [tree(seed + i, shapes) for i in range(steps)]
 
@@ -34,11 +36,11 @@ def cast(t: Any, dtype) -> Any:
 
 
 def torch_path(
-    make: Callable[[list], Any],
+    make: Callable[[list[Any]], Any],
     params: dict[str, np.ndarray],
     grads_seq: list[dict[str, np.ndarray]],
     dtype=np.float64,
-    state_of: Callable[[Any, list], dict] | None = None,
+    state_of: Callable[[Any, list[Any]], dict[str, Any]] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """The reference's parameters after each step: ``make(tensors)`` builds the torch
     optimizer over the tensors of ``params`` (in ``dtype``), fed ``grads_seq`` as ``.grad``.
@@ -61,7 +63,7 @@ def torch_path(
     return path
 
 
-def assert_lockstep(tx, make, dtype, steps: int = 10, params=None, shapes: dict = SHAPES):
+def assert_lockstep(tx, make, dtype, steps: int = 10, params=None, shapes: dict[str, Any] = SHAPES):
     """jopt's ``tx`` and the reference ``make`` (see :func:`torch_path`) from the same
     ``params`` fed the same gradients, within the lockstep bound of ``dtype``."""
     params = tree(0, shapes) if params is None else params

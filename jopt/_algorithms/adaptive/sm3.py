@@ -18,6 +18,7 @@ from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
 from jopt._core.state import check_real_params, check_tree, moments_like
+from jopt.sharding._leafwise import explicit_sharding, map_leaves
 from jopt.sharding._placement import replicated_sharding
 
 RULES = dict(
@@ -32,15 +33,18 @@ class ScaleBySM3State(NamedTuple):
     """SM3's state (optax's ``ScaleBySM3State`` fields, :func:`jopt.scale_by_sm3`).
 
     Args:
-      mu: per leaf, a list of its accumulators, one vector per axis (the leaf's
-        size along that axis; one scalar for a scalar leaf): μ(r) of the paper.
+      mu: per leaf (in the order of ``jax.tree.leaves(params)``), a tuple of its
+        accumulators, one vector per axis (the leaf's size along that axis; one scalar
+        for a scalar leaf): μ(r) of the paper. (optax keeps them in a tree of the
+        params' structure; a flat tuple keeps them apart from the parameter-shaped
+        state, replicated on a mesh.)
       nu: the momentum of the preconditioned gradient (a tree like the params).
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.scale_by_sm3()
     >>> _, state = tx.update(jnp.array([[1.0, 2.0]]), tx.init(jnp.zeros((1, 2))))
     >>> state.mu  # the max of g² over each row, over each column
-    [Array([4.], dtype=float32), Array([1., 4.], dtype=float32)]
+    ((Array([4.], dtype=float32), Array([1., 4.], dtype=float32)),)
     """
 
     mu: Any
@@ -56,6 +60,15 @@ def _accumulators(p: Any) -> list[jax.Array]:
     if sharding is None or isinstance(p, jax.core.Tracer):
         return out
     return [jax.device_put(x, sharding) for x in out]
+
+
+def _as_stored(x: jax.Array, like: jax.Array) -> jax.Array:
+    """``x`` in the sharding ``like``'s type carries over ``Explicit`` mesh axes (a row max
+    of a sharded leaf is sharded; the accumulators stay replicated)."""
+    have, want = explicit_sharding(x), explicit_sharding(like)
+    if want is None or have is None or have.spec == want.spec:
+        return x
+    return jax.sharding.reshard(x, want)
 
 
 def _expanded(acc: jax.Array, axis: int, ndim: int) -> jax.Array:
@@ -101,8 +114,7 @@ def scale_by_sm3(
 
     def init_fn(params):
         check_real_params(params, "SM3 takes real parameters only.")
-        leaves, treedef = jax.tree.flatten(params)
-        mu = jax.tree.unflatten(treedef, [_accumulators(p) for p in leaves])
+        mu = tuple(tuple(_accumulators(p)) for p in jax.tree.leaves(params))
         return ScaleBySM3State(mu=mu, nu=moments_like(params))
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -133,19 +145,15 @@ def scale_by_sm3(
                 row = jnp.max(nu, axis=others) if others else nu
                 if keep_max and nd > 0:  # a scalar's accumulator is ν itself
                     row = jnp.where(c2 < 1, jnp.maximum(a.astype(dt), row), row)
-                new.append(row.astype(a.dtype))
+                new.append(_as_stored(row.astype(a.dtype), a))
             u = jnp.where(nu > 0, gw * jax.lax.rsqrt(nu + ep), jnp.zeros((), dt))
             m_new = ema(c1, rest1, m, u)
-            return m_new.astype(g.dtype), new, m_new.astype(m.dtype)
+            return m_new.astype(g.dtype), tuple(new), m_new.astype(m.dtype)
 
-        flat, treedef = jax.tree.flatten(updates)
-        accs = treedef.flatten_up_to(state.mu)
-        ms = treedef.flatten_up_to(state.nu)
-        out = [step(*a) for a in zip(flat, accs, ms, strict=True)]
-        return jax.tree.unflatten(treedef, [o[0] for o in out]), ScaleBySM3State(
-            mu=jax.tree.unflatten(treedef, [o[1] for o in out]),
-            nu=jax.tree.unflatten(treedef, [o[2] for o in out]),
-        )
+        treedef = jax.tree.structure(updates)
+        accs = jax.tree.unflatten(treedef, list(state.mu))  # each leaf's tuple at its place
+        out, mu, nu = map_leaves(step, 3, updates, accs, state.nu)
+        return out, ScaleBySM3State(mu=tuple(treedef.flatten_up_to(mu)), nu=nu)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 

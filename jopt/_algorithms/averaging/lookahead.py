@@ -171,6 +171,7 @@ def lookahead(
             fresh = inner.init(fast)
             fast_state = jax.tree.map(lambda c, i: jnp.where(sync, i, c), fast_state, fresh)
         steps = (state.steps_since_sync + 1) % sync_period
-        return type(params)(fast=fast_out, slow=slow_out), LookaheadState(fast_state, steps)
+        pair: Any = type(params)  # jopt's LookaheadParams or optax's: the caller's class
+        return pair(fast=fast_out, slow=slow_out), LookaheadState(fast_state, steps)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -20,6 +20,7 @@ from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import scale_by_learning_rate
 from jopt._core.state import increment, zero_count
+from jopt.sharding._placement import replicated_sharding
 
 KEY = unchecked("an int seed or a jax.random key, as optax.add_noise's key")
 
@@ -29,7 +30,9 @@ class AddNoiseState(NamedTuple):
 
     Args:
       count: int32, updates applied.
-      rng_key: the random key the next update splits (a typed ``jax.random.key``).
+      rng_key: the random key the next update splits, as its raw uint32 data
+        (``jax.random.key_data``: a plain array, so the state compares, donates and
+        checkpoints as numbers; the update wraps it back).
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.add_noise(key=0)
@@ -48,13 +51,20 @@ def _typed_key(key: Any) -> jax.Array:
         return key
     if isinstance(key, (int, jnp.integer)) and not isinstance(key, bool):
         return jax.random.key(int(key))
-    if hasattr(key, "dtype") and jnp.dtype(key.dtype) == jnp.uint32 and jnp.shape(key) == (2,):
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.dtype(dtype) == jnp.uint32 and jnp.shape(key) == (2,):
         return jax.random.wrap_key_data(jnp.asarray(key))
-    if hasattr(key, "dtype") and jnp.issubdtype(key.dtype, jnp.integer) and jnp.ndim(key) == 0:
+    if dtype is not None and jnp.issubdtype(dtype, jnp.integer) and jnp.ndim(key) == 0:
         return jax.random.key(key)
     raise UnnamedTypeError(
         f"key={key!r} is invalid; key must be an int seed or a jax.random key (jax.random.key(0))."
     )
+
+
+def _replicated(params: Any, x: jax.Array) -> jax.Array:
+    """``x`` replicated over the devices of committed ``params`` (as a step returns it)."""
+    sharding = replicated_sharding(params)
+    return x if sharding is None else jax.device_put(x, sharding)
 
 
 @checked(eta=nonnegative(), gamma=nonnegative(), key=KEY)
@@ -83,8 +93,11 @@ def add_noise(
     """
     typed = _typed_key(key)
 
+    data = jax.random.key_data(typed)
+    impl = jax.random.key_impl(typed)
+
     def init_fn(params):
-        return AddNoiseState(zero_count(params), typed)
+        return AddNoiseState(zero_count(params), _replicated(params, jnp.array(data)))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -95,7 +108,7 @@ def add_noise(
             t = count.astype(dt)
             return jnp.sqrt(cast(eta, dt) / t ** cast(gamma, dt))
 
-        rng_key, sample_key = jax.random.split(state.rng_key)
+        rng_key, sample_key = jax.random.split(jax.random.wrap_key_data(state.rng_key, impl=impl))
         noise = optax.tree.random_like(sample_key, updates, jax.random.normal)
 
         def add(g, z):
@@ -103,7 +116,8 @@ def add_noise(
             s = std(real_dtype(dt)).astype(dt)
             return (g.astype(dt) + s * z.astype(dt)).astype(g.dtype)
 
-        return jax.tree.map(add, updates, noise), AddNoiseState(count, rng_key)
+        new_key = jax.random.key_data(rng_key)
+        return jax.tree.map(add, updates, noise), AddNoiseState(count, new_key)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 

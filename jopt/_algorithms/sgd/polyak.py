@@ -72,8 +72,10 @@ def scale_by_polyak(
         leaves = jax.tree.leaves(updates)
         dts = [real_dtype(compute_dtype(g)) for g in leaves]
         wide = max(dts, key=lambda d: jnp.finfo(d).bits, default=jnp.dtype(jnp.float32))
+        # each square in the leaf's compute dtype, summed in the widest (a float32
+        # leaf's sum in float32 would change with how a mesh splits it)
         sq = sum(
-            (jnp.sum(abs_sq(g.astype(compute_dtype(g)))).astype(wide) for g in leaves),
+            (jnp.sum(abs_sq(g.astype(compute_dtype(g))).astype(wide)) for g in leaves),
             jnp.zeros((), wide),
         )
         gap = jnp.asarray(value).astype(wide) - cast(f_min, wide)
