@@ -83,3 +83,12 @@ def test_bad_arguments():
     tx = jopt.lars()
     with pytest.raises(ValueError, match=r"jopt\.lars: update\(\) needs params"):
         tx.update(np.ones(2), tx.init(np.ones(2)))
+
+
+def test_lars_at_zero_momentum_is_sgd_on_the_scaled_gradient():
+    # the registry's β = 0 property leaves LARS out (its twin is the scaled gradient, not −αg)
+    params, gs = pto_lockstep.tree(5), pto_lockstep.grads(5)
+    kw = dict(weight_decay=0.1, trust_coefficient=0.05)
+    ours, _ = trajectory.fed(jopt.lars(0.3, momentum=jax.numpy.asarray(0.0), **kw), params, gs)
+    twin = jopt.chain(jopt.scale_by_lars(**kw), jopt.scale_by_learning_rate(0.3))
+    assert_steps_close(ours, trajectory.fed(twin, params, gs)[0], "rounding")

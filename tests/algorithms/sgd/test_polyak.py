@@ -18,7 +18,7 @@ X0 = np.random.default_rng(2).normal(size=4)
 
 
 def run(tx, steps=10, shift=0.0, dtype=np.float64):
-    """jopt's iterates on loss − shift, its value passed as ``value=`` (one jitted step)."""
+    """jopt's iterates on the loss, ``value=`` the loss − shift·t at step t = 0, 1, …"""
     a, b = jnp.asarray(A, dtype), jnp.asarray(B, dtype)
 
     def loss(x):
@@ -26,15 +26,15 @@ def run(tx, steps=10, shift=0.0, dtype=np.float64):
         return 0.5 * jnp.sum(r * r)
 
     @jax.jit
-    def step(x, state):
+    def step(x, state, t):
         value, g = jax.value_and_grad(loss)(x)
-        u, state = tx.update(g, state, x, value=value - shift)
+        u, state = tx.update(g, state, x, value=value - shift * t)
         return optax.apply_updates(x, u), state
 
     x0 = jnp.asarray(X0, dtype)
     x, state, path = x0, tx.init(x0), []
-    for _ in range(steps):
-        x, state = step(x, state)
+    for t in range(steps):
+        x, state = step(x, state, jnp.asarray(t, dtype))
         path.append(np.asarray(x))
     return np.stack(path)
 
@@ -43,12 +43,13 @@ def run(tx, steps=10, shift=0.0, dtype=np.float64):
 @pytest.mark.parametrize("variant", ["sps", "sps+"])
 def test_polyak_sgd_is_the_papers_sps_max(variant, dtype):
     # Loizou et al. 2021, SPS_max (c = 1): γ = min((f − f*)/‖g‖², γ_b), x ← x − s γ g;
-    # the loss shifted by 3 makes f − f* negative near the minimum (sps+ clips it to 0)
+    # the value f − 3t (a loss that drifts down) makes f − f* negative after a few steps
+    # (sps+ clips it to 0; sps steps uphill)
     s, f_min, gmax, eps, shift = 0.8, -0.5, 0.3, 1e-3, 3.0
     x, theirs = X0.copy(), []
-    for _ in range(10):
+    for t in range(10):
         r = A @ x - B
-        f, g = 0.5 * r @ r - shift, A.T @ r
+        f, g = 0.5 * r @ r - shift * t, A.T @ r
         gap = max(f - f_min, 0.0) if variant == "sps+" else f - f_min
         x = x - s * min(gap / (g @ g + eps), gmax) * g
         theirs.append(x.copy())

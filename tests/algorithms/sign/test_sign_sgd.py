@@ -76,3 +76,10 @@ def test_signum_state_and_bad_arguments():
         jopt.signum(0.1, beta=1.5)
     with pytest.raises(ValueError, match=r"jopt\.sign_sgd: learning_rate=-1"):
         jopt.sign_sgd(-1.0)
+
+
+def test_signum_at_zero_beta_is_sign_sgd():
+    # the registry's β = 0 property leaves Signum out (its twin is signSGD, not −αg)
+    params, gs = pto_lockstep.tree(3), pto_lockstep.grads(5)
+    ours, _ = trajectory.fed(jopt.signum(0.1, jnp.asarray(0.0)), params, gs)
+    assert_steps_close(ours, trajectory.fed(jopt.sign_sgd(0.1), params, gs)[0], "rounding")
