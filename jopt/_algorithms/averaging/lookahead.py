@@ -15,6 +15,7 @@ from jopt._core.checks import (
     flag,
     integer,
     transformation,
+    unchecked,
 )
 from jopt._core.dtypes import cast, compute_dtype
 from jopt._core.hyperparams import Scalar
@@ -64,13 +65,15 @@ class LookaheadParams(NamedTuple):
         return cls(fast=params, slow=params)
 
 
+@checked(params=unchecked("a LookaheadParams (fast, slow): read, not checked"))
 def lookahead_eval_params(params: Any) -> Any:
     """The parameters to evaluate a :func:`jopt.lookahead` run at: the slow ones.
 
     pytorch_optimizer's ``Lookahead.backup_and_load_cache()`` loads these into the model.
 
     Args:
-      params: a :class:`jopt.LookaheadParams` (or optax's).
+      params: a :class:`jopt.LookaheadParams` (or optax's); anything else is a
+        ``TypeError``.
 
     Returns:
       ``params.slow``.
@@ -79,7 +82,7 @@ def lookahead_eval_params(params: Any) -> Any:
     >>> jopt.lookahead_eval_params(jopt.LookaheadParams(jnp.ones(1), jnp.zeros(1)))
     Array([0.], dtype=float32)
     """
-    return params.slow
+    return _pair(params, "lookahead_eval_params")[1]
 
 
 def _pair(params: Any, what: str) -> tuple[Any, Any]:

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.regularization.weight_decay import MASK
+from jopt._algorithms.regularization.weight_decay import MASK, AddDecayedWeightsState
 from jopt._algorithms.sgd.sgd import nesterov_needs_momentum, scale_by_trace
 from jopt._core.chain import chain
 from jopt._core.checks import checked, flag, learning_rate, nonnegative
@@ -16,10 +16,10 @@ from jopt._core.dtypes import cast, compute_dtype, per_dtype
 from jopt._core.elementwise import abs_sq
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import scale_by_learning_rate
-from jopt._core.state import check_update_params
+from jopt._core.state import check_update_params, evaluate, increment, zero_count
 
 RULES = dict(
-    weight_decay=nonnegative(),
+    weight_decay=nonnegative(schedule=True),
     trust_coefficient=nonnegative(),
     eps=nonnegative(),
     weight_decay_mask=MASK,
@@ -43,7 +43,7 @@ def leaf_mask(mask: Any, params: Any) -> list[bool]:
 
 @checked(**RULES)
 def scale_by_lars(
-    weight_decay: Scalar = 0.0,
+    weight_decay: ScalarOrSchedule = 0.0,
     trust_coefficient: Scalar = 1e-3,
     eps: Scalar = 0.0,
     *,
@@ -62,7 +62,8 @@ def scale_by_lars(
     plain gradient). Stateless.
 
     Args:
-      weight_decay: λ >= 0.
+      weight_decay: λ >= 0, or a schedule ``count -> λ`` (then the state is an int32
+        count, :class:`jopt.AddDecayedWeightsState`; otherwise empty).
       trust_coefficient: η >= 0.
       eps: ε >= 0, added to the denominator (optax's; 0 in the paper).
       weight_decay_mask: ``None`` (leaves with ndim > 1), ``True`` (all, optax's
@@ -71,8 +72,8 @@ def scale_by_lars(
       decayed_norm: the denominator is ‖g + λθ‖ (optax) instead of ‖g‖ + λ‖θ‖.
 
     Returns:
-      An ``optax.GradientTransformationExtraArgs`` with an empty state; ``update`` needs
-      ``params``.
+      An ``optax.GradientTransformationExtraArgs``, stateless for a constant λ;
+      ``update`` needs ``params``.
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.scale_by_lars(trust_coefficient=0.1)
@@ -82,19 +83,25 @@ def scale_by_lars(
            [0.2, 0.2]], dtype=float32)
     """
 
+    scheduled = callable(weight_decay)
+
     def init_fn(params):
-        del params
-        return optax.EmptyState()
+        return AddDecayedWeightsState(zero_count(params)) if scheduled else optax.EmptyState()
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         check_update_params(updates, params, "(the trust ratio reads their norm)")
         decays = leaf_mask(weight_decay_mask, params)
         trusts = leaf_mask(trust_ratio_mask, params)
+        wd_now = (
+            evaluate(weight_decay, state.count, "the weight-decay schedule")
+            if scheduled
+            else weight_decay
+        )
 
         @per_dtype
         def scalars(dt):
-            return cast(weight_decay, dt), cast(trust_coefficient, dt), cast(eps, dt)
+            return cast(wd_now, dt), cast(trust_coefficient, dt), cast(eps, dt)
 
         def scale(g, p, decay, trust):
             dt = compute_dtype(g)
@@ -118,7 +125,8 @@ def scale_by_lars(
         leaves, treedef = jax.tree.flatten(updates)
         flat = treedef.flatten_up_to(params)
         out = [scale(*a) for a in zip(leaves, flat, decays, trusts, strict=True)]
-        return jax.tree.unflatten(treedef, out), state
+        new_state = AddDecayedWeightsState(increment(state.count)) if scheduled else state
+        return jax.tree.unflatten(treedef, out), new_state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -137,7 +145,7 @@ def _nesterov_needs_momentum(arguments: Any) -> None:
 )
 def lars(
     learning_rate: ScalarOrSchedule = 1e-3,
-    weight_decay: Scalar = 0.0,
+    weight_decay: ScalarOrSchedule = 0.0,
     weight_decay_mask: Any | None = None,
     trust_coefficient: Scalar = 1e-3,
     eps: Scalar = 0.0,
@@ -162,7 +170,7 @@ def lars(
 
     Args:
       learning_rate: α >= 0, or a schedule ``count -> α``.
-      weight_decay: λ >= 0.
+      weight_decay: λ >= 0, or a schedule ``count -> λ``.
       weight_decay_mask: the leaves that decay (``None``: ndim > 1; see
         :func:`jopt.scale_by_lars`).
       trust_coefficient: η >= 0.

@@ -8,7 +8,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.adam.adam import ScaleByAdamState, init_moments, moment_scalars
+from jopt._algorithms.adam.adam import (
+    ScaleByAdamState,
+    init_moments,
+    moment_scalars,
+    next_step,
+)
 from jopt._core.chain import chain
 from jopt._core.checks import (
     UnnamedTypeError,
@@ -26,7 +31,7 @@ from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
 from jopt._core.moments import held, state_format, write
-from jopt._core.state import check_tree, increment, moments_like, scalar, zero_count
+from jopt._core.state import check_tree, moments_like, scalar, zero_count
 from jopt.sharding._leafwise import map_leaves
 
 
@@ -152,7 +157,7 @@ def optimistic_gradient_descent(
 # ----------------------------------------------------------------------- Optimistic Adam
 
 ADAM_RULES = dict(
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     eps=nonnegative(),
     eps_root=nonnegative(),
@@ -162,7 +167,7 @@ ADAM_RULES = dict(
 
 
 def _adam_ratio(
-    b1: Scalar, b2: Scalar, eps: Scalar, eps_root: Scalar, mu_dtype: Any, nesterov: bool
+    b1: ScalarOrSchedule, b2: Scalar, eps: Scalar, eps_root: Scalar, mu_dtype: Any, nesterov: bool
 ) -> optax.GradientTransformationExtraArgs:
     """Adam's r_t = m̂_t / (sqrt(v̂_t + ε_root) + ε), with optax's Nesterov m̂_t
     (β1 m_t/(1−β1^{t+1}) + (1−β1) g_t/(1−β1^t)) when ``nesterov`` (checked arguments)."""
@@ -173,14 +178,13 @@ def _adam_ratio(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        check_tree(updates, state.mu)
-        count = increment(state.count)
+        count, b1_now = next_step(b1, state, updates)
 
         @per_dtype
         def scalars(dt):
-            s = moment_scalars(b1, b2, eps, count, dt)
+            s = moment_scalars(b1_now, b2, eps, count, dt)
             rdt = real_dtype(dt)
-            c1, t = cast(b1, rdt), count.astype(rdt)
+            c1, t = cast(b1_now, rdt), count.astype(rdt)
             return s, (1.0 - c1 ** (t + 1.0)).astype(dt), cast(eps_root, rdt)
 
         def step(g, m, v):
@@ -213,7 +217,7 @@ def _adam_ratio(
 def optimistic_adam(
     learning_rate: ScalarOrSchedule,
     optimism: Scalar | None = None,
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-8,
     eps_root: Scalar = 0.0,
@@ -237,7 +241,8 @@ def optimistic_adam(
     Args:
       learning_rate: η >= 0 (a schedule only without ``optimism``).
       optimism: o, or ``None`` (= η, the paper's).
-      b1: β1 in [0, 1).
+      b1: β1 in [0, 1), or a schedule ``count -> β1`` (the bias correction then uses
+        the current β1, 1 − β1_t^t, as :func:`jopt.adam`).
       b2: β2 in [0, 1).
       eps: ε >= 0.
       eps_root: ε_root >= 0, inside the square root (optax's; 0 in the paper).

@@ -105,6 +105,8 @@ def test_contract():
     assert isinstance(tx.update({"w": jnp.ones(3)}, tx.init(op.fast), op)[0], optax.LookaheadParams)
     with pytest.raises(TypeError, match=r"jopt\.lookahead: .*needs params as a LookaheadParams"):
         tx.update({"w": jnp.ones(3)}, state, {"w": jnp.ones(3)})
+    with pytest.raises(TypeError, match=r"jopt\.lookahead_eval_params: .*LookaheadParams"):
+        jopt.lookahead_eval_params({"w": jnp.ones(3)})
     with pytest.raises(ValueError, match=r"jopt\.lookahead: sync_period=0 .*>= 1|sync_period"):
         jopt.lookahead(jopt.sgd(0.1), 0)
     with pytest.raises(ValueError, match=r"jopt\.lookahead: slow_step_size=1\.5 .*\[0, 1\]"):
