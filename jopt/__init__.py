@@ -35,11 +35,18 @@ from jopt._algorithms.adaptive.rmsprop import ScaleByStddevState as ScaleByStdde
 from jopt._algorithms.adaptive.rmsprop import rmsprop as rmsprop
 from jopt._algorithms.adaptive.rmsprop import scale_by_rms as scale_by_rms
 from jopt._algorithms.adaptive.rmsprop import scale_by_stddev as scale_by_stddev
+from jopt._algorithms.adaptive.sm3 import ScaleBySM3State as ScaleBySM3State
+from jopt._algorithms.adaptive.sm3 import scale_by_sm3 as scale_by_sm3
+from jopt._algorithms.adaptive.sm3 import sm3 as sm3
 from jopt._algorithms.averaging.asgd import asgd as asgd
 from jopt._algorithms.averaging.average import AsgdAverageState as AsgdAverageState
 from jopt._algorithms.averaging.average import AveragedParamsState as AveragedParamsState
 from jopt._algorithms.averaging.average import averaged_params as averaged_params
 from jopt._algorithms.averaging.average import swa as swa
+from jopt._algorithms.averaging.lookahead import LookaheadParams as LookaheadParams
+from jopt._algorithms.averaging.lookahead import LookaheadState as LookaheadState
+from jopt._algorithms.averaging.lookahead import lookahead as lookahead
+from jopt._algorithms.averaging.lookahead import lookahead_eval_params as lookahead_eval_params
 from jopt._algorithms.averaging.schedule_free import ScheduleFreeState as ScheduleFreeState
 from jopt._algorithms.averaging.schedule_free import schedule_free as schedule_free
 from jopt._algorithms.averaging.schedule_free import schedule_free_adamw as schedule_free_adamw
@@ -55,8 +62,13 @@ from jopt._algorithms.dadapt.dadapt_adam import dadapt_adamw as dadapt_adamw
 from jopt._algorithms.dadapt.prodigy import ProdigyState as ProdigyState
 from jopt._algorithms.dadapt.prodigy import prodigy as prodigy
 from jopt._algorithms.dadapt.prodigy import scale_by_prodigy as scale_by_prodigy
+from jopt._algorithms.layerwise.fromage import FromageShrinkState as FromageShrinkState
+from jopt._algorithms.layerwise.fromage import fromage as fromage
+from jopt._algorithms.layerwise.fromage import scale_by_fromage as scale_by_fromage
 from jopt._algorithms.layerwise.lamb import lamb as lamb
 from jopt._algorithms.layerwise.lamb import scale_by_trust_ratio as scale_by_trust_ratio
+from jopt._algorithms.layerwise.lars import lars as lars
+from jopt._algorithms.layerwise.lars import scale_by_lars as scale_by_lars
 from jopt._algorithms.matrix.adafactor import FactoredSecondMoment as FactoredSecondMoment
 from jopt._algorithms.matrix.adafactor import ScaleByAdafactorState as ScaleByAdafactorState
 from jopt._algorithms.matrix.adafactor import adafactor as adafactor
@@ -108,6 +120,21 @@ from jopt._algorithms.sgd.momentum import momentum as momentum
 from jopt._algorithms.sgd.momentum import nesterov as nesterov
 from jopt._algorithms.sgd.momentum import scale_by_momentum as scale_by_momentum
 from jopt._algorithms.sgd.momentum import scale_by_nesterov as scale_by_nesterov
+from jopt._algorithms.sgd.noisy import AddNoiseState as AddNoiseState
+from jopt._algorithms.sgd.noisy import add_noise as add_noise
+from jopt._algorithms.sgd.noisy import noisy_sgd as noisy_sgd
+from jopt._algorithms.sgd.optimistic import (
+    ScaleByOptimisticGradientState as ScaleByOptimisticGradientState,
+)
+from jopt._algorithms.sgd.optimistic import optimistic_adam as optimistic_adam
+from jopt._algorithms.sgd.optimistic import (
+    optimistic_gradient_descent as optimistic_gradient_descent,
+)
+from jopt._algorithms.sgd.optimistic import (
+    scale_by_optimistic_gradient as scale_by_optimistic_gradient,
+)
+from jopt._algorithms.sgd.polyak import polyak_sgd as polyak_sgd
+from jopt._algorithms.sgd.polyak import scale_by_polyak as scale_by_polyak
 from jopt._algorithms.sgd.sgd import ScaleByCountedTraceState as ScaleByCountedTraceState
 from jopt._algorithms.sgd.sgd import ScaleByTraceState as ScaleByTraceState
 from jopt._algorithms.sgd.sgd import scale_by_trace as scale_by_trace
@@ -118,6 +145,9 @@ from jopt._algorithms.sign.lion import scale_by_lion as scale_by_lion
 from jopt._algorithms.sign.rprop import ScaleByRpropState as ScaleByRpropState
 from jopt._algorithms.sign.rprop import rprop as rprop
 from jopt._algorithms.sign.rprop import scale_by_rprop as scale_by_rprop
+from jopt._algorithms.sign.sign_sgd import scale_by_sign as scale_by_sign
+from jopt._algorithms.sign.sign_sgd import sign_sgd as sign_sgd
+from jopt._algorithms.sign.sign_sgd import signum as signum
 from jopt._core.chain import chain as chain
 from jopt._core.hyperparams import Schedule as Schedule
 from jopt._core.learning_rate import ScaleByLearningRateState as ScaleByLearningRateState
@@ -136,6 +166,7 @@ except PackageNotFoundError:  # a source tree that is not installed
 
 __all__ = [
     "AddDecayedWeightsState",
+    "AddNoiseState",
     "AsgdAverageState",
     "AveragedParamsState",
     "COCOBState",
@@ -144,7 +175,10 @@ __all__ = [
     "DoGState",
     "DoWGState",
     "FactoredSecondMoment",
+    "FromageShrinkState",
     "KahanSummationState",
+    "LookaheadParams",
+    "LookaheadState",
     "MechanicState",
     "MomoAdamState",
     "MomoState",
@@ -164,8 +198,10 @@ __all__ = [
     "ScaleByLionState",
     "ScaleByMomentumState",
     "ScaleByNadamState",
+    "ScaleByOptimisticGradientState",
     "ScaleByRmsState",
     "ScaleByRpropState",
+    "ScaleBySM3State",
     "ScaleByScheduleState",
     "ScheduleFreeState",
     "ScaleByStddevState",
@@ -179,6 +215,7 @@ __all__ = [
     "adamax",
     "adamw",
     "add_decayed_weights",
+    "add_noise",
     "asgd",
     "averaged_params",
     "chain",
@@ -190,11 +227,15 @@ __all__ = [
     "dog",
     "dowg",
     "dpsgd",
+    "fromage",
     "gd",
     "get_learning_rate",
     "kahan_summation",
     "lamb",
+    "lars",
     "lion",
+    "lookahead",
+    "lookahead_eval_params",
     "mechanize",
     "minibatch_indices",
     "momentum",
@@ -203,6 +244,10 @@ __all__ = [
     "muon",
     "nadam",
     "nesterov",
+    "noisy_sgd",
+    "optimistic_adam",
+    "optimistic_gradient_descent",
+    "polyak_sgd",
     "prodigy",
     "quantized",
     "radam",
@@ -218,17 +263,23 @@ __all__ = [
     "scale_by_cocob",
     "scale_by_dog",
     "scale_by_dowg",
+    "scale_by_fromage",
     "scale_by_ftrl",
+    "scale_by_lars",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_momentum",
     "scale_by_muon",
     "scale_by_nadam",
     "scale_by_nesterov",
+    "scale_by_optimistic_gradient",
+    "scale_by_polyak",
     "scale_by_prodigy",
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_rprop",
+    "scale_by_sign",
+    "scale_by_sm3",
     "scale_by_stddev",
     "scale_by_trace",
     "scale_by_trust_ratio",
@@ -239,6 +290,9 @@ __all__ = [
     "schedule_free_sgd",
     "schedules",
     "sgd",
+    "sign_sgd",
+    "signum",
+    "sm3",
     "stochastic_rounding",
     "swa",
     "sharding",

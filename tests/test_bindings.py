@@ -295,6 +295,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("jopt.mechanize", "eps"): "Mechanic's first scale is W/(0 + ε): ε > 0",
     ("jopt.reduce_lr_on_plateau", "base_lr"): "a rate to scale, > 0 or None",
     ("jopt.compat.keras.SGD", "momentum"): "Keras' own [0, 1] check on a concrete momentum",
+    ("jopt.scale_by_sm3", "b1"): "SM3's momentum: a number (optax's state keeps no count)",
+    ("jopt.scale_by_sm3", "b2"): "SM3's β2 in (0, 1]: 1 is the paper's sum (optax's convention)",
+    ("jopt.sm3", "b2"): "as jopt.scale_by_sm3",
 }
 
 
@@ -373,6 +376,7 @@ VALID: dict[str, Any] = {
     "factors": lambda c: 0.1 + 0.0 * jnp.asarray(c, jnp.float32),
     "swa_lr": 0.05,
     "tx": jopt.sgd(0.1),
+    "fast_optimizer": jopt.sgd(0.1),
     "transforms": jopt.sgd(0.1),
     "inner_optimizer": jk.SGD(0.1),
     "optimizer_map": jk.OptimizerMap(jk.SGD(0.1), {"b": jk.Adam(0.1)}),
@@ -398,6 +402,7 @@ VALID: dict[str, Any] = {
 VALID_FOR: dict[str, dict[str, Any]] = {
     "jopt.schedules.one_cycle_lr": dict(total_steps=20),
     "jopt.quantized": dict(kind="int8"),
+    "jopt.lookahead_eval_params": dict(params=jopt.LookaheadParams.init_synced(jnp.zeros(2))),
     "jopt.schedules.one_cycle_momentum": dict(total_steps=20),
     "jopt.compat.keras.OptimizerMap.__setitem__": dict(key="w", optimizer=jk.SGD(0.1)),
     "jopt.schedule_free": dict(base_optimizer=jopt.sgd(0.1)),

@@ -298,11 +298,14 @@ ORTHOGONALIZED = {jopt.muon, jopt.scale_by_muon, jt.Muon, jk.Muon}
 INTERPOLATION = {sf.SGDScheduleFree, sf.ScheduleFreeWrapper}
 # MoMo at β = 0 is Polyak's capped step min(α, (f − f_*)/‖g‖²)·g (SPS_max), not GD.
 POLYAK = {jopt.momo}
+# Signum at β = 0 is signSGD (−α sign g) and LARS at μ = 0 is SGD on its trust-ratio-scaled
+# gradient, not Δθ = −α g: their β = 0 twins are checked in tests/algorithms/ (sign, layerwise).
+NOT_GD_AT_ZERO = {jopt.signum, jopt.lars}
 MOMENTUM_CASES = [
     c
     for c in CASES
     if parameter_names(c) & set(MOMENTUM_ARGS)
-    and c.factory not in ORTHOGONALIZED | INTERPOLATION | POLYAK
+    and c.factory not in ORTHOGONALIZED | INTERPOLATION | POLYAK | NOT_GD_AT_ZERO
 ]
 
 

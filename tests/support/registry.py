@@ -565,6 +565,85 @@ LISTED = [
         lr_kwargs=lambda lr: dict(inner_optimizer=jk.Adam(lr, loss_scale_factor=4.0)),
         lr=0.05,
     ),
+    # Issue 21: optax's optimizers (sign, layer-wise, SM3, Polyak, noise, optimistic)
+    # a sign step is ±lr per coordinate: a small lr settles within the tolerance
+    Case("sign_sgd", jopt.sign_sgd, lr=0.01, scale_invariant=True),
+    Case("signum", jopt.signum, dict(beta=0.9), 0.01, scale_invariant=True),
+    Case("scale_by_sign", jopt.scale_by_sign, lr=0.01, lr_arg=None, scale_invariant=True),
+    # LARS' ratio on every leaf (its default skips the ndim <= 1 leaves, a mix the random
+    # trees would make scale-invariant or not by chance); without decay a step is
+    # η‖θ‖ g/‖g‖: scale-free
+    Case(
+        "lars",
+        jopt.lars,
+        dict(trust_coefficient=0.02, weight_decay_mask=True, trust_ratio_mask=True),
+        0.1,
+        scale_invariant=True,
+    ),
+    Case(
+        "scale_by_lars",
+        jopt.scale_by_lars,
+        dict(trust_coefficient=0.2, weight_decay_mask=True, trust_ratio_mask=True),
+        0.1,
+        None,
+        scale_invariant=True,
+    ),
+    Case("sm3", jopt.sm3, lr=0.5, scale_invariant=True),
+    Case(
+        "scale_by_sm3",
+        jopt.scale_by_sm3,
+        dict(b1=0.5, b2=0.9),
+        0.1,
+        None,
+        scale_invariant=True,
+    ),
+    # Fromage's step has the norm α‖θ‖ and shrinks θ by sqrt(1 + α²): it moves θ towards
+    # zero at zero gradient, and settles within α‖θ‖ of the minimum; g enters only as g/‖g‖
+    Case("fromage", jopt.fromage, lr=0.02, decays=True, scale_invariant=True),
+    Case("scale_by_fromage", jopt.scale_by_fromage, lr=0.02, lr_arg=None, scale_invariant=True),
+    Case(
+        "polyak_sgd",
+        jopt.polyak_sgd,
+        dict(max_learning_rate=0.1),
+        1.0,
+        lr_arg="scaling",
+        needs_value=True,
+    ),
+    Case(
+        "polyak_sgd-scaled",
+        jopt.polyak_sgd,
+        dict(max_learning_rate=0.2, variant="sps+", scaled_norm=True),
+        lr_arg="scaling",
+        lr=0.5,
+        needs_value=True,
+    ),
+    Case(
+        "scale_by_polyak",
+        jopt.scale_by_polyak,
+        dict(max_learning_rate=0.5),
+        0.2,
+        None,
+        needs_value=True,
+    ),
+    # The registry's properties take a deterministic update: η = 0 keeps the noise path
+    # (drawn, scaled by σ = 0); tests/algorithms/sgd/test_noisy.py checks the noise itself
+    Case("noisy_sgd", jopt.noisy_sgd, dict(eta=0.0)),
+    Case("add_noise", jopt.add_noise, dict(eta=0.0), lr_arg=None),
+    Case("optimistic_gradient_descent", jopt.optimistic_gradient_descent, lr=0.05),
+    Case(
+        "scale_by_optimistic_gradient",
+        jopt.scale_by_optimistic_gradient,
+        lr=0.05,
+        lr_arg=None,
+    ),
+    Case("optimistic_adam", jopt.optimistic_adam, lr=0.02, scale_invariant=True),
+    Case(
+        "optimistic_adam-optax",
+        jopt.optimistic_adam,
+        dict(nesterov=True, repeat_first=True),
+        0.02,
+        scale_invariant=True,
+    ),
     Case(
         "keras.MultiOptimizer",
         jk.MultiOptimizer,
@@ -743,6 +822,10 @@ EXCLUDED = {
         "convention): its jit and state checks run in tests/algorithms/privacy/test_dpsgd.py"
     ),
     "jopt.differentially_private_aggregate": "as jopt.dpsgd (tests/algorithms/privacy)",
+    "jopt.lookahead": (
+        "its params are a LookaheadParams(fast, slow) and its updates update both: its "
+        "contract and jit checks run in tests/algorithms/averaging/test_lookahead.py"
+    ),
     "jopt.compat.torch.LBFGS": (
         "its update needs a closure evaluating the loss (value_fn): its contract, jit and "
         "mesh checks run in tests/compat/torch/test_lbfgs.py"
