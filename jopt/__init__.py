@@ -10,6 +10,9 @@ from jopt import compat as compat
 from jopt import schedules as schedules
 from jopt import sharding as sharding
 from jopt import testing as testing
+from jopt._algorithms.adam.adabelief import ScaleByBeliefState as ScaleByBeliefState
+from jopt._algorithms.adam.adabelief import adabelief as adabelief
+from jopt._algorithms.adam.adabelief import scale_by_belief as scale_by_belief
 from jopt._algorithms.adam.adam import ScaleByAdamState as ScaleByAdamState
 from jopt._algorithms.adam.adam import ScaleByAmsgradState as ScaleByAmsgradState
 from jopt._algorithms.adam.adam import adam as adam
@@ -24,6 +27,8 @@ from jopt._algorithms.adam.nadam import nadam as nadam
 from jopt._algorithms.adam.nadam import scale_by_nadam as scale_by_nadam
 from jopt._algorithms.adam.radam import radam as radam
 from jopt._algorithms.adam.radam import scale_by_radam as scale_by_radam
+from jopt._algorithms.adam.yogi import scale_by_yogi as scale_by_yogi
+from jopt._algorithms.adam.yogi import yogi as yogi
 from jopt._algorithms.adaptive.adadelta import ScaleByAdadeltaState as ScaleByAdadeltaState
 from jopt._algorithms.adaptive.adadelta import adadelta as adadelta
 from jopt._algorithms.adaptive.adadelta import scale_by_adadelta as scale_by_adadelta
@@ -114,6 +119,7 @@ __all__ = [
     "ScaleByAdamState",
     "ScaleByAdamaxState",
     "ScaleByAmsgradState",
+    "ScaleByBeliefState",
     "ScaleByCountedTraceState",
     "ScaleByFtrlState",
     "ScaleByLearningRateState",
@@ -127,6 +133,7 @@ __all__ = [
     "ScaleByTraceState",
     "Schedule",
     "StochasticRoundingState",
+    "adabelief",
     "adadelta",
     "adafactor",
     "adagrad",
@@ -160,6 +167,7 @@ __all__ = [
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_amsgrad",
+    "scale_by_belief",
     "scale_by_ftrl",
     "scale_by_learning_rate",
     "scale_by_lion",
@@ -173,10 +181,12 @@ __all__ = [
     "scale_by_stddev",
     "scale_by_trace",
     "scale_by_trust_ratio",
+    "scale_by_yogi",
     "schedules",
     "sgd",
+    "sharding",
     "stochastic_rounding",
     "swa",
-    "sharding",
     "testing",
+    "yogi",
 ]
