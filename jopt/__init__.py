@@ -22,6 +22,9 @@ from jopt._algorithms.adam.adam import scale_by_amsgrad as scale_by_amsgrad
 from jopt._algorithms.adam.adamax import ScaleByAdamaxState as ScaleByAdamaxState
 from jopt._algorithms.adam.adamax import adamax as adamax
 from jopt._algorithms.adam.adamax import scale_by_adamax as scale_by_adamax
+from jopt._algorithms.adam.adan import ScaleByAdanState as ScaleByAdanState
+from jopt._algorithms.adam.adan import adan as adan
+from jopt._algorithms.adam.adan import scale_by_adan as scale_by_adan
 from jopt._algorithms.adam.nadam import ScaleByNadamState as ScaleByNadamState
 from jopt._algorithms.adam.nadam import nadam as nadam
 from jopt._algorithms.adam.nadam import scale_by_nadam as scale_by_nadam
@@ -118,6 +121,7 @@ __all__ = [
     "ScaleByAdagradState",
     "ScaleByAdamState",
     "ScaleByAdamaxState",
+    "ScaleByAdanState",
     "ScaleByAmsgradState",
     "ScaleByBeliefState",
     "ScaleByCountedTraceState",
@@ -140,6 +144,7 @@ __all__ = [
     "adam",
     "adamax",
     "adamw",
+    "adan",
     "add_decayed_weights",
     "asgd",
     "averaged_params",
@@ -166,6 +171,7 @@ __all__ = [
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_adamax",
+    "scale_by_adan",
     "scale_by_amsgrad",
     "scale_by_belief",
     "scale_by_ftrl",
