@@ -25,6 +25,8 @@ from jopt._algorithms.adam.adamax import scale_by_adamax as scale_by_adamax
 from jopt._algorithms.adam.adan import ScaleByAdanState as ScaleByAdanState
 from jopt._algorithms.adam.adan import adan as adan
 from jopt._algorithms.adam.adan import scale_by_adan as scale_by_adan
+from jopt._algorithms.adam.adopt import adopt as adopt
+from jopt._algorithms.adam.adopt import scale_by_adopt as scale_by_adopt
 from jopt._algorithms.adam.nadam import ScaleByNadamState as ScaleByNadamState
 from jopt._algorithms.adam.nadam import nadam as nadam
 from jopt._algorithms.adam.nadam import scale_by_nadam as scale_by_nadam
@@ -146,6 +148,7 @@ __all__ = [
     "adamw",
     "adan",
     "add_decayed_weights",
+    "adopt",
     "asgd",
     "averaged_params",
     "chain",
@@ -172,6 +175,7 @@ __all__ = [
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_adan",
+    "scale_by_adopt",
     "scale_by_amsgrad",
     "scale_by_belief",
     "scale_by_ftrl",
