@@ -25,6 +25,16 @@ from jopt._algorithms.adam.adamax import scale_by_adamax as scale_by_adamax
 from jopt._algorithms.adam.adan import ScaleByAdanState as ScaleByAdanState
 from jopt._algorithms.adam.adan import adan as adan
 from jopt._algorithms.adam.adan import scale_by_adan as scale_by_adan
+from jopt._algorithms.adam.ademamix import ScaleByAdemamixState as ScaleByAdemamixState
+from jopt._algorithms.adam.ademamix import (
+    ScaleBySimplifiedAdEMAMixState as ScaleBySimplifiedAdEMAMixState,
+)
+from jopt._algorithms.adam.ademamix import ademamix as ademamix
+from jopt._algorithms.adam.ademamix import scale_by_ademamix as scale_by_ademamix
+from jopt._algorithms.adam.ademamix import (
+    scale_by_simplified_ademamix as scale_by_simplified_ademamix,
+)
+from jopt._algorithms.adam.ademamix import simplified_ademamix as simplified_ademamix
 from jopt._algorithms.adam.adopt import adopt as adopt
 from jopt._algorithms.adam.adopt import scale_by_adopt as scale_by_adopt
 from jopt._algorithms.adam.nadam import ScaleByNadamState as ScaleByNadamState
@@ -124,6 +134,7 @@ __all__ = [
     "ScaleByAdamState",
     "ScaleByAdamaxState",
     "ScaleByAdanState",
+    "ScaleByAdemamixState",
     "ScaleByAmsgradState",
     "ScaleByBeliefState",
     "ScaleByCountedTraceState",
@@ -135,6 +146,7 @@ __all__ = [
     "ScaleByRmsState",
     "ScaleByRpropState",
     "ScaleByScheduleState",
+    "ScaleBySimplifiedAdEMAMixState",
     "ScaleByStddevState",
     "ScaleByTraceState",
     "Schedule",
@@ -148,6 +160,7 @@ __all__ = [
     "adamw",
     "adan",
     "add_decayed_weights",
+    "ademamix",
     "adopt",
     "asgd",
     "averaged_params",
@@ -175,6 +188,7 @@ __all__ = [
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_adan",
+    "scale_by_ademamix",
     "scale_by_adopt",
     "scale_by_amsgrad",
     "scale_by_belief",
@@ -188,6 +202,7 @@ __all__ = [
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_rprop",
+    "scale_by_simplified_ademamix",
     "scale_by_stddev",
     "scale_by_trace",
     "scale_by_trust_ratio",
@@ -195,6 +210,7 @@ __all__ = [
     "schedules",
     "sgd",
     "sharding",
+    "simplified_ademamix",
     "stochastic_rounding",
     "swa",
     "testing",

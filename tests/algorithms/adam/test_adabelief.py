@@ -49,5 +49,7 @@ def test_nesterov_matches_optax():
 
 
 def test_bad_argument_names_the_call():
-    with pytest.raises(ValueError, match=r"jopt.adabelief: b2=1.0 is invalid; b2 must be in \[0, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"jopt.adabelief: b2=1.0 is invalid; b2 must be in \[0, 1\)"
+    ):
         jopt.adabelief(b2=1.0)
