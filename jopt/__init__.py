@@ -62,6 +62,9 @@ from jopt._algorithms.averaging.average import averaged_params as averaged_param
 from jopt._algorithms.averaging.average import swa as swa
 from jopt._algorithms.control.plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
 from jopt._algorithms.control.plateau import reduce_lr_on_plateau as reduce_lr_on_plateau
+from jopt._algorithms.dual.madgrad import MadgradState as MadgradState
+from jopt._algorithms.dual.madgrad import madgrad as madgrad
+from jopt._algorithms.dual.madgrad import scale_by_madgrad as scale_by_madgrad
 from jopt._algorithms.layerwise.lamb import lamb as lamb
 from jopt._algorithms.layerwise.lamb import scale_by_trust_ratio as scale_by_trust_ratio
 from jopt._algorithms.matrix.adafactor import FactoredSecondMoment as FactoredSecondMoment
@@ -125,6 +128,7 @@ __all__ = [
     "AveragedParamsState",
     "FactoredSecondMoment",
     "KahanSummationState",
+    "MadgradState",
     "QuantizedFormat",
     "QuantizedMoment",
     "ReduceLROnPlateauState",
@@ -172,6 +176,7 @@ __all__ = [
     "kahan_summation",
     "lamb",
     "lion",
+    "madgrad",
     "minibatch_indices",
     "momentum",
     "muon",
@@ -195,6 +200,7 @@ __all__ = [
     "scale_by_ftrl",
     "scale_by_learning_rate",
     "scale_by_lion",
+    "scale_by_madgrad",
     "scale_by_momentum",
     "scale_by_muon",
     "scale_by_nadam",
