@@ -67,6 +67,9 @@ from jopt._algorithms.dual.madgrad import madgrad as madgrad
 from jopt._algorithms.dual.madgrad import scale_by_madgrad as scale_by_madgrad
 from jopt._algorithms.layerwise.lamb import lamb as lamb
 from jopt._algorithms.layerwise.lamb import scale_by_trust_ratio as scale_by_trust_ratio
+from jopt._algorithms.layerwise.novograd import ScaleByNovogradState as ScaleByNovogradState
+from jopt._algorithms.layerwise.novograd import novograd as novograd
+from jopt._algorithms.layerwise.novograd import scale_by_novograd as scale_by_novograd
 from jopt._algorithms.matrix.adafactor import FactoredSecondMoment as FactoredSecondMoment
 from jopt._algorithms.matrix.adafactor import ScaleByAdafactorState as ScaleByAdafactorState
 from jopt._algorithms.matrix.adafactor import adafactor as adafactor
@@ -147,6 +150,7 @@ __all__ = [
     "ScaleByLionState",
     "ScaleByMomentumState",
     "ScaleByNadamState",
+    "ScaleByNovogradState",
     "ScaleByRmsState",
     "ScaleByRpropState",
     "ScaleByScheduleState",
@@ -182,6 +186,7 @@ __all__ = [
     "muon",
     "nadam",
     "nesterov",
+    "novograd",
     "quantized",
     "radam",
     "reduce_lr_on_plateau",
@@ -205,6 +210,7 @@ __all__ = [
     "scale_by_muon",
     "scale_by_nadam",
     "scale_by_nesterov",
+    "scale_by_novograd",
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_rprop",
