@@ -292,8 +292,12 @@ MOMENTUM_ARGS = ("momentum", "beta")  # Adam's β1 is not one: at 0 it is RMSpro
 # Muon orthogonalizes its buffer (Newton–Schulz): at β = 0 it is orthogonalized gradient
 # descent, which has no momentum-free twin to compare with.
 ORTHOGONALIZED = {jopt.muon, jopt.scale_by_muon, jt.Muon, jk.Muon}
+# MADGRAD's momentum averages dual-averaging iterates: at β = 0 it is x_0 − s/ν^(1/3).
+DUAL_AVERAGED = {jopt.madgrad, jopt.scale_by_madgrad}
 MOMENTUM_CASES = [
-    c for c in CASES if parameter_names(c) & set(MOMENTUM_ARGS) and c.factory not in ORTHOGONALIZED
+    c
+    for c in CASES
+    if parameter_names(c) & set(MOMENTUM_ARGS) and c.factory not in ORTHOGONALIZED | DUAL_AVERAGED
 ]
 
 

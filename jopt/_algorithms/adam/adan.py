@@ -20,7 +20,7 @@ from jopt._core.learning_rate import (
     next_learning_rate,
     scale_by_learning_rate,
 )
-from jopt._core.state import check_tree, increment, moments_like, requested, zero_count
+from jopt._core.state import check_tree, increment, moments_like, zero_count
 from jopt.sharding._leafwise import map_leaves
 
 RULES = dict(
@@ -251,8 +251,6 @@ def adan(
     Array([-0.1,  0.1], dtype=float32)
     """
     direction = scale_by_adan(b1, b2, b3, eps, eps_root, optax_weights=optax_weights)
-    if not requested(weight_decay):
-        return chain(direction, scale_by_learning_rate(learning_rate))
     if proximal:
         return chain(
             direction,

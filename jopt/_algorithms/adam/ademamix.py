@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from jopt._algorithms.adam.adam import init_moments
-from jopt._algorithms.regularization.weight_decay import MASK, optional_decay
+from jopt._algorithms.regularization.weight_decay import MASK, add_decayed_weights
 from jopt._core.chain import chain
 from jopt._core.checks import (
     checked,
@@ -224,7 +224,7 @@ def ademamix(
     """
     return chain(
         scale_by_ademamix(b1, b2, b3, alpha, eps, eps_root, mu_dtype, t_alpha_beta3=t_alpha_beta3),
-        *optional_decay(weight_decay, mask),
+        add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -393,6 +393,6 @@ def simplified_ademamix(
         scale_by_simplified_ademamix(
             b1, b2, alpha, eps, eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype
         ),
-        *optional_decay(weight_decay, mask),
+        add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.regularization.weight_decay import optional_decay
+from jopt._algorithms.regularization.weight_decay import add_decayed_weights
 from jopt._core.chain import chain
 from jopt._core.checks import checked, closed_unit_interval, learning_rate, nonnegative
 from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype, state_dtype
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
+from jopt._core.learning_rate import LearningRateState, init_learning_rate, next_learning_rate
 from jopt._core.state import (
     check_update_params,
-    evaluate,
     increment,
     moments_like,
     zero_count,
@@ -32,6 +32,9 @@ class MadgradState(NamedTuple):
       grad_sum_sq: ν_k = Σ λ_i g_i², the weighted sum of squared gradients.
       s: s_k = Σ λ_i g_i, the weighted sum of gradients.
       x0: the initial parameters, the dual averaging's origin.
+      rate: the learning-rate state (:class:`jopt.ScaleByScheduleState` for a schedule,
+        else :class:`jopt.ScaleByLearningRateState`), which :func:`jopt.get_learning_rate`
+        reads (a field optax's ``MadgradState`` does not have).
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.scale_by_madgrad(0.5, eps=0.0)
@@ -45,6 +48,7 @@ class MadgradState(NamedTuple):
     grad_sum_sq: PerParam
     s: PerParam
     x0: PerParam
+    rate: LearningRateState
 
 
 @checked(learning_rate=learning_rate(), momentum=closed_unit_interval(), eps=nonnegative())
@@ -83,12 +87,15 @@ def scale_by_madgrad(
 
     def init_fn(params):
         x0 = jax.tree.map(lambda p: jnp.array(p, dtype=state_dtype(p), copy=True), params)
-        return MadgradState(zero_count(params), moments_like(params), moments_like(params), x0)
+        rate = init_learning_rate(learning_rate, params)
+        return MadgradState(
+            zero_count(params), moments_like(params), moments_like(params), x0, rate
+        )
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         check_update_params(updates, params, "(dual averaging reads them)", state.s)
-        lr = evaluate(learning_rate, state.count, "the learning-rate schedule")
+        lr, rate = next_learning_rate(learning_rate, state.rate)
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
@@ -106,8 +113,8 @@ def scale_by_madgrad(
             s_new = s.astype(dt) + lam * gw
             rms = jnp.cbrt(nu_new) + e
             z = x0.astype(dt) - s_new / rms
-            x_new = beta * pw + (1.0 - beta) * z
-            return (x_new - pw).astype(g.dtype), nu_new.astype(nu.dtype), s_new.astype(s.dtype)
+            step = (1.0 - beta) * (z - pw)  # x_{k+1} − x_k, the reference's lerp
+            return step.astype(g.dtype), nu_new.astype(nu.dtype), s_new.astype(s.dtype)
 
         out, nu, s = map_leaves(
             lambda g, p, nu, s, x0: step(g, p, nu, s, x0),
@@ -118,7 +125,7 @@ def scale_by_madgrad(
             state.s,
             state.x0,
         )
-        return out, MadgradState(increment(state.count), nu, s, state.x0)
+        return out, MadgradState(increment(state.count), nu, s, state.x0, rate)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -159,4 +166,4 @@ def madgrad(
     >>> tx.update(jnp.array([8.0, -1.0]), tx.init(params), params)[0]
     Array([-2.,  1.], dtype=float32)
     """
-    return chain(*optional_decay(weight_decay), scale_by_madgrad(learning_rate, momentum, eps))
+    return chain(add_decayed_weights(weight_decay), scale_by_madgrad(learning_rate, momentum, eps))

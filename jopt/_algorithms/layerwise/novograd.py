@@ -45,18 +45,21 @@ class ScaleByNovogradState(NamedTuple):
     Args:
       count: int32, steps taken.
       mu: the momentum m.
-      nu: v, one real scalar per leaf: the average of the leaf's squared norm ‖g‖².
+      nu: v, one real scalar per leaf, the average of the leaf's squared norm ‖g‖²: a
+        tuple in the order of ``jax.tree.leaves(params)`` (optax keeps a tree of scalars;
+        a flat tuple is not mistaken for per-parameter arrays, and stays replicated on a
+        mesh).
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.scale_by_novograd()
     >>> _, state = tx.update(jnp.array([3.0, 4.0]), tx.init(jnp.zeros(2)))
     >>> state.nu  # v_1 = ‖g_1‖²
-    Array(25., dtype=float32)
+    (Array(25., dtype=float32),)
     """
 
     count: jax.Array
     mu: PerParam
-    nu: PerParam
+    nu: tuple[jax.Array, ...]
 
 
 @checked(**RULES)
@@ -97,7 +100,7 @@ def scale_by_novograd(
     decays = requested(weight_decay)
 
     def init_fn(params):
-        nu = jax.tree.map(lambda p: scalar(p, 0.0, state_dtype(p, real=True)), params)
+        nu = tuple(scalar(p, 0.0, state_dtype(p, real=True)) for p in jax.tree.leaves(params))
         return ScaleByNovogradState(zero_count(params), moments_like(params, mu_dtype), nu)
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -130,9 +133,10 @@ def scale_by_novograd(
             m_new = stored(jnp.where(first, d, c1 * m.astype(dt) + rest * d), m.dtype)
             return m_new.astype(g.dtype), write(m_new, m), v_new.astype(v.dtype)
 
-        trees = (state.mu, state.nu, params) if decays else (state.mu, state.nu)
+        nu_tree = jax.tree.unflatten(jax.tree.structure(updates), state.nu)
+        trees = (state.mu, nu_tree, params) if decays else (state.mu, nu_tree)
         out, mu, nu = map_leaves(step, 3, updates, *trees)
-        return out, ScaleByNovogradState(increment(state.count), mu, nu)
+        return out, ScaleByNovogradState(increment(state.count), mu, tuple(jax.tree.leaves(nu)))
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
