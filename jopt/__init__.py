@@ -21,6 +21,7 @@ from jopt._algorithms.adam.adam import scale_by_adam as scale_by_adam
 from jopt._algorithms.adam.adam import scale_by_amsgrad as scale_by_amsgrad
 from jopt._algorithms.adam.adamax import ScaleByAdamaxState as ScaleByAdamaxState
 from jopt._algorithms.adam.adamax import adamax as adamax
+from jopt._algorithms.adam.adamax import adamaxw as adamaxw
 from jopt._algorithms.adam.adamax import scale_by_adamax as scale_by_adamax
 from jopt._algorithms.adam.adan import ScaleByAdanState as ScaleByAdanState
 from jopt._algorithms.adam.adan import adan as adan
@@ -37,8 +38,10 @@ from jopt._algorithms.adam.ademamix import (
 from jopt._algorithms.adam.ademamix import simplified_ademamix as simplified_ademamix
 from jopt._algorithms.adam.adopt import adopt as adopt
 from jopt._algorithms.adam.adopt import scale_by_adopt as scale_by_adopt
+from jopt._algorithms.adam.amsgrad import amsgrad as amsgrad
 from jopt._algorithms.adam.nadam import ScaleByNadamState as ScaleByNadamState
 from jopt._algorithms.adam.nadam import nadam as nadam
+from jopt._algorithms.adam.nadam import nadamw as nadamw
 from jopt._algorithms.adam.nadam import scale_by_nadam as scale_by_nadam
 from jopt._algorithms.adam.radam import radam as radam
 from jopt._algorithms.adam.radam import scale_by_radam as scale_by_radam
@@ -165,11 +168,13 @@ __all__ = [
     "adagrad",
     "adam",
     "adamax",
+    "adamaxw",
     "adamw",
     "adan",
     "add_decayed_weights",
     "ademamix",
     "adopt",
+    "amsgrad",
     "asgd",
     "averaged_params",
     "chain",
@@ -185,6 +190,7 @@ __all__ = [
     "momentum",
     "muon",
     "nadam",
+    "nadamw",
     "nesterov",
     "novograd",
     "quantized",

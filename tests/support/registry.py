@@ -378,6 +378,16 @@ LISTED = [
         decays=True,
         scale_invariant=True,  # λθ joins the normalized gradient g/‖g‖
     ),
+    Case("amsgrad", jopt.amsgrad, lr=0.05, scale_invariant=True),
+    Case(
+        "amsgrad-optax-max",
+        jopt.amsgrad,
+        dict(max_of_corrected=True, bias_correction_mu=False),
+        0.05,
+        scale_invariant=True,
+    ),
+    Case("adamaxw", jopt.adamaxw, lr=0.05, decays=True, scale_invariant=True),
+    Case("nadamw", jopt.nadamw, lr=0.05, decays=True, scale_invariant=True),
     Case("madgrad", jopt.madgrad, dict(weight_decay=1e-3), 0.05, decays=True),
     Case("scale_by_madgrad", jopt.scale_by_madgrad, lr=0.05),
     Case(
