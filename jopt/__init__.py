@@ -10,6 +10,8 @@ from jopt import compat as compat
 from jopt import schedules as schedules
 from jopt import sharding as sharding
 from jopt import testing as testing
+from jopt._algorithms.adam.acprop import acprop as acprop
+from jopt._algorithms.adam.acprop import scale_by_acprop as scale_by_acprop
 from jopt._algorithms.adam.adabelief import ScaleByBeliefState as ScaleByBeliefState
 from jopt._algorithms.adam.adabelief import adabelief as adabelief
 from jopt._algorithms.adam.adabelief import scale_by_belief as scale_by_belief
@@ -162,6 +164,7 @@ __all__ = [
     "ScaleByTraceState",
     "Schedule",
     "StochasticRoundingState",
+    "acprop",
     "adabelief",
     "adadelta",
     "adafactor",
@@ -198,6 +201,7 @@ __all__ = [
     "reduce_lr_on_plateau",
     "rmsprop",
     "rprop",
+    "scale_by_acprop",
     "scale_by_adadelta",
     "scale_by_adafactor",
     "scale_by_adagrad",

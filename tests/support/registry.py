@@ -388,6 +388,8 @@ LISTED = [
     ),
     Case("adamaxw", jopt.adamaxw, lr=0.05, decays=True, scale_invariant=True),
     Case("nadamw", jopt.nadamw, lr=0.05, decays=True, scale_invariant=True),
+    Case("acprop", jopt.acprop, dict(weight_decay=1e-2), 0.05, decays=True),
+    Case("scale_by_acprop", jopt.scale_by_acprop, lr=0.05, lr_arg=None),
     Case("madgrad", jopt.madgrad, dict(weight_decay=1e-3), 0.05, decays=True),
     Case("scale_by_madgrad", jopt.scale_by_madgrad, lr=0.05),
     Case(
