@@ -20,12 +20,14 @@ from jopt._core.learning_rate import scale_by_learning_rate
 from jopt._core.state import zero_count
 from jopt.sharding._leafwise import map_leaves
 
-RULES = dict(b1=unit_interval(), b2=unit_interval(), eps=nonnegative(), eps_root=nonnegative())
+RULES = dict(
+    b1=unit_interval(schedule=True), b2=unit_interval(), eps=nonnegative(), eps_root=nonnegative()
+)
 
 
 @checked(**RULES)
 def scale_by_acprop(
-    b1: Scalar = 0.9, b2: Scalar = 0.999, eps: Scalar = 1e-16, eps_root: Scalar = 1e-16
+    b1: ScalarOrSchedule = 0.9, b2: Scalar = 0.999, eps: Scalar = 1e-16, eps_root: Scalar = 1e-16
 ) -> optax.GradientTransformationExtraArgs:
     """ACProp's direction g_t / (sqrt(ŝ_{t−1}) + ε) (see :func:`jopt.acprop`).
 
@@ -34,7 +36,7 @@ def scale_by_acprop(
     ŝ_{t−1} = s_{t−1}/(1−β2^{t−1}) (1 at the first step).
 
     Args:
-      b1: β1 in [0, 1), the decay of m (the prediction of g).
+      b1: β1 in [0, 1), or a schedule ``count -> β1``, the decay of m (the prediction of g).
       b2: β2 in [0, 1), the decay of s.
       eps: ε >= 0, added to the root.
       eps_root: ε_root >= 0, added to s at every step.
@@ -55,13 +57,13 @@ def scale_by_acprop(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        count, _ = next_step(b1, state, updates)
+        count, b1_now = next_step(b1, state, updates)
         initial = state.count == 0
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
             rdt = real_dtype(dt)
-            (c1, r1), (c2, r2) = ema_weights(b1, dt), ema_weights(b2, rdt)
+            (c1, r1), (c2, r2) = ema_weights(b1_now, dt), ema_weights(b2, rdt)
             bias_prev = 1.0 - c2 ** state.count.astype(rdt)  # 1 − β2^{t−1}
             return c1, r1, c2, r2, bias_prev, cast(eps, rdt), cast(eps_root, rdt)
 
@@ -86,7 +88,7 @@ def scale_by_acprop(
 @checked(learning_rate=learning_rate(), **RULES, weight_decay=nonnegative(schedule=True), mask=MASK)
 def acprop(
     learning_rate: ScalarOrSchedule = 1e-3,
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-16,
     eps_root: Scalar = 1e-16,
@@ -107,7 +109,7 @@ def acprop(
 
     Args:
       learning_rate: α >= 0, or a schedule ``count -> α``.
-      b1: β1 in [0, 1).
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
       b2: β2 in [0, 1).
       eps: ε >= 0.
       eps_root: ε_root >= 0.

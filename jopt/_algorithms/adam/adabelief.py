@@ -30,7 +30,7 @@ from jopt._core.state import zero_count
 from jopt.sharding._leafwise import map_leaves
 
 RULES = dict(
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     eps=nonnegative(),
     eps_root=nonnegative(),
@@ -63,7 +63,7 @@ class ScaleByBeliefState(NamedTuple):
 
 @checked(**RULES)
 def scale_by_belief(
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-16,
     eps_root: Scalar = 1e-16,
@@ -80,7 +80,7 @@ def scale_by_belief(
     With ``nesterov=True`` (optax's option) m̂_t = β1 m_t/(1−β1^{t+1}) + (1−β1) g_t/(1−β1^t).
 
     Args:
-      b1: β1 in [0, 1), the first moment's decay.
+      b1: β1 in [0, 1), or a schedule ``count -> β1``, the first moment's decay.
       b2: β2 in [0, 1), the decay of s.
       eps: ε >= 0, added to sqrt(ŝ_t).
       eps_root: ε_root >= 0, added to s_t at every step (the paper's ε inside s).
@@ -105,12 +105,12 @@ def scale_by_belief(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        count, _ = next_step(b1, state, updates)
+        count, b1_now = next_step(b1, state, updates)
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
-            s = moment_scalars(b1, b2, eps, count, dt)
-            c1, t = cast(b1, real_dtype(dt)), count.astype(real_dtype(dt))
+            s = moment_scalars(b1_now, b2, eps, count, dt)
+            c1, t = cast(b1_now, real_dtype(dt)), count.astype(real_dtype(dt))
             next_bias1 = (1.0 - c1 ** (t + 1.0)).astype(dt)  # Nesterov's 1 − β1^{t+1}
             return s, cast(eps_root, real_dtype(dt)), next_bias1
 
@@ -144,7 +144,7 @@ def scale_by_belief(
 )
 def adabelief(
     learning_rate: ScalarOrSchedule = 1e-3,
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-16,
     eps_root: Scalar = 1e-16,
@@ -171,7 +171,7 @@ def adabelief(
 
     Args:
       learning_rate: α >= 0, or a schedule ``count -> α``.
-      b1: β1 in [0, 1).
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
       b2: β2 in [0, 1).
       eps: ε >= 0 outside the square root.
       eps_root: ε_root >= 0 added to s_t (the paper's ε inside s).

@@ -20,11 +20,11 @@ from jopt._core.learning_rate import (
     next_learning_rate,
     scale_by_learning_rate,
 )
-from jopt._core.state import check_tree, increment, moments_like, zero_count
+from jopt._core.state import check_tree, evaluate, increment, moments_like, zero_count
 from jopt.sharding._leafwise import map_leaves
 
 RULES = dict(
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     b3=unit_interval(),
     eps=nonnegative(),
@@ -74,7 +74,7 @@ class _Scalars(NamedTuple):
 
 @checked(**RULES)
 def scale_by_adan(
-    b1: Scalar = 0.98,
+    b1: ScalarOrSchedule = 0.98,
     b2: Scalar = 0.92,
     b3: Scalar = 0.99,
     eps: Scalar = 1e-8,
@@ -94,7 +94,7 @@ def scale_by_adan(
     does (0.08 where the paper has 0.92 at the defaults).
 
     Args:
-      b1: β1 in [0, 1), the decay of m.
+      b1: β1 in [0, 1), or a schedule ``count -> β1``, the decay of m.
       b2: β2 in [0, 1), the decay of v.
       b3: β3 in [0, 1), the decay of n.
       eps: ε >= 0, added to the root.
@@ -126,12 +126,13 @@ def scale_by_adan(
         check_tree(updates, state.m)
         t = increment(state.t)
         first = state.t == 0
+        b1_now = evaluate(b1, state.t, "the b1 schedule")
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
             rdt = real_dtype(dt)
             tt = t.astype(rdt)
-            (c1, r1), (c2, r2), (c3, r3) = (ema_weights(b, rdt) for b in (b1, b2, b3))
+            (c1, r1), (c2, r2), (c3, r3) = (ema_weights(b, rdt) for b in (b1_now, b2, b3))
             weight = r2 if optax_weights else c2
             return _Scalars(
                 *(c1.astype(dt), r1.astype(dt), (1.0 - c1**tt).astype(dt)),
@@ -205,7 +206,7 @@ def proximal_decay(
 )
 def adan(
     learning_rate: ScalarOrSchedule = 1e-3,
-    b1: Scalar = 0.98,
+    b1: ScalarOrSchedule = 0.98,
     b2: Scalar = 0.92,
     b3: Scalar = 0.99,
     eps: Scalar = 1e-8,
@@ -231,7 +232,7 @@ def adan(
 
     Args:
       learning_rate: α >= 0, or a schedule ``count -> α``.
-      b1: β1 in [0, 1).
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
       b2: β2 in [0, 1).
       b3: β3 in [0, 1).
       eps: ε >= 0.
@@ -247,7 +248,8 @@ def adan(
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.adan(0.1, eps=0.0)
-    >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # first step: −α·sign(g)
+    >>> params = jnp.zeros(2)  # the decay step reads them (as optax's)
+    >>> tx.update(jnp.array([0.5, -2.0]), tx.init(params), params)[0]  # first step: −α·sign(g)
     Array([-0.1,  0.1], dtype=float32)
     """
     direction = scale_by_adan(b1, b2, b3, eps, eps_root, optax_weights=optax_weights)

@@ -30,7 +30,7 @@ from jopt._core.state import check_tree, evaluate, increment, moments_like, zero
 from jopt.sharding._leafwise import map_leaves
 
 RULES = dict(
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     b3=unit_interval(schedule=True),
     alpha=nonnegative(schedule=True),
@@ -80,7 +80,7 @@ def _warmup(b1: Any, b3: Any, alpha: Any, t_alpha_beta3: Any, count: jax.Array) 
 
 @checked(**RULES)
 def scale_by_ademamix(
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     b3: ScalarOrSchedule = 0.9999,
     alpha: ScalarOrSchedule = 5.0,
@@ -97,7 +97,7 @@ def scale_by_ademamix(
     v_t = β2 v_{t−1} + (1−β2) g_t²,  m̂1_t = m1_t/(1−β1^t),  v̂_t = v_t/(1−β2^t).
 
     Args:
-      b1: β1 in [0, 1), the fast momentum's decay.
+      b1: β1 in [0, 1), or a schedule ``count -> β1``, the fast momentum's decay.
       b2: β2 in [0, 1), the second moment's decay.
       b3: β3 in [0, 1), the slow momentum's decay, or a schedule ``count -> β3`` of
         ``count_m2`` (optax's convention).
@@ -129,16 +129,17 @@ def scale_by_ademamix(
         del params, extra_args
         check_tree(updates, state.m1)
         count = increment(state.count)
+        b1_now = evaluate(b1, state.count, "the b1 schedule")
         b3_now = evaluate(b3, state.count_m2, "the b3 schedule")
         alpha_now = evaluate(alpha, state.count_m2, "the alpha schedule")
         if t_alpha_beta3 is not None:
-            b3_now, alpha_now = _warmup(b1, b3_now, alpha_now, t_alpha_beta3, state.count_m2)
+            b3_now, alpha_now = _warmup(b1_now, b3_now, alpha_now, t_alpha_beta3, state.count_m2)
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
             rdt = real_dtype(dt)
             t = count.astype(rdt)
-            c1, c2, c3 = cast(b1, rdt), cast(b2, rdt), cast(b3_now, rdt)
+            c1, c2, c3 = cast(b1_now, rdt), cast(b2, rdt), cast(b3_now, rdt)
             return (
                 *(c1.astype(dt), (1.0 - c1).astype(dt), (1.0 - c1**t).astype(dt)),
                 *(c2, 1.0 - c2, 1.0 - c2**t),
@@ -176,7 +177,7 @@ def scale_by_ademamix(
 )
 def ademamix(
     learning_rate: ScalarOrSchedule = 1e-3,
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     b3: ScalarOrSchedule = 0.9999,
     alpha: ScalarOrSchedule = 5.0,
@@ -202,7 +203,7 @@ def ademamix(
 
     Args:
       learning_rate: α_lr >= 0, or a schedule ``count -> α_lr``.
-      b1: β1 in [0, 1).
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
       b2: β2 in [0, 1).
       b3: β3 in [0, 1), or a schedule.
       alpha: α >= 0, or a schedule.
@@ -219,7 +220,8 @@ def ademamix(
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.ademamix(0.1, alpha=0.0, eps=0.0)
-    >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # first step: −α_lr·sign(g)
+    >>> params = jnp.zeros(2)  # the decay step reads them (as optax's)
+    >>> tx.update(jnp.array([0.5, -2.0]), tx.init(params), params)[0]  # first step: −α_lr·sign(g)
     Array([-0.1,  0.1], dtype=float32)
     """
     return chain(
@@ -253,7 +255,7 @@ class ScaleBySimplifiedAdEMAMixState(NamedTuple):
 
 
 @checked(
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     alpha=nonnegative(schedule=True),
     eps=nonnegative(),
@@ -262,7 +264,7 @@ class ScaleBySimplifiedAdEMAMixState(NamedTuple):
     nu_dtype=state_format(),
 )
 def scale_by_simplified_ademamix(
-    b1: Scalar = 0.99,
+    b1: ScalarOrSchedule = 0.99,
     b2: Scalar = 0.95,
     alpha: ScalarOrSchedule = 0.0,
     eps: Scalar = 1e-8,
@@ -278,7 +280,7 @@ def scale_by_simplified_ademamix(
     v̂_t = v_t/(1−β2^t).
 
     Args:
-      b1: β1 in [0, 1), the momentum's decay.
+      b1: β1 in [0, 1), or a schedule ``count -> β1``, the momentum's decay.
       b2: β2 in [0, 1), the second moment's decay.
       alpha: α >= 0, the weight of the current gradient, or a schedule ``count -> α``.
       eps: ε >= 0.
@@ -305,11 +307,12 @@ def scale_by_simplified_ademamix(
         check_tree(updates, state.m)
         t = increment(state.t)
         alpha_now = evaluate(alpha, state.t, "the alpha schedule")
+        b1_now = evaluate(b1, state.t, "the b1 schedule")
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
             rdt = real_dtype(dt)
-            c1, c2 = cast(b1, dt), cast(b2, rdt)
+            c1, c2 = cast(b1_now, dt), cast(b2, rdt)
             bias2 = 1.0 - c2 ** t.astype(rdt)
             return c1, c2, 1.0 - c2, bias2, cast(alpha_now, dt), cast(eps, rdt), cast(eps_root, rdt)
 
@@ -332,7 +335,7 @@ def scale_by_simplified_ademamix(
 
 @checked(
     learning_rate=learning_rate(),
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     alpha=nonnegative(schedule=True),
     eps=nonnegative(),
@@ -344,7 +347,7 @@ def scale_by_simplified_ademamix(
 )
 def simplified_ademamix(
     learning_rate: ScalarOrSchedule = 1e-4,
-    b1: Scalar = 0.99,
+    b1: ScalarOrSchedule = 0.99,
     b2: Scalar = 0.95,
     alpha: ScalarOrSchedule = 0.0,
     eps: Scalar = 1e-8,
@@ -370,7 +373,7 @@ def simplified_ademamix(
 
     Args:
       learning_rate: α_lr >= 0, or a schedule ``count -> α_lr``.
-      b1: β1 in [0, 1).
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
       b2: β2 in [0, 1).
       alpha: α >= 0, or a schedule.
       eps: ε >= 0.
@@ -386,7 +389,8 @@ def simplified_ademamix(
 
     >>> import jax.numpy as jnp, jopt
     >>> tx = jopt.simplified_ademamix(0.1, eps=0.0)
-    >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]  # first step: −α_lr·sign(g)
+    >>> params = jnp.zeros(2)  # the decay step reads them (as optax's)
+    >>> tx.update(jnp.array([0.5, -2.0]), tx.init(params), params)[0]  # first step: −α_lr·sign(g)
     Array([-0.1,  0.1], dtype=float32)
     """
     return chain(

@@ -26,11 +26,11 @@ from jopt._core.elementwise import abs_sq, ema
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.learning_rate import scale_by_learning_rate
 from jopt._core.moments import held, state_format, write
-from jopt._core.state import check_tree, increment, zero_count
+from jopt._core.state import check_tree, evaluate, increment, zero_count
 from jopt.sharding._leafwise import map_leaves
 
 RULES = dict(
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     eps=nonnegative(),
     mu_dtype=state_format(),
@@ -48,7 +48,7 @@ def reference_clip(count: jax.Array) -> jax.Array:
 
 @checked(**RULES)
 def scale_by_adopt(
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.9999,
     eps: Scalar = 1e-6,
     mu_dtype: Any | None = None,
@@ -65,7 +65,7 @@ def scale_by_adopt(
     v_t = β2 v_{t−1} + (1−β2) g_t².
 
     Args:
-      b1: β1 in [0, 1), the momentum's decay.
+      b1: β1 in [0, 1), or a schedule ``count -> β1``, the momentum's decay.
       b2: β2 in [0, 1), the second moment's decay.
       eps: ε >= 0, the floor of sqrt(v).
       mu_dtype: the dtype m is stored in (None: the dtype rule of :mod:`jopt`).
@@ -97,12 +97,13 @@ def scale_by_adopt(
         del params, extra_args
         check_tree(updates, state.mu)
         started = state.count > 0
+        b1_now = evaluate(b1, state.count, "the b1 schedule")
         clip = clip_fn(state.count) if use_clipping else None
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
             rdt = real_dtype(dt)
-            c1 = jnp.where(started, cast(b1, rdt), 1.0)
+            c1 = jnp.where(started, cast(b1_now, rdt), 1.0)
             c2 = jnp.where(started, cast(b2, rdt), 0.0)
             c = None if clip is None else cast(clip, rdt)
             return c1.astype(dt), (1.0 - c1).astype(dt), c2, 1.0 - c2, cast(eps, rdt), c
@@ -130,7 +131,7 @@ def scale_by_adopt(
 @checked(learning_rate=learning_rate(), **RULES)
 def adopt(
     learning_rate: ScalarOrSchedule = 1e-3,
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.9999,
     eps: Scalar = 1e-6,
     mu_dtype: Any | None = None,
@@ -154,7 +155,7 @@ def adopt(
 
     Args:
       learning_rate: α >= 0, or a schedule ``count -> α``.
-      b1: β1 in [0, 1).
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
       b2: β2 in [0, 1).
       eps: ε >= 0.
       mu_dtype: the dtype m is stored in.

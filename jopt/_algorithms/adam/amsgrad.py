@@ -25,7 +25,7 @@ from jopt.sharding._leafwise import map_leaves
 
 
 def amsgrad_moments(
-    b1: Scalar,
+    b1: ScalarOrSchedule,
     b2: Scalar,
     eps: Scalar,
     eps_root: Scalar,
@@ -49,11 +49,11 @@ def amsgrad_moments(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        count, _ = next_step(b1, state, updates)
+        count, b1_now = next_step(b1, state, updates)
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
-            s = moment_scalars(b1, b2, eps, count, dt)
+            s = moment_scalars(b1_now, b2, eps, count, dt)
             one, real_one = jnp.ones((), dt), jnp.ones((), real_dtype(dt))
             return s._replace(
                 bias1=s.bias1 if bias_correction_mu else one,
@@ -90,7 +90,7 @@ def amsgrad_moments(
 
 @checked(
     learning_rate=learning_rate(),
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     eps=nonnegative(),
     eps_root=nonnegative(),
@@ -101,7 +101,7 @@ def amsgrad_moments(
 )
 def amsgrad(
     learning_rate: ScalarOrSchedule = 1e-3,
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-8,
     eps_root: Scalar = 0.0,
@@ -126,7 +126,7 @@ def amsgrad(
 
     Args:
       learning_rate: α >= 0, or a schedule ``count -> α``.
-      b1: β1 in [0, 1).
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
       b2: β2 in [0, 1).
       eps: ε >= 0.
       eps_root: ε_root >= 0 under the root.

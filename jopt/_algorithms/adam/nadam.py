@@ -170,7 +170,7 @@ def nadam(
 
 
 def nesterov_adam(
-    b1: Scalar, b2: Scalar, eps: Scalar, eps_root: Scalar, mu_dtype: Any | None
+    b1: ScalarOrSchedule, b2: Scalar, eps: Scalar, eps_root: Scalar, mu_dtype: Any | None
 ) -> optax.GradientTransformationExtraArgs:
     """optax's ``scale_by_adam(nesterov=True)`` from checked arguments: Dozat's NAdam with
     a constant momentum μ = β1,
@@ -182,14 +182,14 @@ def nesterov_adam(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        count, _ = next_step(b1, state, updates)
+        count, b1_now = next_step(b1, state, updates)
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
             rdt = real_dtype(dt)
-            c1 = cast(b1, rdt)
+            c1 = cast(b1_now, rdt)
             next_bias1 = (1.0 - c1 ** (count.astype(rdt) + 1.0)).astype(dt)
-            return moment_scalars(b1, b2, eps, count, dt), next_bias1, cast(eps_root, rdt)
+            return moment_scalars(b1_now, b2, eps, count, dt), next_bias1, cast(eps_root, rdt)
 
         def step(g, m, v):
             m = held(m, g, mu_dtype)
@@ -209,7 +209,7 @@ def nesterov_adam(
 
 @checked(
     learning_rate=learning_rate(),
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     eps=nonnegative(),
     eps_root=nonnegative(),
@@ -219,7 +219,7 @@ def nesterov_adam(
 )
 def nadamw(
     learning_rate: ScalarOrSchedule = 1e-3,
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-8,
     eps_root: Scalar = 0.0,
@@ -241,7 +241,7 @@ def nadamw(
 
     Args:
       learning_rate: α >= 0, or a schedule ``count -> α``.
-      b1: β1 in [0, 1).
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
       b2: β2 in [0, 1).
       eps: ε >= 0.
       eps_root: ε_root >= 0 under the root.

@@ -21,7 +21,7 @@ from jopt._core.state import moments_like, zero_count
 from jopt.sharding._leafwise import map_leaves
 
 RULES = dict(
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     eps=nonnegative(),
     eps_root=nonnegative(),
@@ -33,7 +33,7 @@ RULES = dict(
 
 @checked(**RULES)
 def scale_by_yogi(
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-3,
     eps_root: Scalar = 0.0,
@@ -48,7 +48,7 @@ def scale_by_yogi(
     m̂_t = m_t/(1−β1^t),  v̂_t = v_t/(1−β2^t);  m_0 = v_0 = ``initial_accumulator_value``.
 
     Args:
-      b1: β1 in [0, 1), the first moment's decay.
+      b1: β1 in [0, 1), or a schedule ``count -> β1``, the first moment's decay.
       b2: β2 in [0, 1), the second moment's rate.
       eps: ε >= 0, added to the root.
       eps_root: ε_root >= 0, added under the root (optax's argument).
@@ -74,11 +74,11 @@ def scale_by_yogi(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        count, _ = next_step(b1, state, updates)
+        count, b1_now = next_step(b1, state, updates)
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
-            return moment_scalars(b1, b2, eps, count, dt), cast(eps_root, real_dtype(dt))
+            return moment_scalars(b1_now, b2, eps, count, dt), cast(eps_root, real_dtype(dt))
 
         def step(g, m, v):
             m, v = held(m, g, mu_dtype), held(v, g, nu_dtype, signed=False)
@@ -101,7 +101,7 @@ def scale_by_yogi(
 
 @checked(
     learning_rate=learning_rate(),
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     eps=nonnegative(),
     initial_accumulator_value=nonnegative(),
@@ -112,7 +112,7 @@ def scale_by_yogi(
 )
 def yogi(
     learning_rate: ScalarOrSchedule = 1e-2,
-    b1: Scalar = 0.9,
+    b1: ScalarOrSchedule = 0.9,
     b2: Scalar = 0.999,
     eps: Scalar = 1e-3,
     *,
@@ -136,7 +136,7 @@ def yogi(
 
     Args:
       learning_rate: α >= 0, or a schedule ``count -> α``.
-      b1: β1 in [0, 1).
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
       b2: β2 in [0, 1).
       eps: ε >= 0.
       initial_accumulator_value: m_0 = v_0 >= 0.

@@ -20,6 +20,7 @@ from jopt._core.moments import held, state_format, write
 from jopt._core.state import (
     check_tree,
     check_update_params,
+    evaluate,
     increment,
     moments_like,
     requested,
@@ -29,11 +30,11 @@ from jopt._core.state import (
 from jopt.sharding._leafwise import map_leaves
 
 RULES = dict(
-    b1=unit_interval(),
+    b1=unit_interval(schedule=True),
     b2=unit_interval(),
     eps=nonnegative(),
     eps_root=nonnegative(),
-    weight_decay=nonnegative(),
+    weight_decay=nonnegative(schedule=True),
     mu_dtype=state_format(),
     grad_averaging=flag(),
 )
@@ -64,11 +65,11 @@ class ScaleByNovogradState(NamedTuple):
 
 @checked(**RULES)
 def scale_by_novograd(
-    b1: Scalar = 0.95,
+    b1: ScalarOrSchedule = 0.95,
     b2: Scalar = 0.98,
     eps: Scalar = 1e-8,
     eps_root: Scalar = 0.0,
-    weight_decay: Scalar = 0.0,
+    weight_decay: ScalarOrSchedule = 0.0,
     mu_dtype: Any | None = None,
     *,
     grad_averaging: bool = False,
@@ -80,11 +81,12 @@ def scale_by_novograd(
     m_1 = d_1,  m_t = β1 m_{t−1} + d_t  ((1−β1) d_t with ``grad_averaging``).
 
     Args:
-      b1: β1 in [0, 1), the momentum's decay.
+      b1: β1 in [0, 1), or a schedule ``count -> β1``, the momentum's decay.
       b2: β2 in [0, 1), the decay of the layer's squared norm.
       eps: ε >= 0.
       eps_root: ε_root >= 0 under the root (optax's argument).
-      weight_decay: λ >= 0 (``update`` then needs ``params``).
+      weight_decay: λ >= 0, or a schedule ``count -> λ`` (``update`` then needs
+        ``params``).
       mu_dtype: the dtype m is stored in.
       grad_averaging: weight d_t by 1 − β1 after the first step (the reference's option).
 
@@ -110,15 +112,17 @@ def scale_by_novograd(
         else:
             check_tree(updates, state.mu)
         first = state.count == 0
+        b1_now = evaluate(b1, state.count, "the b1 schedule")
+        wd_now = evaluate(weight_decay, state.count, "the weight-decay schedule")
 
         @per_dtype  # scalars once per dtype, not per leaf
         def scalars(dt):
             rdt = real_dtype(dt)
-            c1 = cast(b1, dt)
+            c1 = cast(b1_now, dt)
             rest = (1.0 - c1) if grad_averaging else jnp.ones((), dt)
             rest = jnp.where(first, jnp.ones((), dt), rest)
             c2 = cast(b2, rdt)
-            return c1, rest, c2, cast(eps, rdt), cast(eps_root, rdt), cast(weight_decay, dt)
+            return c1, rest, c2, cast(eps, rdt), cast(eps_root, rdt), cast(wd_now, dt)
 
         def step(g, m, v, p=None):
             dt = compute_dtype(g)
@@ -144,11 +148,11 @@ def scale_by_novograd(
 @checked(learning_rate=learning_rate(), **RULES)
 def novograd(
     learning_rate: ScalarOrSchedule = 1e-3,
-    b1: Scalar = 0.95,
+    b1: ScalarOrSchedule = 0.95,
     b2: Scalar = 0.98,
     eps: Scalar = 1e-8,
     eps_root: Scalar = 0.0,
-    weight_decay: Scalar = 0.0,
+    weight_decay: ScalarOrSchedule = 0.0,
     mu_dtype: Any | None = None,
     *,
     grad_averaging: bool = False,
@@ -169,11 +173,11 @@ def novograd(
 
     Args:
       learning_rate: α >= 0, or a schedule ``count -> α``.
-      b1: β1 in [0, 1).
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
       b2: β2 in [0, 1).
       eps: ε >= 0.
       eps_root: ε_root >= 0.
-      weight_decay: λ >= 0.
+      weight_decay: λ >= 0, or a schedule ``count -> λ``.
       mu_dtype: the dtype m is stored in.
       grad_averaging: the reference's option: (1 − β1) on the new term after step 1.
 
