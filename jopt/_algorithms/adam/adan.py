@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jopt._algorithms.regularization.weight_decay import MASK, _decay_now, add_decayed_weights
+from jopt._algorithms.regularization.weight_decay import MASK, add_decayed_weights
 from jopt._core.chain import chain
 from jopt._core.checks import checked, flag, learning_rate, nonnegative, unit_interval
 from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype
@@ -20,7 +20,14 @@ from jopt._core.learning_rate import (
     next_learning_rate,
     scale_by_learning_rate,
 )
-from jopt._core.state import check_tree, evaluate, increment, moments_like, zero_count
+from jopt._core.state import (
+    check_tree,
+    check_update_params,
+    evaluate,
+    increment,
+    moments_like,
+    zero_count,
+)
 from jopt.sharding._leafwise import map_leaves
 
 RULES = dict(
@@ -182,7 +189,12 @@ def proximal_decay(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
-        wd = _decay_now(weight_decay, state, updates, params)
+        check_update_params(updates, params, "to decay them")
+        wd = (
+            evaluate(weight_decay, state.count, "the weight-decay schedule")
+            if scheduled
+            else weight_decay
+        )
         lr, state = next_learning_rate(learning_rate, state)
 
         def decay(u, p):
