@@ -311,7 +311,13 @@ LISTED = [
     ),
     # Issue 21: the Adam family and MADGRAD (pytorch_optimizer's references)
     Case("adabelief", jopt.adabelief, lr=0.05),
-    Case("scale_by_belief", jopt.scale_by_belief, dict(nesterov=True), 0.05, None),
+    Case(
+        "scale_by_belief-nesterov-b1-schedule",
+        jopt.scale_by_belief,
+        dict(nesterov=True, b1=_b1_schedule),
+        0.05,
+        None,
+    ),
     # Yogi's m_0 = v_0 = 1e-6 moves θ at zero gradient: the cases start them at 0
     Case("yogi", jopt.yogi, dict(initial_accumulator_value=0.0), 0.05, scale_invariant=True),
     Case(
