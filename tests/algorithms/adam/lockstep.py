@@ -17,6 +17,8 @@ import optax
 
 from tests.support import trajectory
 
+Tree = dict[str, Any]
+
 SHAPES = {"w": (3, 4), "b": (4,), "m": (2, 3)}
 
 
@@ -26,14 +28,12 @@ def tree(seed: int, shapes: dict[str, tuple[int, ...]] = SHAPES, scale: float = 
     return {k: scale * rng.normal(size=s) for k, s in shapes.items()}
 
 
-def problem(steps: int = 8, seed: int = 0) -> tuple[dict, list[dict]]:
+def problem(steps: int = 8, seed: int = 0) -> tuple[Tree, list[Tree]]:
     """Initial parameters and ``steps`` gradient pytrees (float64)."""
     return tree(seed), [tree(seed + 100 + i) for i in range(steps)]
 
 
-def torch_path(
-    make: Any, params: dict, grads: list[dict], dtype: Any, params_arg: bool = True
-) -> dict:
+def torch_path(make: Any, params: Tree, grads: list[Tree], dtype: Any) -> Tree:
     """The parameters after each step of the torch optimizer ``make(list_of_tensors)``,
     fed ``grads`` in ``dtype``: a pytree of NumPy arrays with a leading step axis."""
     import torch  # noqa: PLC0415
@@ -51,7 +51,7 @@ def torch_path(
     return trajectory.stack(path)
 
 
-def jopt_path(tx: optax.GradientTransformation, params: dict, grads: list[dict], dtype: Any):
+def jopt_path(tx: optax.GradientTransformation, params: Tree, grads: list[Tree], dtype: Any):
     """The parameters after each step of ``tx`` fed ``grads``, in ``dtype``."""
     cast = lambda t: jax.tree.map(lambda x: np.asarray(x, dtype), t)  # noqa: E731
     path, _ = trajectory.fed(tx, cast(params), [cast(g) for g in grads])
@@ -75,7 +75,7 @@ def max_error(ours: Any, theirs: Any) -> float:
     return max(jax.tree.leaves(errs))
 
 
-def optax_path(tx: optax.GradientTransformation, params: dict, grads: list[dict], dtype: Any):
+def optax_path(tx: optax.GradientTransformation, params: Tree, grads: list[Tree], dtype: Any):
     """:func:`jopt_path` for an optax transformation (optax mixes dtypes: it runs under
     the standard promotion rule, outside the suite's strict one)."""
     with jax.numpy_dtype_promotion("standard"):

@@ -54,4 +54,4 @@ def test_optax_clipping_matches_optax(nesterov):
 
 def test_bad_argument_names_the_call():
     with pytest.raises(TypeError, match=r"jopt.adopt: clip_value_fn=3 is invalid"):
-        jopt.adopt(clip_value_fn=3)
+        jopt.adopt(clip_value_fn=3)  # pyright: ignore[reportArgumentType]
