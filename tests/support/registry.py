@@ -312,6 +312,13 @@ LISTED = [
     # Issue 21: the Adam family and MADGRAD (pytorch_optimizer's references)
     Case("adabelief", jopt.adabelief, lr=0.05),
     Case(
+        "adabelief-rectify-wd",
+        jopt.adabelief,
+        dict(rectify=True, weight_decay=1e-2),
+        0.05,
+        decays=True,
+    ),
+    Case(
         "scale_by_belief-nesterov-b1-schedule",
         jopt.scale_by_belief,
         dict(nesterov=True, b1=_b1_schedule),

@@ -33,6 +33,22 @@ def test_adabelief_matches_pytorch_optimizer(dtype):
     assert_lockstep(jopt_path(tx, params, grads, dtype), theirs, dtype)
 
 
+@pytest.mark.parametrize("degenerated_to_sgd", [True, False])
+def test_rectified_adabelief_matches_pytorch_optimizer(degenerated_to_sgd):
+    # β2 = 0.9: ρ_t passes 5 at step 6, so both branches run in 8 steps
+    params, grads = problem()
+    theirs = torch_path(
+        lambda ps: po.AdaBelief(
+            ps, lr=0.05, betas=(0.8, 0.9), rectify=True, degenerated_to_sgd=degenerated_to_sgd
+        ),
+        params,
+        grads,
+        np.float64,
+    )
+    tx = jopt.adabelief(0.05, 0.8, 0.9, rectify=True, degenerated_to_sgd=degenerated_to_sgd)
+    assert_lockstep(jopt_path(tx, params, grads, np.float64), theirs, np.float64)
+
+
 def test_defaults_are_the_references_and_optax():
     params, grads = problem()
     theirs = torch_path(lambda ps: po.AdaBelief(ps), params, grads, np.float64)
