@@ -10,6 +10,11 @@ from jopt import compat as compat
 from jopt import schedules as schedules
 from jopt import sharding as sharding
 from jopt import testing as testing
+from jopt._algorithms.adam.acprop import acprop as acprop
+from jopt._algorithms.adam.acprop import scale_by_acprop as scale_by_acprop
+from jopt._algorithms.adam.adabelief import ScaleByBeliefState as ScaleByBeliefState
+from jopt._algorithms.adam.adabelief import adabelief as adabelief
+from jopt._algorithms.adam.adabelief import scale_by_belief as scale_by_belief
 from jopt._algorithms.adam.adam import ScaleByAdamState as ScaleByAdamState
 from jopt._algorithms.adam.adam import ScaleByAmsgradState as ScaleByAmsgradState
 from jopt._algorithms.adam.adam import adam as adam
@@ -18,12 +23,32 @@ from jopt._algorithms.adam.adam import scale_by_adam as scale_by_adam
 from jopt._algorithms.adam.adam import scale_by_amsgrad as scale_by_amsgrad
 from jopt._algorithms.adam.adamax import ScaleByAdamaxState as ScaleByAdamaxState
 from jopt._algorithms.adam.adamax import adamax as adamax
+from jopt._algorithms.adam.adamax import adamaxw as adamaxw
 from jopt._algorithms.adam.adamax import scale_by_adamax as scale_by_adamax
+from jopt._algorithms.adam.adan import ScaleByAdanState as ScaleByAdanState
+from jopt._algorithms.adam.adan import adan as adan
+from jopt._algorithms.adam.adan import scale_by_adan as scale_by_adan
+from jopt._algorithms.adam.ademamix import ScaleByAdemamixState as ScaleByAdemamixState
+from jopt._algorithms.adam.ademamix import (
+    ScaleBySimplifiedAdEMAMixState as ScaleBySimplifiedAdEMAMixState,
+)
+from jopt._algorithms.adam.ademamix import ademamix as ademamix
+from jopt._algorithms.adam.ademamix import scale_by_ademamix as scale_by_ademamix
+from jopt._algorithms.adam.ademamix import (
+    scale_by_simplified_ademamix as scale_by_simplified_ademamix,
+)
+from jopt._algorithms.adam.ademamix import simplified_ademamix as simplified_ademamix
+from jopt._algorithms.adam.adopt import adopt as adopt
+from jopt._algorithms.adam.adopt import scale_by_adopt as scale_by_adopt
+from jopt._algorithms.adam.amsgrad import amsgrad as amsgrad
 from jopt._algorithms.adam.nadam import ScaleByNadamState as ScaleByNadamState
 from jopt._algorithms.adam.nadam import nadam as nadam
+from jopt._algorithms.adam.nadam import nadamw as nadamw
 from jopt._algorithms.adam.nadam import scale_by_nadam as scale_by_nadam
 from jopt._algorithms.adam.radam import radam as radam
 from jopt._algorithms.adam.radam import scale_by_radam as scale_by_radam
+from jopt._algorithms.adam.yogi import scale_by_yogi as scale_by_yogi
+from jopt._algorithms.adam.yogi import yogi as yogi
 from jopt._algorithms.adaptive.adadelta import ScaleByAdadeltaState as ScaleByAdadeltaState
 from jopt._algorithms.adaptive.adadelta import adadelta as adadelta
 from jopt._algorithms.adaptive.adadelta import scale_by_adadelta as scale_by_adadelta
@@ -62,6 +87,9 @@ from jopt._algorithms.dadapt.dadapt_adam import dadapt_adamw as dadapt_adamw
 from jopt._algorithms.dadapt.prodigy import ProdigyState as ProdigyState
 from jopt._algorithms.dadapt.prodigy import prodigy as prodigy
 from jopt._algorithms.dadapt.prodigy import scale_by_prodigy as scale_by_prodigy
+from jopt._algorithms.dual.madgrad import MadgradState as MadgradState
+from jopt._algorithms.dual.madgrad import madgrad as madgrad
+from jopt._algorithms.dual.madgrad import scale_by_madgrad as scale_by_madgrad
 from jopt._algorithms.layerwise.fromage import FromageShrinkState as FromageShrinkState
 from jopt._algorithms.layerwise.fromage import fromage as fromage
 from jopt._algorithms.layerwise.fromage import scale_by_fromage as scale_by_fromage
@@ -69,6 +97,9 @@ from jopt._algorithms.layerwise.lamb import lamb as lamb
 from jopt._algorithms.layerwise.lamb import scale_by_trust_ratio as scale_by_trust_ratio
 from jopt._algorithms.layerwise.lars import lars as lars
 from jopt._algorithms.layerwise.lars import scale_by_lars as scale_by_lars
+from jopt._algorithms.layerwise.novograd import ScaleByNovogradState as ScaleByNovogradState
+from jopt._algorithms.layerwise.novograd import novograd as novograd
+from jopt._algorithms.layerwise.novograd import scale_by_novograd as scale_by_novograd
 from jopt._algorithms.matrix.adafactor import FactoredSecondMoment as FactoredSecondMoment
 from jopt._algorithms.matrix.adafactor import ScaleByAdafactorState as ScaleByAdafactorState
 from jopt._algorithms.matrix.adafactor import adafactor as adafactor
@@ -179,6 +210,7 @@ __all__ = [
     "KahanSummationState",
     "LookaheadParams",
     "LookaheadState",
+    "MadgradState",
     "MechanicState",
     "MomoAdamState",
     "MomoState",
@@ -191,31 +223,43 @@ __all__ = [
     "ScaleByAdagradState",
     "ScaleByAdamState",
     "ScaleByAdamaxState",
+    "ScaleByAdanState",
+    "ScaleByAdemamixState",
     "ScaleByAmsgradState",
+    "ScaleByBeliefState",
     "ScaleByCountedTraceState",
     "ScaleByFtrlState",
     "ScaleByLearningRateState",
     "ScaleByLionState",
     "ScaleByMomentumState",
     "ScaleByNadamState",
+    "ScaleByNovogradState",
     "ScaleByOptimisticGradientState",
     "ScaleByRmsState",
     "ScaleByRpropState",
     "ScaleBySM3State",
     "ScaleByScheduleState",
+    "ScaleBySimplifiedAdEMAMixState",
     "ScheduleFreeState",
     "ScaleByStddevState",
     "ScaleByTraceState",
     "Schedule",
     "StochasticRoundingState",
+    "acprop",
+    "adabelief",
     "adadelta",
     "adafactor",
     "adagrad",
     "adam",
     "adamax",
+    "adamaxw",
     "adamw",
+    "adan",
     "add_decayed_weights",
     "add_noise",
+    "ademamix",
+    "adopt",
+    "amsgrad",
     "asgd",
     "averaged_params",
     "chain",
@@ -236,6 +280,7 @@ __all__ = [
     "lion",
     "lookahead",
     "lookahead_eval_params",
+    "madgrad",
     "mechanize",
     "minibatch_indices",
     "momentum",
@@ -243,8 +288,10 @@ __all__ = [
     "momo_adam",
     "muon",
     "nadam",
+    "nadamw",
     "nesterov",
     "noisy_sgd",
+    "novograd",
     "optimistic_adam",
     "optimistic_gradient_descent",
     "polyak_sgd",
@@ -254,12 +301,17 @@ __all__ = [
     "reduce_lr_on_plateau",
     "rmsprop",
     "rprop",
+    "scale_by_acprop",
     "scale_by_adadelta",
     "scale_by_adafactor",
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_adamax",
+    "scale_by_adan",
+    "scale_by_ademamix",
+    "scale_by_adopt",
     "scale_by_amsgrad",
+    "scale_by_belief",
     "scale_by_cocob",
     "scale_by_dog",
     "scale_by_dowg",
@@ -268,10 +320,12 @@ __all__ = [
     "scale_by_lars",
     "scale_by_learning_rate",
     "scale_by_lion",
+    "scale_by_madgrad",
     "scale_by_momentum",
     "scale_by_muon",
     "scale_by_nadam",
     "scale_by_nesterov",
+    "scale_by_novograd",
     "scale_by_optimistic_gradient",
     "scale_by_polyak",
     "scale_by_prodigy",
@@ -279,10 +333,12 @@ __all__ = [
     "scale_by_rms",
     "scale_by_rprop",
     "scale_by_sign",
+    "scale_by_simplified_ademamix",
     "scale_by_sm3",
     "scale_by_stddev",
     "scale_by_trace",
     "scale_by_trust_ratio",
+    "scale_by_yogi",
     "schedule_free",
     "schedule_free_adamw",
     "schedule_free_eval_params",
@@ -290,11 +346,13 @@ __all__ = [
     "schedule_free_sgd",
     "schedules",
     "sgd",
+    "sharding",
     "sign_sgd",
     "signum",
+    "simplified_ademamix",
     "sm3",
     "stochastic_rounding",
     "swa",
-    "sharding",
     "testing",
+    "yogi",
 ]

@@ -301,11 +301,13 @@ POLYAK = {jopt.momo}
 # Signum at β = 0 is signSGD (−α sign g) and LARS at μ = 0 is SGD on its trust-ratio-scaled
 # gradient, not Δθ = −α g: their β = 0 twins are checked in tests/algorithms/ (sign, layerwise).
 NOT_GD_AT_ZERO = {jopt.signum, jopt.lars}
+# MADGRAD's momentum averages dual-averaging iterates: at β = 0 it is x_0 − s/ν^(1/3).
+DUAL_AVERAGED = {jopt.madgrad, jopt.scale_by_madgrad}
 MOMENTUM_CASES = [
     c
     for c in CASES
     if parameter_names(c) & set(MOMENTUM_ARGS)
-    and c.factory not in ORTHOGONALIZED | INTERPOLATION | POLYAK | NOT_GD_AT_ZERO
+    and c.factory not in ORTHOGONALIZED | INTERPOLATION | POLYAK | NOT_GD_AT_ZERO | DUAL_AVERAGED
 ]
 
 

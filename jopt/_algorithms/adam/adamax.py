@@ -9,14 +9,15 @@ import jax.numpy as jnp
 import optax
 
 from jopt._algorithms.adam.adam import MOMENT_RULES, init_moments, moment_scalars, next_step
+from jopt._algorithms.regularization.weight_decay import MASK, add_decayed_weights
 from jopt._core.chain import chain
-from jopt._core.checks import checked, flag, learning_rate
+from jopt._core.checks import checked, flag, learning_rate, nonnegative
 from jopt._core.dtypes import compute_dtype, per_dtype, stored
 from jopt._core.elementwise import ema
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
-from jopt._core.moments import held, write
+from jopt._core.moments import held, state_format, write
 from jopt._core.state import zero_count
 from jopt.sharding._leafwise import map_leaves
 
@@ -146,5 +147,63 @@ def adamax(
     """
     return chain(
         scale_by_adamax(b1, b2, eps, eps_in_max=eps_in_max, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+@checked(
+    learning_rate=learning_rate(),
+    **{k: v for k, v in RULES.items() if k not in ("eps_in_max", "nu_dtype")},
+    weight_decay=nonnegative(schedule=True),
+    mask=MASK,
+    eps_in_max=flag(),
+    nu_dtype=state_format(),
+)
+def adamaxw(
+    learning_rate: ScalarOrSchedule = 2e-3,
+    b1: ScalarOrSchedule = 0.9,
+    b2: Scalar = 0.999,
+    eps: Scalar = 1e-8,
+    weight_decay: ScalarOrSchedule = 1e-4,
+    mask: Any | None = None,
+    *,
+    eps_in_max: bool = True,
+    mu_dtype: Any | None = None,
+    nu_dtype: Any | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """AdamaxW: Adamax with AdamW's decoupled weight decay (optax's ``adamaxw``).
+
+    m_t = β1 m_{t−1} + (1−β1)g_t,  u_t = max(β2 u_{t−1}, |g_t| + ε),
+    Δθ = −α (m_t/((1−β1^t) u_t) + λθ).
+
+    ``chain(scale_by_adamax(...), add_decayed_weights(λ, mask),
+    scale_by_learning_rate(α))``, optax's arguments; Adamax's α = 2e-3 of the paper
+    (optax needs α given) and optax's λ = 1e-4, so with α given it is ``optax.adamaxw``
+    step for step.
+
+    Args:
+      learning_rate: α >= 0, or a schedule.
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
+      b2: β2 in [0, 1).
+      eps: ε >= 0.
+      weight_decay: λ >= 0, or a schedule ``count -> λ``.
+      mask: a pytree of bools, or a function ``params -> pytree``, picking the leaves
+        that decay.
+      eps_in_max: ε inside the max (PyTorch, optax) or added after it (Keras).
+      mu_dtype: the dtype m is stored in.
+      nu_dtype: the dtype u is stored in.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.adamaxw(0.1, weight_decay=0.5)
+    >>> params = jnp.array([2.0])
+    >>> tx.update(jnp.array([1.0]), tx.init(params), params)[0]  # −0.1·(1 + 0.5·2)
+    Array([-0.2], dtype=float32)
+    """
+    return chain(
+        scale_by_adamax(b1, b2, eps, eps_in_max=eps_in_max, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+        add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )

@@ -10,18 +10,20 @@ import optax
 
 from jopt._algorithms.adam.adam import (
     MOMENT_RULES,
+    ScaleByAdamState,
     ema_moments,
     init_moments,
     moment_scalars,
     next_step,
 )
+from jopt._algorithms.regularization.weight_decay import MASK, add_decayed_weights
 from jopt._core.chain import chain
-from jopt._core.checks import checked, learning_rate, nonnegative
-from jopt._core.dtypes import cast, compute_dtype, per_dtype
+from jopt._core.checks import checked, learning_rate, nonnegative, unit_interval
+from jopt._core.dtypes import cast, compute_dtype, per_dtype, real_dtype
 from jopt._core.hyperparams import Scalar, ScalarOrSchedule
 from jopt._core.layout import PerParam
 from jopt._core.learning_rate import scale_by_learning_rate
-from jopt._core.moments import held, write
+from jopt._core.moments import held, state_format, write
 from jopt._core.state import scalar, zero_count
 from jopt.sharding._leafwise import map_leaves
 
@@ -163,5 +165,103 @@ def nadam(
     """
     return chain(
         scale_by_nadam(b1, b2, eps, momentum_decay, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def nesterov_adam(
+    b1: ScalarOrSchedule, b2: Scalar, eps: Scalar, eps_root: Scalar, mu_dtype: Any | None
+) -> optax.GradientTransformationExtraArgs:
+    """optax's ``scale_by_adam(nesterov=True)`` from checked arguments: Dozat's NAdam with
+    a constant momentum μ = β1,
+    m̂_t = β1 m_t/(1−β1^{t+1}) + (1−β1) g_t/(1−β1^t),  step m̂_t/(sqrt(v̂_t + ε_root) + ε)."""
+
+    def init_fn(params):
+        mu, nu = init_moments(params, mu_dtype, None)
+        return ScaleByAdamState(zero_count(params), mu, nu)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        count, b1_now = next_step(b1, state, updates)
+
+        @per_dtype  # scalars once per dtype, not per leaf
+        def scalars(dt):
+            rdt = real_dtype(dt)
+            c1 = cast(b1_now, rdt)
+            next_bias1 = (1.0 - c1 ** (count.astype(rdt) + 1.0)).astype(dt)
+            return moment_scalars(b1_now, b2, eps, count, dt), next_bias1, cast(eps_root, rdt)
+
+        def step(g, m, v):
+            m = held(m, g, mu_dtype)
+            dt = compute_dtype(g)
+            s, next_bias1, root = scalars(dt)
+            gw = g.astype(dt)
+            m_new, v_new = ema_moments(s, gw, m, v)
+            m_hat = s.b1 * (m_new / next_bias1) + s.rest1 * (gw / s.bias1)
+            out = m_hat / (jnp.sqrt(v_new / s.bias2 + root) + s.eps).astype(dt)
+            return out.astype(g.dtype), write(m_new, m), v_new.astype(v.dtype)
+
+        out, mu, nu = map_leaves(step, 3, updates, state.mu, state.nu, elementwise=True)
+        return out, ScaleByAdamState(count, mu, nu)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+@checked(
+    learning_rate=learning_rate(),
+    b1=unit_interval(schedule=True),
+    b2=unit_interval(),
+    eps=nonnegative(),
+    eps_root=nonnegative(),
+    mu_dtype=state_format(),
+    weight_decay=nonnegative(schedule=True),
+    mask=MASK,
+)
+def nadamw(
+    learning_rate: ScalarOrSchedule = 1e-3,
+    b1: ScalarOrSchedule = 0.9,
+    b2: Scalar = 0.999,
+    eps: Scalar = 1e-8,
+    eps_root: Scalar = 0.0,
+    mu_dtype: Any | None = None,
+    weight_decay: ScalarOrSchedule = 1e-4,
+    mask: Any | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """NAdamW: Dozat's NAdam with a constant momentum, and AdamW's decoupled decay
+    (optax's ``nadamw``, its arguments and defaults).
+
+    m_t = β1 m_{t−1} + (1−β1) g_t,  v_t = β2 v_{t−1} + (1−β2) g_t²,
+    m̂_t = β1 m_t/(1−β1^{t+1}) + (1−β1) g_t/(1−β1^t),  v̂_t = v_t/(1−β2^t),
+    Δθ = −α (m̂_t / (sqrt(v̂_t + ε_root) + ε) + λθ).
+
+    This is Dozat (2016)'s NAdam with μ_t = β1 (no warm-up schedule) and the update
+    ``optax.nadamw`` computes. It is not :func:`jopt.nadam` (PyTorch's NAdam, μ_t =
+    β1(1 − 0.5·0.96^(tψ))), nor ``torch.optim.NAdam(decoupled_weight_decay=True)``:
+    PyTorch's μ_t never equals β1 (ψ = 0 gives β1/2), so no torch setting reproduces it.
+
+    Args:
+      learning_rate: α >= 0, or a schedule ``count -> α``.
+      b1: β1 in [0, 1), or a schedule ``count -> β1``.
+      b2: β2 in [0, 1).
+      eps: ε >= 0.
+      eps_root: ε_root >= 0 under the root.
+      mu_dtype: the dtype m is stored in.
+      weight_decay: λ >= 0, or a schedule ``count -> λ``.
+      mask: a pytree of bools, or a function ``params -> pytree``, picking the leaves
+        that decay.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
+
+    >>> import jax.numpy as jnp, jopt
+    >>> tx = jopt.nadamw(0.1, eps=0.0, weight_decay=0.0)
+    >>> params = jnp.zeros(2)
+    >>> g = jnp.array([0.5, -2.0])  # first step: −α(1 + β1(1−β1)/(1−β1²))·sign(g)
+    >>> tx.update(g, tx.init(params), params)[0]
+    Array([-0.14736842,  0.14736842], dtype=float32)
+    """
+    return chain(
+        nesterov_adam(b1, b2, eps, eps_root, mu_dtype),
+        add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )
