@@ -77,6 +77,9 @@ from jopt._algorithms.sgd.sgd import ScaleByCountedTraceState as ScaleByCountedT
 from jopt._algorithms.sgd.sgd import ScaleByTraceState as ScaleByTraceState
 from jopt._algorithms.sgd.sgd import scale_by_trace as scale_by_trace
 from jopt._algorithms.sgd.sgd import sgd as sgd
+from jopt._algorithms.sharpness.sam import SAMState as SAMState
+from jopt._algorithms.sharpness.sam import normalize as normalize
+from jopt._algorithms.sharpness.sam import sam as sam
 from jopt._algorithms.sign.lion import ScaleByLionState as ScaleByLionState
 from jopt._algorithms.sign.lion import lion as lion
 from jopt._algorithms.sign.lion import scale_by_lion as scale_by_lion
@@ -108,6 +111,7 @@ __all__ = [
     "QuantizedFormat",
     "QuantizedMoment",
     "ReduceLROnPlateauState",
+    "SAMState",
     "ScaleByAdadeltaState",
     "ScaleByAdafactorState",
     "ScaleByAdagradState",
@@ -149,11 +153,13 @@ __all__ = [
     "muon",
     "nadam",
     "nesterov",
+    "normalize",
     "quantized",
     "radam",
     "reduce_lr_on_plateau",
     "rmsprop",
     "rprop",
+    "sam",
     "scale_by_adadelta",
     "scale_by_adafactor",
     "scale_by_adagrad",

@@ -553,6 +553,8 @@ LISTED = [
         ),
         lr=0.05,
     ),
+    # SAM's adversarial direction g / (‖g‖ + ε): normalized descent, ignores a scale at ε = 0
+    Case("normalize", jopt.normalize, lr_arg=None, scale_invariant=True),
 ]
 
 # Public transformation factories the registry leaves out, with the reason.
@@ -560,6 +562,12 @@ EXCLUDED = {
     "jopt.compat.torch.LBFGS": (
         "its update needs a closure evaluating the loss (value_fn): its contract, jit and "
         "mesh checks run in tests/compat/torch/test_lbfgs.py"
+    ),
+    "jopt.sam": (
+        "a SAM step is sync_period calls, each fed the gradient at the point the last one "
+        "left (an ascent, then the outer step from the cached params): the registry's "
+        "one-gradient properties and recorded rate do not hold per call; its contract and "
+        "jit checks run in tests/algorithms/sharpness/test_sam.py"
     ),
 }
 MODULES = {"jopt": jopt, "jopt.compat.torch": jt, "jopt.compat.keras": jk}
