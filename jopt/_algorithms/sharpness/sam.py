@@ -69,9 +69,7 @@ def normalize(eps: Scalar = 1e-12) -> optax.GradientTransformationExtraArgs:
         total = sum(jnp.sum(jnp.square(jnp.abs(g.astype(wide)))) for g in leaves)
         denom = jnp.sqrt(total) + cast(eps, real_dtype(wide))
         out = jax.tree.map(
-            lambda g: (g.astype(compute_dtype(g)) / denom.astype(compute_dtype(g))).astype(
-                g.dtype
-            ),
+            lambda g: (g.astype(compute_dtype(g)) / denom.astype(compute_dtype(g))).astype(g.dtype),
             updates,
         )
         return out, state
