@@ -67,6 +67,13 @@ from jopt._algorithms.regularization.weight_decay import add_decayed_weights as 
 from jopt._algorithms.regularization.weight_decay import (
     decoupled_weight_decay as decoupled_weight_decay,
 )
+from jopt._algorithms.second_order.sophia import HutchinsonState as HutchinsonState
+from jopt._algorithms.second_order.sophia import SophiaState as SophiaState
+from jopt._algorithms.second_order.sophia import (
+    hutchinson_estimator_diag_hessian as hutchinson_estimator_diag_hessian,
+)
+from jopt._algorithms.second_order.sophia import scale_by_sophia as scale_by_sophia
+from jopt._algorithms.second_order.sophia import sophia as sophia
 from jopt._algorithms.sgd.momentum import ScaleByMomentumState as ScaleByMomentumState
 from jopt._algorithms.sgd.momentum import gd as gd
 from jopt._algorithms.sgd.momentum import momentum as momentum
@@ -107,6 +114,7 @@ __all__ = [
     "AsgdAverageState",
     "AveragedParamsState",
     "FactoredSecondMoment",
+    "HutchinsonState",
     "KahanSummationState",
     "QuantizedFormat",
     "QuantizedMoment",
@@ -130,6 +138,7 @@ __all__ = [
     "ScaleByStddevState",
     "ScaleByTraceState",
     "Schedule",
+    "SophiaState",
     "StochasticRoundingState",
     "adadelta",
     "adafactor",
@@ -145,6 +154,7 @@ __all__ = [
     "decoupled_weight_decay",
     "gd",
     "get_learning_rate",
+    "hutchinson_estimator_diag_hessian",
     "kahan_summation",
     "lamb",
     "lion",
@@ -176,11 +186,13 @@ __all__ = [
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_rprop",
+    "scale_by_sophia",
     "scale_by_stddev",
     "scale_by_trace",
     "scale_by_trust_ratio",
     "schedules",
     "sgd",
+    "sophia",
     "stochastic_rounding",
     "swa",
     "sharding",

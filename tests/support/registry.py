@@ -569,6 +569,12 @@ EXCLUDED = {
         "one-gradient properties and recorded rate do not hold per call; its contract and "
         "jit checks run in tests/algorithms/sharpness/test_sam.py"
     ),
+    **dict.fromkeys(
+        ("jopt.sophia", "jopt.scale_by_sophia", "jopt.hutchinson_estimator_diag_hessian"),
+        "its update needs obj_fn= (the objective whose Hessian diagonal Hutchinson's "
+        "estimator probes), which the registry does not give: its contract and jit checks "
+        "run in tests/algorithms/second_order/test_sophia.py",
+    ),
 }
 MODULES = {"jopt": jopt, "jopt.compat.torch": jt, "jopt.compat.keras": jk}
 
