@@ -67,6 +67,16 @@ from jopt._algorithms.regularization.weight_decay import add_decayed_weights as 
 from jopt._algorithms.regularization.weight_decay import (
     decoupled_weight_decay as decoupled_weight_decay,
 )
+from jopt._algorithms.second_order.lbfgs import ScaleByLBFGSState as ScaleByLBFGSState
+from jopt._algorithms.second_order.lbfgs import lbfgs as lbfgs
+from jopt._algorithms.second_order.lbfgs import scale_by_lbfgs as scale_by_lbfgs
+from jopt._algorithms.second_order.linesearch import (
+    ScaleByZoomLinesearchState as ScaleByZoomLinesearchState,
+)
+from jopt._algorithms.second_order.linesearch import ZoomLinesearchInfo as ZoomLinesearchInfo
+from jopt._algorithms.second_order.linesearch import (
+    scale_by_zoom_linesearch as scale_by_zoom_linesearch,
+)
 from jopt._algorithms.second_order.sophia import HutchinsonState as HutchinsonState
 from jopt._algorithms.second_order.sophia import SophiaState as SophiaState
 from jopt._algorithms.second_order.sophia import (
@@ -128,6 +138,7 @@ __all__ = [
     "ScaleByAmsgradState",
     "ScaleByCountedTraceState",
     "ScaleByFtrlState",
+    "ScaleByLBFGSState",
     "ScaleByLearningRateState",
     "ScaleByLionState",
     "ScaleByMomentumState",
@@ -137,9 +148,11 @@ __all__ = [
     "ScaleByScheduleState",
     "ScaleByStddevState",
     "ScaleByTraceState",
+    "ScaleByZoomLinesearchState",
     "Schedule",
     "SophiaState",
     "StochasticRoundingState",
+    "ZoomLinesearchInfo",
     "adadelta",
     "adafactor",
     "adagrad",
@@ -157,6 +170,7 @@ __all__ = [
     "hutchinson_estimator_diag_hessian",
     "kahan_summation",
     "lamb",
+    "lbfgs",
     "lion",
     "minibatch_indices",
     "momentum",
@@ -177,6 +191,7 @@ __all__ = [
     "scale_by_adamax",
     "scale_by_amsgrad",
     "scale_by_ftrl",
+    "scale_by_lbfgs",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_momentum",
@@ -190,6 +205,7 @@ __all__ = [
     "scale_by_stddev",
     "scale_by_trace",
     "scale_by_trust_ratio",
+    "scale_by_zoom_linesearch",
     "schedules",
     "sgd",
     "sophia",

@@ -575,6 +575,18 @@ EXCLUDED = {
         "estimator probes), which the registry does not give: its contract and jit checks "
         "run in tests/algorithms/second_order/test_sophia.py",
     ),
+    **dict.fromkeys(
+        ("jopt.lbfgs", "jopt.scale_by_zoom_linesearch"),
+        "its update needs value=, grad= and value_fn= (the line search evaluates the "
+        "objective), which the registry does not give: its contract and jit checks run in "
+        "tests/algorithms/second_order/test_lbfgs.py",
+    ),
+    "jopt.scale_by_lbfgs": (
+        "its memory stacks m differences of each parameter on a new leading axis, a layout "
+        "jopt.sharding declares no placement for (neither PerParam nor Reduced), so the "
+        "mesh and ZeRO checks do not apply; its contract (off the mesh), jit and the "
+        "two-loop direction are checked in tests/algorithms/second_order/test_lbfgs.py"
+    ),
 }
 MODULES = {"jopt": jopt, "jopt.compat.torch": jt, "jopt.compat.keras": jk}
 
