@@ -48,6 +48,10 @@ from jopt._algorithms.matrix.adafactor import FactoredSecondMoment as FactoredSe
 from jopt._algorithms.matrix.adafactor import ScaleByAdafactorState as ScaleByAdafactorState
 from jopt._algorithms.matrix.adafactor import adafactor as adafactor
 from jopt._algorithms.matrix.adafactor import scale_by_adafactor as scale_by_adafactor
+from jopt._algorithms.matrix.galore import GaLoreDimensionNumbers as GaLoreDimensionNumbers
+from jopt._algorithms.matrix.galore import GaLoreState as GaLoreState
+from jopt._algorithms.matrix.galore import galore as galore
+from jopt._algorithms.matrix.galore import scale_by_galore as scale_by_galore
 from jopt._algorithms.matrix.muon import muon as muon
 from jopt._algorithms.matrix.muon import scale_by_muon as scale_by_muon
 from jopt._algorithms.precision.kahan import KahanSummationState as KahanSummationState
@@ -124,6 +128,8 @@ __all__ = [
     "AsgdAverageState",
     "AveragedParamsState",
     "FactoredSecondMoment",
+    "GaLoreDimensionNumbers",
+    "GaLoreState",
     "HutchinsonState",
     "KahanSummationState",
     "QuantizedFormat",
@@ -165,6 +171,7 @@ __all__ = [
     "chain",
     "compat",
     "decoupled_weight_decay",
+    "galore",
     "gd",
     "get_learning_rate",
     "hutchinson_estimator_diag_hessian",
@@ -191,6 +198,7 @@ __all__ = [
     "scale_by_adamax",
     "scale_by_amsgrad",
     "scale_by_ftrl",
+    "scale_by_galore",
     "scale_by_lbfgs",
     "scale_by_learning_rate",
     "scale_by_lion",

@@ -587,6 +587,14 @@ EXCLUDED = {
         "mesh and ZeRO checks do not apply; its contract (off the mesh), jit and the "
         "two-loop direction are checked in tests/algorithms/second_order/test_lbfgs.py"
     ),
+    **dict.fromkeys(
+        ("jopt.galore", "jopt.scale_by_galore"),
+        "its base optimizer's moments live in the projected space (m × r or r × n, not the "
+        "parameter's shape) and its projectors are n × r or m × r: jopt.sharding has no "
+        "declaration for either, so the mesh and ZeRO placement checks cannot apply (the "
+        "registry's off-mesh properties pass; the contract and jit run in "
+        "tests/algorithms/matrix/test_galore.py)",
+    ),
 }
 MODULES = {"jopt": jopt, "jopt.compat.torch": jt, "jopt.compat.keras": jk}
 
