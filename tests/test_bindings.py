@@ -125,6 +125,7 @@ KIND_EXCEPTIONS = {
     ("name", "choice"): "text",
     ("device", "choice"): "text",
     ("zero_axis", "choice"): "text",
+    ("batch_axis_name", "choice"): "text",  # jopt.sam's pmean axis
     # Keras' ema_overwrite_frequency is checked by a relation, only with use_ema=True
     ("ema_overwrite_frequency", "int"): "unchecked",
     # an int or a float step count, fixing the schedule's shape (Keras' decay_steps)
@@ -288,6 +289,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("jopt.reduce_lr_on_plateau", "eps"): "PyTorch's eps: a minimal change of the rate",
     ("jopt.reduce_lr_on_plateau", "base_lr"): "a rate to scale, > 0 or None",
     ("jopt.compat.keras.SGD", "momentum"): "Keras' own [0, 1] check on a concrete momentum",
+    ("jopt.lbfgs", "learning_rate"): "None (optax's default): the line search sets the step",
+    ("jopt.sophia", "b1"): "Sophia's β1: a constant, as optax's",
+    ("jopt.scale_by_sophia", "b1"): "as jopt.sophia",
 }
 
 

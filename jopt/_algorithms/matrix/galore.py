@@ -36,6 +36,10 @@ class GaLoreDimensionNumbers(NamedTuple):
     """Which axes of a tensor GaLore treats as the matrix's rows (``reduction_axis``) and
     columns (``output_axis``), as optax.contrib.GaLoreDimensionNumbers.
 
+    Args:
+      reduction_axis: the axis, or axes, that form the matrix's rows.
+      output_axis: the axis, or axes, that form its columns.
+
     >>> import jopt
     >>> jopt.GaLoreDimensionNumbers()
     GaLoreDimensionNumbers(reduction_axis=0, output_axis=1)
@@ -53,7 +57,9 @@ def _axes(ndim: int, axis: Sequence[int] | int) -> tuple[int, ...]:
     return (axis % ndim,) if isinstance(axis, int) else tuple(a % ndim for a in axis)
 
 
-def _as_matrix(x: Any, dims: GaLoreDimensionNumbers) -> tuple[Callable, Callable, int, int]:
+def _as_matrix(
+    x: Any, dims: GaLoreDimensionNumbers
+) -> tuple[Callable[..., Any], Callable[..., Any], int, int]:
     """(to_2d, from_2d, m, n): the tensor as an m × n matrix and back."""
     if x.ndim < 2:
         raise ValueError(f"GaLore needs a leaf of rank >= 2, got shape {x.shape}.")

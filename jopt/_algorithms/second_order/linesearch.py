@@ -149,7 +149,7 @@ class ScaleByZoomLinesearchState(NamedTuple):
     info: ZoomLinesearchInfo
 
 
-def _value_fn_kwargs(value_fn: Callable, extra_args: dict) -> dict:
+def _value_fn_kwargs(value_fn: Callable[..., Any], extra_args: dict[str, Any]) -> dict[str, Any]:
     names = set(inspect.signature(value_fn).parameters)
     unused = sorted(k for k in extra_args if k not in names)
     if unused:
@@ -173,7 +173,7 @@ def _value_fn_kwargs(value_fn: Callable, extra_args: dict) -> dict:
     verbose=flag(),
 )
 def scale_by_zoom_linesearch(
-    max_linesearch_steps: int,
+    max_linesearch_steps: int = 20,
     max_learning_rate: Any | None = None,
     tol: Any = 0.0,
     increase_factor: Any = 2.0,
@@ -206,7 +206,8 @@ def scale_by_zoom_linesearch(
     reuses them in the next step.
 
     Args:
-      max_linesearch_steps: >= 1, the most evaluations of f per update.
+      max_linesearch_steps: >= 1, the most evaluations of f per update (optax requires
+        it; 20 is the one optax.lbfgs passes).
       max_learning_rate: the largest step size, or None.
       tol: the accepted error of the conditions (>= 0).
       increase_factor: > 0, the growth of η while bracketing.
@@ -336,9 +337,12 @@ def scale_by_zoom_linesearch(
             failed = (
                 (st.count + 1 >= max_linesearch_steps) | (too_small & (safe_stepsize > 0))
             ) & (~done)
+            (low_, value_low, slope_low), (high_, value_high, slope_high) = low, high
+            ref, value_ref = cubic_ref
             return _Search(
                 st.count + 1, middle, v, g, s, dec, curv, st.interval_found, done, failed,
-                *low, *high, *cubic_ref, safe_stepsize, safe_value, safe_grad,
+                low_, value_low, slope_low, high_, value_high, slope_high, ref, value_ref,
+                safe_stepsize, safe_value, safe_grad,
             )  # fmt: skip
 
         def try_safe_step(st: _Search) -> _Search:

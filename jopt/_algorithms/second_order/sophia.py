@@ -230,8 +230,9 @@ def scale_by_sophia(
     >>> tx.update(jnp.array([2.0, 8.0]), tx.init(p), p, obj_fn=f)[0]  # 0.5 g / (0.5 ĥ)
     Array([1., 1.], dtype=float32)
     """
-    hess = hutchinson_estimator_diag_hessian() if hessian_diagonal_fn is None else None
-    hess = optax.with_extra_args_support(hess or hessian_diagonal_fn)
+    hess = optax.with_extra_args_support(
+        hutchinson_estimator_diag_hessian() if hessian_diagonal_fn is None else hessian_diagonal_fn
+    )
 
     def init_fn(params):
         check_real_params(params, "Sophia's clip and max need real numbers.")

@@ -204,7 +204,9 @@ def sam(
         count = (state.steps_since_sync + 1) % jnp.asarray(sync_period, jnp.int32)
         return out, SAMState(count, opt_state, adv_state, cache)
 
-    def opaque_update_fn(updates, state, params=None, *, grad_fn: Callable | None = None, **extra):
+    def opaque_update_fn(
+        updates, state, params=None, *, grad_fn: Callable[..., Any] | None = None, **extra
+    ):
         if grad_fn is None:
             raise ValueError("jopt.sam: grad_fn must be given to update with opaque_mode=True.")
         if params is None:
