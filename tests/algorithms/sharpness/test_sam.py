@@ -54,13 +54,15 @@ def test_sam_in_lockstep_with_pytorch_optimizer(dtype):
     for _ in range(STEPS):
         for call in (ref.first_step, ref.second_step):
             g = GRAD(params)
+            before = {k: t.detach().clone() for k, t in torch_params.items()}
             for k, t in torch_params.items():
                 t.grad = torch.tensor(np.asarray(g[k]))
             call()
             u, state = step(g, state, params)
             params = optax.apply_updates(params, u)
-            if call == ref.first_step:
-                perturbed_err = max(perturbed_err, rel(params, torch_params))
+            if call == ref.first_step:  # the perturbation ε itself, against its size
+                eps = {k: torch_params[k] - before[k] for k in before}
+                perturbed_err = max(perturbed_err, rel(u, eps))
             else:
                 outer_err = max(outer_err, rel(params, torch_params))
     assert outer_err <= tol("lockstep", dtype), outer_err
