@@ -104,6 +104,10 @@ from jopt._algorithms.matrix.adafactor import FactoredSecondMoment as FactoredSe
 from jopt._algorithms.matrix.adafactor import ScaleByAdafactorState as ScaleByAdafactorState
 from jopt._algorithms.matrix.adafactor import adafactor as adafactor
 from jopt._algorithms.matrix.adafactor import scale_by_adafactor as scale_by_adafactor
+from jopt._algorithms.matrix.galore import GaLoreDimensionNumbers as GaLoreDimensionNumbers
+from jopt._algorithms.matrix.galore import GaLoreState as GaLoreState
+from jopt._algorithms.matrix.galore import galore as galore
+from jopt._algorithms.matrix.galore import scale_by_galore as scale_by_galore
 from jopt._algorithms.matrix.muon import muon as muon
 from jopt._algorithms.matrix.muon import scale_by_muon as scale_by_muon
 from jopt._algorithms.parameter_free.cocob import COCOBState as COCOBState
@@ -145,6 +149,23 @@ from jopt._algorithms.regularization.weight_decay import add_decayed_weights as 
 from jopt._algorithms.regularization.weight_decay import (
     decoupled_weight_decay as decoupled_weight_decay,
 )
+from jopt._algorithms.second_order.lbfgs import ScaleByLBFGSState as ScaleByLBFGSState
+from jopt._algorithms.second_order.lbfgs import lbfgs as lbfgs
+from jopt._algorithms.second_order.lbfgs import scale_by_lbfgs as scale_by_lbfgs
+from jopt._algorithms.second_order.linesearch import (
+    ScaleByZoomLinesearchState as ScaleByZoomLinesearchState,
+)
+from jopt._algorithms.second_order.linesearch import ZoomLinesearchInfo as ZoomLinesearchInfo
+from jopt._algorithms.second_order.linesearch import (
+    scale_by_zoom_linesearch as scale_by_zoom_linesearch,
+)
+from jopt._algorithms.second_order.sophia import HutchinsonState as HutchinsonState
+from jopt._algorithms.second_order.sophia import SophiaState as SophiaState
+from jopt._algorithms.second_order.sophia import (
+    hutchinson_estimator_diag_hessian as hutchinson_estimator_diag_hessian,
+)
+from jopt._algorithms.second_order.sophia import scale_by_sophia as scale_by_sophia
+from jopt._algorithms.second_order.sophia import sophia as sophia
 from jopt._algorithms.sgd.momentum import ScaleByMomentumState as ScaleByMomentumState
 from jopt._algorithms.sgd.momentum import gd as gd
 from jopt._algorithms.sgd.momentum import momentum as momentum
@@ -170,6 +191,9 @@ from jopt._algorithms.sgd.sgd import ScaleByCountedTraceState as ScaleByCountedT
 from jopt._algorithms.sgd.sgd import ScaleByTraceState as ScaleByTraceState
 from jopt._algorithms.sgd.sgd import scale_by_trace as scale_by_trace
 from jopt._algorithms.sgd.sgd import sgd as sgd
+from jopt._algorithms.sharpness.sam import SAMState as SAMState
+from jopt._algorithms.sharpness.sam import normalize as normalize
+from jopt._algorithms.sharpness.sam import sam as sam
 from jopt._algorithms.sign.lion import ScaleByLionState as ScaleByLionState
 from jopt._algorithms.sign.lion import lion as lion
 from jopt._algorithms.sign.lion import scale_by_lion as scale_by_lion
@@ -207,6 +231,9 @@ __all__ = [
     "DoWGState",
     "FactoredSecondMoment",
     "FromageShrinkState",
+    "GaLoreDimensionNumbers",
+    "GaLoreState",
+    "HutchinsonState",
     "KahanSummationState",
     "LookaheadParams",
     "LookaheadState",
@@ -218,6 +245,7 @@ __all__ = [
     "QuantizedFormat",
     "QuantizedMoment",
     "ReduceLROnPlateauState",
+    "SAMState",
     "ScaleByAdadeltaState",
     "ScaleByAdafactorState",
     "ScaleByAdagradState",
@@ -229,6 +257,7 @@ __all__ = [
     "ScaleByBeliefState",
     "ScaleByCountedTraceState",
     "ScaleByFtrlState",
+    "ScaleByLBFGSState",
     "ScaleByLearningRateState",
     "ScaleByLionState",
     "ScaleByMomentumState",
@@ -243,10 +272,13 @@ __all__ = [
     "ScheduleFreeState",
     "ScaleByStddevState",
     "ScaleByTraceState",
+    "ScaleByZoomLinesearchState",
     "Schedule",
+    "SophiaState",
     "StochasticRoundingState",
     "acprop",
     "adabelief",
+    "ZoomLinesearchInfo",
     "adadelta",
     "adafactor",
     "adagrad",
@@ -272,11 +304,14 @@ __all__ = [
     "dowg",
     "dpsgd",
     "fromage",
+    "galore",
     "gd",
     "get_learning_rate",
+    "hutchinson_estimator_diag_hessian",
     "kahan_summation",
     "lamb",
     "lars",
+    "lbfgs",
     "lion",
     "lookahead",
     "lookahead_eval_params",
@@ -291,6 +326,7 @@ __all__ = [
     "nadamw",
     "nesterov",
     "noisy_sgd",
+    "normalize",
     "novograd",
     "optimistic_adam",
     "optimistic_gradient_descent",
@@ -301,6 +337,7 @@ __all__ = [
     "reduce_lr_on_plateau",
     "rmsprop",
     "rprop",
+    "sam",
     "scale_by_acprop",
     "scale_by_adadelta",
     "scale_by_adafactor",
@@ -317,7 +354,9 @@ __all__ = [
     "scale_by_dowg",
     "scale_by_fromage",
     "scale_by_ftrl",
+    "scale_by_galore",
     "scale_by_lars",
+    "scale_by_lbfgs",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_madgrad",
@@ -335,10 +374,12 @@ __all__ = [
     "scale_by_sign",
     "scale_by_simplified_ademamix",
     "scale_by_sm3",
+    "scale_by_sophia",
     "scale_by_stddev",
     "scale_by_trace",
     "scale_by_trust_ratio",
     "scale_by_yogi",
+    "scale_by_zoom_linesearch",
     "schedule_free",
     "schedule_free_adamw",
     "schedule_free_eval_params",
@@ -351,6 +392,7 @@ __all__ = [
     "signum",
     "simplified_ademamix",
     "sm3",
+    "sophia",
     "stochastic_rounding",
     "swa",
     "testing",

@@ -127,6 +127,7 @@ KIND_EXCEPTIONS = {
     ("name", "choice"): "text",
     ("device", "choice"): "text",
     ("zero_axis", "choice"): "text",
+    ("batch_axis_name", "choice"): "text",  # jopt.sam's pmean axis
     # Keras' ema_overwrite_frequency is checked by a relation, only with use_ema=True
     ("ema_overwrite_frequency", "int"): "unchecked",
     # an int or a float step count, fixing the schedule's shape (Keras' decay_steps)
@@ -298,6 +299,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("jopt.scale_by_sm3", "b1"): "SM3's momentum: a number (optax's state keeps no count)",
     ("jopt.scale_by_sm3", "b2"): "SM3's β2 in (0, 1]: 1 is the paper's sum (optax's convention)",
     ("jopt.sm3", "b2"): "as jopt.scale_by_sm3",
+    ("jopt.lbfgs", "learning_rate"): "None (optax's default): the line search sets the step",
+    ("jopt.sophia", "b1"): "Sophia's β1: a constant, as optax's",
+    ("jopt.scale_by_sophia", "b1"): "as jopt.sophia",
 }
 
 

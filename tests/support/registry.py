@@ -908,6 +908,8 @@ LISTED = [
         "lr",
         around=_as_built,
     ),
+    # SAM's adversarial direction g / (‖g‖ + ε): normalized descent, ignores a scale at ε = 0
+    Case("normalize", jopt.normalize, lr_arg=None, scale_invariant=True),
 ]
 
 
@@ -925,6 +927,38 @@ EXCLUDED = {
     "jopt.compat.torch.LBFGS": (
         "its update needs a closure evaluating the loss (value_fn): its contract, jit and "
         "mesh checks run in tests/compat/torch/test_lbfgs.py"
+    ),
+    "jopt.sam": (
+        "a SAM step is sync_period calls, each fed the gradient at the point the last one "
+        "left (an ascent, then the outer step from the cached params): the registry's "
+        "one-gradient properties and recorded rate do not hold per call; its contract and "
+        "jit checks run in tests/algorithms/sharpness/test_sam.py"
+    ),
+    **dict.fromkeys(
+        ("jopt.sophia", "jopt.scale_by_sophia", "jopt.hutchinson_estimator_diag_hessian"),
+        "its update needs obj_fn= (the objective whose Hessian diagonal Hutchinson's "
+        "estimator probes), which the registry does not give: its contract and jit checks "
+        "run in tests/algorithms/second_order/test_sophia.py",
+    ),
+    **dict.fromkeys(
+        ("jopt.lbfgs", "jopt.scale_by_zoom_linesearch"),
+        "its update needs value=, grad= and value_fn= (the line search evaluates the "
+        "objective), which the registry does not give: its contract and jit checks run in "
+        "tests/algorithms/second_order/test_lbfgs.py",
+    ),
+    "jopt.scale_by_lbfgs": (
+        "its memory stacks m differences of each parameter on a new leading axis, a layout "
+        "jopt.sharding declares no placement for (neither PerParam nor Reduced), so the "
+        "mesh and ZeRO checks do not apply; its contract (off the mesh), jit and the "
+        "two-loop direction are checked in tests/algorithms/second_order/test_lbfgs.py"
+    ),
+    **dict.fromkeys(
+        ("jopt.galore", "jopt.scale_by_galore"),
+        "its base optimizer's moments live in the projected space (m × r or r × n, not the "
+        "parameter's shape) and its projectors are n × r or m × r: jopt.sharding has no "
+        "declaration for either, so the mesh and ZeRO placement checks cannot apply (the "
+        "registry's off-mesh properties pass; the contract and jit run in "
+        "tests/algorithms/matrix/test_galore.py)",
     ),
 }
 MODULES = {
