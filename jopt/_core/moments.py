@@ -358,6 +358,10 @@ def held(m: Any, g: Any, fmt: Any, *, signed: bool = True) -> Any:
             f"{fmt!r} for it; pass the state its own init() built."
         )
     sharding = explicit_sharding(g)
+    if sharding is None and explicit_sharding(m.codes) is not None:
+        # a gradient with no sharding of its own, the codes split over Explicit axes
+        # (ZeRO-1): the values decode replicated, as the gradient is
+        sharding = _replicated(explicit_sharding(m.codes))  # type: ignore[arg-type]
     codes_sharding = None
     if sharding is not None:
         # the shardings of the codes and scales, in a QuantizedMoment as the codec's output
