@@ -79,6 +79,7 @@ class QuantizedFormat:
       min_size: the fewest elements a quantized leaf has.
       rounding: ``"bitsandbytes"`` or ``"torchao"`` (how an ``"int8"`` value finds its
         code: bitsandbytes' 65,536-point CPU table, or the nearest code, ties up).
+      sqrt_nonnegative: a non-negative moment (v) is stored as the codes of sqrt(v).
 
     >>> import jax.numpy as jnp, jopt
     >>> fmt = jopt.quantized("fp8", block_size=64, min_size=0)
@@ -90,11 +91,13 @@ class QuantizedFormat:
     block_size: int
     min_size: int
     rounding: str
+    sqrt_nonnegative: bool = False
 
     def __repr__(self) -> str:
         return (
             f"jopt.quantized({self.kind!r}, block_size={self.block_size}, "
-            f"min_size={self.min_size}, rounding={self.rounding!r})"
+            f"min_size={self.min_size}, rounding={self.rounding!r}, "
+            f"sqrt_nonnegative={self.sqrt_nonnegative})"
         )
 
     def quantizes(self, leaf: Any) -> bool:
@@ -118,6 +121,7 @@ def _positive_int(value: Any) -> bool:
     block_size=unchecked("depends on kind, checked below"),
     min_size=unchecked("a non-negative integer, checked below"),
     rounding=unchecked("depends on kind, checked below"),
+    sqrt_nonnegative=unchecked("None or a bool, checked below"),
 )
 def quantized(
     kind: str,
@@ -125,6 +129,7 @@ def quantized(
     min_size: int = quantize.MIN_SIZE,
     *,
     rounding: str | None = None,
+    sqrt_nonnegative: bool | None = None,
 ) -> QuantizedFormat:
     """A block-wise quantized state format for ``mu_dtype``/``nu_dtype`` (8-bit, 4-bit, FP8).
 
@@ -138,7 +143,18 @@ def quantized(
       one byte per element; codes as bitsandbytes' CPU ``quantize_blockwise`` rounds
       (``rounding="bitsandbytes"``), so states move between the two;
     - ``"int4"``: torchao's ``AdamW4bit`` maps, block 128, two codes per byte;
-    - ``"fp8"``: ``float8_e4m3fn`` codes x / s, block 256.
+    - ``"fp8"``: ``float8_e4m3fn`` codes x / s, block 256; a non-negative moment v is
+      stored as the codes of sqrt(v) (``sqrt_nonnegative``).
+
+    Why ``"fp8"`` stores sqrt(v): e4m3's smallest code is 2⁻⁹ of its largest (448), so in
+    a block scaled by its absmax an entry below ~4·10⁻⁶ of the largest reads back as 0.
+    v = EMA(g²) spans the square of m's range: an entry whose gradient is 10⁻³ of its
+    block's largest keeps its m (10⁻³) but loses its v (10⁻⁶), and its step
+    m̂/(sqrt(0) + ε) is ~10⁵ times Adam's. On the character language model of
+    ``benchmarks/memory.py`` that makes every seed NaN (the rare bytes' embedding rows);
+    sqrt(v) has m's range and trains there as float32 does. torchao's ``AdamWFp8``
+    stores v itself: :func:`jopt.compat.torchao.AdamWFp8` reproduces that, and
+    ``sqrt_nonnegative=False`` gives it to any native optimizer.
 
     A leaf of fewer than ``min_size`` elements, one the block does not divide, and a
     complex one keep full precision (the dtype rule of :mod:`jopt`). The state of a
@@ -151,13 +167,17 @@ def quantized(
       min_size: the fewest elements a quantized leaf has (>= 0).
       rounding: ``"bitsandbytes"`` or ``"torchao"`` for ``"int8"`` (None: bitsandbytes');
         the others round as torchao.
+      sqrt_nonnegative: store a non-negative moment (v, an accumulator) as the codes of its
+        square root, decoded as code² (None: ``True`` for ``"fp8"``, ``False`` for the
+        integer kinds, whose unsigned maps reach 10⁻⁷ of the absmax already).
 
     Returns:
       A state format to pass as ``mu_dtype``/``nu_dtype``.
 
     >>> import jax.numpy as jnp, jopt
-    >>> jopt.quantized("int4")
-    jopt.quantized('int4', block_size=128, min_size=4096, rounding='torchao')
+    >>> jopt.quantized("int4")  # doctest: +NORMALIZE_WHITESPACE
+    jopt.quantized('int4', block_size=128, min_size=4096, rounding='torchao',
+                   sqrt_nonnegative=False)
     >>> tx = jopt.adam(1e-3, mu_dtype=jopt.quantized("int8"), nu_dtype=jopt.quantized("int8"))
     >>> state = tx.init(jnp.zeros(8192))
     >>> state[0].nu.codes.dtype, state[0].nu.codes.size  # 1 byte per element
@@ -191,7 +211,13 @@ def quantized(
             f"rounding={rounding!r} is invalid; for kind={kind!r} rounding must be one of "
             f"{', '.join(map(repr, allowed))}."
         )
-    return QuantizedFormat(kind, int(block_size), int(min_size), rounding)
+    if sqrt_nonnegative is None:
+        sqrt_nonnegative = kind == "fp8"
+    if not isinstance(sqrt_nonnegative, (bool, np.bool_)):
+        raise UnnamedTypeError(
+            f"sqrt_nonnegative={sqrt_nonnegative!r} is invalid; it must be None, True or False."
+        )
+    return QuantizedFormat(kind, int(block_size), int(min_size), rounding, bool(sqrt_nonnegative))
 
 
 class QuantizedMoment(NamedTuple):
@@ -240,15 +266,21 @@ class Storage:
     # How many stores reused a rounding's codes (checked by :func:`chunked`).
     _reused: list[bool] = dataclasses.field(default_factory=list)
 
+    @property
+    def squared(self) -> bool:
+        """Whether the codes stand for the square root of the moment."""
+        return self.format.sqrt_nonnegative and not self.signed
+
     def decode(self, q: QuantizedMoment) -> jax.Array:
         """The float32 values ``q`` stands for, of the leaf's shape."""
         f = self.format
 
         def run(q: QuantizedMoment) -> jax.Array:
             flat = quantize.Quantized(q.codes.reshape(-1), q.scales)
-            return quantize.decode(
+            x = quantize.decode(
                 flat, f.kind, signed=self.signed, block_size=f.block_size, shape=self.shape
             )
+            return x * x if self.squared else x
 
         if self.sharding is None:
             return run(q)
@@ -264,6 +296,8 @@ class Storage:
         f = self.format
 
         def run(x: jax.Array) -> QuantizedMoment:
+            if self.squared:
+                x = jnp.sqrt(jnp.maximum(x, 0))
             q = quantize.encode(
                 x, f.kind, signed=self.signed, block_size=f.block_size, rounding=f.rounding
             )
@@ -324,6 +358,10 @@ def held(m: Any, g: Any, fmt: Any, *, signed: bool = True) -> Any:
             f"{fmt!r} for it; pass the state its own init() built."
         )
     sharding = explicit_sharding(g)
+    if sharding is None and explicit_sharding(m.codes) is not None:
+        # a gradient with no sharding of its own, the codes split over Explicit axes
+        # (ZeRO-1): the values decode replicated, as the gradient is
+        sharding = _replicated(explicit_sharding(m.codes))  # type: ignore[arg-type]
     codes_sharding = None
     if sharding is not None:
         # the shardings of the codes and scales, in a QuantizedMoment as the codec's output
@@ -370,6 +408,7 @@ def init(
         return out
     size = math.prod(jnp.shape(leaf))
     n_blocks = size // fmt.block_size
+    fill = jnp.sqrt(jnp.asarray(fill, jnp.float32)) if fmt.sqrt_nonnegative and not signed else fill
     one = quantize.encode(
         jnp.full((fmt.block_size,), fill, jnp.float32),
         fmt.kind,

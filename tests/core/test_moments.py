@@ -74,13 +74,15 @@ def dequantized(state, fmt):
         if not is_quantized(x):
             return x
         n = x.scales.shape[0] * fmt.block_size
-        return quantize.decode(
+        out = quantize.decode(
             quantize.Quantized(x.codes.reshape(-1), x.scales),
             fmt.kind,
             signed=_signed(path),
             block_size=fmt.block_size,
             shape=(n,),
         )
+        squared = fmt.sqrt_nonnegative and not _signed(path)  # the codes hold sqrt(v)
+        return out * out if squared else out
 
     return jax.tree_util.tree_map_with_path(f, state, is_leaf=is_quantized)
 
@@ -91,6 +93,8 @@ def requantized(state_f, state_q, fmt):
     def f(path, x, ref):
         if not is_quantized(ref):
             return x
+        if fmt.sqrt_nonnegative and not _signed(path):
+            x = jnp.sqrt(x)
         q = quantize.encode(
             x,
             fmt.kind,
@@ -171,6 +175,21 @@ def test_the_other_kinds_step_as_int8_does(kind):
         _, new_f = tx_f.update(g, state_f, params)
         _, state_q = tx_q.update(g, state_q, params)
         assert_same(state_q, requantized(new_f, state_q, fmt), kind)
+
+
+def test_fp8_keeps_a_small_v_that_e4m3_would_flush():
+    # One block: a gradient of 1 and 255 of 10⁻³. Adam's first step is g/(|g| + ε) ≈ ±1
+    # everywhere. v = 10⁻⁶ relative to its block is below e4m3's smallest code (2⁻⁹/448 ≈
+    # 4.4·10⁻⁶): stored as itself (torchao's AdamWFp8) it reads back 0 and the step is
+    # m̂/ε ≈ 10⁵; stored as sqrt(v) (10⁻³ relative) it keeps Adam's step.
+    g = jnp.full((256,), 1e-3, jnp.float32).at[0].set(1.0)
+    steps = {}
+    for sqrt_v in (True, False):
+        fp8 = jopt.quantized("fp8", min_size=0, sqrt_nonnegative=sqrt_v)
+        tx = jopt.adam(1.0, mu_dtype=fp8, nu_dtype=fp8)
+        steps[sqrt_v] = np.asarray(tx.update(g, tx.init(jnp.zeros(256)))[0])
+    np.testing.assert_allclose(steps[True], -1.0, rtol=0.07)  # fp8's relative code gap
+    assert np.all(np.abs(steps[False][1:]) > 1e4)
 
 
 def _rt(x, fmt, signed):
@@ -525,9 +544,15 @@ def test_state_shardings_place_blocks_with_their_elements():
     assert shard.index[0] == slice(0, 8)  # rows 0-15 = elements 0-2047 = blocks 0-7
 
 
-def test_a_zero1_step_on_the_mesh_gives_the_single_device_numbers():
+@pytest.mark.parametrize("sqrt_v", [False, True], ids=["fp8-v", "fp8-sqrt-v"])
+def test_a_zero1_step_on_the_mesh_gives_the_single_device_numbers(sqrt_v):
+    # The same state and parameters, bit for bit, with v stored as itself. With sqrt(v)
+    # stored, the decoded v is (code · s)², whose multiply XLA fuses (contracts into the
+    # multiply-add of the EMA) differently in the two programs: the scales and the
+    # parameters agree to float32 rounding, the codes are the same.
     fmt = jopt.quantized("int8")
-    tx = jopt.adam(1e-2, mu_dtype=fmt, nu_dtype=jopt.quantized("fp8"))
+    nu = jopt.quantized("fp8", sqrt_nonnegative=sqrt_v)
+    tx = jopt.adam(1e-2, mu_dtype=fmt, nu_dtype=nu)
     w = randn((64, 128), 0)
     grads = [{"w": randn((64, 128), k)} for k in range(1, 4)]
 
@@ -551,7 +576,13 @@ def test_a_zero1_step_on_the_mesh_gives_the_single_device_numbers():
         p2, s2 = sharded(p2, s2, jax.device_put(g, where))
     codes = s2[0].mu["w"].codes
     assert {x.data.shape for x in codes.addressable_shards} == {(4, 256)}  # 32 blocks / 8
-    assert_same((p2, s2), (p, s), "ZeRO-1 on the mesh")
+    if sqrt_v:
+        np.testing.assert_allclose(p2["w"], p["w"], rtol=0, atol=4e-7)
+        np.testing.assert_allclose(s2[0].nu["w"].scales, s[0].nu["w"].scales, rtol=1e-6)
+        assert_same(s2[0].nu["w"].codes, s[0].nu["w"].codes, "ZeRO-1 on the mesh")
+        assert_same(s2[0].mu, s[0].mu, "ZeRO-1 on the mesh")
+    else:
+        assert_same((p2, s2), (p, s), "ZeRO-1 on the mesh")
 
 
 # ---------------------------------------------------------------------- chunked steps

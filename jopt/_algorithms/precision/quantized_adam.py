@@ -20,7 +20,9 @@ from jopt._algorithms.precision.stochastic_rounding import round_stochastically
 from jopt._core.checks import UnnamedValueError
 from jopt._core.hyperparams import ScalarOrSchedule
 from jopt._core.layout import PerParam
-from jopt._core.quantize import BLOCK_SIZE, Quantized, decode, encode, quantizable
+from jopt._core.moments import QuantizedFormat, QuantizedMoment, held
+from jopt._core.moments import init as init_quantized
+from jopt._core.quantize import BLOCK_SIZE, encode, quantizable
 from jopt._core.state import (
     check_params,
     check_update_params,
@@ -39,8 +41,9 @@ class TorchaoAdamState(NamedTuple):
 
     Args:
       count: the steps taken, int32 (torchao's ``state["step"]``, a float32 there).
-      mu: per parameter, the first moment (``exp_avg``): a :class:`Quantized` of codes and
-        per-block float32 scales for a leaf of at least 4096 elements that the block
+      mu: per parameter, the first moment (``exp_avg``): a :class:`jopt.QuantizedMoment`
+        of codes and per-block float32 scales (the layout of :func:`jopt.quantized`'s, so
+        placed by block on a mesh) for a leaf of at least 4096 elements that the block
         divides, else a full array in the parameter's dtype.
       nu: the second moment (``exp_avg_sq``), stored as ``mu`` is.
       nu_max: with ``amsgrad``, the running max of ``nu`` (``max_exp_avg_sq``), stored as
@@ -52,7 +55,7 @@ class TorchaoAdamState(NamedTuple):
     >>> import jopt.compat.torchao as jao
     >>> state = jao.AdamW8bit().init({"w": jnp.zeros((64, 64)), "b": jnp.zeros(64)})
     >>> state.mu["w"].codes.shape, state.mu["w"].scales.shape, state.mu["b"].shape
-    ((4096,), (16,), (64,))
+    ((16, 256), (16,), (64,))
     """
 
     count: jax.Array
@@ -168,35 +171,29 @@ def scale_by_torchao_adam(
         size = block_size if block_size is not None else BLOCK_SIZE[kind]
         return quantizable(p.shape, size, _MIN_SIZE)
 
-    def new_buffer(p: jax.Array, signed: bool) -> Any:
-        if not quantized(p):
-            return zeros_placed_like(p, p.dtype)
-        q = jax.eval_shape(
-            lambda: encode(jnp.zeros(p.size, jnp.float32), kind or "", block_size=block_size)
-        )
-        # torchao starts from zero codes and zero scales (which decode to 0); flat, so
-        # not placed as the parameter (jopt.sharding does not shard codes yet)
-        return Quantized(
-            jnp.zeros(q.codes.shape, q.codes.dtype), jnp.zeros(q.scales.shape, q.scales.dtype)
-        )
+    fmt = (
+        None
+        if kind is None
+        else QuantizedFormat(kind, block_size or BLOCK_SIZE[kind], _MIN_SIZE, "torchao")
+    )
 
-    def load(p: jax.Array, x: Any, signed: bool) -> jax.Array:
-        if isinstance(x, Quantized):
-            return _rounded(
-                decode(
-                    x,
-                    kind or "",
-                    signed=signed,
-                    block_size=block_size,
-                    shape=p.shape,
-                    dtype=jnp.float32,
-                )
-            )
+    def new_buffer(p: jax.Array, signed: bool) -> Any:
+        if fmt is None or not quantized(p):
+            return zeros_placed_like(p, p.dtype)
+        # torchao starts from zero codes and zero scales (which decode to 0), placed by
+        # block as jopt.quantized's moments are
+        return jax.tree.map(jnp.zeros_like, init_quantized(p, fmt, signed=signed))
+
+    # A quantized moment is read and written by jopt.quantized's storage (sharded codes
+    # included), in torchao's format (its rounding, v stored as itself).
+    def load(g: jax.Array, x: Any, signed: bool) -> jax.Array:
+        if isinstance(x, QuantizedMoment):
+            return _rounded(held(x, g, fmt, signed=signed).astype(jnp.float32))
         return _f32(x)
 
-    def store(p: jax.Array, x: jax.Array, signed: bool) -> Any:
-        if quantized(p):
-            return encode(x, kind or "", signed=signed, block_size=block_size, rounding="torchao")
+    def store(g: jax.Array, p: jax.Array, x: jax.Array, old: Any, signed: bool) -> Any:
+        if isinstance(old, QuantizedMoment):
+            return held(old, g, fmt, signed=signed).dtype.encode(x)
         return x.astype(p.dtype)
 
     def init_fn(params):
@@ -249,12 +246,12 @@ def scale_by_torchao_adam(
             else:
                 new = p32
                 g32 = g32 + _rounded(np.float32(weight_decay) * p32)
-            m32 = _lerp(load(p, m, True), g32, 1.0 - b1)
-            v32 = _lerp(load(p, v, False), _rounded(g32 * g32), 1.0 - b2)
-            m_new, v_new = store(p, m32, True), store(p, v32, False)
+            m32 = _lerp(load(g, m, True), g32, 1.0 - b1)
+            v32 = _lerp(load(g, v, False), _rounded(g32 * g32), 1.0 - b2)
+            m_new, v_new = store(g, p, m32, m, True), store(g, p, v32, v, False)
             if v_max is not None:
-                v32 = jnp.maximum(load(p, v_max, False), v32)
-                v_max = store(p, v32, False)
+                v32 = jnp.maximum(load(g, v_max, False), v32)
+                v_max = store(g, p, v32, v_max, False)
             denom = _divide(jnp.sqrt(v32), jnp.sqrt(bc2)) + np.float32(eps)
             new = new - alpha * _divide(m32, bc1) / denom
             return land(i, g, p, new), m_new, v_new, v_max

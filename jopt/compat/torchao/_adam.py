@@ -150,8 +150,8 @@ def AdamW4bit(  # noqa: N802
     >>> import jax.numpy as jnp
     >>> import jopt.compat.torchao as jao
     >>> tx = jao.AdamW4bit()
-    >>> tx.init({"w": jnp.zeros((64, 64))}).mu["w"].codes.shape  # 2 codes a byte
-    (2048,)
+    >>> tx.init({"w": jnp.zeros((64, 64))}).mu["w"].codes.shape  # 32 blocks, 2 codes a byte
+    (32, 64)
     """
     return _preset(
         "int4", lr, betas, eps, weight_decay, amsgrad, block_size, bf16_stochastic_round, seed

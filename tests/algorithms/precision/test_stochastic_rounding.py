@@ -161,6 +161,23 @@ def test_it_is_unbiased_where_round_to_nearest_stalls():
     assert mean == pytest.approx(1 + steps * 2.0**-10, abs=4 * 0.0078 * 1.48 / np.sqrt(n))
 
 
+def test_the_mean_over_a_million_draws_is_within_3_sigma_of_the_exact_value():
+    # 10⁶ bfloat16 parameters 1.0, one update u ≈ 1e-3 each: each lands on 1 or on
+    # 1 + 2⁻⁷ with P(up) = q = u/2⁻⁷, so the mean's sd is 2⁻⁷·sqrt(q(1 − q)/n).
+    n = 10**6
+    u = float(jnp.asarray(1e-3, jnp.bfloat16))
+    tx = jopt.stochastic_rounding(seed=7)
+    params = jnp.ones(n, jnp.bfloat16)
+    updates = jnp.full(n, u, jnp.bfloat16)
+    out, _ = tx.update(updates, tx.init(params), params)
+    landed = np.asarray(optax.apply_updates(params, out).astype(jnp.float32), np.float64)
+    assert set(np.unique(landed)) == {1.0, 1.0 + 2.0**-7}
+    q = u / 2.0**-7
+    sigma = 2.0**-7 * np.sqrt(q * (1 - q) / n)
+    assert abs(landed.mean() - (1.0 + u)) <= 3 * sigma
+    assert abs(1.0 - (1.0 + u)) > 300 * sigma  # round to nearest (1.0) is far outside
+
+
 def test_a_step_is_a_pure_function_of_the_state():
     params = {"w": jnp.ones(64, jnp.bfloat16)}
     grads = {"w": jnp.full(64, 1e-3, jnp.bfloat16)}

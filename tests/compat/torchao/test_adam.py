@@ -18,12 +18,14 @@ import numpy as np
 import optax
 import pytest
 import torch
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 from torchao.optim import adam as tao_adam
 
 import jopt
 import jopt.compat.torchao as jao
 import jopt.testing
-from jopt._core.quantize import Quantized
+from jopt._core.moments import QuantizedMoment
 
 # what importing inductor and compiling torchao's state subclasses warn about
 pytestmark = [
@@ -67,8 +69,8 @@ def codes_of(x) -> tuple[np.ndarray, np.ndarray]:
 
 
 def jopt_codes_of(x) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(x, Quantized):
-        codes = np.asarray(x.codes)
+    if isinstance(x, QuantizedMoment):
+        codes = np.asarray(x.codes).reshape(-1)
         if codes.dtype != np.uint8:
             codes = codes.view(np.uint8)
         return codes, np.asarray(x.scales)
@@ -286,11 +288,23 @@ def test_the_contract():
         jopt.testing.check_transformation(tx, params, grads, steps=2)
 
 
-def test_state_shardings_place_the_codes_replicated():
-    mesh = jax.make_mesh((1,), ("x",))
-    params = {"w": jnp.zeros((64, 64), jnp.float32), "b": jnp.zeros(3, jnp.float32)}
-    shardings = jopt.sharding.state_shardings(jao.AdamW4bit(amsgrad=True), params, mesh)
-    assert shardings.nu_max["w"].codes.spec == jax.sharding.PartitionSpec()
+def test_zero1_splits_the_codes_by_block_and_steps_as_on_one_device():
+    # The codes and scales are laid out as jopt.quantized's (one row a block): under
+    # ZeRO-1 each device holds whole blocks with their scales, and the step is the
+    # single-device one.
+    mesh = jax.make_mesh((2, 4), ("data", "model"))
+    tx = jao.AdamW4bit(amsgrad=True)
+    w = jnp.asarray(np.random.default_rng(0).standard_normal((64, 64)), jnp.float32)
+    g = {"w": w[::-1] * 0.1}
+    params = jax.device_put({"w": w}, NamedSharding(mesh, P()))
+    shardings = jopt.sharding.state_shardings(tx, params, zero_axis="data")
+    assert shardings.nu_max["w"].codes.spec == P("data")
+    state = jax.jit(tx.init, out_shardings=shardings)(params)
+    assert {x.data.shape for x in state.mu["w"].codes.addressable_shards} == {(16, 64)}
+    updates, state = jax.jit(tx.update, out_shardings=(None, shardings))(g, state, params)
+    want, want_state = tx.update(g, tx.init({"w": w}), {"w": w})
+    np.testing.assert_array_equal(updates["w"], want["w"])
+    np.testing.assert_array_equal(state.nu["w"].codes, want_state.nu["w"].codes)
 
 
 def test_a_learning_rate_schedule_is_the_rate_of_each_step():
@@ -317,9 +331,11 @@ def test_leaves_quantized_as_torchaos_new_buffer():
         "half": jnp.zeros((64, 64), jnp.bfloat16),
     }
     state = jao.AdamW8bit().init(params)
-    assert isinstance(state.mu["big"], Quantized) and isinstance(state.nu["half"], Quantized)
+    big, half = state.mu["big"], state.nu["half"]
+    assert isinstance(big, QuantizedMoment) and isinstance(half, QuantizedMoment)
+    assert big.codes.shape == (16, 256) and half.scales.shape == (16,)
     assert state.mu["odd"].dtype == jnp.float32 and state.mu["small"].shape == (16, 16)
-    assert jao.AdamW8bit(block_size=4097).init(params).mu["odd"].codes.shape == (4097,)
+    assert jao.AdamW8bit(block_size=4097).init(params).mu["odd"].codes.shape == (1, 4097)
     assert jao._AdamW().init(params).mu["half"].dtype == jnp.bfloat16
     assert state.nu_max is None and state.key is None
 
