@@ -345,7 +345,7 @@ def schedule_free(
     form: str = "schedulefree",
 ) -> optax.GradientTransformationExtraArgs:
     """Makes ``base_optimizer`` schedule-free (Defazio et al. 2024): its steps move z, x
-    averages z and the parameters θ = y interpolate the two.
+    averages z, and the parameters (y) interpolate the two.
 
     With Δz_t the base optimizer's update at step t (the gradient taken at y_t), α_t the
     rate and λ ``weight_decay_at_y``:

@@ -22,7 +22,6 @@ __all__ = [
     "DAdaptAdaGrad",
     "DAdaptAdaGradState",
     "DAdaptAdam",
-    "DAdaptAdamWState",
     "DAdaptAdan",
     "DAdaptAdanState",
     "DAdaptLion",

@@ -321,8 +321,8 @@ def DAdaptAdan(  # noqa: N802
         m ← β1 m + dlr(1 − β1) g,   n ← β2 n + dlr(1 − β2) δ,   v ← β3 v + (1 − β3) u²,
         s ← β3 s + dlr(1 − β3) g,   G ← β3 G + (1 − β3)·dlr²·Σ g²/(sqrt(v) + ε),
         d_{k+1} = max(d_k, min((Σ s²/(sqrt(v) + ε)/(1 − β3) − G)/||s||₁, growth_rate·d_k)),
-        θ ← (θ − (m + β2 n)/(sqrt(v) + ε)) / (1 + dlr·λ)
-            (``no_prox``: θ(1 − dlr·λ) − (m + β2 n)/(sqrt(v) + ε)).
+        θ ← (θ − (m + β2 n)/(sqrt(v) + ε)) / (1 + dlr·λ),
+        or with ``no_prox``: θ ← θ(1 − dlr·λ) − (m + β2 n)/(sqrt(v) + ε).
 
     A step with ||s||₁ = 0 leaves θ, d, G, g_prev and k as they are.
 

@@ -10,4 +10,4 @@ parameters, k = 0, 1, … the steps taken.
 from jopt._algorithms.dadapt.prodigy import ProdigyState as ProdigyState
 from jopt.compat.prodigyopt._prodigy import Prodigy as Prodigy
 
-__all__ = ["Prodigy", "ProdigyState"]
+__all__ = ["Prodigy"]

@@ -29,7 +29,6 @@ import optax
 
 from jopt._algorithms.averaging.schedule_free import (
     B1,
-    ScheduleFreeState,
     build_schedule_free,
     schedule_free_adamw,
     schedule_free_eval_params,
@@ -284,7 +283,6 @@ __all__ = [
     "AdamWScheduleFree",
     "RAdamScheduleFree",
     "SGDScheduleFree",
-    "ScheduleFreeState",
     "ScheduleFreeWrapper",
     "eval_params",
 ]
