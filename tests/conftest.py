@@ -55,7 +55,10 @@ collect_ignore = ["typing_usage.py"]
 # is built once per xdist worker that runs a test needing it, and JAX caches what it
 # compiled per process. So the tests of one such fixture of the suite share a worker (the
 # lockstep runs of tests/compat/conftest.py, the study's default run: tens of seconds
-# each), and so do the registry tests of one case (its programs compile once).
+# each), and so do the registry tests of one case (its programs compile once). The suite's
+# expensive fixtures are session-scoped: a worker runs a group's tests interleaved with
+# other modules' tests, and a module fixture would be torn down and built again between
+# them (the study's default run and the docs build were built twice, 50 s).
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

@@ -13,9 +13,10 @@ import optax
 import pytest
 
 import jopt
-from tests.support.registry import CASES, EXCLUDED, discover
+from tests.support.registry import CASES, EXCLUDED, HOMES, discover
 
 IDS = [c.name for c in CASES]
+HOME_IDS = [c.name for c in HOMES]
 # 8 virtual CPU devices (conftest.py); jopt.testing shards the mixed tree over it:
 # w over both axes, f over "data", b (odd-sized) and s (a scalar) replicated.
 MESH = jax.make_mesh((2, 4), ("data", "model"))
@@ -61,7 +62,7 @@ def test_contract_with_a_schedule_on_a_mesh(case):
 
 
 @pytest.mark.slow  # a composition, per case: outside the inner loop
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", HOMES, ids=HOME_IDS)
 def test_contract_with_a_constant_rate(case):
     # A constant rate keeps another layout (no count): its own contract, off the mesh.
     params, grads = mixed_tree()
@@ -70,7 +71,7 @@ def test_contract_with_a_constant_rate(case):
 
 
 @pytest.mark.slow  # a composition, per case: outside the inner loop
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", HOMES, ids=HOME_IDS)
 def test_vmap_over_learning_rates(case):
     params = {
         "w": jnp.linspace(-1.0, 1.0, 6, dtype=jnp.float64).reshape(2, 3),
@@ -85,7 +86,7 @@ def test_vmap_over_learning_rates(case):
 
 
 @pytest.mark.slow  # a composition, per case: outside the inner loop
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", HOMES, ids=HOME_IDS)
 def test_converges_on_a_quadratic(case):
     scale = jnp.asarray([1.0, 4.0, 0.5], jnp.float64)
 
@@ -192,7 +193,7 @@ def test_inject_hyperparams_keeps_the_plain_layout(case):
 
 
 @pytest.mark.slow  # a composition, per case: outside the inner loop
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", HOMES, ids=HOME_IDS)
 def test_apply_if_finite_skips_a_nan_step(case):
     params, grads = mixed_tree()
     extra = {"value": jnp.asarray(1.0)} if case.needs_value else {}

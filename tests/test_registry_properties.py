@@ -35,9 +35,10 @@ import jopt
 import jopt.compat.keras as jk
 import jopt.compat.schedulefree as sf
 import jopt.compat.torch as jt
-from tests.support.registry import CASES, Case
+from tests.support.registry import CASES, HOMES, Case
 
 IDS = [c.name for c in CASES]
+HOME_IDS = [c.name for c in HOMES]
 # Random problems per case and property: each draws a new tree (shapes, dtypes, nesting),
 # hyperparameters and gradients; the registry's ~85 cases multiply it.
 EXAMPLES = 4
@@ -415,7 +416,7 @@ def test_maximize_is_minimizing_the_negated_objective(case, problem):
 
 
 @pytest.mark.slow  # a composition, per case: outside the inner loop
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", HOMES, ids=HOME_IDS)
 @settings(max_examples=3)  # optax.chain's property: a few trees per case show a lost state
 @given(problem=problems())
 def test_chain_of_one_is_the_transformation(case, problem):
@@ -424,7 +425,7 @@ def test_chain_of_one_is_the_transformation(case, problem):
 
 
 @pytest.mark.slow  # a composition, per case: outside the inner loop
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", HOMES, ids=HOME_IDS)
 @settings(max_examples=1)  # each example compiles; the contract compares jit and eager too
 @given(problem=problems())
 def test_jit_equals_eager(case, problem):

@@ -34,7 +34,7 @@ def without_interpreter_folder(path: str) -> str:
     return os.pathsep.join(p for p in path.split(os.pathsep) if p and os.path.realpath(p) != own)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pyright_env(tmp_path_factory) -> dict[str, str]:
     """pyright's environment: this checkout's jopt (PYTHONPATH), and every interpreter it may
     start being ``sys.executable``, whatever PATH holds.

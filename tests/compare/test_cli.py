@@ -17,7 +17,7 @@ from tests.support.study import FAST
 VERDICTS = ("**borne out**", "**not borne out**", "**inconclusive**")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def default_run(tmp_path_factory):
     """The README's ``jopt-compare`` (every problem and optimizer) at 40 steps, 2 seeds."""
     out = tmp_path_factory.mktemp("report")

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "optax-differences.md"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def generator():
     spec = importlib.util.spec_from_file_location(
         "make_optax_differences", ROOT / "docs" / "make_optax_differences.py"

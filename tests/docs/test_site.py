@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "docs" / "site" / "build.py"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def build_script():
     """docs/site/build.py, imported (in this process: jopt is imported already)."""
     spec = importlib.util.spec_from_file_location("jopt_site_build", BUILD)
@@ -42,7 +42,7 @@ def _tree(folder: Path) -> set[str]:
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(tmp_path_factory, build_script) -> Path:
     """The site, built once for the module by build.py's command line (Sphinx runs in a
     process of its own, warnings as errors)."""

@@ -150,7 +150,7 @@ def _restarted():
     return schedules.sequential_lr([schedules.constant_lr(0.1, 0.5, 10), mult], [10])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def values():
     """Every case of this file, evaluated in one compiled call."""
     return torch_lr.file_values(

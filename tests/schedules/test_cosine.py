@@ -119,7 +119,7 @@ def _per_batch(x):
     return jax.vmap(scope["per_batch"])(x["fractional"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def values():
     """Every case of this file, evaluated in one compiled call."""
     # The README's k / iters_per_epoch: JAX divides an int32 count into a float32 one (the

@@ -50,7 +50,7 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def values():
     """Every case of this file, evaluated in one compiled call."""
     return torch_lr.file_values(CASES)

@@ -123,7 +123,7 @@ LARGE = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def values():
     """Every case of this file, evaluated in one compiled call."""
     return torch_lr.file_values(

@@ -71,7 +71,7 @@ LARGE = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def values():
     """Every case of this file, evaluated in one compiled call."""
     return torch_lr.file_values(CASES, large={n: m for n, (m, _) in LARGE.items()})

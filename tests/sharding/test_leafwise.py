@@ -30,7 +30,7 @@ def _params(mesh):
     return {k: v for k, v in mixed_params(mesh).items() if k != "tie"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def unsharded_steps():
     """Two steps of jopt.adam on the mixed params, on one device."""
     tx = jopt.adam(1e-3)

@@ -1002,4 +1002,15 @@ CASES = LISTED + [
     if factory not in _listed and name not in EXCLUDED
 ]
 
+# One case per rule home: the first case of each module that defines a factory. The
+# compositions with jopt's and optax's shared machinery (vmap over the rate, the
+# constant-rate layout, convergence, optax.apply_if_finite, a chain of one, jit = eager)
+# test rules that live in jopt._core and optax: they run once per module whose code binds
+# them (tests/test_registry_contracts.py, tests/test_registry_properties.py). Every case
+# keeps its own contract on a mesh, its ZeRO-1 step, its placement and its math properties.
+_homes: dict[str, Case] = {}
+for _c in CASES:
+    _homes.setdefault(getattr(_c.factory, "__module__", _c.name), _c)
+HOMES = list(_homes.values())
+
 # Public callables that are not transformations, so not in the registry.

@@ -179,7 +179,7 @@ def scaled_error(got, want) -> float:
     return float(np.max(np.abs(np.asarray(got, np.float64) - want)) / np.max(np.abs(want)))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def values():
     """Each case's values at counts 0 … STEPS − 1, (jopt's, Keras') in float64 and float32:
     every case's schedule jitted and vmapped over the counts, all cases one program per

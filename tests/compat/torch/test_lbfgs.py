@@ -153,12 +153,12 @@ SLOW = {
 QUICK = {"0-float64": SLOW.pop("0-float64")}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def quick():
     return dict(zip(QUICK, lbfgs_runs(list(QUICK.values())), strict=True))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def slow():
     return dict(zip(SLOW, lbfgs_runs(list(SLOW.values())), strict=True))
 
