@@ -19,7 +19,6 @@ os.environ.setdefault(
 
 
 import jax  # noqa: E402
-import pytest  # noqa: E402
 from hypothesis import Phase, settings  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
@@ -51,26 +50,10 @@ settings.load_profile(os.environ.get("JOPT_HYPOTHESIS_PROFILE", "jopt"))
 collect_ignore = ["typing_usage.py"]
 
 
-# Worker affinity under `-n` (pyproject's `--dist loadgroup`): a module or session fixture
-# is built once per xdist worker that runs a test needing it, and JAX caches what it
-# compiled per process. So the tests of one such fixture of the suite share a worker (the
-# lockstep runs of tests/compat/conftest.py, the study's default run: tens of seconds
-# each), and so do the registry tests of one case (its programs compile once). The suite's
-# expensive fixtures are session-scoped: a worker runs a group's tests interleaved with
-# other modules' tests, and a module fixture would be torn down and built again between
-# them (the study's default run and the docs build were built twice, 50 s).
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.values() if info is not None else ()
-        groups = {
-            f"{d[-1].argname}@{d[-1].baseid}"
-            for d in defs
-            if d[-1].scope in ("module", "session") and d[-1].baseid.startswith("tests")
-        }
-        case = getattr(getattr(item, "callspec", None), "params", {}).get("case")
-        if not groups and item.path.name.startswith("test_registry_") and case is not None:
-            groups = {f"case-{case.name}"}
-        for group in sorted(groups):
-            item.add_marker(pytest.mark.xdist_group(group))
+# Worker affinity under `-n`: pyproject's `--dist loadfile` keeps the tests of one file on
+# one worker, so a file's fixtures are built once (the lockstep runs of
+# tests/compat/conftest.py, the study's default run, the docs build: tens of seconds each)
+# and its programs compile once. (`--dist loadgroup` with per-fixture groups did this
+# before; pytest 9 computes a node id from its structured id, so pytest-xdist 3.8's group
+# suffix no longer takes and the groups were silently ignored.) The expensive fixtures are
+# session-scoped, so a worker that interleaves files never builds one twice.
