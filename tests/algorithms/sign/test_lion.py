@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jopt
-from tests.support import trajectory
+from tests.support import pto_lockstep, trajectory
 from tests.support.trajectory import assert_steps_close, gradients
 
 STEPS = 12
@@ -50,3 +51,14 @@ def test_state_is_the_momentum():
     assert isinstance(state, jopt.ScaleByLionState) and state.mu["w"].dtype == jnp.bfloat16
     assert len(jopt.lion().init({"w": jnp.zeros(3)})) == 2  # no decay step unless asked
     assert len(jopt.lion(weight_decay=0.1).init({"w": jnp.zeros(3)})) == 3
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_lion_in_lockstep_with_pytorch_optimizer(dtype):
+    # pytorch_optimizer 4.1.0's Lion (the issue's reference): decoupled decay
+    # θ ← θ(1 − αλ), then θ ← θ − α·sign(lerp(m, g, 1 − β1)), m ← lerp(m, g, 1 − β2).
+    from pytorch_optimizer import Lion
+
+    tx = jopt.lion(1e-2, b1=0.8, b2=0.95, weight_decay=0.3)
+    make = lambda ps: Lion(ps, lr=1e-2, betas=(0.8, 0.95), weight_decay=0.3)  # noqa: E731
+    pto_lockstep.assert_lockstep(tx, make, dtype)
