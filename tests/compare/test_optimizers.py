@@ -23,8 +23,8 @@ def test_named_optimizer_errors(name, message, main_fails):
     assert message in main_fails(["--optimizers", f"sgd,{name}"])
 
 
-# The names an example run gives (issue 21); the list grows with jopt's optimizers.
-BARE = ["lion", "adamw", "lamb"]
+# The names of issue 21's example run, and two more of jopt's.
+BARE = ["lion", "adopt", "ademamix", "prodigy", "schedule_free_adamw", "adamw", "lamb"]
 
 
 def test_a_bare_name_beyond_the_decks_is_jopts_optimizer():
