@@ -41,3 +41,22 @@ def _float32_doctests(request: pytest.FixtureRequest):
         yield
     finally:
         jax.config.update("jax_enable_x64", x64)
+
+
+# The xdist workers' share of the suite (pyproject's `-n auto --dist loadfile`): the tests of
+# one file run on one worker, so its fixtures are built and its programs compiled once; the
+# files of a folder whose tests share session fixtures (the lockstep runs against Keras and
+# torch of tests/compat/conftest.py, ~15 s each) run on one worker too, or each worker would
+# build them. (pytest-xdist's loadgroup marks no longer take under pytest 9.)
+SHARED_FOLDERS = ("tests/compat/keras/", "tests/compat/torch/")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return next((f for f in SHARED_FOLDERS if path.startswith(f)), path)
+
+    return FileScheduling(config, log)

@@ -50,10 +50,10 @@ settings.load_profile(os.environ.get("JOPT_HYPOTHESIS_PROFILE", "jopt"))
 collect_ignore = ["typing_usage.py"]
 
 
-# Worker affinity under `-n`: pyproject's `--dist loadfile` keeps the tests of one file on
-# one worker, so a file's fixtures are built once (the lockstep runs of
-# tests/compat/conftest.py, the study's default run, the docs build: tens of seconds each)
-# and its programs compile once. (`--dist loadgroup` with per-fixture groups did this
+# Worker affinity under `-n`: the tests of one file run on one worker (and the files of
+# tests/compat/keras/ and tests/compat/torch/ together: conftest.py at the root), so a
+# file's fixtures are built once (the lockstep runs of tests/compat/conftest.py, the
+# study's default run, the docs build: tens of seconds each) and its programs compile once. (`--dist loadgroup` with per-fixture groups did this
 # before; pytest 9 computes a node id from its structured id, so pytest-xdist 3.8's group
 # suffix no longer takes and the groups were silently ignored.) The expensive fixtures are
 # session-scoped, so a worker that interleaves files never builds one twice.
