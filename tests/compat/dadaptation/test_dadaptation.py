@@ -6,16 +6,15 @@ from __future__ import annotations
 import contextlib
 import io
 
+import dadaptation  # pinned in the test extra: a missing reference fails
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import torch
 
-dadaptation = pytest.importorskip("dadaptation")
-torch = pytest.importorskip("torch")
-
-import jopt.compat.dadaptation as jd  # noqa: E402
-from tests.support import reference_lockstep as lockstep  # noqa: E402
-from tests.support.tolerances import tol  # noqa: E402
+import jopt.compat.dadaptation as jd
+from tests.support import reference_lockstep as lockstep
+from tests.support.tolerances import tol
 
 # (class name, its arguments): d0 = 1e-3 lets d grow within the few steps. The first
 # gradient is zero: the step is skipped (||s|| = 0) as dadaptation skips it, except where

@@ -8,14 +8,13 @@ import io
 
 import jax.numpy as jnp
 import numpy as np
+import prodigyopt  # pinned in the test extra: a missing reference fails
 import pytest
+import torch
 
-prodigyopt = pytest.importorskip("prodigyopt")
-torch = pytest.importorskip("torch")
-
-import jopt.compat.prodigyopt as jp  # noqa: E402
-from tests.support import reference_lockstep as lockstep  # noqa: E402
-from tests.support.tolerances import tol  # noqa: E402
+import jopt.compat.prodigyopt as jp
+from tests.support import reference_lockstep as lockstep
+from tests.support.tolerances import tol
 
 # d0 = 1e-3 lets d grow within the few steps; the first gradient is zero, so the first
 # step is skipped (||s||₁ = 0) as prodigyopt skips it.
